@@ -1,0 +1,251 @@
+"""Load and check the params files: ``params/report.yml`` and ``params/authorities/<code>.yml``.
+
+YAML is loaded with ``yaml.safe_load`` only (no arbitrary objects). Every problem found is
+reported together, each naming the file, key and value, so a user can fix the file from the
+message alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+AUTHORITY_CODE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+REPORT_DEFAULTS: dict[str, Any] = {
+    "title": "Understanding service provision for children in need",
+    "subtitle": "",
+    "synthetic_data": False,
+    "seed": 20220523,
+    "disclosure": {"threshold": 5, "symbol": "c"},
+    "findings": {
+        "cramers_v_considerable": 0.25,
+        "epsilon_squared_considerable": 0.08,
+        "alpha": 0.05,
+        "min_cases_per_authority": 10,
+        "advice_share_large": 0.30,
+        "mental_health_wait_days": 42,
+        "mental_health_gap_share": 0.25,
+        "completeness_gap": 0.90,
+        "involvement_gap_points": 20,
+    },
+}
+REPORT_REQUIRED = ("period_start", "period_end")
+AUTHORITY_KEYS = {"name", "data_dir", "period_start", "period_end", "new_la_code", "region"}
+AUTHORITY_REQUIRED = ("name", "data_dir")
+
+
+class ParamsError(ValueError):
+    """One or more problems in the params files; ``problems`` lists them all."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = sorted(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"{len(self.problems)} problem(s) in params:\n{lines}")
+
+
+@dataclass(frozen=True)
+class Authority:
+    """One study authority, as declared by its params file."""
+
+    code: str
+    name: str
+    data_dir: Path
+    period_start: dt.date
+    period_end: dt.date
+    params_file: Path
+    new_la_code: str | None = None
+    region: str | None = None
+
+
+@dataclass(frozen=True)
+class ReportParams:
+    """Report-wide settings from ``params/report.yml`` merged over the defaults."""
+
+    title: str
+    subtitle: str
+    period_start: dt.date
+    period_end: dt.date
+    synthetic_data: bool
+    seed: int
+    disclosure_threshold: int
+    disclosure_symbol: str
+    findings: dict[str, float] = field(default_factory=dict)
+    params_file: Path | None = None
+
+
+def _load_yaml(path: Path, problems: list[str]) -> dict[str, Any] | None:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        problems.append(f"{path}: cannot be read ({exc.strerror})")
+        return None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        problems.append(f"{path}: not valid YAML{where}: {problem}")
+        return None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        problems.append(f"{path}: must be a mapping of keys to values, found {type(data).__name__}")
+        return None
+    return data
+
+
+def _date(path: Path, key: str, value: Any, problems: list[str]) -> dt.date | None:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    problems.append(f"{path}: key '{key}' must be a date YYYY-MM-DD, found {value!r}")
+    return None
+
+
+def load_report(params_dir: Path | str = "params") -> ReportParams:
+    """Read ``report.yml``; raise :class:`ParamsError` listing every problem."""
+    path = Path(params_dir) / "report.yml"
+    problems: list[str] = []
+    data = _load_yaml(path, problems)
+    if data is None:
+        raise ParamsError(problems)
+    known = set(REPORT_DEFAULTS) | set(REPORT_REQUIRED)
+    for key in data:
+        if key not in known:
+            problems.append(f"{path}: unknown key '{key}' (known keys: {', '.join(sorted(known))})")
+    for key in REPORT_REQUIRED:
+        if key not in data:
+            problems.append(f"{path}: required key '{key}' is missing")
+    merged: dict[str, Any] = {}
+    for key, default in REPORT_DEFAULTS.items():
+        value = data.get(key, default)
+        if isinstance(default, dict):
+            if not isinstance(value, dict):
+                problems.append(f"{path}: key '{key}' must be a mapping, found {value!r}")
+                value = {}
+            for sub in value:
+                if sub not in default:
+                    problems.append(f"{path}: unknown key '{key}.{sub}' (known: {', '.join(sorted(default))})")
+            for sub, sub_default in default.items():
+                sub_value = value.get(sub, sub_default)
+                if isinstance(sub_default, (int, float)) and not isinstance(sub_default, bool):
+                    if isinstance(sub_value, bool) or not isinstance(sub_value, (int, float)):
+                        problems.append(f"{path}: key '{key}.{sub}' must be a number, found {sub_value!r}")
+                elif isinstance(sub_default, str) and not isinstance(sub_value, str):
+                    problems.append(f"{path}: key '{key}.{sub}' must be text, found {sub_value!r}")
+            value = {**default, **value}
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                problems.append(f"{path}: key '{key}' must be true or false, found {value!r}")
+        elif isinstance(default, int):
+            if isinstance(value, bool) or not isinstance(value, int):
+                problems.append(f"{path}: key '{key}' must be a whole number, found {value!r}")
+        elif isinstance(default, str) and not isinstance(value, str):
+            problems.append(f"{path}: key '{key}' must be text, found {value!r}")
+        merged[key] = value
+    start = _date(path, "period_start", data.get("period_start"), problems) if "period_start" in data else None
+    end = _date(path, "period_end", data.get("period_end"), problems) if "period_end" in data else None
+    if start and end and end < start:
+        problems.append(f"{path}: period_end {end} is before period_start {start}")
+    threshold = merged["disclosure"].get("threshold")
+    if isinstance(threshold, (int, float)) and threshold < 1:
+        problems.append(f"{path}: key 'disclosure.threshold' must be at least 1, found {threshold!r}")
+    if problems:
+        raise ParamsError(problems)
+    return ReportParams(
+        title=merged["title"],
+        subtitle=merged["subtitle"],
+        period_start=start,
+        period_end=end,
+        synthetic_data=merged["synthetic_data"],
+        seed=merged["seed"],
+        disclosure_threshold=int(merged["disclosure"]["threshold"]),
+        disclosure_symbol=str(merged["disclosure"]["symbol"]),
+        findings={k: float(v) for k, v in merged["findings"].items()},
+        params_file=path,
+    )
+
+
+def authority_files(params_dir: Path | str = "params") -> list[Path]:
+    """The authority params files, sorted by code: the parameter grid is the folder's content."""
+    return sorted((Path(params_dir) / "authorities").glob("*.yml"))
+
+
+def load_authority(path: Path | str, report: ReportParams | None = None,
+                   root: Path | str = ".", check_data: bool = True) -> Authority:
+    """Read one authority's params file; dates default to the report's period."""
+    path = Path(path)
+    problems: list[str] = []
+    code = path.stem
+    if not AUTHORITY_CODE.match(code):
+        problems.append(f"{path}: file name '{code}' is not a valid authority code "
+                        "(lower-case letters, digits and single hyphens, e.g. la-a)")
+    data = _load_yaml(path, problems)
+    if data is None:
+        raise ParamsError(problems)
+    for key in data:
+        if key not in AUTHORITY_KEYS:
+            problems.append(f"{path}: unknown key '{key}' (known keys: {', '.join(sorted(AUTHORITY_KEYS))})")
+    for key in AUTHORITY_REQUIRED:
+        if key not in data or data[key] in (None, ""):
+            problems.append(f"{path}: required key '{key}' is missing")
+    for key in ("name", "data_dir", "new_la_code", "region"):
+        if key in data and data[key] is not None and not isinstance(data[key], str):
+            problems.append(f"{path}: key '{key}' must be text, found {data[key]!r}")
+    start = _date(path, "period_start", data["period_start"], problems) if "period_start" in data else (
+        report.period_start if report else None)
+    end = _date(path, "period_end", data["period_end"], problems) if "period_end" in data else (
+        report.period_end if report else None)
+    if start is None or end is None:
+        problems.append(f"{path}: period_start and period_end must be given here or in report.yml")
+    elif end < start:
+        problems.append(f"{path}: period_end {end} is before period_start {start}")
+    data_dir = Path(root) / str(data.get("data_dir") or "")
+    if check_data and isinstance(data.get("data_dir"), str) and data["data_dir"]:
+        if not data_dir.is_dir():
+            problems.append(f"{path}: data_dir '{data['data_dir']}' does not exist")
+    if problems:
+        raise ParamsError(problems)
+    return Authority(code=code, name=data["name"], data_dir=data_dir, period_start=start,
+                     period_end=end, params_file=path, new_la_code=data.get("new_la_code"),
+                     region=data.get("region"))
+
+
+def load_authorities(params_dir: Path | str = "params", root: Path | str = ".",
+                     check_data: bool = True) -> list[Authority]:
+    """Every authority in ``params/authorities/``, sorted by code; all problems reported at once."""
+    report = load_report(params_dir)
+    problems: list[str] = []
+    authorities: list[Authority] = []
+    files = authority_files(params_dir)
+    if not files:
+        problems.append(f"{Path(params_dir) / 'authorities'}: no authority params files (*.yml) found")
+    for path in files:
+        try:
+            authorities.append(load_authority(path, report, root=root, check_data=check_data))
+        except ParamsError as exc:
+            problems.extend(exc.problems)
+    names: dict[str, str] = {}
+    dirs: dict[Path, str] = {}
+    for a in authorities:
+        if a.name in names:
+            problems.append(f"{a.params_file}: name '{a.name}' is also used by authority '{names[a.name]}'")
+        names.setdefault(a.name, a.code)
+        resolved = a.data_dir.resolve()
+        if resolved in dirs:
+            problems.append(f"{a.params_file}: data_dir '{a.data_dir}' is also used by authority '{dirs[resolved]}'")
+        dirs.setdefault(resolved, a.code)
+    if problems:
+        raise ParamsError(problems)
+    return authorities

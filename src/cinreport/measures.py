@@ -1,0 +1,309 @@
+"""Measures of one authority's coded data: pure functions of the validated, typed tables.
+
+Each ``*_counts`` function returns a :class:`pandas.Series` of counts indexed by a category label,
+in a fixed category order (so outputs are deterministic and comparable across authorities).
+:func:`authority_metrics` gathers everything the report needs into one JSON-ready mapping.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .codebook import Codebook
+
+AGE_BANDS: tuple[tuple[str, int, int], ...] = (
+    ("Under 1", 0, 0), ("1 to 4", 1, 4), ("5 to 9", 5, 9), ("10 to 15", 10, 15), ("16 and over", 16, 17))
+NOT_RECORDED = "Not recorded"
+MENTAL_HEALTH_SERVICES = ("camhs", "adult_mental_health")
+ADVICE_SERVICES = ("advice_guidance", "coordination")
+UNMET_STATUSES = ("waiting", "not_available")
+
+
+def _ordered(counts: pd.Series, order: list[str]) -> pd.Series:
+    """Counts reindexed to ``order`` (missing categories are 0), as plain ints."""
+    out = counts.reindex(order, fill_value=0).astype(int)
+    out.index.name = None
+    return out
+
+
+def age_band(age: int) -> str:
+    for label, lo, hi in AGE_BANDS:
+        if lo <= age <= hi:
+            return label
+    raise ValueError(f"age {age} is outside 0-17")
+
+
+def age_band_counts(frame: pd.DataFrame) -> pd.Series:
+    bands = frame["age_at_plan_start"].dropna().astype(int).map(age_band)
+    return _ordered(bands.value_counts(), [b[0] for b in AGE_BANDS])
+
+
+def code_counts(frame: pd.DataFrame, column: str, codebook: Codebook, list_name: str,
+                missing: str | None = NOT_RECORDED) -> pd.Series:
+    """Counts of each code's label, in codebook order; blanks counted as ``missing``."""
+    cl = codebook.codes(list_name)
+    values = frame[column].map(lambda v: cl.label(v) if isinstance(v, str) else missing)
+    order = list(cl.labels.values()) + ([missing] if missing else [])
+    return _ordered(values.value_counts(), order)
+
+
+def group_counts(frame: pd.DataFrame, column: str, codebook: Codebook, list_name: str) -> pd.Series:
+    """Counts by the code list's reporting group; blanks as 'Not recorded'."""
+    cl = codebook.codes(list_name)
+    groups = frame[column].map(lambda v: (cl.group_of(v) or "Other") if isinstance(v, str) else NOT_RECORDED)
+    return _ordered(groups.value_counts(), list(cl.groups) + [NOT_RECORDED])
+
+
+def disability_counts(frame: pd.DataFrame) -> pd.Series:
+    def status(v: Any) -> str:
+        if not isinstance(v, str) or v == "":
+            return NOT_RECORDED
+        return "No disability" if v == "NONE" else "One or more disabilities"
+    return _ordered(frame["disability"].map(status).value_counts(),
+                    ["One or more disabilities", "No disability", NOT_RECORDED])
+
+
+def explode_codes(series: pd.Series) -> pd.Series:
+    """One row per code of a ';'-separated code-list column, keeping the original index."""
+    return series.fillna("").str.split(";").explode().loc[lambda s: s != ""]
+
+
+def factor_group_counts(frame: pd.DataFrame, codebook: Codebook) -> pd.Series:
+    """Number of children with at least one factor in each factor group."""
+    cl = codebook.codes("assessment_factor")
+    codes = explode_codes(frame["assessment_factors"])
+    groups = codes.map(lambda c: cl.group_of(c) or "Other")
+    per_child = groups.groupby(level=0).agg(lambda g: sorted(set(g))).explode()
+    return _ordered(per_child.value_counts(), list(cl.groups))
+
+
+def factor_counts(frame: pd.DataFrame, codebook: Codebook) -> pd.Series:
+    """Number of children with each individual factor code (codebook order)."""
+    cl = codebook.codes("assessment_factor")
+    codes = explode_codes(frame["assessment_factors"])
+    per_child = codes.groupby(level=0).agg(lambda g: sorted(set(g))).explode()
+    counts = per_child.value_counts()
+    return _ordered(counts, list(cl.labels)).rename(index=cl.labels)
+
+
+def plan_days(frame: pd.DataFrame) -> pd.Series:
+    """Length in days of plans that ended (open plans have no length yet)."""
+    ended = frame.dropna(subset=["plan_end_date"])
+    return (ended["plan_end_date"] - ended["plan_start_date"]).dt.days.astype(int)
+
+
+def plan_months(frame: pd.DataFrame, period_end: pd.Timestamp) -> pd.Series:
+    """Months each plan ran for (to its end, or to the period end when open); at least half a month."""
+    end = frame["plan_end_date"].fillna(period_end)
+    return ((end - frame["plan_start_date"]).dt.days / 30.4375).clip(lower=0.5)
+
+
+def quantiles(values: pd.Series | np.ndarray) -> dict[str, float | int | None]:
+    """n, median, lower and upper quartile of ``values`` (None when empty)."""
+    arr = np.asarray(values, dtype=float)
+    arr = arr[~np.isnan(arr)]
+    if arr.size == 0:
+        return {"n": 0, "median": None, "q1": None, "q3": None}
+    q1, med, q3 = np.percentile(arr, [25, 50, 75])
+    return {"n": int(arr.size), "median": round(float(med), 2), "q1": round(float(q1), 2), "q3": round(float(q3), 2)}
+
+
+def service_waits(support: pd.DataFrame) -> pd.Series:
+    """Days from referral to start, for services that started."""
+    started = support.dropna(subset=["start_date"])
+    return (started["start_date"] - started["referral_date"]).dt.days.astype(int)
+
+
+def mental_health_access(support: pd.DataFrame, period_end: pd.Timestamp, wait_days: float) -> dict[str, Any]:
+    """Referrals to child and adult mental-health services and how many were not met in time.
+
+    A referral is *not timely* when it is still waiting or the service was not available, or it
+    started after more than ``wait_days`` days, or it has waited more than ``wait_days`` by the
+    end of the period.
+    """
+    mh = support[support["service"].isin(MENTAL_HEALTH_SERVICES)]
+    waits = service_waits(mh)
+    waiting_days = (period_end - mh.loc[mh["status"] == "waiting", "referral_date"]).dt.days
+    late_started = int((waits > wait_days).sum())
+    unmet = int(mh["status"].isin(UNMET_STATUSES).sum())
+    declined = int((mh["status"] == "declined").sum())
+    return {
+        "referrals": int(len(mh)),
+        "started": int(len(waits)),
+        "waiting": int((mh["status"] == "waiting").sum()),
+        "not_available": int((mh["status"] == "not_available").sum()),
+        "declined": declined,
+        "started_late": late_started,
+        "not_timely": late_started + unmet,
+        "wait_days": quantiles(waits),
+        "longest_current_wait_days": int(waiting_days.max()) if len(waiting_days) else None,
+        "by_service": {s: int((mh["service"] == s).sum()) for s in MENTAL_HEALTH_SERVICES},
+    }
+
+
+def completeness(frame: pd.DataFrame, columns: list[str]) -> dict[str, float]:
+    """Share of rows with a usable value in each column (NOBT/REFU and blanks count as missing)."""
+    out = {}
+    for col in columns:
+        s = frame[col]
+        usable = s.notna() & (s != "") & ~s.isin(["NOBT", "REFU", "10"])
+        out[col] = round(float(usable.mean()), 4) if len(s) else 0.0
+    return out
+
+
+def theme_segments(themes: pd.DataFrame) -> pd.DataFrame:
+    """Coded segments per theme and source type, plus how many sources raised each theme."""
+    g = themes.groupby(["theme", "source_type"], observed=True)
+    out = pd.DataFrame({"segments": g["segments"].sum(), "sources": g["source_id"].nunique()}).reset_index()
+    return out.sort_values(["theme", "source_type"]).reset_index(drop=True)
+
+
+def involvement(cases: pd.DataFrame, themes: pd.DataFrame) -> dict[str, Any]:
+    """Practitioners' record of parental involvement against parents' own accounts.
+
+    Practitioner account: share of case files recording parents as involved in making the plan.
+    Parents' account: share of parent interviews in which the parent did *not* describe feeling
+    left out of the plan (no segment coded ``parent_not_involved``).
+    """
+    recorded = cases["parents_involved"]
+    known = recorded[recorded.isin(["yes", "no"])]
+    interviews = themes.loc[themes["source_type"] == "parent_interview", "source_id"].unique()
+    not_involved = themes.loc[(themes["source_type"] == "parent_interview")
+                              & (themes["theme"] == "parent_not_involved"), "source_id"].nunique()
+    unaware = themes.loc[(themes["source_type"] == "parent_interview")
+                         & (themes["theme"] == "parent_unaware_of_goals"), "source_id"].nunique()
+    return {
+        "case_files_with_record": int(len(known)),
+        "case_files_parents_involved": int((known == "yes").sum()),
+        "parent_interviews": int(len(interviews)),
+        "parents_not_involved": int(not_involved),
+        "parents_unaware_of_goals": int(unaware),
+        "goals_recorded": int((cases["goals_recorded"] == "yes").sum()),
+        "goals_shared": int((cases["goals_shared"] == "yes").sum()),
+    }
+
+
+def case_measures(cases: pd.DataFrame, period_end: pd.Timestamp) -> pd.DataFrame:
+    """Per-case values used in cross-authority tests, without identifiers (never published)."""
+    months = plan_months(cases, period_end)
+    days = (cases["plan_end_date"] - cases["plan_start_date"]).dt.days
+    out = pd.DataFrame({
+        "plan_days": days.astype("Int64"),
+        "visits_per_month": (cases["visits"].astype(float) / months).round(4),
+        "direct_work_per_month": (cases["direct_work_sessions"].astype(float) / months).round(4),
+        "primary_need": cases["primary_need"],
+        "plan_outcome": cases["plan_outcome"],
+        "safeguarding_concern": cases["safeguarding_concern"],
+    })
+    return out.sort_values(list(out.columns), na_position="last").reset_index(drop=True)
+
+
+def series_dict(s: pd.Series) -> dict[str, int]:
+    return {str(k): int(v) for k, v in s.items()}
+
+
+def authority_metrics(tables: dict[str, pd.DataFrame], codebook: Codebook, period_end,
+                      mental_health_wait_days: float) -> dict[str, Any]:
+    """Everything the report needs from one authority, JSON-ready and deterministic."""
+    cases, support, admin, themes = (tables[k] for k in ("case_files", "support", "admin", "themes"))
+    end = pd.Timestamp(period_end)
+    services = code_counts(support, "service", codebook, "service", missing=None)
+    per_case = support.groupby("case_id")["service"].nunique().reindex(cases["case_id"], fill_value=0)
+    months = plan_months(cases, end)
+    return {
+        "counts": {
+            "case_files": int(len(cases)),
+            "admin_children": int(len(admin)),
+            "services": int(len(support)),
+            "focus_groups": int(themes.loc[themes["source_type"] == "focus_group", "source_id"].nunique()),
+            "parent_interviews": int(themes.loc[themes["source_type"] == "parent_interview", "source_id"].nunique()),
+            "case_discussions": int(themes.loc[themes["source_type"] == "case_discussion", "source_id"].nunique()),
+            "open_plans": int(cases["plan_end_date"].isna().sum()),
+        },
+        "characteristics": {
+            "age_band": series_dict(age_band_counts(cases)),
+            "gender": series_dict(code_counts(cases, "gender", codebook, "gender")),
+            "ethnicity_group": series_dict(group_counts(cases, "ethnicity", codebook, "ethnicity")),
+            "disability": series_dict(disability_counts(cases)),
+            "admin_age_band": series_dict(age_band_counts(admin)),
+            "admin_gender": series_dict(code_counts(admin, "gender", codebook, "gender")),
+            "admin_ethnicity_group": series_dict(group_counts(admin, "ethnicity", codebook, "ethnicity")),
+            "admin_disability": series_dict(disability_counts(admin)),
+        },
+        "completeness": {
+            "case_files": completeness(cases, ["ethnicity", "disability", "referral_source"]),
+            "admin": completeness(admin, ["ethnicity", "disability", "referral_source"]),
+        },
+        "reasons": {
+            "primary_need": series_dict(code_counts(cases, "primary_need", codebook, "primary_need", missing=None)),
+            "admin_primary_need": series_dict(code_counts(admin, "primary_need", codebook, "primary_need",
+                                                          missing=None)),
+            "factor_groups": series_dict(factor_group_counts(cases, codebook)),
+            "admin_factor_groups": series_dict(factor_group_counts(admin, codebook)),
+            "safeguarding_concern": series_dict(code_counts(cases, "safeguarding_concern", codebook,
+                                                            "concern_level", missing=None)),
+            "referral_source": series_dict(group_counts(cases, "referral_source", codebook, "referral_source")),
+        },
+        "plans": {
+            "length_days": quantiles(plan_days(cases)),
+            "admin_length_days": quantiles(plan_days(admin)),
+            "outcome": series_dict(code_counts(cases, "plan_outcome", codebook, "plan_outcome", missing=None)),
+            "visits_per_month": quantiles(cases["visits"].astype(float) / months),
+            "direct_work_per_month": quantiles(cases["direct_work_sessions"].astype(float) / months),
+            "no_direct_work": int((cases["direct_work_sessions"] == 0).sum()),
+        },
+        "support": {
+            "service": series_dict(services),
+            "service_group": series_dict(group_counts(support, "service", codebook, "service").drop(NOT_RECORDED)),
+            "provider": series_dict(code_counts(support, "provider", codebook, "provider", missing=None)),
+            "status": series_dict(code_counts(support, "status", codebook, "support_status", missing=None)),
+            "advice_or_coordination": int(support["service"].isin(ADVICE_SERVICES).sum()),
+            "services_per_case": quantiles(per_case),
+            "distinct_services": int(support["service"].nunique()),
+            "wait_days": quantiles(service_waits(support)),
+        },
+        "needs": {
+            "mental_health": mental_health_access(support, end, mental_health_wait_days),
+            "factor_met": needs_met(cases, support),
+        },
+        "involvement": involvement(cases, themes),
+        "themes": {f"{r.theme}|{r.source_type}": {"segments": int(r.segments), "sources": int(r.sources)}
+                   for r in theme_segments(themes).itertuples()},
+    }
+
+
+# Factors whose need the study coded a matching service for.
+NEED_SERVICES: dict[str, tuple[str, ...]] = {
+    "Mental health (child)": ("camhs",),
+    "Mental health (parent or household)": ("adult_mental_health",),
+    "Domestic abuse": ("domestic_abuse",),
+    "Alcohol or drug misuse": ("substance_misuse",),
+    "Disability or illness": ("disability_service",),
+}
+NEED_FACTORS: dict[str, tuple[str, ...]] = {
+    "Mental health (child)": ("4A", "15A"),
+    "Mental health (parent or household)": ("4B", "4C"),
+    "Domestic abuse": ("3A", "3B", "3C"),
+    "Alcohol or drug misuse": ("1A", "1B", "1C", "2A", "2B", "2C"),
+    "Disability or illness": ("5A", "6A"),
+}
+
+
+def needs_met(cases: pd.DataFrame, support: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """For each need with a specialist service: children with the need, referred, and receiving it.
+
+    *Referred*: a matching service appears for the case at all. *Received*: a matching service
+    started (status completed or ongoing).
+    """
+    out = {}
+    for need, factors in NEED_FACTORS.items():
+        has = cases["assessment_factors"].fillna("").map(lambda v: bool(set(v.split(";")) & set(factors)))
+        ids = set(cases.loc[has, "case_id"])
+        matching = support[support["case_id"].isin(ids) & support["service"].isin(NEED_SERVICES[need])]
+        received = matching[matching["status"].isin(["completed", "ongoing"])]
+        out[need] = {"children": len(ids), "referred": int(matching["case_id"].nunique()),
+                     "received": int(received["case_id"].nunique())}
+    return out

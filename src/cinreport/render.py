@@ -1,0 +1,1013 @@
+"""Render the book: Quarto where installed, otherwise Pandoc (HTML) + Typst (PDF).
+
+Both renderers read the chapter list from ``_quarto.yml`` (plus the default profile file, e.g.
+``_quarto-authorities.yml``) and consume the same executed notebooks and static chapters; neither
+executes code.
+
+The fallback is deliberately small glue around Pandoc:
+
+* each chapter is read on its own into Pandoc's JSON AST (Pandoc cannot read several ``.ipynb``
+  files at once); notebooks go ipynb -> Markdown (Pandoc picks the richest output of each cell for
+  Markdown, so ``text/markdown`` outputs survive as Markdown) -> JSON;
+* the AST is filtered in Python: code-cell sources, stderr streams and bare object reprs are
+  dropped, everything else (Markdown text, tables, figures, stdout) is kept;
+* chapters and their sections are numbered ("1", "1.2", appendices "A", "A.1"); figures and tables
+  with ``fig-``/``tbl-`` ids are numbered per chapter and ``@fig-...``-style cross-references are
+  resolved;
+* local images are copied into ``<out>/figures/<page>/`` and their targets rewritten;
+* HTML: one page per chapter (Pandoc HTML fragment inside a page shell built here: sidebar nav,
+  on-this-page contents, previous/next links, footer naming the renderer);
+* PDF: all chapters joined into one document, written as Typst by Pandoc with a small template
+  (title page, contents, running header, page numbers) and compiled with the ``typst`` module.
+
+Rendering is atomic: output is built in a temporary sibling folder and swapped into place only
+when everything succeeded; on failure the previous output folder is untouched.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import html
+import importlib.metadata
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote
+
+import yaml
+
+__all__ = [
+    "Chapter",
+    "RenderError",
+    "RenderResult",
+    "book_chapters",
+    "book_config",
+    "detect_renderer",
+    "main",
+    "page_names",
+    "render_book",
+    "renderer_description",
+]
+
+PDF_NAME = "cinreport.pdf"
+RENDERERS = ("quarto", "pandoc-typst")
+
+
+class RenderError(RuntimeError):
+    """The book could not be rendered; the message names the file that failed."""
+
+
+@dataclass(frozen=True)
+class Chapter:
+    path: Path  # relative to the book root
+    part: str | None  # title of the enclosing ``- part:`` entry
+    appendix: bool
+    number: int | None  # ordinal among numbered chapters (or among appendices); None = unnumbered
+    label: str  # displayed number: "1", "A", or "" when unnumbered
+
+
+@dataclass
+class RenderResult:
+    renderer: str
+    html_index: Path
+    pdf: Path
+    pages: list[Path] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------
+# Book configuration
+
+
+def _merge(base, extra):
+    """Quarto-style merge: mappings merge recursively, arrays are appended, scalars replaced."""
+    if isinstance(base, dict) and isinstance(extra, dict):
+        merged = dict(base)
+        for key, value in extra.items():
+            merged[key] = _merge(base[key], value) if key in base else value
+        return merged
+    if isinstance(base, list) and isinstance(extra, list):
+        return base + extra
+    return extra
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise RenderError(f"Cannot read book configuration {path}: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise RenderError(f"Book configuration {path} is not a YAML mapping")
+    return data
+
+
+def book_config(root: Path) -> dict:
+    """``_quarto.yml`` merged with the active profile files (QUARTO_PROFILE or profile.default)."""
+    root = Path(root)
+    config_path = root / "_quarto.yml"
+    if not config_path.is_file():
+        raise RenderError(f"Book configuration not found: {config_path}")
+    config = _read_yaml(config_path)
+    profiles = os.environ.get("QUARTO_PROFILE") or (config.get("profile") or {}).get("default")
+    if isinstance(profiles, str):
+        profiles = [p.strip() for p in profiles.split(",")]
+    for name in profiles or []:
+        profile_path = root / f"_quarto-{name}.yml"
+        if name and profile_path.is_file():
+            config = _merge(config, _read_yaml(profile_path))
+    return config
+
+
+_FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n(?:---|\.\.\.)\s*\n", re.S)
+_UNNUMBERED_H1 = re.compile(r"^#\s+[^\n]*\{[^}\n]*(?:\.unnumbered|(?<![\w-])-(?![\w-]))[^}\n]*\}\s*$", re.M)
+
+
+def _front_matter(text: str) -> dict:
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        return {}
+    try:
+        data = yaml.safe_load(match.group(1))
+    except yaml.YAMLError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _is_unnumbered(root: Path, rel: str) -> bool:
+    if Path(rel).stem == "index" and len(Path(rel).parts) == 1:
+        return True
+    if Path(rel).suffix not in (".qmd", ".md"):
+        return False
+    try:
+        text = (root / rel).read_text(encoding="utf-8")
+    except OSError:
+        return False
+    meta = _front_matter(text)
+    if meta.get("number-sections") is False or "unnumbered" in str(meta.get("title-block-classes", "")):
+        return True
+    body = text[_FRONT_MATTER.match(text).end():] if _FRONT_MATTER.match(text) else text
+    first_h1 = re.search(r"^#\s[^\n]*$", body, re.M)
+    return bool(first_h1 and _UNNUMBERED_H1.match(first_h1.group(0)))
+
+
+def _part_title(root: Path, part: str) -> str:
+    """A part is a title string or (Quarto also allows) a file whose title names the part."""
+    candidate = root / part
+    if part.endswith((".qmd", ".md")) and candidate.is_file():
+        text = candidate.read_text(encoding="utf-8")
+        title = _front_matter(text).get("title")
+        if title:
+            return str(title)
+        heading = re.search(r"^#\s+(.+?)\s*(\{.*\})?\s*$", text, re.M)
+        if heading:
+            return heading.group(1)
+    return str(part)
+
+
+def book_chapters(root: Path) -> list[Chapter]:
+    """The book's chapters in reading order: base chapters, profile chapters, then appendices."""
+    root = Path(root)
+    book = book_config(root).get("book") or {}
+    entries: list[tuple[str, str | None, bool]] = []
+
+    def walk(items, appendix: bool, part: str | None) -> None:
+        for item in items or []:
+            if isinstance(item, str):
+                entries.append((item, part, appendix))
+            elif isinstance(item, dict) and "part" in item:
+                walk(item.get("chapters"), appendix, _part_title(root, str(item["part"])))
+            elif isinstance(item, dict) and ("href" in item or "file" in item):
+                entries.append((str(item.get("href") or item.get("file")), part, appendix))
+            else:
+                raise RenderError(f"Unrecognised book chapter entry in _quarto.yml: {item!r}")
+
+    walk(book.get("chapters"), False, None)
+    walk(book.get("appendices"), True, None)
+    if not entries:
+        raise RenderError(f"No chapters listed under book: chapters: in {root / '_quarto.yml'}")
+
+    chapters: list[Chapter] = []
+    n_chapter = n_appendix = 0
+    for rel, part, appendix in entries:
+        if not (root / rel).is_file():
+            raise RenderError(
+                f"Chapter file not found: {rel} (listed in {root / '_quarto.yml'} or its profile)"
+            )
+        if _is_unnumbered(root, rel):
+            number, label = None, ""
+        elif appendix:
+            n_appendix += 1
+            number, label = n_appendix, _letters(n_appendix)
+        else:
+            n_chapter += 1
+            number, label = n_chapter, str(n_chapter)
+        chapters.append(Chapter(Path(rel), part, appendix, number, label))
+    return chapters
+
+
+def _letters(n: int) -> str:
+    out = ""
+    while n:
+        n, rem = divmod(n - 1, 26)
+        out = chr(ord("A") + rem) + out
+    return out
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-") or "chapter"
+
+
+# Stems that say nothing about the chapter: its folder names it (build/authorities/<code>/).
+_GENERIC_STEMS = {"authority", "index"}
+
+
+def page_names(chapters: list[Chapter]) -> list[str]:
+    """HTML file names: index.html for the first chapter, then the file stem, or the parent
+    folder name when stems repeat (build/authorities/la-a/authority.ipynb -> la-a.html)."""
+    stems = [c.path.stem for c in chapters]
+    names: list[str] = []
+    for i, chapter in enumerate(chapters):
+        if i == 0:
+            base = "index"
+        elif stems.count(chapter.path.stem) > 1 or chapter.path.stem in _GENERIC_STEMS:
+            parent = chapter.path.parent.name
+            base = parent if parent and parent not in stems else f"{parent}-{chapter.path.stem}"
+        else:
+            base = chapter.path.stem
+        base = _slug(base)
+        name, k = base, 2
+        while f"{name}.html" in names:
+            name, k = f"{base}-{k}", k + 1
+        names.append(f"{name}.html")
+    return names
+
+
+# --------------------------------------------------------------------------------------------
+# Renderer choice
+
+
+def detect_renderer() -> str:
+    return "quarto" if shutil.which("quarto") else "pandoc-typst"
+
+
+def renderer_description(renderer: str | None = None) -> str:
+    renderer = renderer or detect_renderer()
+    if renderer == "quarto":
+        try:
+            version = subprocess.run(
+                ["quarto", "--version"], capture_output=True, text=True, check=True
+            ).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            version = "(version unknown)"
+        return f"Quarto {version}"
+    import pypandoc
+
+    text = (
+        f"Pandoc {pypandoc.get_pandoc_version()} and "
+        f"Typst {importlib.metadata.version('typst')}"
+    )
+    return text if shutil.which("quarto") else text + " (Quarto not installed)"
+
+
+# --------------------------------------------------------------------------------------------
+# Public entry point
+
+
+def render_book(root: Path, out_dir: Path, renderer: str | None = None) -> RenderResult:
+    """Render the book in ``root`` into ``out_dir`` atomically (all or nothing)."""
+    root = Path(root).resolve()
+    out_dir = Path(out_dir).resolve()
+    renderer = renderer or detect_renderer()
+    if renderer not in RENDERERS:
+        raise ValueError(f"renderer must be one of {RENDERERS}, not {renderer!r}")
+    chapters = book_chapters(root)  # fails before anything is written
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.parent / f".tmp-{out_dir.name}-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        if renderer == "quarto":
+            _render_quarto(root, tmp)
+        else:
+            _render_fallback(root, chapters, tmp)
+        pages = sorted(p.relative_to(tmp) for p in tmp.rglob("*.html"))
+        if not (tmp / "index.html").is_file() or not (tmp / PDF_NAME).is_file():
+            raise RenderError(f"{renderer} finished but index.html or {PDF_NAME} is missing")
+        _swap_into_place(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return RenderResult(
+        renderer=renderer,
+        html_index=out_dir / "index.html",
+        pdf=out_dir / PDF_NAME,
+        pages=[out_dir / p for p in pages],
+    )
+
+
+def _swap_into_place(new: Path, target: Path) -> None:
+    backup = target.parent / f".old-{target.name}-{os.getpid()}"
+    if backup.exists():
+        shutil.rmtree(backup)
+    had_old = target.exists()
+    if had_old:
+        os.rename(target, backup)
+    try:
+        os.rename(new, target)
+    except BaseException:
+        if had_old:
+            os.rename(backup, target)
+        raise
+    if had_old:
+        shutil.rmtree(backup, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Quarto
+
+
+def _render_quarto(root: Path, out: Path) -> None:
+    try:
+        output_dir = os.path.relpath(out, root)
+    except ValueError:  # different drive on Windows
+        output_dir = str(out)
+    try:
+        proc = subprocess.run(
+            ["quarto", "render", "--output-dir", output_dir],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        )
+    except OSError as exc:
+        raise RenderError(f"Cannot run quarto: {exc}") from exc
+    log = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        progress = re.findall(r"^\s*\[\s*\d+/\d+\]\s+(\S+)", log, re.M)
+        where = f" while rendering chapter {progress[-1]}" if progress else ""
+        tail = "\n".join(log.strip().splitlines()[-20:])
+        raise RenderError(f"quarto render failed (exit {proc.returncode}){where}:\n{tail}")
+    pdfs = sorted(out.glob("*.pdf"))
+    if not pdfs:
+        raise RenderError("quarto render produced no PDF (is the typst format enabled?)")
+    if not (out / PDF_NAME).exists():
+        # Copy rather than rename so the HTML book's download link keeps working.
+        shutil.copyfile(pdfs[0], out / PDF_NAME)
+
+
+# --------------------------------------------------------------------------------------------
+# Fallback: Pandoc AST helpers
+
+_REPR = re.compile(r"<[\w.]+(?: object| at 0x[0-9a-f]+|\s+size\s+\d+x\d+)[^<>]*>(?:\s*<[^<>]*>)*", re.S)
+_URL_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+
+
+def _el(t: str, c=None) -> dict:
+    return {"t": t} if c is None else {"t": t, "c": c}
+
+
+def _str_inlines(text: str) -> list:
+    out: list = []
+    for i, word in enumerate(text.split()):
+        if i:
+            out.append(_el("Space"))
+        out.append(_el("Str", word))
+    return out
+
+
+def _nodes(obj):
+    """Every AST element (dict with "t") inside obj, depth first."""
+    if isinstance(obj, dict):
+        if "t" in obj:
+            yield obj
+        for value in obj.values():
+            yield from _nodes(value)
+    elif isinstance(obj, list):
+        for item in obj:
+            yield from _nodes(item)
+
+
+def _stringify(obj) -> str:
+    parts: list[str] = []
+
+    def go(node):
+        if isinstance(node, list):
+            for item in node:
+                go(item)
+        elif isinstance(node, dict):
+            t = node.get("t")
+            if t == "Str":
+                parts.append(node["c"])
+            elif t in ("Space", "SoftBreak", "LineBreak"):
+                parts.append(" ")
+            elif t in ("Code", "Math"):
+                parts.append(node["c"][1])
+            elif t in ("Note", "RawInline"):
+                return
+            elif t == "Quoted":
+                parts.append("\u201c")
+                go(node["c"][1])
+                parts.append("\u201d")
+            elif t in ("Link", "Image", "Span"):
+                go(node["c"][1])
+            elif "c" in node:
+                go(node["c"])
+
+    go(obj)
+    return re.sub(r"\s+", " ", "".join(parts)).strip()
+
+
+def _header_blocks(blocks: list):
+    """Headers at top level or inside Divs (callouts, sections), in document order."""
+    for block in blocks:
+        if block["t"] == "Header":
+            yield block
+        elif block["t"] == "Div":
+            yield from _header_blocks(block["c"][1])
+
+
+def _pandoc(convert, what: str, *args, **kwargs) -> str:
+    try:
+        return convert(*args, **kwargs)
+    except (RuntimeError, OSError) as exc:
+        raise RenderError(f"Pandoc failed on {what}: {exc}") from exc
+
+
+# --------------------------------------------------------------------------------------------
+# Fallback: reading and preparing chapters
+
+
+@dataclass
+class _Doc:
+    chapter: Chapter
+    page: str  # e.g. "reasons.html"
+    title: str  # plain text, including number
+    blocks: list
+    toc: list[tuple[int, str, str]]  # (level, id, text)
+
+
+def _read_chapter(source: Path, media_dir: Path, what: str) -> dict:
+    import pypandoc
+
+    if source.suffix == ".ipynb":
+        try:
+            json.loads(source.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise RenderError(f"Chapter {what} is not a readable notebook: {exc}") from exc
+        markdown = _pandoc(
+            pypandoc.convert_file, what, str(source), "markdown", format="ipynb",
+            extra_args=[f"--extract-media={media_dir}"],
+        )
+        text = _pandoc(pypandoc.convert_text, what, markdown, "json", format="markdown")
+    else:
+        text = _pandoc(pypandoc.convert_file, what, str(source), "json", format="markdown")
+    return json.loads(text)
+
+
+def _filter_cells(blocks: list) -> list:
+    """Drop notebook code: keep markdown cells and the displayable outputs of code cells."""
+    out: list = []
+    for block in blocks:
+        if block["t"] != "Div" or "cell" not in block["c"][0][1]:
+            out.append(block)
+            continue
+        classes, content = block["c"][0][1], block["c"][1]
+        if "markdown" in classes:
+            out.extend(content)
+        elif "code" in classes:
+            for item in content:
+                if item["t"] != "Div" or "output" not in item["c"][0][1]:
+                    continue  # the cell's source code
+                kinds = item["c"][0][1]
+                if "stderr" in kinds or "error" in kinds:
+                    continue
+                for inner in item["c"][1]:
+                    is_repr = inner["t"] == "CodeBlock" and _REPR.fullmatch(inner["c"][1].strip())
+                    if is_repr and "stream" not in kinds:
+                        continue  # bare object repr such as <Figure size 640x480 with 1 Axes>
+                    out.append(inner)
+        # raw cells are dropped
+    return out
+
+
+def _prepare(doc: dict, chapter: Chapter, page: str) -> _Doc:
+    blocks = _filter_cells(doc["blocks"])
+    meta_title = doc.get("meta", {}).get("title")
+    if meta_title:
+        if meta_title["t"] == "MetaInlines":
+            title_inlines = meta_title["c"]
+        else:
+            title_inlines = _str_inlines(_stringify(meta_title))
+        blocks.insert(0, _el("Header", [1, [_slug(_stringify(title_inlines)), [], []], title_inlines]))
+    first_h1 = next((i for i, b in enumerate(blocks) if b["t"] == "Header" and b["c"][0] == 1), None)
+    if first_h1:  # e.g. an intro markdown cell before the title: the title goes first
+        blocks.insert(0, blocks.pop(first_h1))
+    headers = list(_header_blocks(blocks))
+    if not any(h["c"][0] == 1 for h in headers):
+        title_inlines = _str_inlines(chapter.path.stem.replace("_", " ").replace("-", " ").capitalize())
+        blocks.insert(0, _el("Header", [1, [_slug(chapter.path.stem), [], []], title_inlines]))
+        headers = list(_header_blocks(blocks))
+
+    label, counters, title, toc = chapter.label, [0] * 6, "", []
+    seen_title = False
+    for header in headers:
+        level, attr, inlines = header["c"]
+        if level == 1 and not seen_title:
+            seen_title, number = True, label
+        else:
+            level = max(level, 2)
+            number = ""
+            if label and "unnumbered" not in attr[1] and "-" not in attr[1]:
+                counters[level - 2] += 1
+                counters[level - 1:] = [0] * (6 - level + 1)
+                number = ".".join([label] + [str(n) for n in counters[: level - 1]])
+        header["c"][0] = level
+        if number:
+            span = _el("Span", [["", ["header-section-number"], []], [_el("Str", number)]])
+            header["c"][2] = [span, _el("Space")] + inlines
+            attr[2] = [kv for kv in attr[2] if kv[0] != "number"] + [["number", number]]
+        text = _stringify(header["c"][2])
+        if level == 1:
+            title = text
+        elif level <= 3 and attr[0]:
+            toc.append((level, attr[0], text))
+    return _Doc(chapter, page, title, blocks, toc)
+
+
+def _number_floats(docs: list[_Doc]) -> dict[str, tuple[str, str, str]]:
+    """Number fig-/tbl- figures and tables per chapter; return id -> (kind, number, page)."""
+    targets: dict[str, tuple[str, str, str]] = {}
+    for doc in docs:
+        counts = {"Figure": 0, "Table": 0}
+        for node in _nodes(doc.blocks):
+            if node["t"] == "Header" and node["c"][1][0].startswith("sec-"):
+                number = dict(node["c"][1][2]).get("number", "")
+                kind = "Chapter" if node["c"][0] == 1 else "Section"
+                targets[node["c"][1][0]] = (kind, number or _stringify(node["c"][2]), doc.page)
+            if node["t"] not in ("Figure", "Table"):
+                continue
+            ident = node["c"][0][0]
+            kind = "Figure" if ident.startswith("fig-") else "Table" if ident.startswith("tbl-") else None
+            if kind is None:
+                continue
+            counts[kind] += 1
+            number = f"{doc.chapter.label}.{counts[kind]}" if doc.chapter.label else str(counts[kind])
+            targets[ident] = (kind, number, doc.page)
+            caption_blocks = node["c"][1][1]
+            prefix = [_el("Str", kind), _el("Space"), _el("Str", f"{number}:"), _el("Space")]
+            if caption_blocks and caption_blocks[0]["t"] in ("Plain", "Para"):
+                caption_blocks[0]["c"] = prefix + caption_blocks[0]["c"]
+            else:
+                caption_blocks.insert(0, _el("Plain", prefix[:-1]))
+    return targets
+
+
+def _resolve_links(doc: _Doc, targets: dict, chapter_pages: dict[Path, str], root: Path) -> None:
+    """@fig-x references -> links; links to other chapter files -> their pages."""
+    for node in _nodes(doc.blocks):
+        if node["t"] == "Cite":
+            ids = [c["citationId"] for c in node["c"][0]]
+            if ids and all(i in targets for i in ids):
+                inlines: list = []
+                for i, ident in enumerate(ids):
+                    kind, number, page = targets[ident]
+                    if i:
+                        inlines += [_el("Str", ","), _el("Space")]
+                    href = f"#{ident}" if page == doc.page else f"{page}#{ident}"
+                    text = _str_inlines(f"{kind} {number}")
+                    inlines.append(_el("Link", [["", ["quarto-xref"], []], text, [href, ""]]))
+                node["t"], node["c"] = "Span", [["", [], []], inlines]
+        elif node["t"] == "Link":
+            href = node["c"][2][0]
+            if _URL_SCHEME.match(href) or href.startswith("#"):
+                continue
+            path, _, fragment = href.partition("#")
+            target = (root / doc.chapter.path.parent / unquote(path)).resolve()
+            page = chapter_pages.get(target)
+            if page:
+                node["c"][2][0] = page + (f"#{fragment}" if fragment else "")
+
+
+def _copy_images(doc: _Doc, source_dir: Path, out: Path) -> None:
+    """Copy local images into out/figures/<page>/ and point the AST at the copies."""
+    folder = f"figures/{Path(doc.page).stem}"
+    used: dict[str, Path] = {}
+    for node in _nodes(doc.blocks):
+        if node["t"] == "Figure":
+            caption = _stringify(node["c"][1][1])
+            for img in _nodes(node["c"][2]):
+                if img["t"] == "Image" and not img["c"][1] and caption:
+                    img["c"][1] = _str_inlines(caption)  # alt text defaults to the caption
+        if node["t"] != "Image":
+            continue
+        attr, _, (url, _) = node["c"]
+        alt = dict(attr[2]).get("fig-alt")
+        if alt:
+            node["c"][1] = _str_inlines(alt)
+            attr[2] = [kv for kv in attr[2] if kv[0] != "fig-alt"]
+        if not node["c"][1]:  # e.g. a plot embedded in the notebook without a caption
+            node["c"][1] = _str_inlines(f"Figure from chapter {doc.title}")
+        if not url or _URL_SCHEME.match(url):
+            continue
+        src = Path(unquote(url))
+        src = src if src.is_absolute() else source_dir / src
+        if not src.is_file():
+            raise RenderError(f"Chapter {doc.chapter.path}: image not found: {url} (looked for {src})")
+        src = src.resolve()
+        name, k = src.name, 2
+        while name in used and used[name] != src:
+            name, k = f"{src.stem}-{k}{src.suffix}", k + 1
+        if name not in used:
+            used[name] = src
+            (out / folder).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, out / folder / name)
+        node["c"][2][0] = f"{folder}/{name}"
+
+
+# --------------------------------------------------------------------------------------------
+# Fallback: HTML
+
+_BASE_CSS = """\
+:root { --fg: #1d1d1f; --muted: #555; --accent: #005ea5; --line: #d0d7de; --bg-side: #f6f8fa; }
+* { box-sizing: border-box; }
+body { margin: 0; color: var(--fg); font: 16px/1.6 system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; }
+a { color: var(--accent); }
+a:focus-visible { outline: 3px solid #ffbf47; outline-offset: 1px; }
+.skip-link { position: absolute; left: -999px; }
+.skip-link:focus { left: 1rem; top: 1rem; background: #fff; padding: .5rem; z-index: 10; }
+.book-header { padding: .8rem 1.5rem; border-bottom: 1px solid var(--line); }
+.book-header .book-title { font-weight: 700; font-size: 1.15rem; text-decoration: none; color: var(--fg); }
+.book-header .book-subtitle { display: block; color: var(--muted); font-size: .95rem; }
+.book-header .download { float: right; }
+.layout { display: grid; grid-template-columns: 17rem minmax(0, 1fr); }
+.sidebar { background: var(--bg-side); border-right: 1px solid var(--line); padding: 1rem; font-size: .92rem; }
+.sidebar ul { list-style: none; margin: 0; padding: 0; }
+.sidebar ul ul { padding-left: .8rem; }
+.sidebar li { margin: .25rem 0; }
+.sidebar .part-title { display: block; margin-top: .8rem; font-weight: 700; color: var(--muted); }
+.sidebar a { text-decoration: none; }
+.sidebar a[aria-current="page"] { font-weight: 700; color: var(--fg); border-left: 3px solid var(--accent); padding-left: .4rem; }
+main { padding: 1rem 2rem 3rem; max-width: 54rem; }
+.page-toc { border: 1px solid var(--line); border-radius: 4px; padding: .5rem 1rem; margin: 1rem 0; font-size: .92rem; }
+.page-toc h2 { font-size: 1rem; margin: .2rem 0; }
+.page-toc ul { margin: 0; padding-left: 1.2rem; }
+.header-section-number { margin-right: .3em; }
+figure { margin: 1.5rem 0; }
+img { max-width: 100%; height: auto; }
+figcaption { color: var(--muted); font-size: .92rem; }
+table { border-collapse: collapse; margin: 1rem 0; display: block; overflow-x: auto; max-width: 100%; }
+th, td { border-bottom: 1px solid var(--line); padding: .3rem .7rem; text-align: left; vertical-align: top; }
+thead th { border-bottom: 2px solid var(--fg); }
+caption { caption-side: top; text-align: left; color: var(--muted); padding-bottom: .3rem; }
+pre { background: var(--bg-side); padding: .7rem; overflow-x: auto; }
+.pager { display: flex; justify-content: space-between; gap: 1rem; margin-top: 3rem; border-top: 1px solid var(--line); padding-top: 1rem; }
+.book-footer { border-top: 1px solid var(--line); color: var(--muted); font-size: .85rem; padding: .8rem 1.5rem; }
+@media (max-width: 50rem) { .layout { display: block; } .sidebar { border-right: 0; border-bottom: 1px solid var(--line); } }
+@media print { .sidebar, .pager, .page-toc, .skip-link { display: none; } .layout { display: block; } }
+"""
+
+
+def _nav_html(docs: list[_Doc], current: _Doc) -> str:
+    e = html.escape
+    lines = ['<nav class="sidebar" aria-label="Chapters">', "<ul>"]
+    open_group: str | None = None
+    for doc in docs:
+        group = "Appendices" if doc.chapter.appendix else doc.chapter.part
+        if group != open_group:
+            if open_group is not None:
+                lines.append("</ul></li>")
+            if group is not None:
+                lines.append(f'<li><span class="part-title">{e(group)}</span><ul>')
+            open_group = group
+        current_attr = ' aria-current="page"' if doc is current else ""
+        lines.append(f'<li><a href="{e(doc.page)}"{current_attr}>{e(doc.title)}</a></li>')
+    if open_group is not None:
+        lines.append("</ul></li>")
+    lines += ["</ul>", "</nav>"]
+    return "\n".join(lines)
+
+
+def _toc_html(doc: _Doc) -> str:
+    if not doc.toc:
+        return ""
+    e = html.escape
+    items, prev_level = [], 2
+    for level, ident, text in doc.toc:
+        if level > prev_level:
+            items.append("<ul>" * (level - prev_level))
+        elif level < prev_level:
+            items.append("</li></ul>" * (prev_level - level) + "</li>")
+        elif items:
+            items.append("</li>")
+        items.append(f'<li><a href="#{e(ident)}">{e(text)}</a>')
+        prev_level = level
+    items.append("</li>" + "</ul></li>" * (prev_level - 2))
+    return (
+        '<nav class="page-toc" aria-labelledby="toc-title">\n<h2 id="toc-title">On this page</h2>\n<ul>'
+        + "".join(items)
+        + "</ul>\n</nav>"
+    )
+
+
+def _page_html(doc: _Doc, docs: list[_Doc], body: str, meta: dict, description: str) -> str:
+    e = html.escape
+    i = docs.index(doc)
+    pager = []
+    if i > 0:
+        pager.append(f'<a rel="prev" href="{e(docs[i - 1].page)}">&larr; {e(docs[i - 1].title)}</a>')
+    else:
+        pager.append("<span></span>")
+    if i + 1 < len(docs):
+        pager.append(f'<a rel="next" href="{e(docs[i + 1].page)}">{e(docs[i + 1].title)} &rarr;</a>')
+    subtitle = f'<span class="book-subtitle">{e(meta["subtitle"])}</span>' if meta["subtitle"] else ""
+    return f"""<!DOCTYPE html>
+<html lang="{e(meta["lang"])}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="{e(description)}">
+<title>{e(doc.title)} – {e(meta["title"])}</title>
+<link rel="stylesheet" href="style.css">
+</head>
+<body>
+<a class="skip-link" href="#main">Skip to main content</a>
+<header class="book-header">
+<a class="download" href="{PDF_NAME}">Download PDF</a>
+<a class="book-title" href="index.html">{e(meta["title"])}</a>
+{subtitle}
+</header>
+<div class="layout">
+{_nav_html(docs, doc)}
+<main id="main">
+{_toc_html(doc)}
+{body}
+<nav class="pager" aria-label="Previous and next chapter">
+{chr(10).join(pager)}
+</nav>
+</main>
+</div>
+<footer class="book-footer">
+<p>Rendered with {e(description)}.</p>
+</footer>
+</body>
+</html>
+"""
+
+
+# --------------------------------------------------------------------------------------------
+# Fallback: PDF
+
+_TYPST_TEMPLATE = r"""
+#let horizontalrule = line(start: (25%,0%), end: (75%,0%))
+#show terms.item: it => block(breakable: false)[
+  #text(weight: "bold")[#it.term]
+  #block(inset: (left: 1.5em, top: -0.4em))[#it.description]
+]
+$if(highlighting-definitions)$
+$highlighting-definitions$
+$endif$
+#set document(title: [$title$], date: none)
+#set text(lang: "en", region: "GB", size: 10.5pt)
+#set par(justify: true)
+#set page(
+  paper: "a4",
+  margin: (x: 2.2cm, top: 2.6cm, bottom: 2.4cm),
+  numbering: "1",
+  header: context {
+    set text(size: 8pt, fill: luma(90))
+    [$shorttitle$]
+    v(-0.6em)
+    line(length: 100%, stroke: 0.4pt + luma(160))
+  },
+)
+#set heading(numbering: none)
+#show heading.where(level: 1): it => block(above: 0.5em, below: 1.2em, text(size: 20pt, weight: "bold", it.body))
+#show heading.where(level: 2): set text(size: 14pt)
+#show heading.where(level: 3): set text(size: 12pt)
+#set figure(numbering: none)
+#show figure.caption: set text(size: 9pt)
+#show figure: set block(breakable: true)
+#set table(inset: 4pt, stroke: (x, y) => if y == 0 { (bottom: 0.8pt) } else { (bottom: 0.3pt + luma(190)) })
+#show table: set text(size: 8.5pt, hyphenate: true)
+#show table: set par(justify: false)
+#show figure.where(kind: table): set figure.caption(position: top)
+#show raw: set text(size: 8.5pt)
+#show link: set text(fill: rgb("#005ea5"))
+#show outline.entry.where(level: 1): it => { v(0.5em, weak: true); strong(it) }
+
+#page(header: none, numbering: none)[
+  #set align(center)
+  #v(28%)
+  #text(size: 24pt, weight: "bold", hyphenate: false)[$title$]
+  $if(subtitle)$
+  #v(1em)
+  #text(size: 14pt, hyphenate: false)[$subtitle$]
+  $endif$
+  $if(author)$
+  #v(3em)
+  #text(size: 12pt)[$for(author)$$author$$sep$, $endfor$]
+  $endif$
+  #v(1fr)
+  #text(size: 9pt, fill: luma(90))[$renderer$]
+]
+#counter(page).update(1)
+#outline(title: [Contents], depth: 2)
+
+$body$
+"""
+
+
+def _typst_raw(code: str) -> dict:
+    return _el("RawBlock", ["typst", code])
+
+
+def _typst_string(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)  # a valid Typst string literal
+
+
+def _part_page(title: str) -> dict:
+    return _typst_raw(
+        "#pagebreak(weak: true)\n"
+        "#page(header: none)[\n"
+        "  #set align(center + horizon)\n"
+        f"  #heading(level: 1, outlined: true, bookmarked: true, {_typst_string(title)})\n"
+        "]"
+    )
+
+
+def _pdf_blocks(docs: list[_Doc]) -> list:
+    """All chapters joined, each on a new page, with part pages. Ids are made unique across
+    chapters and links are pointed at ids in the joined document (Typst rejects links to
+    missing or repeated labels); a link whose target is not in the book keeps only its text."""
+    copies = {doc.page: copy.deepcopy(doc.blocks) for doc in docs}
+    renames: dict[str, dict[str, str]] = {}  # page -> {old id: id in the PDF}
+    seen: set[str] = set()
+    for doc in docs:
+        renames[doc.page] = {}
+        for node in _nodes(copies[doc.page]):
+            if node["t"] not in ("Header", "Div", "Span", "Figure", "Table", "CodeBlock", "Image"):
+                continue
+            attr = node["c"][1] if node["t"] == "Header" else node["c"][0]
+            old = attr[0]
+            if old in seen:
+                attr[0] = f"{Path(doc.page).stem}-{old}"
+            if old:
+                renames[doc.page][old] = attr[0]
+                seen.add(attr[0])
+    titles = {doc.page: next(h["c"][1][0] for h in _header_blocks(copies[doc.page]) if h["c"][0] == 1) for doc in docs}
+
+    blocks: list = []
+    group: str | None = None
+    for doc in docs:
+        for node in _nodes(copies[doc.page]):
+            if node["t"] == "Link" and not _URL_SCHEME.match(node["c"][2][0]):
+                page, _, fragment = node["c"][2][0].partition("#")
+                page = page or doc.page
+                ident = renames.get(page, {}).get(fragment) if fragment else titles.get(page)
+                if ident:
+                    node["c"][2][0] = f"#{ident}"
+                else:
+                    node["t"], node["c"] = "Span", [node["c"][0], node["c"][1]]
+            elif node["t"] == "Image" and not any(k == "width" for k, _ in node["c"][0][2]):
+                node["c"][0][2].append(["width", "100%"])
+        new_group = "Appendices" if doc.chapter.appendix else doc.chapter.part
+        if new_group and new_group != group:
+            blocks.append(_part_page(new_group))
+        group = new_group
+        blocks.append(_typst_raw(f"// chapter: {doc.chapter.path.as_posix()}\n#pagebreak(weak: true)"))
+        blocks.extend(copies[doc.page])
+    return blocks
+
+
+def _write_pdf(docs: list[_Doc], api_version, meta: dict, description: str, out: Path, work: Path) -> None:
+    import pypandoc
+    import typst
+
+    doc_meta = {
+        key: {"t": "MetaString", "c": str(value)}
+        for key, value in (
+            ("title", meta["title"]),
+            ("subtitle", meta["subtitle"]),
+            ("shorttitle", meta["short_title"]),
+            ("renderer", f"Rendered with {description}"),
+        )
+        if value
+    }
+    if meta["author"]:
+        doc_meta["author"] = {"t": "MetaList", "c": [{"t": "MetaString", "c": a} for a in meta["author"]]}
+    book = {"pandoc-api-version": api_version, "meta": doc_meta, "blocks": _pdf_blocks(docs)}
+    template = work / "book-template.typst"
+    template.write_text(_TYPST_TEMPLATE, encoding="utf-8")
+    source = _pandoc(
+        pypandoc.convert_text, "the joined book (Typst output)", json.dumps(book), "typst",
+        format="json", extra_args=["--standalone", f"--template={template}"],
+    )
+    typ = out / ".cinreport.typ"  # next to figures/ so image paths resolve; removed below
+    typ.write_text(source, encoding="utf-8")
+    try:
+        typst.compile(str(typ), output=str(out / PDF_NAME), root=str(out))
+    except Exception as exc:  # typst.TypstError and friends
+        diagnostic = str(getattr(exc, "diagnostic", "") or "")
+        match = re.search(r"\.cinreport\.typ:(\d+):", diagnostic)
+        chapter = "unknown chapter"
+        if match:
+            before = source.splitlines()[: int(match.group(1))]
+            markers = [line[len("// chapter: "):] for line in before if line.startswith("// chapter: ")]
+            chapter = markers[-1] if markers else "the title page or contents"
+        first = re.split(r"\n(?=error:)", diagnostic.strip())[0]  # later errors are usually knock-on
+        raise RenderError(f"Typst failed to compile the PDF (in {chapter}): {exc}\n{first}") from exc
+    finally:
+        typ.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Fallback: driver
+
+
+def _book_meta(root: Path) -> dict:
+    config = book_config(root)
+    book = config.get("book") or {}
+    author = book.get("author") or config.get("author") or []
+    authors = [a if isinstance(a, str) else str(a.get("name", "")) for a in (author if isinstance(author, list) else [author])]
+    title = str(book.get("title") or config.get("title") or "Report")
+    return {
+        "title": title,
+        "subtitle": str(book.get("subtitle") or ""),
+        "short_title": str(book.get("short-title") or title),
+        "author": [a for a in authors if a],
+        "lang": str(config.get("lang") or "en-GB"),
+    }
+
+
+def _render_fallback(root: Path, chapters: list[Chapter], out: Path) -> None:
+    import pypandoc
+
+    description = renderer_description("pandoc-typst")
+    meta = _book_meta(root)
+    pages = page_names(chapters)
+    chapter_pages = {(root / c.path).resolve(): p for c, p in zip(chapters, pages)}
+    docs: list[_Doc] = []
+    api_version = None
+    with tempfile.TemporaryDirectory(prefix="cinreport-render-") as tmp:
+        work = Path(tmp)
+        for chapter, page in zip(chapters, pages):
+            source = root / chapter.path
+            raw = _read_chapter(source, work / "media" / Path(page).stem, str(chapter.path))
+            api_version = raw["pandoc-api-version"]
+            doc = _prepare(raw, chapter, page)
+            _copy_images(doc, source.parent, out)
+            docs.append(doc)
+        targets = _number_floats(docs)
+        for doc in docs:
+            _resolve_links(doc, targets, chapter_pages, root)
+
+        for doc in docs:
+            fragment = json.dumps({"pandoc-api-version": api_version, "meta": {}, "blocks": doc.blocks})
+            body = _pandoc(
+                pypandoc.convert_text, f"chapter {doc.chapter.path} (HTML output)", fragment, "html5",
+                format="json", extra_args=["--mathml", "--section-divs"],
+            )
+            (out / doc.page).write_text(_page_html(doc, docs, body, meta, description), encoding="utf-8")
+
+        css = _BASE_CSS
+        project_css = root / "report" / "style.css"
+        if project_css.is_file():
+            css += "\n/* ---- report/style.css ---- */\n" + project_css.read_text(encoding="utf-8")
+        (out / "style.css").write_text(css, encoding="utf-8")
+
+        _write_pdf(docs, api_version, meta, description, out, work)
+
+
+# --------------------------------------------------------------------------------------------
+# Command line
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m cinreport.render",
+        description="Render the report book (Quarto if installed, else Pandoc + Typst).",
+    )
+    parser.add_argument("root", type=Path, help="book root holding _quarto.yml")
+    parser.add_argument("out", type=Path, help="output folder (replaced atomically)")
+    parser.add_argument("--renderer", choices=RENDERERS, default=None, help="default: auto-detect")
+    args = parser.parse_args(argv)
+    try:
+        result = render_book(args.root, args.out, args.renderer)
+    except RenderError as exc:
+        print(f"render failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"Rendered {len(result.pages)} HTML pages and {result.pdf} with {renderer_description(result.renderer)}")
+    print(f"HTML: {result.html_index}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,385 @@
+"""Small statistical helpers used by the measures and findings.
+
+All functions are pure and deterministic: permutation tests draw from a
+:class:`numpy.random.Generator` seeded by the ``seed`` argument, so the same inputs always give
+the same outputs (byte-identical JSON downstream).
+
+Conventions
+-----------
+* Missing values (NaN) are dropped before anything is computed.
+* "Not testable" situations (an empty table, fewer than two non-empty groups) return NaN
+  statistic, p-value and effect size, never an exception; :func:`classify_variation` maps NaN to
+  ``"uncertain"``.
+* "No variation" situations (every observation in one category, every value identical) return
+  statistic 0, p-value 1 and effect size 0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats as _st
+
+__all__ = [
+    "TestResult",
+    "Variation",
+    "wilson_interval",
+    "median_iqr",
+    "cramers_v",
+    "chi2_or_exact",
+    "kruskal_epsilon",
+    "classify_variation",
+]
+
+Variation = Literal["considerable", "some", "none", "uncertain"]
+
+#: Expected counts below this make the chi-squared approximation unreliable (Cochran's rule).
+MIN_EXPECTED = 5
+#: Groups with fewer values than this make the Kruskal-Wallis chi-squared approximation unreliable.
+MIN_GROUP_SIZE = 5
+#: Upper bound on the number of cells held in memory at once by the permutation tests.
+_BATCH_CELLS = 2_000_000
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """Outcome of a test of difference between groups (e.g. between authorities).
+
+    Attributes
+    ----------
+    statistic:
+        Pearson's chi-squared (uncorrected) for contingency tables — also when the p-value comes
+        from Fisher's exact test or a permutation test, so the field is always the same quantity —
+        or Kruskal-Wallis H.
+    p_value:
+        Two-sided p-value from the method named in ``method``.
+    method:
+        Human-readable description of how the p-value was obtained, suitable for a table note.
+    dof:
+        Degrees of freedom of the chi-squared reference distribution, or ``None`` when no
+        chi-squared reference distribution is involved (Fisher's exact test, untestable data).
+    effect_size, effect_name:
+        Cramér's V (contingency tables) or epsilon-squared (Kruskal-Wallis).
+    n:
+        Number of observations used.
+    small_expected:
+        True when the asymptotic approximation was judged unreliable (an expected count below 5,
+        or a Kruskal-Wallis group with fewer than 5 values) and an exact or permutation p-value
+        was used instead.
+    """
+
+    __test__ = False  # not a pytest test class despite the name
+
+    statistic: float
+    p_value: float
+    method: str
+    dof: int | None
+    effect_size: float
+    effect_name: str = "Cramér's V"
+    n: int = 0
+    small_expected: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON output; NaN becomes ``None``."""
+        out = asdict(self)
+        for key, value in out.items():
+            if isinstance(value, float) and math.isnan(value):
+                out[key] = None
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# Descriptive helpers
+# --------------------------------------------------------------------------------------------
+
+
+def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion ``k / n``.
+
+    Preferred over the Wald interval for the small samples of this study (about 20 case files
+    per authority): it stays inside [0, 1] and has close to nominal coverage.
+
+    Returns ``(nan, nan)`` when ``n == 0``.
+
+    >>> lo, hi = wilson_interval(8, 20)
+    >>> round(lo, 4), round(hi, 4)
+    (0.2188, 0.6134)
+    """
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    k, n = int(k), int(n)
+    if n < 0 or k < 0 or k > n:
+        raise ValueError(f"need 0 <= k <= n, got k={k}, n={n}")
+    if n == 0:
+        return (math.nan, math.nan)
+    z = float(_st.norm.ppf(1 - (1 - confidence) / 2))
+    p = k / n
+    z2n = z * z / n
+    centre = (p + z2n / 2) / (1 + z2n)
+    half = z / (1 + z2n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def _clean(values: Iterable[Any]) -> np.ndarray:
+    if not isinstance(values, (np.ndarray, pd.Series, list, tuple)):
+        values = list(values)
+    arr = np.asarray(values, dtype=float).ravel()
+    return arr[~np.isnan(arr)]
+
+
+def median_iqr(values: Iterable[float]) -> tuple[float, float, float]:
+    """Median, first and third quartile of ``values``.
+
+    Quartiles use linear interpolation between order statistics (numpy's default, "type 7").
+    NaNs are dropped; an empty input gives ``(nan, nan, nan)``.
+    """
+    arr = _clean(values)
+    if arr.size == 0:
+        return (math.nan, math.nan, math.nan)
+    med, q1, q3 = np.percentile(arr, [50, 25, 75])
+    return (float(med), float(q1), float(q3))
+
+
+# --------------------------------------------------------------------------------------------
+# Contingency tables
+# --------------------------------------------------------------------------------------------
+
+
+def _as_counts(table: pd.DataFrame | np.ndarray) -> np.ndarray:
+    """Validate a contingency table and drop all-zero rows and columns."""
+    arr = np.asarray(table, dtype=float)
+    if arr.ndim != 2:
+        raise ValueError("a contingency table must be two-dimensional")
+    if np.isnan(arr).any():
+        raise ValueError("contingency table contains missing values")
+    if (arr < 0).any() or not np.all(arr == np.round(arr)):
+        raise ValueError("contingency table must hold non-negative integer counts")
+    arr = arr[arr.sum(axis=1) > 0][:, arr.sum(axis=0) > 0]
+    return arr.astype(np.int64)
+
+
+def _pearson_chi2(obs: np.ndarray) -> float:
+    n = obs.sum()
+    expected = np.outer(obs.sum(axis=1), obs.sum(axis=0)) / n
+    return float(((obs - expected) ** 2 / expected).sum())
+
+
+def cramers_v(table: pd.DataFrame | np.ndarray, bias_correction: bool = False) -> float:
+    """Cramér's V for a contingency table (rows = categories, columns = groups).
+
+    ``V = sqrt(chi2 / (n * (min(r, c) - 1)))`` with Pearson's uncorrected chi-squared. With
+    ``bias_correction=True`` the bias-corrected estimator of Bergsma (2013, *J. Korean Stat.
+    Soc.* 42:323-328) is used instead, which is less inflated in small samples.
+
+    All-zero rows and columns are ignored. A degenerate table (fewer than two non-empty rows or
+    columns, or no observations) gives 0.
+    """
+    obs = _as_counts(table)
+    r, c = obs.shape
+    n = int(obs.sum())
+    if n == 0 or min(r, c) < 2:
+        return 0.0
+    phi2 = _pearson_chi2(obs) / n
+    if not bias_correction:
+        return float(min(1.0, math.sqrt(phi2 / (min(r, c) - 1))))
+    if n <= 1:
+        return 0.0
+    phi2c = max(0.0, phi2 - (r - 1) * (c - 1) / (n - 1))
+    rc = r - (r - 1) ** 2 / (n - 1)
+    cc = c - (c - 1) ** 2 / (n - 1)
+    denom = min(rc - 1, cc - 1)
+    if denom <= 0:
+        return 0.0
+    return float(min(1.0, math.sqrt(phi2c / denom)))
+
+
+def _permutation_chi2_p(obs: np.ndarray, n_permutations: int, seed: int) -> float:
+    """Monte Carlo p-value of Pearson's chi-squared, permuting group labels of individuals.
+
+    Both margins are fixed under the permutation, so only the cell counts vary.
+    """
+    r, c = obs.shape
+    n = int(obs.sum())
+    rows = np.repeat(np.arange(r), obs.sum(axis=1))
+    # group label of each individual, in row-major order of the table
+    groups = np.concatenate([np.repeat(np.arange(c), obs[i]) for i in range(r)])
+    row_tot = obs.sum(axis=1).astype(float)
+    col_tot = obs.sum(axis=0).astype(float)
+    inv_rc = 1.0 / np.outer(row_tot, col_tot)
+    observed = n * (float((obs.astype(float) ** 2 * inv_rc).sum()) - 1.0)
+    tol = 1e-9 * max(1.0, abs(observed))
+    rng = np.random.default_rng(seed)
+    batch = max(1, _BATCH_CELLS // max(n, 1))
+    hits = 0
+    done = 0
+    base = rows * c
+    while done < n_permutations:
+        b = min(batch, n_permutations - done)
+        perm = rng.permuted(np.tile(groups, (b, 1)), axis=1)
+        idx = (base[None, :] + perm) + (np.arange(b) * (r * c))[:, None]
+        counts = np.bincount(idx.ravel(), minlength=b * r * c).reshape(b, r, c)
+        stat = n * ((counts.astype(float) ** 2 * inv_rc).sum(axis=(1, 2)) - 1.0)
+        hits += int((stat >= observed - tol).sum())
+        done += b
+    return (hits + 1) / (n_permutations + 1)
+
+
+def chi2_or_exact(
+    table: pd.DataFrame | np.ndarray, n_permutations: int = 10_000, seed: int = 0
+) -> TestResult:
+    """Test of independence between categories (rows) and groups (columns).
+
+    * 2 × 2 tables (after dropping empty rows/columns): Fisher's exact test (two-sided), whatever
+      the expected counts — it is exact and cheap.
+    * Otherwise, when every expected count is at least 5: Pearson's chi-squared test.
+    * Otherwise (some expected count below 5): a Monte Carlo permutation test of Pearson's
+      chi-squared — group labels are permuted over the individual observations with a seeded
+      generator and ``p = (b + 1) / (B + 1)``, where ``b`` counts permuted statistics at least as
+      large as the observed one among ``B = n_permutations``.
+
+    ``statistic`` is always Pearson's (uncorrected) chi-squared and ``effect_size`` always
+    Cramér's V (no bias correction). Empty tables or tables with fewer than two non-empty groups
+    are not testable (NaN results); tables whose observations all fall in one category show no
+    variation (statistic 0, p 1, V 0).
+    """
+    if n_permutations < 1:
+        raise ValueError("n_permutations must be at least 1")
+    obs = _as_counts(table)
+    n = int(obs.sum())
+    if n == 0:
+        return TestResult(math.nan, math.nan, "not testable: no observations", None,
+                          math.nan, n=0)
+    r, c = obs.shape
+    if c < 2:
+        return TestResult(math.nan, math.nan,
+                          "not testable: fewer than two groups with observations", None,
+                          math.nan, n=n)
+    if r < 2:
+        return TestResult(0.0, 1.0, "no variation: all observations in one category",
+                          None, 0.0, n=n)
+    chi2 = _pearson_chi2(obs)
+    v = cramers_v(obs)
+    dof = (r - 1) * (c - 1)
+    expected = np.outer(obs.sum(axis=1), obs.sum(axis=0)) / n
+    small = bool((expected < MIN_EXPECTED).any())
+    if r == 2 and c == 2:
+        p = float(_st.fisher_exact(obs, alternative="two-sided").pvalue)
+        return TestResult(chi2, min(1.0, p), "Fisher's exact test (two-sided)", None, v,
+                          n=n, small_expected=small)
+    if not small:
+        p = float(_st.chi2.sf(chi2, dof))
+        return TestResult(chi2, p, "Pearson's chi-squared test", dof, v, n=n)
+    p = _permutation_chi2_p(obs, n_permutations, seed)
+    method = (f"Monte Carlo permutation test of the chi-squared statistic "
+              f"({n_permutations:,} permutations; some expected counts below {MIN_EXPECTED})")
+    return TestResult(chi2, p, method, dof, v, n=n, small_expected=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Kruskal-Wallis
+# --------------------------------------------------------------------------------------------
+
+
+def _h_from_rank_sums(rank_sums: np.ndarray, sizes: np.ndarray, n: int, tie: float) -> np.ndarray:
+    h = 12.0 / (n * (n + 1)) * (rank_sums**2 / sizes).sum(axis=-1) - 3.0 * (n + 1)
+    return h / tie
+
+
+def kruskal_epsilon(
+    groups: Mapping[str, Sequence[float]], n_permutations: int = 10_000, seed: int = 0
+) -> TestResult:
+    """Kruskal-Wallis H test across groups, with epsilon-squared as effect size.
+
+    ``epsilon² = H / ((n² - 1) / (n + 1)) = H / (n - 1)`` (Tomczak & Tomczak 2014), where ``n``
+    is the total number of values; it lies in [0, 1].
+
+    When any group has fewer than 5 values the chi-squared approximation of H is unreliable, so
+    the p-value comes from a permutation test of H instead (values permuted across groups with a
+    seeded generator, ``p = (b + 1) / (B + 1)``) and ``method`` says so; ``small_expected`` is
+    then True.
+
+    NaNs are dropped and groups left empty are ignored. Fewer than two non-empty groups: not
+    testable (NaN results). All values identical: statistic 0, p 1, effect 0.
+    """
+    if n_permutations < 1:
+        raise ValueError("n_permutations must be at least 1")
+    cleaned = [(name, _clean(vals)) for name, vals in groups.items()]
+    cleaned = [(name, vals) for name, vals in cleaned if vals.size > 0]
+    n = int(sum(v.size for _, v in cleaned))
+    name = "epsilon-squared"
+    if len(cleaned) < 2:
+        return TestResult(math.nan, math.nan,
+                          "not testable: fewer than two groups with values", None,
+                          math.nan, effect_name=name, n=n)
+    pooled = np.concatenate([v for _, v in cleaned])
+    if np.all(pooled == pooled[0]):
+        return TestResult(0.0, 1.0, "no variation: all values identical", len(cleaned) - 1,
+                          0.0, effect_name=name, n=n)
+    sizes = np.array([v.size for _, v in cleaned], dtype=float)
+    dof = len(cleaned) - 1
+    res = _st.kruskal(*[v for _, v in cleaned])
+    h = float(res.statistic)
+    effect = float(min(1.0, max(0.0, h * (n + 1) / (n * n - 1))))
+    small = bool((sizes < MIN_GROUP_SIZE).any())
+    if not small:
+        return TestResult(h, float(res.pvalue), "Kruskal-Wallis H test", dof, effect,
+                          effect_name=name, n=n)
+
+    ranks = _st.rankdata(pooled)
+    _, tie_counts = np.unique(pooled, return_counts=True)
+    tie = 1.0 - float((tie_counts**3 - tie_counts).sum()) / (n**3 - n)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
+    observed = float(_h_from_rank_sums(np.add.reduceat(ranks, starts), sizes, n, tie))
+    tol = 1e-9 * max(1.0, abs(observed))
+    rng = np.random.default_rng(seed)
+    batch = max(1, _BATCH_CELLS // n)
+    hits = 0
+    done = 0
+    while done < n_permutations:
+        b = min(batch, n_permutations - done)
+        perm = rng.permuted(np.tile(ranks, (b, 1)), axis=1)
+        stat = _h_from_rank_sums(np.add.reduceat(perm, starts, axis=1), sizes, n, tie)
+        hits += int((stat >= observed - tol).sum())
+        done += b
+    p = (hits + 1) / (n_permutations + 1)
+    method = (f"Kruskal-Wallis H with permutation p-value ({n_permutations:,} permutations; "
+              f"some groups have fewer than {MIN_GROUP_SIZE} values)")
+    return TestResult(h, p, method, dof, effect, effect_name=name, n=n, small_expected=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Classification used by the findings
+# --------------------------------------------------------------------------------------------
+
+
+def classify_variation(
+    effect: float, p: float, threshold: float, alpha: float, min_n_ok: bool
+) -> Variation:
+    """Classify variation between groups from an effect size and a p-value.
+
+    The rule (thresholds come from ``params/report.yml``), applied in this order:
+
+    1. ``"uncertain"`` — the effect size or p-value is missing (NaN, data not testable), or the
+       groups are too small to call (``min_n_ok`` is False). With too few cases neither
+       "variation" nor "no variation" can be claimed, so the small-sample caveat wins.
+    2. ``"considerable"`` — ``effect >= threshold`` and ``p < alpha``: a large difference that
+       is unlikely to be chance.
+    3. ``"uncertain"`` — ``effect >= threshold`` but ``p >= alpha``: a large observed difference
+       the data cannot distinguish from chance.
+    4. ``"some"`` — ``p < alpha`` but ``effect < threshold``: a real but small difference.
+    5. ``"none"`` — otherwise (small effect, not significant).
+
+    Effect size, not the p-value alone, decides "considerable".
+    """
+    if effect is None or p is None or math.isnan(effect) or math.isnan(p) or not min_n_ok:
+        return "uncertain"
+    if effect >= threshold:
+        return "considerable" if p < alpha else "uncertain"
+    if p < alpha:
+        return "some"
+    return "none"

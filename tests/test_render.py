@@ -1,0 +1,304 @@
+"""The book renderer (Pandoc + Typst fallback), on a tiny real book with executed notebooks."""
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import nbformat  # noqa: E402
+import pytest  # noqa: E402
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output  # noqa: E402
+
+from cinreport.render import (  # noqa: E402
+    RenderError,
+    book_chapters,
+    detect_renderer,
+    page_names,
+    render_book,
+    renderer_description,
+)
+
+CODE = "from IPython.display import display, Markdown\ndisplay(Markdown(chapter_text))"
+STDERR = "FutureWarning: SECRET-STDERR-TEXT"
+
+QUARTO_YML = """\
+project:
+  type: book
+  output-dir: _book
+profile:
+  default: authorities
+book:
+  title: "Tiny test book"
+  subtitle: "A book made by the tests"
+  author: "cinreport tests"
+  chapters:
+    - index.qmd
+    - part: "Findings"
+      chapters:
+        - build/study/reasons.ipynb
+        - build/study/support.ipynb
+    - report/limitations.qmd
+  appendices:
+    - report/extra.qmd
+lang: en-GB
+"""
+
+PROFILE_YML = """\
+book:
+  chapters:
+    - part: "Authorities"
+      chapters:
+        - build/authorities/la-a/authority.ipynb
+"""
+
+
+def _write_notebook(path: Path, title: str, figure: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    (path.parent / "figures").mkdir(exist_ok=True)
+    fig, ax = plt.subplots(figsize=(4, 2.5))
+    ax.bar(["a", "b", "c"], [3, 5, 2])
+    fig.savefig(path.parent / "figures" / f"{figure}.png", dpi=60)
+    plt.close(fig)
+    png_b64 = base64.b64encode((path.parent / "figures" / f"{figure}.png").read_bytes()).decode()
+    markdown = (
+        f"# {title}\n\nThis chapter describes {title.lower()}.\n\n"
+        "## Overview\n\n| Authority | Plans |\n|---|---:|\n| LA A | 12 |\n| LA B | c |\n\n"
+        f'![Plans by authority]({"figures/" + figure + ".png"}){{#fig-{figure} fig-alt="Bar chart of plans"}}\n\n'
+        "## Detail\n\nMore text.\n"
+    )
+    nb = new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [
+        new_markdown_cell("Intro paragraph from a markdown cell."),
+        new_code_cell(
+            CODE,
+            execution_count=1,
+            outputs=[
+                new_output(
+                    "display_data",
+                    data={"text/markdown": markdown, "text/plain": "<IPython.core.display.Markdown object>"},
+                ),
+                new_output("stream", name="stderr", text=STDERR + "\n"),
+                new_output("execute_result", data={"text/plain": "<matplotlib.figure.Figure at 0x7f00>"}, execution_count=1),
+            ],
+        ),
+        new_code_cell(
+            "fig",
+            execution_count=2,
+            outputs=[
+                new_output(
+                    "display_data",
+                    data={"image/png": png_b64, "text/plain": "<Figure size 400x250 with 1 Axes>"},
+                )
+            ],
+        ),
+    ]
+    nbformat.write(nb, path)
+
+
+def _make_book(root: Path) -> Path:
+    (root / "report").mkdir(parents=True)
+    (root / "_quarto.yml").write_text(QUARTO_YML)
+    (root / "_quarto-authorities.yml").write_text(PROFILE_YML)
+    (root / "index.qmd").write_text("# Preface {.unnumbered}\n\nWelcome. See @fig-plans-reasons.\n")
+    (root / "report" / "limitations.qmd").write_text(
+        "---\ntitle: Limitations\n---\n\nThe sample is small.\n\n## Sampling\n\nText.\n"
+    )
+    wide = "| " + " | ".join(f"Column heading {i}" for i in range(14)) + " |\n"
+    wide += "|" + "---|" * 14 + "\n" + "| " + " | ".join("a rather long cell value" for _ in range(14)) + " |\n"
+    (root / "report" / "extra.qmd").write_text(
+        "# Extra tables\n\n## More\n\nAppendix text.\n\n" + wide + "\n: A wide table {#tbl-wide}\n"
+    )
+    _write_notebook(root / "build/study/reasons.ipynb", "Reasons for plans", "plans-reasons")
+    _write_notebook(root / "build/study/support.ipynb", "Support provided", "plans-support")
+    _write_notebook(root / "build/authorities/la-a/authority.ipynb", "Authority A", "plans-la-a")
+    return root
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _pdf_pages(pdf: Path) -> int:
+    if shutil.which("pdfinfo"):
+        out = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+        return int(re.search(r"^Pages:\s+(\d+)", out, re.M).group(1))
+    return len(re.findall(rb"/Type\s*/Page(?!s)", pdf.read_bytes()))
+
+
+class _Collect(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.imgs: list[dict] = []
+        self.html_lang = None
+        self.nav_links: list[str] = []
+        self.current: list[str] = []
+        self._in_nav = False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "html":
+            self.html_lang = a.get("lang")
+        if tag == "nav" and "sidebar" in (a.get("class") or ""):
+            self._in_nav = True
+        if tag == "a" and self._in_nav:
+            self.nav_links.append(a["href"])
+            if a.get("aria-current") == "page":
+                self.current.append(a["href"])
+        if tag == "img":
+            self.imgs.append(a)
+
+    def handle_endtag(self, tag):
+        if tag == "nav":
+            self._in_nav = False
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory):
+    return _make_book(tmp_path_factory.mktemp("book"))
+
+
+@pytest.fixture(scope="module")
+def rendered(book):
+    return render_book(book, book / "_book", renderer="pandoc-typst")
+
+
+EXPECTED = [
+    ("index.qmd", None, False, ""),
+    ("build/study/reasons.ipynb", "Findings", False, "1"),
+    ("build/study/support.ipynb", "Findings", False, "2"),
+    ("report/limitations.qmd", None, False, "3"),
+    ("build/authorities/la-a/authority.ipynb", "Authorities", False, "4"),
+    ("report/extra.qmd", None, True, "A"),
+]
+
+
+def test_book_chapters_order_parts_and_labels(book):
+    chapters = book_chapters(book)
+    got = [(c.path.as_posix(), c.part, c.appendix, c.label) for c in chapters]
+    assert got == EXPECTED
+    assert [c.number for c in chapters] == [None, 1, 2, 3, 4, 1]
+    assert page_names(chapters) == [
+        "index.html", "reasons.html", "support.html", "limitations.html", "la-a.html", "extra.html",
+    ]
+
+
+def test_book_chapters_without_profile_file(tmp_path):
+    root = _make_book(tmp_path / "b")
+    (root / "_quarto-authorities.yml").unlink()
+    assert [c.path.name for c in book_chapters(root)] == [
+        "index.qmd", "reasons.ipynb", "support.ipynb", "limitations.qmd", "extra.qmd",
+    ]
+
+
+def test_missing_chapter_file_is_named(tmp_path):
+    root = _make_book(tmp_path / "b")
+    (root / "build/study/support.ipynb").unlink()
+    with pytest.raises(RenderError, match="build/study/support.ipynb"):
+        book_chapters(root)
+
+
+def test_renderer_detection_and_description():
+    assert detect_renderer() in ("quarto", "pandoc-typst")
+    text = renderer_description("pandoc-typst")
+    assert re.match(r"Pandoc \d+\.\d+.* and Typst \d+\.\d+", text)
+
+
+def test_html_pages(rendered, book):
+    out = book / "_book"
+    assert rendered.html_index == out / "index.html"
+    names = ["index.html", "reasons.html", "support.html", "limitations.html", "la-a.html", "extra.html"]
+    assert sorted(p.name for p in rendered.pages) == sorted(names)
+    css = out / "style.css"
+    assert css.is_file() and css.stat().st_size > 0
+    for name in names:
+        text = (out / name).read_text(encoding="utf-8")
+        parser = _Collect()
+        parser.feed(text)
+        assert parser.html_lang == "en-GB", name
+        assert parser.nav_links == names, name
+        assert parser.current == [name], name
+        assert 'href="style.css"' in text
+        assert "display(Markdown(" not in text and "from IPython" not in text, name
+        assert "SECRET-STDERR-TEXT" not in text, name
+        assert "<IPython.core.display" not in text and "matplotlib.figure.Figure" not in text, name
+        assert "Pandoc" in text and "Typst" in text  # footer names the renderer
+        assert "http://" not in text.replace('xmlns="http://www.w3.org/1998/Math/MathML"', "")
+        assert "https://" not in text
+        for img in parser.imgs:
+            assert img.get("alt"), (name, img)
+            assert (out / unquote(img["src"])).is_file(), (name, img["src"])
+    reasons = (out / "reasons.html").read_text(encoding="utf-8")
+    assert "<table" in reasons and "LA B" in reasons
+    assert 'alt="Bar chart of plans"' in reasons
+    assert "Figure 1.1" in reasons  # numbered figure caption
+    assert re.search(r'header-section-number">1\.1<', reasons)  # section numbers under chapter 1
+    assert "Intro paragraph from a markdown cell." in reasons
+    assert 'rel="prev" href="index.html"' in reasons and 'rel="next" href="support.html"' in reasons
+    assert "Findings" in reasons and "Appendices" in reasons and "Authorities" in reasons
+    # index.qmd is unnumbered; its @fig reference became a link to the other page
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert 'href="reasons.html#fig-plans-reasons"' in index and "Figure 1.1" in index
+    extra = (out / "extra.html").read_text(encoding="utf-8")
+    assert 'header-section-number">A<' in extra and "Table A.1: A wide table" in extra
+    assert "Limitations" in (out / "limitations.html").read_text(encoding="utf-8")
+
+
+def test_pdf(rendered, book):
+    pdf = rendered.pdf
+    assert pdf == book / "_book" / "cinreport.pdf"
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF")
+    assert _pdf_pages(pdf) > 3  # title/contents, part pages, chapters
+    assert not (book / "_book" / ".cinreport.typ").exists()
+    assert not list(book.glob(".tmp-*")) and not list(book.glob(".old-*"))
+
+
+def test_failed_render_keeps_previous_book(rendered, book, tmp_path):
+    out = book / "_book"
+    before = _tree(out)
+    assert before
+    broken = tmp_path / "broken"
+    shutil.copytree(book, broken, ignore=shutil.ignore_patterns("_book"))
+    (broken / "build/study/support.ipynb").write_text("{ not json", encoding="utf-8")
+    with pytest.raises(RenderError, match="support.ipynb"):
+        render_book(broken, out, renderer="pandoc-typst")
+    assert _tree(out) == before
+    assert not list(book.glob(".tmp-*"))
+
+    # a missing image is an error naming the chapter, not a silently broken page
+    broken2 = tmp_path / "broken2"
+    shutil.copytree(book, broken2, ignore=shutil.ignore_patterns("_book"))
+    (broken2 / "build/authorities/la-a/figures/plans-la-a.png").unlink()
+    with pytest.raises(RenderError, match="authority.ipynb"):
+        render_book(broken2, out, renderer="pandoc-typst")
+    assert _tree(out) == before
+
+
+def test_typst_failure_names_the_chapter(rendered, book, tmp_path):
+    out = book / "_book"
+    before = _tree(out)
+    broken = tmp_path / "broken"
+    shutil.copytree(book, broken, ignore=shutil.ignore_patterns("_book"))
+    (broken / "report/limitations.qmd").write_text("# Limits\n\n```{=typst}\n#foo(\n```\n")
+    with pytest.raises(RenderError, match=r"Typst.*report/limitations\.qmd"):
+        render_book(broken, out, renderer="pandoc-typst")
+    assert _tree(out) == before
+
+
+def test_rerender_replaces_previous_book(book, tmp_path):
+    out = tmp_path / "site"
+    out.mkdir()
+    (out / "stale.html").write_text("old")
+    result = render_book(book, out, renderer="pandoc-typst")
+    assert not (out / "stale.html").exists()
+    assert result.html_index.is_file() and result.pdf.is_file()
+    assert not list(tmp_path.glob(".tmp-*")) and not list(tmp_path.glob(".old-*"))
