@@ -258,8 +258,7 @@ def line_attack(sup: SuppressedTable) -> set:
     return {(sup.values.index[i], sup.values.columns[j]) for i, j in recovered}
 
 
-def lines_of_full_table(sup: SuppressedTable, i: int, j: int):
-    return [sup.mask.to_numpy()[i, :], sup.mask.to_numpy()[:, j]]
+
 
 
 PROPS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -316,3 +315,62 @@ def test_percentages_never_show_a_suppressed_count(case, axis):
     sup = run(df, total_row, total_col, totals_known)
     pct = suppress_percentages(sup, axis=axis).to_numpy()
     assert (pct[sup.mask.to_numpy()] == "c").all()
+
+
+@settings(max_examples=200, deadline=None)
+@given(count_tables(), st.data())
+def test_graph_attacker_agrees_with_linear_programming(case, data):
+    """The fast attacker (residual-graph cycles) against linear algebra + LP bounds."""
+    from cinreport import disclosure as d
+
+    df, total_row, total_col, totals_known = case
+    full = with_totals(df, total_row, total_col)
+    struct = d._structure(full.to_numpy(), len(df) if total_row else None,
+                          df.shape[1] if total_col else None, totals_known)
+    cells = sorted(struct.suppressible)
+    hidden = data.draw(st.lists(st.booleans(), min_size=len(cells), max_size=len(cells)))
+    mask = np.zeros(full.shape, dtype=bool)
+    for cell, h in zip(cells, hidden):
+        mask[cell] = h
+    assert struct.line_sign is not None
+    assert d._determined(struct, mask) == d._determined_algebraic(struct, mask)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.integers(1, 2), st.integers(1, 3), st.booleans(), st.booleans(), st.booleans(), st.data()
+)
+def test_attacker_agrees_with_brute_force(n_rows, n_cols, total_row, total_col, known, data):
+    """Enumerate every non-negative integer completion of small tables.
+
+    A cell that is not pinned can move by one unit round a cycle, so searching values in
+    0..max+1 is enough to decide whether it is pinned.
+    """
+    from itertools import product
+
+    from cinreport import disclosure as d
+
+    cells = data.draw(st.lists(st.integers(0, 6), min_size=n_rows * n_cols,
+                               max_size=n_rows * n_cols))
+    df = pd.DataFrame(np.array(cells).reshape(n_rows, n_cols))
+    full = with_totals(df, total_row, total_col)
+    values = full.to_numpy()
+    struct = d._structure(values, n_rows if total_row else None,
+                          n_cols if total_col else None, known)
+    candidates = sorted(struct.suppressible)
+    hidden = data.draw(st.lists(st.sampled_from(candidates), max_size=4, unique=True))
+    mask = np.zeros(values.shape, dtype=bool)
+    for cell in hidden:
+        mask[cell] = True
+    unknown = sorted(hidden)
+    box = np.array(list(product(range(int(values.max()) + 2), repeat=len(unknown))))
+    ok = np.ones(len(box), dtype=bool)
+    for line in struct.lines:
+        total = np.zeros(len(box), dtype=int)
+        for cell, coef in line.members:
+            total += coef * (box[:, unknown.index(cell)] if mask[cell] else values[cell])
+        ok &= total == line.const
+    solutions = box[ok]
+    assert len(solutions) >= 1  # the truth
+    pinned = [c for k, c in enumerate(unknown) if len(np.unique(solutions[:, k])) == 1]
+    assert d._determined(struct, mask) == pinned

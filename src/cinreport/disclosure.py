@@ -19,15 +19,22 @@ Secondary suppression
     in the crossing line.
 
 Verification (why the result is safe, not just plausible)
-    Line-by-line rules miss some patterns, so the result is then attacked: the attacker knows
-    every published cell, every known total, that counts are non-negative integers, and that each
-    line sums to its total. :func:`recoverable_cells` finds every suppressed cell whose value is
-    the same in all such solutions — exactly, by linear algebra (null space of the constraint
-    system) and, when a suppressed cell is a true zero, by linear programming (the constraint
-    matrix of a two-way table with margins is totally unimodular, so LP bounds are integer
-    bounds). While a suppressed non-zero cell is recoverable, another cell of one of its lines is
-    suppressed and the check repeats. A suppressed zero that the attacker can pin down is shown
-    again (showing it reveals nothing the reader could not already work out).
+    Line-by-line rules miss some patterns, so the result is then attacked. The attacker knows
+    every published cell, every known total, that each line sums to its total and that counts
+    are non-negative integers (no other bounds). :func:`recoverable_cells` finds, exactly, every
+    suppressed cell whose value is the same in all such solutions: the lines form the nodes and
+    the suppressed cells the arcs of a network, and a cell can take another value iff it lies on
+    a cycle of the residual graph (zeros cannot decrease). The tests check this against linear
+    algebra plus linear-programming bounds and against brute-force enumeration. While a non-zero
+    suppressed cell is recoverable, one more cell in one of its lines is suppressed and the
+    check repeats (if that gets stuck, every cell is hidden and the next step thins it out).
+    A suppressed zero that the attacker can pin down is shown again: showing it reveals nothing
+    the reader could not already work out.
+
+Thinning
+    Finally each secondary suppression is tried published again — zeros first, then the largest
+    counts — and stays published if no non-zero suppressed count becomes recoverable. So the
+    pattern is irreducible: every secondary suppression left is needed.
 
 Inherent disclosure
     When totals are known externally, some tables cannot be protected by suppression at all:
@@ -55,7 +62,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linprog
+from scipy.optimize import linprog  # reference attacker only
 
 __all__ = [
     "DisclosureWarning",

@@ -1,0 +1,99 @@
+"""Provenance: what the report was built from (data hashes, params, versions, commit, renderer)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+PACKAGES = ("cinreport", "pandas", "numpy", "scipy", "seaborn", "matplotlib", "papermill", "pandera",
+            "pypandoc-binary", "typst")
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 16), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def git_state(root: Path | str = ".") -> dict[str, Any]:
+    """Commit and dirty flag, or unknown outside a git checkout."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                                    capture_output=True, text=True, check=True).stdout.strip())
+        return {"commit": commit, "dirty": dirty}
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": "unknown", "dirty": None}
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def file_hashes(paths: list[Path], root: Path | str = ".") -> dict[str, str]:
+    root = Path(root).resolve()
+    return {p.resolve().relative_to(root).as_posix(): sha256(p) for p in sorted(paths)}
+
+
+def executed_notebooks(build_dir: Path | str) -> list[dict[str, Any]]:
+    """Papermill metadata of every executed notebook under ``build_dir`` (parameters, duration, exception)."""
+    out = []
+    for path in sorted(Path(build_dir).glob("authorities/*/authority.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        pm = nb.metadata.get("papermill", {})
+        out.append({"notebook": path.as_posix(), "parameters": pm.get("parameters", {}),
+                    "duration_s": round(pm.get("duration") or 0, 2), "exception": pm.get("exception")})
+    return out
+
+
+def manifest(root: Path | str = ".", params_dir: str = "params", build_dir: str = "build",
+             data_dirs: list[Path] | None = None, renderer: str = "") -> dict[str, Any]:
+    root = Path(root)
+    data_files = [root / "data" / "codebook.yml"]
+    for d in data_dirs or []:
+        data_files += sorted(Path(d).glob("*.csv"))
+    params = sorted((root / params_dir).rglob("*.yml"))
+    lock = root / "requirements.lock"
+    return {
+        "built_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+        "git": git_state(root),
+        "renderer": renderer,
+        "versions": versions(),
+        "data_files": file_hashes(data_files, root),
+        "params_files": file_hashes(params, root),
+        "lockfile_sha256": sha256(lock) if lock.exists() else None,
+        "notebooks": executed_notebooks(root / build_dir),
+    }
+
+
+def manifest_markdown(m: dict[str, Any]) -> list[str]:
+    """The reproducibility appendix, from a manifest."""
+    git = m["git"]
+    parts = ["# Provenance {#sec-provenance}",
+             f"Built at {m['built_at']} from commit `{git['commit'][:12]}`"
+             + (" (with uncommitted changes)" if git.get("dirty") else "") + f". Rendered with {m['renderer']}.",
+             "## Data and params files", "| File | SHA-256 |\n|:---|:---|"
+             + "".join(f"\n| `{k}` | `{v[:16]}…` |" for k, v in {**m["data_files"], **m["params_files"]}.items()),
+             "## Software", "| Package | Version |\n|:---|:---|"
+             + "".join(f"\n| {k} | {v} |" for k, v in m["versions"].items()),
+             "## Executed authority notebooks", "| Notebook | Parameters | Seconds |\n|:---|:---|---:|"
+             + "".join(f"\n| `{n['notebook']}` | `{json.dumps(n['parameters'], sort_keys=True)}` | {n['duration_s']} |"
+                       for n in m["notebooks"])]
+    return parts

@@ -1,0 +1,59 @@
+"""Shared helpers for chapter notebooks: show Markdown, format numbers, load params once."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from .stats import wilson_interval
+
+
+def show(markdown: str) -> None:
+    """Display Markdown as a notebook output (rendered by Quarto and by the Pandoc fallback)."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(markdown))
+
+
+def pct(k: int, n: int, decimals: int = 0) -> str:
+    """'45%' (or 'n/a' when n is 0)."""
+    if not n:
+        return "n/a"
+    return f"{100 * k / n:.{decimals}f}%"
+
+
+def pct_ci(k: int, n: int) -> str:
+    """'45% (95% CI 26% to 66%)' with a Wilson interval."""
+    if not n:
+        return "n/a"
+    lo, hi = wilson_interval(k, n)
+    return f"{100 * k / n:.0f}% (95% CI {100 * lo:.0f}% to {100 * hi:.0f}%)"
+
+
+def count_or_c(k: int, threshold: int, symbol: str = "c") -> str:
+    """A count for running text: shown if zero or at/above the threshold, otherwise the symbol."""
+    return f"{k:,}" if k == 0 or k >= threshold else symbol
+
+
+def share_text(k: int, n: int, threshold: int) -> str:
+    """'12 of 20 (60%)' for text, suppressed as 'fewer than 5 of 20' when the count is small."""
+    if 0 < k < threshold:
+        return f"fewer than {threshold} of {n}"
+    return f"{k} of {n} ({pct(k, n)})"
+
+
+def days_text(q: dict) -> str:
+    """'median 120 days (IQR 80 to 200)' from a quantiles mapping."""
+    if not q or not q.get("n"):
+        return "no ended plans"
+    return f"median {q['median']:.0f} days (IQR {q['q1']:.0f} to {q['q3']:.0f})"
+
+
+def num(x: float | None, decimals: int = 1) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    return f"{x:.{decimals}f}"
+
+
+def rel(path: Path | str, start: Path | str) -> str:
+    return Path(path).resolve().relative_to(Path(start).resolve()).as_posix()

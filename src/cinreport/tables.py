@@ -1,0 +1,85 @@
+"""Published tables: disclosure control applied, then formatted as Markdown pipe tables.
+
+Every table the report shows goes through :func:`publish_counts`, so no count below the
+threshold (or recoverable from totals) reaches the page. Pipe tables render the same in Quarto,
+in Pandoc's HTML and in Typst.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .disclosure import SuppressedTable, suppress_counts, suppress_percentages
+
+SUPPRESSION_NOTE = ("`c` = suppressed to protect confidentiality: a count between 1 and {below} or a count "
+                    "that would let a suppressed one be worked out from totals. Percentages of suppressed "
+                    "counts are suppressed too.")
+
+
+@dataclass(frozen=True)
+class PublishedTable:
+    """A count table after disclosure control, with its display frame and Markdown."""
+
+    suppressed: SuppressedTable
+    display: pd.DataFrame
+
+    @property
+    def has_suppression(self) -> bool:
+        return self.suppressed.n_suppressed > 0
+
+    def markdown(self, caption: str | None = None, label: str | None = None, threshold: int = 5) -> str:
+        text = markdown_table(self.display)
+        if caption:
+            ident = f" {{#{label}}}" if label else ""
+            text += f"\n\n: {caption}{ident}"
+        if self.has_suppression:
+            text += "\n\n" + SUPPRESSION_NOTE.format(below=threshold - 1)
+        return text
+
+
+def _escape(value: object) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(frame: pd.DataFrame, index_label: str | None = None) -> str:
+    """A pipe table; the index becomes the first column; numeric-looking columns right-aligned."""
+    df = frame.reset_index()
+    first = index_label or (frame.index.name or "")
+    df.columns = [first] + [str(c) for c in frame.columns]
+    header = "| " + " | ".join(_escape(c) for c in df.columns) + " |"
+    rule = "|" + "|".join([":---"] + ["---:" for _ in frame.columns]) + "|"
+    rows = ["| " + " | ".join(_escape(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([header, rule, *rows])
+
+
+def publish_counts(table: pd.DataFrame, threshold: int, symbol: str = "c", percent_axis: int | None = 0,
+                   total_label: str = "Total", index_label: str = "") -> PublishedTable:
+    """Suppress a count table (categories × groups) and lay it out for publication.
+
+    With ``percent_axis`` 0, each group column is followed by its column percentage. A total row
+    is added (it is treated as known to the reader, so secondary suppression protects it).
+    """
+    counts = table.astype(int).copy()
+    counts.loc[total_label] = counts.sum(axis=0)
+    sup = suppress_counts(counts, threshold=threshold, symbol=symbol, total_row=total_label)
+    shown = sup.display()
+    if percent_axis is None:
+        out = shown
+    else:
+        pct = suppress_percentages(sup, axis=percent_axis, decimals=0)
+        cols = {}
+        for col in counts.columns:
+            cols[(f"{col}", "n")] = shown[col]
+            cols[(f"{col}", "%")] = pct[col]
+        out = pd.DataFrame(cols)
+        out.columns = [f"{g} (n)" if k == "n" else f"{g} (%)" for g, k in out.columns]
+    out.index.name = index_label
+    return PublishedTable(sup, out)
+
+
+def counts_frame(by_group: dict[str, dict[str, int]]) -> pd.DataFrame:
+    """Categories × groups count table from ``{group: {category: count}}`` (category order kept)."""
+    frame = pd.DataFrame(by_group).fillna(0).astype(int)
+    return frame

@@ -1,0 +1,207 @@
+"""Tests for cinreport.stats."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from cinreport.stats import (
+    TestResult,
+    chi2_or_exact,
+    classify_variation,
+    cramers_v,
+    kruskal_epsilon,
+    median_iqr,
+    wilson_interval,
+)
+
+# ---------------------------------------------------------------------------------------------
+# Wilson interval
+# ---------------------------------------------------------------------------------------------
+
+
+def test_wilson_known_value():
+    lo, hi = wilson_interval(8, 20)
+    assert lo == pytest.approx(0.2188, abs=1e-4)
+    assert hi == pytest.approx(0.6134, abs=1e-4)
+
+
+def test_wilson_edges_and_confidence():
+    assert wilson_interval(0, 10)[0] == 0.0
+    assert wilson_interval(10, 10)[1] == 1.0
+    lo, hi = wilson_interval(0, 0)
+    assert math.isnan(lo) and math.isnan(hi)
+    narrow, wide = wilson_interval(8, 20, 0.90), wilson_interval(8, 20, 0.99)
+    assert wide[0] < narrow[0] and wide[1] > narrow[1]
+    # agrees with scipy's implementation
+    ci = sps.binomtest(8, 20).proportion_ci(method="wilson")
+    assert wilson_interval(8, 20) == pytest.approx((ci.low, ci.high))
+
+
+@pytest.mark.parametrize("k, n", [(-1, 5), (6, 5)])
+def test_wilson_rejects_impossible_counts(k, n):
+    with pytest.raises(ValueError):
+        wilson_interval(k, n)
+
+
+# ---------------------------------------------------------------------------------------------
+# Median and IQR
+# ---------------------------------------------------------------------------------------------
+
+
+def test_median_iqr_linear_interpolation():
+    assert median_iqr([1, 2, 3, 4]) == (2.5, 1.75, 3.25)
+    assert median_iqr([7]) == (7.0, 7.0, 7.0)
+    values = [3, 1, 4, 1, 5, 9, 2, 6]
+    med, q1, q3 = median_iqr(values)
+    assert (med, q1, q3) == tuple(np.percentile(values, [50, 25, 75]))
+
+
+def test_median_iqr_drops_nan_and_handles_empty():
+    assert median_iqr([1.0, float("nan"), 3.0]) == (2.0, 1.5, 2.5)
+    assert all(math.isnan(x) for x in median_iqr([]))
+    assert median_iqr(pd.Series([1, 2, 3])) == (2.0, 1.5, 2.5)
+    assert median_iqr(x for x in [1, 2, 3]) == (2.0, 1.5, 2.5)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cramér's V and the contingency test
+# ---------------------------------------------------------------------------------------------
+
+
+def test_cramers_v_perfect_and_independent():
+    perfect = pd.DataFrame([[10, 0, 0], [0, 7, 0], [0, 0, 5]])
+    assert cramers_v(perfect) == pytest.approx(1.0)
+    independent = pd.DataFrame([[10, 20, 30], [5, 10, 15]])
+    assert cramers_v(independent) == pytest.approx(0.0, abs=1e-12)
+    assert cramers_v(independent, bias_correction=True) == 0.0
+
+
+def test_cramers_v_matches_scipy_and_degenerate_cases():
+    table = pd.DataFrame([[12, 5, 9], [3, 14, 6], [7, 4, 11]])
+    assert cramers_v(table) == pytest.approx(
+        sps.contingency.association(table.to_numpy(), method="cramer", correction=False))
+    assert cramers_v(table, bias_correction=True) < cramers_v(table)
+    assert cramers_v(pd.DataFrame([[5, 6, 7]])) == 0.0  # one category
+    assert cramers_v(pd.DataFrame([[0, 0], [0, 0]])) == 0.0  # empty
+    # all-zero rows and columns are ignored
+    padded = pd.DataFrame([[10, 0, 0], [0, 0, 0], [0, 0, 7]])
+    assert cramers_v(padded) == pytest.approx(1.0)
+
+
+def test_chi2_large_counts_uses_asymptotic_test():
+    table = pd.DataFrame([[30, 10, 20], [10, 40, 20], [20, 20, 50]])
+    res = chi2_or_exact(table)
+    expected = sps.chi2_contingency(table.to_numpy(), correction=False)
+    assert isinstance(res, TestResult)
+    assert res.method == "Pearson's chi-squared test"
+    assert res.statistic == pytest.approx(expected.statistic)
+    assert res.p_value == pytest.approx(expected.pvalue)
+    assert res.dof == 4 and res.n == 220 and not res.small_expected
+    assert res.effect_size == pytest.approx(cramers_v(table))
+    assert res.effect_name == "Cramér's V"
+
+
+def test_chi2_two_by_two_uses_fisher():
+    table = pd.DataFrame([[8, 2], [1, 9]])
+    res = chi2_or_exact(table)
+    assert "Fisher" in res.method
+    assert res.p_value == pytest.approx(sps.fisher_exact(table.to_numpy()).pvalue)
+    assert res.dof is None
+
+
+def test_chi2_small_expected_uses_seeded_permutation():
+    table = pd.DataFrame([[3, 1, 2], [1, 4, 0], [2, 2, 5]])
+    a = chi2_or_exact(table, n_permutations=2000, seed=1)
+    b = chi2_or_exact(table, n_permutations=2000, seed=1)
+    c = chi2_or_exact(table, n_permutations=2000, seed=2)
+    assert a == b
+    assert a.p_value != c.p_value
+    assert "permutation" in a.method and a.small_expected
+    # p = (b + 1) / (B + 1)
+    assert ((a.p_value * 2001) - round(a.p_value * 2001)) == pytest.approx(0, abs=1e-9)
+    # close to the exact conditional p-value estimated with many more permutations
+    ref = chi2_or_exact(table, n_permutations=40000, seed=9).p_value
+    assert a.p_value == pytest.approx(ref, abs=0.04)
+
+
+def test_chi2_degenerate_tables():
+    one_category = chi2_or_exact(pd.DataFrame([[5, 6, 7], [0, 0, 0]]))
+    assert (one_category.statistic, one_category.p_value, one_category.effect_size) == (0, 1, 0)
+    one_group = chi2_or_exact(pd.DataFrame([[5, 0], [6, 0]]))
+    assert math.isnan(one_group.p_value) and "not testable" in one_group.method
+    assert classify_variation(one_group.effect_size, one_group.p_value, 0.25, 0.05, True) == (
+        "uncertain")
+    empty = chi2_or_exact(pd.DataFrame([[0, 0], [0, 0]]))
+    assert math.isnan(empty.p_value) and empty.to_dict()["p_value"] is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Kruskal-Wallis with epsilon-squared
+# ---------------------------------------------------------------------------------------------
+
+
+def test_kruskal_identical_values_no_variation():
+    res = kruskal_epsilon({"a": [3, 3, 3, 3, 3], "b": [3, 3, 3], "c": [3, 3, 3, 3, 3, 3]})
+    assert (res.statistic, res.p_value, res.effect_size) == (0.0, 1.0, 0.0)
+    assert classify_variation(res.effect_size, res.p_value, 0.08, 0.05, True) == "none"
+
+
+def test_kruskal_separated_groups_large_effect():
+    groups = {"a": list(range(0, 10)), "b": list(range(100, 110)), "c": list(range(200, 210))}
+    res = kruskal_epsilon(groups)
+    expected = sps.kruskal(*groups.values())
+    n = 30
+    assert res.method == "Kruskal-Wallis H test"
+    assert res.statistic == pytest.approx(expected.statistic)
+    assert res.p_value == pytest.approx(expected.pvalue)
+    assert res.effect_size == pytest.approx(expected.statistic * (n + 1) / (n**2 - 1))
+    assert res.effect_size > 0.8
+    assert res.effect_name == "epsilon-squared" and res.dof == 2 and res.n == n
+    assert classify_variation(res.effect_size, res.p_value, 0.08, 0.05, True) == "considerable"
+
+
+def test_kruskal_small_groups_permutation_reproducible():
+    groups = {"a": [1, 2, 3], "b": [4, 5, 6, 7], "c": [8, 9, 10]}
+    a = kruskal_epsilon(groups, n_permutations=5000, seed=3)
+    b = kruskal_epsilon(groups, n_permutations=5000, seed=3)
+    assert a == b
+    assert "permutation" in a.method and a.small_expected
+    # exact permutation p-value is 6/4200 (enumerated); the Monte Carlo estimate is close
+    assert a.p_value == pytest.approx(6 / 4200, abs=0.002)
+    assert a.p_value >= 1 / 5001
+
+
+def test_kruskal_ignores_nan_and_empty_groups():
+    res = kruskal_epsilon({"a": [1, 2, float("nan"), 3, 4, 5], "b": [], "c": [6, 7, 8, 9, 10]})
+    assert res.n == 10 and res.dof == 1
+    one_group = kruskal_epsilon({"a": [1, 2, 3], "b": []})
+    assert math.isnan(one_group.p_value)
+
+
+# ---------------------------------------------------------------------------------------------
+# classify_variation
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "effect, p, min_n_ok, expected",
+    [
+        (0.40, 0.001, True, "considerable"),
+        (0.40, 0.200, True, "uncertain"),  # large effect, could be chance
+        (0.40, 0.001, False, "uncertain"),  # too few cases to call
+        (0.10, 0.001, False, "uncertain"),
+        (0.10, 0.001, True, "some"),
+        (0.10, 0.500, True, "none"),
+        (0.25, 0.049, True, "considerable"),  # thresholds are inclusive / strict as documented
+        (0.25, 0.050, True, "uncertain"),
+        (float("nan"), 0.5, True, "uncertain"),
+        (0.3, float("nan"), True, "uncertain"),
+    ],
+)
+def test_classify_variation(effect, p, min_n_ok, expected):
+    assert classify_variation(effect, p, threshold=0.25, alpha=0.05, min_n_ok=min_n_ok) == expected
