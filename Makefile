@@ -1,0 +1,97 @@
+# cinreport: one command to build the report.  `make` (or `make help`) lists the targets.
+#
+# The build graph: validate data -> execute notebooks/authority.ipynb once per authority ->
+# execute the study notebooks -> render the book.  Every step is a file with its inputs as
+# prerequisites, so `make report` redoes only what a change reaches, and `make -j2 report`
+# runs independent notebooks in parallel.  Authorities are discovered from params/authorities/.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+PYTHON_BOOT ?= python3
+VENV ?= .venv
+BUILD ?= build
+BOOK_DIR ?= _book
+PY := $(VENV)/bin/python
+CINREPORT := $(VENV)/bin/cinreport --build $(BUILD)
+PYTEST := $(PY) -m pytest
+INSTALLED := $(VENV)/.installed
+
+AUTHORITY_PARAMS := $(sort $(wildcard params/authorities/*.yml))
+CODES := $(basename $(notdir $(AUTHORITY_PARAMS)))
+STUDY := characteristics reasons support needs_match key_findings implications data_dictionary provenance
+PACKAGE := $(sort $(wildcard src/cinreport/*.py)) pyproject.toml
+COMMON := data/codebook.yml params/report.yml $(PACKAGE) $(INSTALLED)
+
+VALIDATED := $(CODES:%=$(BUILD)/validated/%.ok)
+AUTHORITY_NB := $(CODES:%=$(BUILD)/authorities/%/authority.ipynb)
+STUDY_NB := $(STUDY:%=$(BUILD)/study/%.ipynb)
+BOOK := $(BOOK_DIR)/index.html
+STATIC := _quarto.yml index.qmd $(sort $(wildcard report/*))
+
+.PHONY: help setup report validate authority test bench clean synth lock
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: $(INSTALLED) ## Create .venv and install the pinned dependencies
+
+$(INSTALLED): requirements.lock pyproject.toml
+	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+# Each authority's data files come from its params file (data_dir), written to deps.mk.
+ifeq ($(filter help setup clean lock,$(MAKECMDGOALS)),)
+ifneq ($(MAKECMDGOALS)$(filter-out help,$(.DEFAULT_GOAL)),)
+-include $(BUILD)/deps.mk
+endif
+endif
+$(BUILD)/deps.mk: $(AUTHORITY_PARAMS) params/report.yml | $(INSTALLED)
+	@$(CINREPORT) deps --out $@
+
+report: $(BOOK) ## Validate, execute the notebooks and render the book (HTML and PDF) into _book/
+
+validate: $(INSTALLED) ## Check params and data against the codebook (reports every problem)
+	$(CINREPORT) validate
+
+authority: $(BUILD)/authorities/$(CODE)/authority.ipynb ## Build one authority's chapter: make authority CODE=la-a
+
+$(BUILD)/validated/%.ok: params/authorities/%.yml $(COMMON)
+	$(CINREPORT) validate --authority $*
+	@mkdir -p $(@D) && touch $@
+
+# Order-only on every validation: no notebook runs until all the data are valid.
+$(BUILD)/authorities/%/authority.ipynb: notebooks/authority.ipynb $(BUILD)/validated/%.ok $(COMMON) | $(VALIDATED)
+	$(CINREPORT) run-authority $*
+
+$(BUILD)/study/%.ipynb: notebooks/study/%.ipynb $(AUTHORITY_NB) $(COMMON)
+	$(CINREPORT) run-study $*
+
+_quarto-authorities.yml: params/authorities $(AUTHORITY_PARAMS) | $(INSTALLED)
+	$(CINREPORT) book-config
+	@touch $@
+
+$(BOOK): $(STATIC) _quarto-authorities.yml $(STUDY_NB) $(AUTHORITY_NB) $(PACKAGE)
+	$(CINREPORT) render --out $(BOOK_DIR)
+
+synth: $(INSTALLED) ## Regenerate the synthetic demo data in data/ (seed from params/report.yml)
+	$(CINREPORT) synth --out data
+
+test: $(INSTALLED) ## Run the test suite
+	$(PYTEST)
+
+bench: $(INSTALLED) ## Benchmark build times (see benchmarks/)
+	$(PY) -m cinreport.bench
+
+lock: ## Re-resolve requirements.lock from pyproject.toml in a scratch venv
+	rm -rf .lock-venv && $(PYTHON_BOOT) -m venv .lock-venv && .lock-venv/bin/pip install --quiet -e '.[test]' \
+	  && { echo '# Exact versions of every package, resolved on Python 3.11 (make setup installs these).'; \
+	       echo '# Regenerate with: make lock'; .lock-venv/bin/pip freeze --exclude-editable | grep -v '^cinreport'; } > requirements.lock \
+	  && rm -rf .lock-venv
+
+clean: ## Remove build outputs (build/, _book/); keeps .venv and data
+	rm -rf $(BUILD) $(BOOK_DIR) _quarto-authorities.yml
