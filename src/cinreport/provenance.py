@@ -97,3 +97,15 @@ def manifest_markdown(m: dict[str, Any]) -> list[str]:
              + "".join(f"\n| `{n['notebook']}` | `{json.dumps(n['parameters'], sort_keys=True)}` | {n['duration_s']} |"
                        for n in m["notebooks"])]
     return parts
+
+
+def write_manifest(params_dir: str = "params", build_dir: str = "build", root: Path | str = ".") -> dict[str, Any]:
+    """Build the manifest for the current build and write ``<build_dir>/manifest.json``."""
+    from .atomic import write_json
+    from .config import load_authorities
+    from .render import renderer_description
+
+    m = manifest(root, params_dir, build_dir, [a.data_dir for a in load_authorities(params_dir, root=root)],
+                 renderer_description())
+    write_json(Path(build_dir) / "manifest.json", m)
+    return m

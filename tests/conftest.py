@@ -1,0 +1,49 @@
+"""Shared fixtures: the repository root and a fully built copy of the project (built once)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV = Path(sys.prefix)
+PROJECT_ITEMS = ["Makefile", "_quarto.yml", "index.qmd", "pyproject.toml", "requirements.lock",
+                 "params", "data", "notebooks", "report", "src"]
+
+
+def copy_project(dest: Path) -> Path:
+    """Copy what a build needs, keeping modification times (so Make's view is unchanged)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for item in PROJECT_ITEMS:
+        src = ROOT / item
+        if src.is_dir():
+            shutil.copytree(src, dest / item, copy_function=shutil.copy2,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy2(src, dest / item)
+    return dest
+
+
+def make(project: Path, *targets: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run make in ``project`` with this test run's virtual environment."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS")}
+    proc = subprocess.run(["make", f"VENV={VENV}", *targets], cwd=project, capture_output=True, text=True,
+                          env=env, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"make {' '.join(targets)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def built_project(tmp_path_factory) -> Path:
+    """The demo project copied to a temporary folder and built with `make -j2 report`."""
+    if not (VENV / ".installed").exists():
+        pytest.fail(f"{VENV} is not a cinreport environment made by `make setup` (no .installed stamp)")
+    project = copy_project(tmp_path_factory.mktemp("project"))
+    make(project, "-j2", "report")
+    return project

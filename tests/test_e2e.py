@@ -1,0 +1,192 @@
+"""End to end: the demo project built by `make -j2 report` in a temporary folder."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cinreport.render import book_chapters
+
+from conftest import ROOT, copy_project, make
+
+pytestmark = pytest.mark.e2e
+
+RESEARCH_QUESTIONS = [
+    "What are the characteristics of children and families of children who have Child in Need plans?",
+    "What are the reasons children and young people have Child in Need plans?",
+    "What support and activities are families of children who have Child in Need plans receiving?",
+    "Does the support provided match the needs of families of children who have Child in Need plans?",
+]
+
+
+class Page(HTMLParser):
+    """Collects text, image sources and links of one HTML page."""
+
+    def __init__(self):
+        super().__init__()
+        self.text: list[str] = []
+        self.images: list[dict] = []
+        self.links: list[str] = []
+        self.lang = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "html":
+            self.lang = a.get("lang")
+        if tag == "img":
+            self.images.append(a)
+        if tag == "a" and a.get("href"):
+            self.links.append(a["href"])
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def parse(path: Path) -> Page:
+    page = Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    return page
+
+
+def all_text(book: Path) -> str:
+    return "\n".join(" ".join(parse(p).text) for p in sorted(book.glob("*.html")))
+
+
+def test_book_has_every_authority_chapter(built_project):
+    book = built_project / "_book"
+    codes = sorted(p.stem for p in (built_project / "params" / "authorities").glob("*.yml"))
+    text = all_text(book)
+    for code in codes:
+        page = book / f"{code}.html"
+        assert page.exists(), f"no chapter page for {code}"
+        name = re.search(r'name:\s*"([^"]+)"', (built_project / "params" / "authorities" / f"{code}.yml").read_text())
+        assert name.group(1) in " ".join(parse(page).text)
+    assert "synthetic" in text.lower()
+
+
+def test_book_answers_every_research_question(built_project):
+    text = " ".join(all_text(built_project / "_book").split())
+    for question in RESEARCH_QUESTIONS:
+        assert question in text, question
+    for chapter in ("Key findings", "Implications", "Limitations", "Data dictionary", "Provenance"):
+        assert chapter in text
+
+
+def test_figures_exist_and_have_alt_text(built_project):
+    book = built_project / "_book"
+    seen = 0
+    for html in book.glob("*.html"):
+        for img in parse(html).images:
+            assert (book / img["src"]).is_file(), f"{html.name}: missing image {img['src']}"
+            assert len(img.get("alt", "")) > 20, f"{html.name}: image {img['src']} has no useful alt text"
+            seen += 1
+    assert seen >= 10
+
+
+def test_internal_links_resolve(built_project):
+    book = built_project / "_book"
+    for html in book.glob("*.html"):
+        for href in parse(html).links:
+            if href.startswith(("http:", "https:", "mailto:", "#")):
+                continue
+            target = href.split("#")[0]
+            assert (book / target).exists(), f"{html.name}: broken link {href}"
+
+
+def test_no_code_and_no_parameters_shown(built_project):
+    text = all_text(built_project / "_book")
+    for leaked in ("from cinreport", "show(", "Study.load", "AuthorityChapter", "injected-parameters",
+                   'params_dir: str =', 'authority = "', "Traceback"):
+        assert leaked not in text, leaked
+
+
+def test_pdf_has_several_pages(built_project):
+    pdf = built_project / "_book" / "cinreport.pdf"
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF")
+    pages = len(re.findall(rb"/Type\s*/Page(?!s)", data))
+    assert pages > 10
+
+
+def test_renderer_is_stated(built_project):
+    text = all_text(built_project / "_book")
+    assert re.search(r"Rendered with (Quarto|Pandoc)", text)
+
+
+def test_case_ids_never_published(built_project):
+    ids = set()
+    for csv in (built_project / "data").glob("*/*.csv"):
+        frame = pd.read_csv(csv, dtype=str, keep_default_na=False)
+        for col in ("case_id", "child_id", "support_id"):
+            if col in frame:
+                ids |= set(frame[col])
+    assert ids
+    published = [p for p in (built_project / "_book").rglob("*") if p.is_file() and p.suffix != ".png"]
+    for path in published:
+        content = path.read_bytes().decode("utf-8", errors="ignore")
+        found = [i for i in ids if i in content]
+        assert not found, f"{path.name} contains case ids {found[:3]}"
+    if shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", str(built_project / "_book" / "cinreport.pdf"), "-"],
+                              capture_output=True, text=True, check=True).stdout
+        assert not [i for i in ids if i in text]
+        assert "Key findings" in text
+
+
+def test_authority_outputs_on_disk(built_project):
+    for code in ("la-a", "la-b", "la-c", "la-d"):
+        out = built_project / "build" / "authorities" / code
+        assert (out / "metrics.json").is_file()
+        assert (out / "authority.ipynb").is_file()
+        assert len(list((out / "figures").glob("*.png"))) >= 3
+        assert len(list((out / "tables").glob("*.csv"))) >= 4
+    assert (built_project / "build" / "study" / "findings.json").is_file()
+
+
+def test_chapter_list_comes_from_params(built_project):
+    chapters = [c.path.as_posix() for c in book_chapters(built_project)]
+    authority = [c for c in chapters if c.startswith("build/authorities/")]
+    assert authority == [f"build/authorities/{c}/authority.ipynb" for c in ("la-a", "la-b", "la-c", "la-d")]
+    assert chapters.index(authority[-1]) < chapters.index("build/study/data_dictionary.ipynb")
+
+
+def test_second_build_is_a_no_op(built_project):
+    assert make(built_project, "-q", "report", check=False).returncode == 0
+    plan = make(built_project, "-n", "report").stdout
+    assert "run-authority" not in plan and "run-study" not in plan and "render" not in plan
+
+
+def test_touching_one_authority_reruns_only_it(built_project, tmp_path):
+    project = tmp_path / "p"
+    shutil.copytree(built_project, project, copy_function=shutil.copy2, symlinks=True)
+    (project / "params" / "authorities" / "la-b.yml").touch()
+    plan = make(project, "-n", "report").stdout
+    assert "run-authority la-b" in plan
+    for other in ("la-a", "la-c", "la-d"):
+        assert f"run-authority {other}" not in plan
+    assert "run-study key_findings" in plan and "render" in plan
+
+
+def test_bad_data_stops_build_and_keeps_last_report(built_project, tmp_path):
+    project = tmp_path / "p"
+    shutil.copytree(built_project, project, copy_function=shutil.copy2, symlinks=True)
+    before = {p.relative_to(project).as_posix(): p.read_bytes()
+              for d in ("build", "_book") for p in (project / d).rglob("*") if p.is_file()}
+    cases = project / "data" / "la-c" / "case_files.csv"
+    lines = cases.read_text().splitlines()
+    fields = lines[3].split(",")
+    fields[6] = "N12"
+    lines[3] = ",".join(fields)
+    cases.write_text("\n".join(lines) + "\n")
+    proc = make(project, "report", check=False)
+    assert proc.returncode != 0
+    assert "data/la-c/case_files.csv, row 4, column 'primary_need', value 'N12'" in proc.stderr
+    after = {p.relative_to(project).as_posix(): p.read_bytes()
+             for d in ("build", "_book") for p in (project / d).rglob("*") if p.is_file()}
+    assert after == before
