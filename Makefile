@@ -31,7 +31,7 @@ STUDY_NB := $(STUDY:%=$(BUILD)/study/%.ipynb)
 BOOK := $(BOOK_DIR)/index.html
 STATIC := _quarto.yml index.qmd $(sort $(wildcard report/*))
 
-.PHONY: help setup report validate authority test bench clean synth lock
+.PHONY: help setup report validate authority test clean synth lock
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -83,9 +83,6 @@ synth: $(INSTALLED) ## Regenerate the synthetic demo data in data/ (seed from pa
 
 test: $(INSTALLED) ## Run the test suite
 	$(PYTEST)
-
-bench: $(INSTALLED) ## Benchmark build times (see benchmarks/)
-	$(PY) -m cinreport.bench
 
 lock: ## Re-resolve requirements.lock from pyproject.toml in a scratch venv
 	rm -rf .lock-venv && $(PYTHON_BOOT) -m venv .lock-venv && .lock-venv/bin/pip install --quiet -e '.[test]' \
