@@ -79,6 +79,35 @@ class ReportParams:
     params_file: Path | None = None
 
 
+class _Loader(yaml.SafeLoader):
+    """``yaml.safe_load`` with two fixes for hand-edited files.
+
+    A key given twice is an error (plain YAML keeps the last silently), and an impossible date such
+    as 2020-02-30 stays text, so it is reported against its key instead of crashing the loader.
+    """
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                if key_node.value in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key '{key_node.value}' is given twice (first on line {seen[key_node.value]})",
+                        key_node.start_mark)
+                seen[key_node.value] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+def _timestamp(loader: _Loader, node: yaml.Node) -> Any:
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
+
+
 def _load_yaml(path: Path, problems: list[str]) -> dict[str, Any] | None:
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -86,7 +115,7 @@ def _load_yaml(path: Path, problems: list[str]) -> dict[str, Any] | None:
         problems.append(f"{path}: cannot be read ({exc.strerror})")
         return None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -185,7 +214,13 @@ def authority_files(params_dir: Path | str = "params") -> list[Path]:
 def load_authority(path: Path | str, report: ReportParams | None = None,
                    root: Path | str = ".", check_data: bool = True) -> Authority:
     """Read one authority's params file; dates default to the report's period."""
-    path = Path(path)
+    return _load_authority(Path(path), report, root, check_data)
+
+
+def _load_authority(path: Path, report: ReportParams | None, root: Path | str, check_data: bool,
+                    report_failed: bool = False) -> Authority:
+    """As :func:`load_authority`; ``report_failed``: report.yml had problems (already reported), so
+    a period missing here is not reported again."""
     problems: list[str] = []
     code = path.stem
     if not AUTHORITY_CODE.match(code):
@@ -207,14 +242,17 @@ def load_authority(path: Path | str, report: ReportParams | None = None,
         report.period_start if report else None)
     end = _date(path, "period_end", data["period_end"], problems) if "period_end" in data else (
         report.period_end if report else None)
-    if start is None or end is None:
-        problems.append(f"{path}: period_start and period_end must be given here or in report.yml")
-    elif end < start:
+    unset = [k for k, v in (("period_start", start), ("period_end", end)) if v is None and k not in data]
+    if unset and not report_failed:
+        problems.append(f"{path}: {' and '.join(unset)} must be given here or in report.yml")
+    elif start is not None and end is not None and end < start:
         problems.append(f"{path}: period_end {end} is before period_start {start}")
     data_dir = Path(root) / str(data.get("data_dir") or "")
     if check_data and isinstance(data.get("data_dir"), str) and data["data_dir"]:
-        if not data_dir.is_dir():
-            problems.append(f"{path}: data_dir '{data['data_dir']}' does not exist")
+        if not data_dir.exists():
+            problems.append(f"{path}: data_dir '{data['data_dir']}' does not exist (looked for {data_dir})")
+        elif not data_dir.is_dir():
+            problems.append(f"{path}: data_dir '{data['data_dir']}' is a file, not a folder")
     if problems:
         raise ParamsError(problems)
     return Authority(code=code, name=data["name"], data_dir=data_dir, period_start=start,
@@ -225,15 +263,25 @@ def load_authority(path: Path | str, report: ReportParams | None = None,
 def load_authorities(params_dir: Path | str = "params", root: Path | str = ".",
                      check_data: bool = True) -> list[Authority]:
     """Every authority in ``params/authorities/``, sorted by code; all problems reported at once."""
-    report = load_report(params_dir)
     problems: list[str] = []
+    report: ReportParams | None = None
+    try:
+        report = load_report(params_dir)
+    except ParamsError as exc:  # keep going: every problem in params is reported at once
+        problems.extend(exc.problems)
     authorities: list[Authority] = []
+    folder = Path(params_dir) / "authorities"
     files = authority_files(params_dir)
     if not files:
-        problems.append(f"{Path(params_dir) / 'authorities'}: no authority params files (*.yml) found")
+        problems.append(f"{folder}: no authority params files (*.yml) found")
+    if folder.is_dir():
+        for other in sorted(folder.iterdir()):
+            if other.suffix.lower() == ".yaml" or (other.suffix == ".YML"):
+                problems.append(f"{other}: not read: authority params files must end in '.yml' "
+                                f"(rename it to {other.stem.lower()}.yml)")
     for path in files:
         try:
-            authorities.append(load_authority(path, report, root=root, check_data=check_data))
+            authorities.append(_load_authority(path, report, root, check_data, report_failed=report is None))
         except ParamsError as exc:
             problems.extend(exc.problems)
     names: dict[str, str] = {}

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from .stats import TestResult, chi2_or_exact, classify_variation, kruskal_epsilon
+from .stats import TestResult, chi2_or_exact, classify_variation, kruskal_epsilon, wilson_interval
 
 VARIATION_TEXT = {
     "considerable": "There was considerable variation between authorities in {what} ({effect}).",
@@ -21,6 +21,13 @@ VARIATION_TEXT = {
     "none": "There was no considerable variation between authorities in {what} ({effect}).",
     "uncertain": ("Differences between authorities in {what} were too uncertain to call with this "
                   "many cases ({effect})."),
+}
+# "uncertain" has three causes; each gets its own wording (the outcome stays "uncertain").
+UNCERTAIN_TEXT = {
+    "small": ("Differences between authorities in {what} were too uncertain to call: at least one authority "
+              "had fewer than {min_n} {unit} ({effect})."),
+    "untestable": "Differences between authorities in {what} could not be tested with these data.",
+    "not-significant": VARIATION_TEXT["uncertain"],
 }
 
 
@@ -52,26 +59,48 @@ class Implication:
     supported_by: list[str] = field(default_factory=list)
 
 
+def _is_nan(x: float | None) -> bool:
+    return x is None or x != x
+
+
 def _effect_text(t: TestResult) -> str:
-    if t.p_value != t.p_value or t.effect_size != t.effect_size:  # NaN: the data could not be tested
+    if _is_nan(t.p_value) or _is_nan(t.effect_size):  # the data could not be tested
         return "not testable with these data"
     p = "p < 0.001" if t.p_value < 0.001 else f"p = {t.p_value:.3f}"
     return f"{t.effect_name} {t.effect_size:.2f}, {p}, {t.method}"
 
 
 def variation_finding(fid: str, title: str, what: str, test: TestResult, thresholds: dict[str, float],
-                      threshold_key: str, min_n_ok: bool, section: str, extra: dict | None = None) -> Finding:
-    """A finding about variation between authorities, from a test result and the thresholds."""
+                      threshold_key: str, min_n_ok: bool, section: str, extra: dict | None = None, *,
+                      n_per_authority: dict[str, int] | None = None, unit: str = "cases") -> Finding:
+    """A finding about variation between authorities, from a test result and the thresholds.
+
+    ``min_n_ok`` says whether every authority has at least ``min_cases_per_authority`` ``unit``
+    (e.g. cases, ended plans) in the comparison; ``n_per_authority`` is recorded as evidence.
+    """
     outcome = classify_variation(test.effect_size, test.p_value, thresholds[threshold_key],
                                  thresholds["alpha"], min_n_ok)
+    min_n = thresholds["min_cases_per_authority"]
+    effect = _effect_text(test)
+    if outcome != "uncertain":
+        sentence = VARIATION_TEXT[outcome].format(what=what, effect=effect)
+    else:
+        cause = ("untestable" if _is_nan(test.p_value) or _is_nan(test.effect_size)
+                 else "small" if not min_n_ok else "not-significant")
+        sentence = UNCERTAIN_TEXT[cause].format(what=what, effect=effect, min_n=f"{min_n:.0f}", unit=unit)
+    measures: dict[str, Any] = {"test": test.to_dict()}
+    if n_per_authority is not None:
+        measures["n_per_authority"] = dict(sorted(n_per_authority.items()))
     return Finding(
         id=fid, theme="variation", title=title, outcome=outcome, holds=outcome == "considerable",
-        sentence=VARIATION_TEXT[outcome].format(what=what, effect=_effect_text(test)),
+        sentence=sentence,
         rule=(f"considerable if {test.effect_name} >= {thresholds[threshold_key]} and p < {thresholds['alpha']}, "
-              f"with at least {thresholds['min_cases_per_authority']:.0f} cases in every authority"),
+              f"with at least {min_n:.0f} {unit} in every authority; uncertain if fewer, if the data cannot be "
+              f"tested, or if {test.effect_name} >= {thresholds[threshold_key]} but p >= {thresholds['alpha']}; "
+              f"some if p < {thresholds['alpha']} with a smaller effect; otherwise none"),
         thresholds={threshold_key: thresholds[threshold_key], "alpha": thresholds["alpha"],
-                    "min_cases_per_authority": thresholds["min_cases_per_authority"]},
-        measures={"test": test.to_dict(), **(extra or {})}, section=section)
+                    "min_cases_per_authority": min_n},
+        measures={**measures, **(extra or {})}, section=section)
 
 
 def contingency(metrics: dict[str, dict], path: tuple[str, ...]) -> pd.DataFrame:
@@ -87,36 +116,50 @@ def contingency(metrics: dict[str, dict], path: tuple[str, ...]) -> pd.DataFrame
 
 
 def evaluate(metrics: dict[str, dict], cases: dict[str, pd.DataFrame], thresholds: dict[str, float],
-             seed: int = 0) -> list[Finding]:
-    """All key findings for a study, in report order."""
-    min_ok = all(m["counts"]["case_files"] >= thresholds["min_cases_per_authority"] for m in metrics.values())
+             seed: int = 0, *, n_permutations: int = 10_000) -> list[Finding]:
+    """All key findings for a study, in report order.
+
+    ``n_permutations`` is passed to the permutation tests used when expected counts or groups are
+    small (see :mod:`cinreport.stats`).
+    """
     t = thresholds
+    min_n = t["min_cases_per_authority"]
+    n_cases = {c: int(m["counts"]["case_files"]) for c, m in metrics.items()}
+    min_ok = all(n >= min_n for n in n_cases.values())
     out: list[Finding] = []
 
-    reasons = chi2_or_exact(contingency(metrics, ("reasons", "primary_need")), seed=seed)
+    def chi2(path: tuple[str, ...]) -> TestResult:
+        return chi2_or_exact(contingency(metrics, path), n_permutations=n_permutations, seed=seed)
+
+    def per_case(column: str) -> tuple[TestResult, dict[str, int]]:
+        values = {c: pd.to_numeric(df[column], errors="coerce").dropna().astype(float).tolist()
+                  for c, df in sorted(cases.items())}
+        return (kruskal_epsilon(values, n_permutations=n_permutations, seed=seed),
+                {c: len(v) for c, v in values.items()})
+
     out.append(variation_finding("variation-reasons", "Reasons for Child in Need plans",
-                                 "the primary need recorded for children on plans", reasons, t,
-                                 "cramers_v_considerable", min_ok, "sec-reasons"))
-    concern = chi2_or_exact(contingency(metrics, ("reasons", "safeguarding_concern")), seed=seed)
+                                 "the primary need recorded for children on plans", chi2(("reasons", "primary_need")),
+                                 t, "cramers_v_considerable", min_ok, "sec-reasons", n_per_authority=n_cases))
     out.append(variation_finding("variation-use", "Use of plans and thresholds",
-                                 "the level of safeguarding concern among children on plans", concern, t,
-                                 "cramers_v_considerable", min_ok, "sec-reasons"))
-    length = kruskal_epsilon({c: df["plan_days"].dropna().astype(float).tolist() for c, df in cases.items()},
-                             seed=seed)
+                                 "the level of safeguarding concern among children on plans",
+                                 chi2(("reasons", "safeguarding_concern")), t, "cramers_v_considerable", min_ok,
+                                 "sec-reasons", n_per_authority=n_cases))
+    length, ended = per_case("plan_days")
     medians = {c: m["plans"]["length_days"]["median"] for c, m in metrics.items()}
     out.append(variation_finding("variation-length", "Length of plans", "how long plans lasted", length, t,
-                                 "epsilon_squared_considerable", min_ok, "sec-support",
-                                 {"median_days": medians}))
-    services = chi2_or_exact(contingency(metrics, ("support", "service_group")), seed=seed)
+                                 "epsilon_squared_considerable",
+                                 min_ok and all(ended.get(c, 0) >= min_n for c in metrics), "sec-support",
+                                 {"median_days": medians}, n_per_authority=ended, unit="ended plans"))
     out.append(variation_finding("variation-services", "Types of support", "the kinds of support provided",
-                                 services, t, "cramers_v_considerable", min_ok, "sec-support"))
-    direct = kruskal_epsilon({c: df["direct_work_per_month"].astype(float).tolist() for c, df in cases.items()},
-                             seed=seed)
+                                 chi2(("support", "service_group")), t, "cramers_v_considerable", min_ok,
+                                 "sec-support", n_per_authority=n_cases))
+    direct, n_direct = per_case("direct_work_per_month")
     out.append(variation_finding("variation-direct-work", "Direct work", "how often direct work took place "
                                  "(sessions per month of plan)", direct, t, "epsilon_squared_considerable",
-                                 min_ok, "sec-support",
+                                 min_ok and all(n_direct.get(c, 0) >= min_n for c in metrics), "sec-support",
                                  {"median_sessions_per_month": {c: m["plans"]["direct_work_per_month"]["median"]
-                                                                for c, m in metrics.items()}}))
+                                                                for c, m in metrics.items()}},
+                                 n_per_authority=n_direct))
     out.append(decision_finding(metrics))
     out.append(involvement_finding(metrics, t))
     out.append(recording_finding(metrics, t))
@@ -125,11 +168,17 @@ def evaluate(metrics: dict[str, dict], cases: dict[str, pd.DataFrame], threshold
     return out
 
 
-def _theme_total(metrics: dict[str, dict], theme: str) -> tuple[int, int]:
+PRACTITIONER_SOURCES = ("focus_group", "case_discussion")
+
+
+def _theme_total(metrics: dict[str, dict], theme: str,
+                 source_types: tuple[str, ...] | None = None) -> tuple[int, int]:
+    """Coded segments and sources of ``theme`` over all authorities (optionally some source types)."""
     segments = sources = 0
     for m in metrics.values():
         for key, v in m["themes"].items():
-            if key.split("|")[0] == theme:
+            name, _, source_type = key.partition("|")
+            if name == theme and (source_types is None or source_type in source_types):
                 segments += v["segments"]
                 sources += v["sources"]
     return segments, sources
@@ -143,7 +192,7 @@ DECISION_THEMES = {
 
 
 def decision_finding(metrics: dict[str, dict]) -> Finding:
-    counts = {k: _theme_total(metrics, k) for k in DECISION_THEMES}
+    counts = {k: _theme_total(metrics, k, PRACTITIONER_SOURCES) for k in DECISION_THEMES}
     raised = sorted((k for k, (seg, _) in counts.items() if seg > 0), key=lambda k: -counts[k][0])
     holds = bool(raised)
     if holds:
@@ -158,54 +207,89 @@ def decision_finding(metrics: dict[str, dict]) -> Finding:
                    {k: {"segments": s, "sources": n} for k, (s, n) in counts.items()}, "sec-reasons")
 
 
+def _ci(k: int, n: int) -> list[float] | None:
+    """95% Wilson interval of ``k / n`` as two rounded shares, or None when ``n`` is 0."""
+    if not n:
+        return None
+    lo, hi = wilson_interval(k, n)
+    return [round(lo, 4), round(hi, 4)]
+
+
+def _pct(k: int, n: int) -> int:
+    """``k / n`` as a whole percentage (the number quoted in sentences)."""
+    return round(100 * k / n)
+
+
 def involvement_finding(metrics: dict[str, dict], t: dict[str, float]) -> Finding:
+    """Practitioners' record of parents' involvement against parents' own accounts (pooled)."""
     rec = sum(m["involvement"]["case_files_with_record"] for m in metrics.values())
     inv = sum(m["involvement"]["case_files_parents_involved"] for m in metrics.values())
     interviews = sum(m["involvement"]["parent_interviews"] for m in metrics.values())
     not_inv = sum(m["involvement"]["parents_not_involved"] for m in metrics.values())
     unaware = sum(m["involvement"]["parents_unaware_of_goals"] for m in metrics.values())
-    practitioner = 100 * inv / rec if rec else float("nan")
-    parents = 100 * (interviews - not_inv) / interviews if interviews else float("nan")
-    gap = practitioner - parents
-    if not interviews or not rec:
+    felt = interviews - not_inv
+    points = t["involvement_gap_points"]
+    practitioner = 100 * inv / rec if rec else None
+    parents = 100 * felt / interviews if interviews else None
+    gap = practitioner - parents if practitioner is not None and parents is not None else None
+    if gap is None:
         outcome, sentence = "no-data", "There were no parent interviews or case records to compare accounts of involvement."
-    elif gap >= t["involvement_gap_points"]:
+    elif gap >= points:
         outcome = "gap"
-        sentence = (f"Case files recorded parents as involved in {practitioner:.0f}% of plans, but parents in only "
-                    f"{parents:.0f}% of interviews described feeling involved in developing their plan; "
-                    f"{unaware} of {interviews} interviewed parents were not aware of the plan's goals.")
+        sentence = (f"Case files recorded parents as involved in {_pct(inv, rec)}% of plans, but parents in only "
+                    f"{_pct(felt, interviews)}% of {interviews} interviews described feeling involved in developing "
+                    f"their plan; {unaware} of {interviews} interviewed parents were not aware of the plan's goals.")
+    elif gap <= -points:
+        outcome = "parents-higher"
+        sentence = (f"Parents described feeling involved in developing their plan more often ({_pct(felt, interviews)}% "
+                    f"of {interviews} interviews) than case files recorded parents as involved "
+                    f"({_pct(inv, rec)}% of plans).")
     else:
         outcome = "no-gap"
-        sentence = (f"Parents' accounts of involvement ({parents:.0f}% felt involved) were close to what case "
-                    f"files recorded ({practitioner:.0f}%).")
+        sentence = (f"Parents' accounts of involvement ({_pct(felt, interviews)}% of {interviews} interviewed parents "
+                    f"felt involved) were close to what case files recorded ({_pct(inv, rec)}% of plans).")
     return Finding("involvement-gap", "involvement", "Parents' involvement in planning", outcome, outcome == "gap",
-                   sentence, f"gap if case-file share minus parent share >= {t['involvement_gap_points']:.0f} points",
-                   {"involvement_gap_points": t["involvement_gap_points"]},
-                   {"case_file_share": round(practitioner, 1), "parent_share": round(parents, 1),
-                    "gap_points": round(gap, 1), "parent_interviews": interviews,
-                    "parents_unaware_of_goals": unaware}, "sec-needs")
+                   sentence,
+                   f"gap if the share of case files recording parents as involved exceeds the share of interviewed "
+                   f"parents who felt involved by at least {points:.0f} percentage points",
+                   {"involvement_gap_points": points},
+                   {"case_files_with_record": rec, "case_files_parents_involved": inv,
+                    "case_file_share": None if practitioner is None else round(practitioner, 1),
+                    "parent_share": None if parents is None else round(parents, 1),
+                    "parent_share_ci95": None if not interviews else [round(100 * x, 1) for x in _ci(felt, interviews)],
+                    "gap_points": None if gap is None else round(gap, 1), "parent_interviews": interviews,
+                    "parents_felt_involved": felt, "parents_unaware_of_goals": unaware}, "sec-needs")
 
 
 FIELD_NAMES = {"ethnicity": "ethnicity", "disability": "disability", "referral_source": "referral source"}
 
 
+SOURCE_NAMES = {"case_files": "case files", "admin": "administrative data"}
+
+
 def recording_finding(metrics: dict[str, dict], t: dict[str, float]) -> Finding:
+    """Characteristics recorded for too few children in any authority's case files or admin data."""
     worst: dict[str, float] = {}
-    for m in metrics.values():
+    where: dict[str, str] = {}
+    for code, m in sorted(metrics.items()):
         for source in ("case_files", "admin"):
             for col, share in m["completeness"][source].items():
-                worst[col] = min(worst.get(col, 1.0), share)
-    gaps = sorted((c for c, s in worst.items() if s < t["completeness_gap"]), key=lambda c: worst[c])
+                if share < worst.get(col, 1.01):
+                    worst[col], where[col] = share, f"{code} {SOURCE_NAMES[source]}"
+    gaps = sorted((c for c, s in worst.items() if s < t["completeness_gap"]), key=lambda c: (worst[c], c))
     if gaps:
-        listed = ", ".join(f"{FIELD_NAMES[c]} (as low as {100 * worst[c]:.0f}% recorded)" for c in gaps)
-        sentence = f"Little is recorded about some characteristics of children on plans: {listed}."
+        listed = ", ".join(f"{FIELD_NAMES.get(c, c.replace('_', ' '))} (recorded for as few as "
+                           f"{round(100 * worst[c])}% of children)" for c in gaps)
+        sentence = f"Some characteristics of children on plans were often not recorded: {listed}."
     else:
         sentence = "Children's characteristics were well recorded in every authority."
     return Finding("recording-gaps", "recording", "What is recorded about children",
                    "gap" if gaps else "complete", bool(gaps), sentence,
                    f"gap if any characteristic is recorded for fewer than {100 * t['completeness_gap']:.0f}% "
                    "of children in any authority's case files or administrative data",
-                   {"completeness_gap": t["completeness_gap"]}, {"lowest_completeness": worst}, "sec-characteristics")
+                   {"completeness_gap": t["completeness_gap"]},
+                   {"lowest_completeness": dict(sorted(worst.items())), "lowest_in": dict(sorted(where.items()))},
+                   "sec-characteristics")
 
 
 def advice_finding(metrics: dict[str, dict], t: dict[str, float]) -> Finding:
@@ -213,41 +297,61 @@ def advice_finding(metrics: dict[str, dict], t: dict[str, float]) -> Finding:
     advice = sum(m["support"]["advice_or_coordination"] for m in metrics.values())
     kinds = sorted({k for m in metrics.values() for k, v in m["support"]["service"].items() if v})
     share = advice / total if total else 0.0
-    large = share >= t["advice_share_large"]
-    sentence = (f"Families received a wide range of support ({len(kinds)} kinds of service). "
-                + (f"A large share of it ({100 * share:.0f}%) was advice, guidance and multi-agency co-ordination "
-                   "by social workers." if large else
-                   f"Advice, guidance and co-ordination made up {100 * share:.0f}% of it."))
+    large = bool(total) and share >= t["advice_share_large"]
+    if not total:
+        outcome, sentence = "no-services", "No services or interventions were recorded for the reviewed cases."
+    else:
+        outcome = "large" if large else "not-large"
+        sentence = (f"Families received {len(kinds)} different kinds of support. "
+                    + (f"A large share of all services recorded ({_pct(advice, total)}%) was advice, guidance and "
+                       "multi-agency co-ordination by social workers." if large else
+                       f"Advice, guidance and co-ordination made up {_pct(advice, total)}% of all services "
+                       "recorded."))
     return Finding("range-and-advice", "support", "Range of services and the advice role",
-                   "large" if large else "not-large", large, sentence,
+                   outcome, large, sentence,
                    f"large if advice/guidance/co-ordination is at least {100 * t['advice_share_large']:.0f}% "
                    "of services", {"advice_share_large": t["advice_share_large"]},
                    {"services": total, "advice_or_coordination": advice, "share": round(share, 4),
                     "kinds_of_service": len(kinds)}, "sec-support")
 
 
+def _measured_wait_days(metrics: dict[str, dict], configured: float) -> float:
+    """The wait (days) the metrics were measured with; it must match the configured one."""
+    used = {m["needs"]["mental_health"].get("timely_within_days", configured) for m in metrics.values()}
+    if used - {configured}:
+        raise ValueError(f"metrics were measured with mental_health_wait_days {sorted(used)}, but the params say "
+                         f"{configured:g}: rebuild the authority results")
+    return configured
+
+
 def mental_health_finding(metrics: dict[str, dict], t: dict[str, float]) -> Finding:
+    """Share of child and adult mental-health referrals not met in time (pooled over authorities)."""
     referrals = sum(m["needs"]["mental_health"]["referrals"] for m in metrics.values())
     not_timely = sum(m["needs"]["mental_health"]["not_timely"] for m in metrics.values())
+    days = _measured_wait_days(metrics, t["mental_health_wait_days"])
+    gap_share = t["mental_health_gap_share"]
     share = not_timely / referrals if referrals else 0.0
-    gap = referrals > 0 and share >= t["mental_health_gap_share"]
+    which = (f"not available, still waiting after more than {days:.0f} days, or started after more than "
+             f"{days:.0f} days")
     if not referrals:
         outcome, sentence = "no-referrals", "No child or parent mental-health referrals were recorded."
-    elif gap:
+    elif share >= gap_share:
         outcome = "gap"
-        sentence = (f"There were gaps in provision, especially timely mental-health support: {100 * share:.0f}% of "
-                    f"{referrals} referrals to child or adult mental-health services were still waiting, not "
-                    f"available, or started after more than {t['mental_health_wait_days']:.0f} days.")
+        sentence = (f"There were gaps in provision, especially timely mental-health support: "
+                    f"{_pct(not_timely, referrals)}% of {referrals} referrals to child or adult mental-health "
+                    f"services were {which}.")
     else:
         outcome = "no-gap"
-        sentence = (f"Most mental-health referrals were met in time: {100 * share:.0f}% of {referrals} were not "
-                    f"met within {t['mental_health_wait_days']:.0f} days.")
-    return Finding("mental-health-gap", "provision", "Timely mental-health support", outcome, gap, sentence,
-                   f"gap if at least {100 * t['mental_health_gap_share']:.0f}% of mental-health referrals are not met "
-                   f"within {t['mental_health_wait_days']:.0f} days",
-                   {"mental_health_gap_share": t["mental_health_gap_share"],
-                    "mental_health_wait_days": t["mental_health_wait_days"]},
-                   {"referrals": referrals, "not_timely": not_timely, "share": round(share, 4)}, "sec-needs")
+        sentence = (f"Most mental-health referrals were met in time: {_pct(not_timely, referrals)}% of {referrals} "
+                    f"were {which}.")
+    return Finding("mental-health-gap", "provision", "Timely mental-health support", outcome, outcome == "gap",
+                   sentence,
+                   f"gap if at least {100 * gap_share:.0f}% of mental-health referrals are not met within "
+                   f"{days:.0f} days (not available, still waiting after more than {days:.0f} days, or started "
+                   f"later)",
+                   {"mental_health_gap_share": gap_share, "mental_health_wait_days": days},
+                   {"referrals": referrals, "not_timely": not_timely, "share": round(share, 4),
+                    "share_ci95": _ci(not_timely, referrals)}, "sec-needs")
 
 
 IMPLICATIONS: list[tuple[str, str, tuple[str, ...]]] = [

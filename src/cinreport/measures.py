@@ -19,7 +19,6 @@ AGE_BANDS: tuple[tuple[str, int, int], ...] = (
 NOT_RECORDED = "Not recorded"
 MENTAL_HEALTH_SERVICES = ("camhs", "adult_mental_health")
 ADVICE_SERVICES = ("advice_guidance", "coordination")
-UNMET_STATUSES = ("waiting", "not_available")
 
 
 def _ordered(counts: pd.Series, order: list[str]) -> pd.Series:
@@ -46,7 +45,8 @@ def code_counts(frame: pd.DataFrame, column: str, codebook: Codebook, list_name:
     """Counts of each code's label, in codebook order; blanks counted as ``missing``."""
     cl = codebook.codes(list_name)
     values = frame[column].map(lambda v: cl.label(v) if isinstance(v, str) else missing)
-    order = list(cl.labels.values()) + ([missing] if missing else [])
+    # dict.fromkeys: a code labelled like ``missing`` (gender "0" is "Not recorded") shares its row
+    order = list(dict.fromkeys(list(cl.labels.values()) + ([missing] if missing else [])))
     return _ordered(values.value_counts(), order)
 
 
@@ -54,7 +54,7 @@ def group_counts(frame: pd.DataFrame, column: str, codebook: Codebook, list_name
     """Counts by the code list's reporting group; blanks as 'Not recorded'."""
     cl = codebook.codes(list_name)
     groups = frame[column].map(lambda v: (cl.group_of(v) or "Other") if isinstance(v, str) else NOT_RECORDED)
-    return _ordered(groups.value_counts(), list(cl.groups) + [NOT_RECORDED])
+    return _ordered(groups.value_counts(), list(dict.fromkeys(list(cl.groups) + [NOT_RECORDED])))
 
 
 def disability_counts(frame: pd.DataFrame) -> pd.Series:
@@ -120,24 +120,28 @@ def service_waits(support: pd.DataFrame) -> pd.Series:
 def mental_health_access(support: pd.DataFrame, period_end: pd.Timestamp, wait_days: float) -> dict[str, Any]:
     """Referrals to child and adult mental-health services and how many were not met in time.
 
-    A referral is *not timely* when it is still waiting or the service was not available, or it
-    started after more than ``wait_days`` days, or it has waited more than ``wait_days`` by the
-    end of the period.
+    A referral is *not timely* when the service was not available, or it started more than
+    ``wait_days`` days after referral (*started late*), or it was still waiting at the end of the
+    period having already waited more than ``wait_days`` days (*waiting too long*). A referral
+    still waiting for less than that is not (yet) late, and one the family declined is not a gap
+    in provision; neither counts.
     """
     mh = support[support["service"].isin(MENTAL_HEALTH_SERVICES)]
     waits = service_waits(mh)
-    waiting_days = (period_end - mh.loc[mh["status"] == "waiting", "referral_date"]).dt.days
+    waiting_days = (pd.Timestamp(period_end) - mh.loc[mh["status"] == "waiting", "referral_date"]).dt.days
     late_started = int((waits > wait_days).sum())
-    unmet = int(mh["status"].isin(UNMET_STATUSES).sum())
-    declined = int((mh["status"] == "declined").sum())
+    waiting_too_long = int((waiting_days > wait_days).sum())
+    not_available = int((mh["status"] == "not_available").sum())
     return {
         "referrals": int(len(mh)),
         "started": int(len(waits)),
         "waiting": int((mh["status"] == "waiting").sum()),
-        "not_available": int((mh["status"] == "not_available").sum()),
-        "declined": declined,
+        "waiting_too_long": waiting_too_long,
+        "not_available": not_available,
+        "declined": int((mh["status"] == "declined").sum()),
         "started_late": late_started,
-        "not_timely": late_started + unmet,
+        "not_timely": late_started + waiting_too_long + not_available,
+        "timely_within_days": wait_days,
         "wait_days": quantiles(waits),
         "longest_current_wait_days": int(waiting_days.max()) if len(waiting_days) else None,
         "by_service": {s: int((mh["service"] == s).sum()) for s in MENTAL_HEALTH_SERVICES},

@@ -17,8 +17,8 @@ from . import figures
 from .atomic import write_csv, write_json
 from .codebook import Codebook, load_codebook
 from .config import Authority, ReportParams, load_authorities, load_report
-from .findings import Finding, Implication, evaluate, findings_document, implications
-from .report import pct
+from .findings import Finding, evaluate, findings_document, implications
+
 from .tables import markdown_table, publish_counts
 
 SYNTHETIC_NOTE = ("::: {.callout-warning title=\"Synthetic demonstration data\"}\n**Synthetic demonstration "
@@ -225,11 +225,9 @@ class Study:
                             "`params/report.yml`; each finding shows the evidence it rests on and where it is "
                             "discussed.")]
         for f in found:
-            evidence = json.dumps(f.measures, sort_keys=True)
-            if len(evidence) > 300:
-                evidence = evidence[:297] + "..."
+            evidence = evidence_text(f.measures)
             parts.append(f"## {f.title} {{#sec-finding-{f.id}}}\n\n::: {{.callout-note}}\n{f.sentence}\n:::\n\n"
-                         f"*Outcome:* {f.outcome}. *Rule:* {f.rule}. *Evidence:* `{evidence}`. "
+                         f"*Outcome:* {f.outcome}. *Rule:* {f.rule}. *Evidence:* {evidence}. "
                          f"*Discussed in* @{f.section}.")
         return parts
 
@@ -266,5 +264,25 @@ class Study:
         return {k: self.total("counts", k) for k in ("case_files", "focus_groups", "parent_interviews")}
 
 
-def share(k: int, n: int) -> str:
-    return pct(k, n)
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def evidence_text(measures: dict[str, Any], prefix: str = "") -> str:
+    """Flatten a finding's measures to 'name value; ...' for the key-findings chapter."""
+    parts = []
+    for key, value in sorted(measures.items()):
+        if key in ("method", "effect_name", "small_expected"):
+            continue
+        name = f"{prefix}{key}".replace("_", " ")
+        if isinstance(value, dict):
+            inner = evidence_text(value, "" if key == "test" else f"{prefix}{key} ")
+            if inner:
+                parts.append(inner)
+        else:
+            parts.append(f"{name} {_fmt(value)}")
+    return "; ".join(parts)

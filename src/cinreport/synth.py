@@ -97,15 +97,15 @@ DEMO_PROFILES: dict[str, Profile] = {
                     concern_mix={"none": 0.45, "low": 0.35, "medium": 0.15, "high": 0.05},
                     plan_median_days=110, visits_per_month=1.0, direct_work_per_month=0.4,
                     services_per_case=2.5, advice_weight=2.5, mh_median_wait_days=70,
-                    mh_not_available=0.2, parents_involved=0.85, parent_feels_involved=0.4,
+                    mh_not_available=0.2, parents_involved=0.85, parent_feels_involved=0.3,
                     disability_recorded=0.6, focus_groups=2, parent_interviews=3),
     # High threshold: longer plans for higher-risk families, more specialist support.
     "la-b": Profile(n_cases=20, n_admin=260, mean_age=9.5,
                     primary_need={**NATIONAL_PRIMARY_NEED, "N1": 0.75, "N4": 0.05, "N5": 0.06},
                     concern_mix={"none": 0.05, "low": 0.2, "medium": 0.4, "high": 0.35},
                     plan_median_days=330, visits_per_month=2.5, direct_work_per_month=1.5,
-                    services_per_case=3.5, advice_weight=0.8, mh_median_wait_days=35,
-                    mh_not_available=0.1, parents_involved=0.75, parent_feels_involved=0.55,
+                    services_per_case=3.5, advice_weight=1.2, mh_median_wait_days=35,
+                    mh_not_available=0.1, parents_involved=0.75, parent_feels_involved=0.4,
                     ethnicity_mix={"White": 0.55, "Mixed": 0.12, "Asian": 0.18, "Black": 0.12, "Other": 0.03},
                     focus_groups=2, parent_interviews=3),
     # Disability-led use of plans, long waits for child mental-health support.
@@ -114,7 +114,7 @@ DEMO_PROFILES: dict[str, Profile] = {
                     disability_share=0.3, disability_recorded=0.95, plan_median_days=240,
                     visits_per_month=1.2, direct_work_per_month=0.6, services_per_case=3.0,
                     advice_weight=1.5, mh_median_wait_days=110, mh_not_available=0.25,
-                    parents_involved=0.9, parent_feels_involved=0.5, ethnicity_recorded=0.8,
+                    parents_involved=0.9, parent_feels_involved=0.35, ethnicity_recorded=0.8,
                     focus_groups=2, parent_interviews=3),
     # Long plans with step-down to early help; good direct work, short waits.
     "la-d": Profile(n_cases=19, n_admin=350, mean_age=9.0,
@@ -122,8 +122,8 @@ DEMO_PROFILES: dict[str, Profile] = {
                     outcome_mix={"closed": 0.3, "step_down": 0.5, "step_up": 0.1, "looked_after": 0.02,
                                  "transferred": 0.08},
                     visits_per_month=1.8, direct_work_per_month=1.6, services_per_case=3.2,
-                    advice_weight=1.0, mh_median_wait_days=25, mh_not_available=0.05,
-                    parents_involved=0.7, parent_feels_involved=0.65, focus_groups=1, parent_interviews=2),
+                    advice_weight=1.4, mh_median_wait_days=25, mh_not_available=0.05,
+                    parents_involved=0.7, parent_feels_involved=0.5, focus_groups=1, parent_interviews=2),
 }
 
 
@@ -177,9 +177,10 @@ def _factors(rng, profile: Profile, need: str) -> list[str]:
     return sorted(set(chosen), key=lambda c: (int("".join(ch for ch in c if ch.isdigit())), c))
 
 
-def _plan_dates(rng, profile: Profile, start_lo: dt.date, end_hi: dt.date, size: int):
-    span = (end_hi - start_lo).days
-    starts = [start_lo + dt.timedelta(days=int(d)) for d in rng.integers(0, max(1, span - 30), size)]
+def _plan_dates(rng, profile: Profile, start_lo: dt.date, end_hi: dt.date, size: int, window: float = 1.0):
+    """Start dates uniform over the first ``window`` share of the period; lengths log-normal."""
+    span = int(((end_hi - start_lo).days - 30) * window)
+    starts = [start_lo + dt.timedelta(days=int(d)) for d in rng.integers(0, max(1, span), size)]
     lengths = np.maximum(14, np.round(rng.lognormal(np.log(profile.plan_median_days), profile.plan_spread, size)))
     ends = []
     for s, n in zip(starts, lengths):
@@ -200,7 +201,8 @@ def generate_authority(code: str, profile: Profile, seed: int, period: tuple[dt.
     n = profile.n_cases
     prefix = code.upper().replace("-", "")
     need = [str(x) for x in _choice(rng, profile.primary_need, n)]
-    starts, ends = _plan_dates(rng, profile, start_lo, end_hi, n)
+    # Reviewed files were mostly of plans that had run their course: starts in the first half.
+    starts, ends = _plan_dates(rng, profile, start_lo, end_hi, n, window=0.5)
     cases = pd.DataFrame({
         "case_id": [f"{prefix}-C{i + 1:03d}" for i in range(n)],
         "age_at_plan_start": _age(rng, profile.mean_age, n),
@@ -336,7 +338,8 @@ def _themes(rng, profile: Profile, prefix: str, case_ids: list[str]) -> pd.DataF
             rows.append({"source_id": sid, "source_type": "parent_interview", "theme": "parent_unaware_of_goals",
                          "segments": 1 + int(rng.poisson(1))})
         add(sid, "parent_interview", "mental_health_waits", 2 * mh_pressure)
-        add(sid, "parent_interview", "service_gaps", 1)
+        rows.append({"source_id": sid, "source_type": "parent_interview", "theme": "service_gaps",
+                     "segments": 1 + int(rng.poisson(1))})  # every interview is coded at least once
     for case_id in case_ids[: profile.case_discussions]:
         add(case_id, "case_discussion", "decision_parental_engagement", 2)
         add(case_id, "case_discussion", "decision_historical_concerns", 2)

@@ -2,21 +2,28 @@
 
 Every problem is collected (not only the first), each naming file, row (the line number in the
 file, header = line 1), column, value and the rule broken. Per-column rules run through pandera
-schemas generated from the codebook; rules that span files (every support row's case exists,
-dates in order and inside the period) are checked here after them.
+schemas generated from the codebook; rules that span columns or files (every support row's case
+exists, dates in order and inside the period) are checked here after them.
 
 What real exports contain is accepted: UTF-8 with or without a byte-order mark, CRLF line ends,
-blank lines, whitespace around values, upper- or lower-case codes. Dates are ISO 8601, or
-dd/mm/yyyy only where the codebook says ``dmy: true``; anything else (including mm/dd/yyyy) is
-rejected rather than guessed.
+blank lines (also lines of only commas), whitespace around values and header names, upper- or
+lower-case codes, a trailing comma on every line. Dates are ISO 8601, or dd/mm/yyyy only where the
+codebook says ``dmy: true``; anything else (including mm/dd/yyyy) is rejected rather than guessed.
+
+One defect gives one problem: a file that cannot be read (empty, not UTF-8), a misspelled or
+missing header column and a row with the wrong number of fields are each reported once, and the
+rules that would otherwise fail because of them (every value of a missing column, every reference
+to a file that could not be read, a rule across columns that reads an invalid cell) are skipped.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import difflib
+import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -28,9 +35,13 @@ from .config import Authority
 
 LINE = "_line"
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
-INT_PATTERN = re.compile(r"^[+-]?\d+$")
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-DMY_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+INT_PATTERN = re.compile(r"^[+-]?[0-9]+$")
+ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+DMY_DATE = re.compile(r"^([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})$")
+ALL_ROWS = -1  # a "bad cell" marker meaning: this column is unusable in every row
+# Files that must hold at least one data row (an authority without case files or an
+# administrative extract cannot be reported on); support and themes may be empty.
+NEED_ROWS = ("case_files", "admin")
 
 
 @dataclass(frozen=True, order=True)
@@ -62,9 +73,9 @@ class ValidationError(ValueError):
 def parse_date(value: str, dmy: bool) -> dt.date | None:
     """ISO 8601 date, or dd/mm/yyyy where allowed; None if it is neither (or not a real date)."""
     try:
-        if ISO_DATE.match(value):
+        if ISO_DATE.fullmatch(value):
             return dt.date.fromisoformat(value)
-        m = DMY_DATE.match(value) if dmy else None
+        m = DMY_DATE.fullmatch(value) if dmy else None
         if m:
             return dt.date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
     except ValueError:
@@ -79,61 +90,146 @@ def canonical_codes(codebook: Codebook, list_name: str) -> dict[str, str]:
 
 # --- reading -------------------------------------------------------------------------------
 
-def read_raw(path: Path, spec: FileSpec) -> tuple[pd.DataFrame, list[Problem]]:
-    """Read a CSV as stripped strings with its file line numbers; check the header and row widths."""
-    problems: list[Problem] = []
+@dataclass
+class RawFile:
+    """A CSV read as stripped strings, with what went wrong reading it."""
+
+    frame: pd.DataFrame                 # codebook columns in order (strings) + LINE
+    problems: list[Problem]
+    readable: bool = True               # False: empty, not UTF-8, not CSV - nothing in it is usable
+    missing: set[str] = field(default_factory=set)      # codebook columns absent from the header
+    skipped_keys: set[str] = field(default_factory=set)  # key values on rows skipped for their width
+    keys_complete: bool = True          # False: an unclosed quote swallowed rows, so keys may be lost
+
+
+def _string_frame(rows: list[list[str]], columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series([r[i] for r in rows], dtype=str) for i, c in enumerate(columns)})
+
+
+def _empty(expected: list[str]) -> pd.DataFrame:
+    frame = _string_frame([], expected)
+    frame[LINE] = pd.Series([], dtype=int)
+    return frame
+
+
+def read_file(path: Path, spec: FileSpec) -> RawFile:
+    """Read one CSV; check encoding, header and row widths (one problem per defect)."""
     name = str(path)
     expected = [c.name for c in spec.columns]
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        return pd.DataFrame(columns=expected + [LINE]), [Problem(name, 0, "", "", f"cannot be read: {exc.strerror}")]
+        return RawFile(_empty(expected), [Problem(name, 0, "", "", f"cannot be read: {exc.strerror}")], False)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        return pd.DataFrame(columns=expected + [LINE]), [
-            Problem(name, line, "", repr(raw[exc.start:exc.start + 1])[2:-1],
-                    "file is not UTF-8 text: save it as CSV UTF-8")]
-    reader = csv.reader(text.splitlines(keepends=True))
+        return RawFile(_empty(expected), [Problem(
+            name, line, "", repr(raw[exc.start:exc.start + 1])[2:-1],
+            "file is not UTF-8 text (this byte is not UTF-8; it is probably Windows-1252/Latin-1): "
+            "save the file as 'CSV UTF-8'")], False)
+
+    problems: list[Problem] = []
+    reader = csv.reader(io.StringIO(text, newline=""))
     header: list[str] | None = None
-    records: list[list[str]] = []
-    for fields in reader:
-        if not any(f.strip() for f in fields):
-            continue
-        if header is None:
-            header = [h.strip().lower() for h in fields]
-            continue
-        records.append([f.strip() for f in fields] + [str(reader.line_num)])
+    records: list[tuple[int, int, list[str]]] = []   # (first line, last line, fields)
+    previous = 0
+    try:
+        for fields in reader:
+            first, last = previous + 1, reader.line_num
+            previous = last
+            if not any(f.strip() for f in fields):
+                continue
+            if header is None:
+                header = [h.strip().lower() for h in fields]
+                continue
+            records.append((first, last, [f.strip() for f in fields]))
+    except csv.Error as exc:
+        return RawFile(_empty(expected), [Problem(name, previous + 1, "", "", f"cannot be read as CSV: {exc}")],
+                       False)
     if header is None:
-        return pd.DataFrame(columns=expected + [LINE]), [Problem(name, 1, "", "", "file is empty: it needs a header row")]
+        return RawFile(_empty(expected), [Problem(
+            name, 1, "", "", f"file is empty: it needs at least the header row {','.join(expected)}")],
+            False)
+
+    # A trailing comma on every line (common in spreadsheet exports) gives unnamed empty columns:
+    # those are ignored. An unnamed column that holds values is a problem.
+    while header and header[-1] == "" and all(len(f) < len(header) or f[len(header) - 1] == ""
+                                              for _, _, f in records):
+        header.pop()
+    width = len(header)
     missing = [c for c in expected if c not in header]
     unknown = [h for h in header if h not in expected]
-    dupes = sorted({h for h in header if header.count(h) > 1})
-    for c in missing:
-        problems.append(Problem(name, 1, c, "", "required column is missing from the header"))
+    renamed: dict[str, str] = {}
     for h in unknown:
-        problems.append(Problem(name, 1, h, h, f"unknown column (expected: {', '.join(expected)})"))
-    for h in dupes:
-        problems.append(Problem(name, 1, h, h, "column appears more than once in the header"))
-    width = len(header)
-    good: list[list[str]] = []
-    for rec in records:
-        line = int(rec[-1])
-        if len(rec) - 1 != width:
-            problems.append(Problem(name, line, "", "", f"row has {len(rec) - 1} fields but the header has {width}"))
+        if h == "":
             continue
-        good.append(rec)
-    frame = pd.DataFrame(good, columns=header + [LINE], dtype=str)
+        match = difflib.get_close_matches(h, [m for m in missing if m not in renamed.values()], n=1, cutoff=0.6)
+        if match:
+            renamed[h] = match[0]
+    for i, h in enumerate(header):
+        if h == "":
+            problems.append(Problem(name, 1, "", "", f"column {i + 1} has no name in the header but holds values"))
+        elif h in renamed:
+            problems.append(Problem(name, 1, h, h, f"unknown column: rename it to '{renamed[h]}' "
+                                                   f"(column '{renamed[h]}' is missing)"))
+        elif h in unknown:
+            problems.append(Problem(name, 1, h, h, f"unknown column: {spec.filename} has only the columns "
+                                                   f"{', '.join(expected)}"))
+    for c in missing:
+        if c not in renamed.values():
+            problems.append(Problem(name, 1, c, "", "column is missing from the header (every codebook "
+                                                    "column must be present; leave values blank where allowed)"))
+    for h in sorted({h for h in header if h and header.count(h) > 1}):
+        problems.append(Problem(name, 1, h, h, "column appears more than once in the header"))
+
+    key_at = header.index(spec.key) if spec.key in header else None
+    good: list[list[str]] = []
+    skipped_keys: set[str] = set()
+    keys_complete = True
+    for first, last, fields in records:
+        if len(fields) > width and not any(fields[width:]):
+            fields = fields[:width]          # trailing empty fields, e.g. a trailing comma
+        if len(fields) != width:
+            if last > first:
+                keys_complete = False
+                rule = (f"row has {len(fields)} fields but the header has {width}: a quote (\") opened on "
+                        f"this line is not closed until line {last}")
+            elif len(fields) > width:
+                rule = (f"row has {len(fields)} fields but the header has {width}: remove the extra "
+                        "value(s), or put a value that holds a comma in double quotes")
+            else:
+                rule = f"row has {len(fields)} fields but the header has {width}: a value or a comma is missing"
+            problems.append(Problem(name, first, "", "", rule))
+            if key_at is not None and key_at < len(fields) and fields[key_at]:
+                skipped_keys.add(fields[key_at])
+            continue
+        good.append(fields + [str(first)])
+    frame = _string_frame(good, header + [LINE])
     frame = frame.loc[:, ~frame.columns.duplicated()]
     for c in missing:
-        frame[c] = ""
-    frame = frame[expected + [LINE]]
+        frame[c] = pd.Series([""] * len(frame), dtype=str, index=frame.index)
+    frame = frame[expected + [LINE]].copy()
     frame[LINE] = frame[LINE].astype(int)
-    return frame.reset_index(drop=True), problems
+    if spec.name in NEED_ROWS and not records:
+        problems.append(Problem(name, 0, "", "", "file has a header but no data rows"))
+    return RawFile(frame.reset_index(drop=True), problems, True, set(missing), skipped_keys, keys_complete)
+
+
+def read_raw(path: Path, spec: FileSpec) -> tuple[pd.DataFrame, list[Problem]]:
+    """Read a CSV as stripped strings with its file line numbers; check the header and row widths."""
+    result = read_file(path, spec)
+    return result.frame, result.problems
 
 
 # --- per-column rules (pandera) --------------------------------------------------------------
+
+def _date_rule(dmy: bool) -> str:
+    if dmy:
+        return ("not a real date in the form YYYY-MM-DD or DD/MM/YYYY (day first; month-first dates "
+                "are not accepted)")
+    return "not a real date in the form YYYY-MM-DD"
+
 
 def _column_checks(col: Column, codebook: Codebook) -> list[pa.Check]:
     present = lambda s: s != ""  # noqa: E731 - rules below apply to filled cells only
@@ -155,8 +251,14 @@ def _column_checks(col: Column, codebook: Codebook) -> list[pa.Check]:
             nums = pd.to_numeric(s.where(s.str.fullmatch(INT_PATTERN.pattern)), errors="coerce")
             return nums.isna() | ((nums >= lo) & (nums <= hi))
 
-        checks.append(pa.Check(codebook_range, error=f"must be between {col.min:g} and {col.max:g}"
-                               if col.min is not None and col.max is not None else "out of range"))
+        if col.min is not None and col.max is not None:
+            rng = f"must be between {col.min:g} and {col.max:g}"
+        elif col.min is not None:
+            rng = f"must be at least {col.min:g}"
+        else:
+            rng = f"must be at most {col.max:g}"
+        if col.min is not None or col.max is not None:
+            checks.append(pa.Check(codebook_range, error=rng))
     elif col.type in ("code", "code_list"):
         allowed = canonical_codes(codebook, col.codes)
         shown = ", ".join(codebook.codes(col.codes).labels)
@@ -171,26 +273,47 @@ def _column_checks(col: Column, codebook: Codebook) -> list[pa.Check]:
             checks.append(pa.Check(codebook_code_list, error=f"holds a code not in list '{col.codes}' "
                                                     f"(separate codes with ';'; allowed: {shown})"))
     elif col.type == "date":
-        fmt = "YYYY-MM-DD or DD/MM/YYYY" if col.dmy else "YYYY-MM-DD"
         checks.append(pa.Check(lambda s, dmy=col.dmy: s.map(lambda v: v == "" or parse_date(v, dmy) is not None),
-                               error=f"not a valid date in the form {fmt}"))
+                               error=_date_rule(col.dmy)))
     if col.unique:
         checks.append(pa.Check(lambda s: ~s.duplicated(keep="first") | (s == ""),
                                error="duplicate: this value must be unique in the file"))
     return checks
 
 
-def schema_for(spec: FileSpec, codebook: Codebook) -> pa.DataFrameSchema:
-    """A pandera schema of string columns generated from the codebook entry for one file."""
+def schema_for(spec: FileSpec, codebook: Codebook, columns: set[str] | None = None) -> pa.DataFrameSchema:
+    """A pandera schema of string columns generated from the codebook entry for one file.
+
+    ``columns`` limits it to those columns (a column missing from the header is reported once by
+    :func:`read_file`, not once per row).
+    """
     return pa.DataFrameSchema(
-        {c.name: pa.Column(str, checks=_column_checks(c, codebook), nullable=False) for c in spec.columns},
+        {c.name: pa.Column(str, checks=_column_checks(c, codebook), nullable=False)
+         for c in spec.columns if columns is None or c.name in columns},
         strict=False, name=spec.filename)
 
 
-def check_columns(frame: pd.DataFrame, path: Path, spec: FileSpec, codebook: Codebook) -> list[Problem]:
+def _explain(col: Column, value: str, rule: str, frame: pd.DataFrame, idx: int, codebook: Codebook) -> str:
+    """Make a failure more specific where the generic rule would leave the user searching."""
+    if col.type == "code_list" and rule.startswith("holds a code"):
+        allowed = canonical_codes(codebook, col.codes)
+        bad = [p.strip() for p in value.split(";") if p.strip() and p.strip().upper() not in allowed]
+        shown = ", ".join(codebook.codes(col.codes).labels)
+        which = ", ".join(f"'{b}'" for b in bad)
+        noun = "code" if len(bad) == 1 else "codes"
+        return f"{noun} {which} not in list '{col.codes}' (separate codes with ';'; allowed: {shown})"
+    if rule.startswith("duplicate"):
+        column = frame[col.name]
+        first = frame.loc[column[column == value].index[0], LINE]
+        return f"duplicate: this value is already used on row {first} and must be unique in the file"
+    return rule
+
+
+def check_columns(frame: pd.DataFrame, path: Path, spec: FileSpec, codebook: Codebook,
+                  columns: set[str] | None = None) -> list[Problem]:
     """Run the generated schema lazily and turn every failure case into a :class:`Problem`."""
     try:
-        schema_for(spec, codebook).validate(frame, lazy=True)
+        schema_for(spec, codebook, columns).validate(frame, lazy=True)
     except SchemaErrors as exc:
         problems = []
         for case in exc.failure_cases.itertuples():
@@ -198,8 +321,10 @@ def check_columns(frame: pd.DataFrame, path: Path, spec: FileSpec, codebook: Cod
                 raise RuntimeError(f"{path}: check '{case.check}' on column '{case.column}' "
                                    f"could not run: {case.failure_case}")
             idx = int(case.index)
-            problems.append(Problem(str(path), int(frame.at[idx, LINE]), str(case.column),
-                                    str(case.failure_case), str(case.check)))
+            col = spec.column(str(case.column))
+            value = str(case.failure_case)
+            problems.append(Problem(str(path), int(frame.at[idx, LINE]), col.name, value,
+                                    _explain(col, value, str(case.check), frame, idx, codebook)))
         return problems
     return []
 
@@ -229,61 +354,123 @@ def to_typed(frame: pd.DataFrame, spec: FileSpec, codebook: Codebook) -> pd.Data
     return out
 
 
-# --- rules across files -----------------------------------------------------------------------
+# --- rules across columns and files -------------------------------------------------------------
 
-def check_cross(tables: dict[str, pd.DataFrame], paths: dict[str, Path],
-                authority: Authority | None) -> list[Problem]:
-    """Rules that need more than one column or file (applied to typed tables)."""
+def check_cross(tables: dict[str, pd.DataFrame], paths: dict[str, Path], authority: Authority | None,
+                bad: dict[str, set[tuple[int, str]]] | None = None,
+                skipped_keys: dict[str, set[str]] | None = None,
+                raw: dict[str, pd.DataFrame] | None = None) -> list[Problem]:
+    """Rules that need more than one column or file (applied to typed tables).
+
+    ``bad`` holds, per file, the (line, column) cells that already failed a per-column rule (line
+    ``ALL_ROWS`` for a column missing from the header): a rule reading such a cell is skipped, so
+    one defect is reported once. A file absent from ``tables`` could not be read; rules referring to
+    it are skipped. ``skipped_keys`` are key values on rows dropped for their width (still known to
+    exist). ``raw`` holds the cells as written, so problems quote the value the user typed.
+    """
+    bad = bad or {}
+    skipped_keys = skipped_keys or {}
     problems: list[Problem] = []
     start = pd.Timestamp(authority.period_start) if authority else None
     end = pd.Timestamp(authority.period_end) if authority else None
+    period = (f"the authority's period {authority.period_start} to {authority.period_end} "
+              f"(set in {authority.params_file})") if authority else ""
 
-    def add(name: str, frame: pd.DataFrame, mask: pd.Series, column: str, rule: str, fmt=str) -> None:
-        for _, row in frame[mask.fillna(False)].iterrows():
-            value = row[column]
-            shown = value.date().isoformat() if isinstance(value, pd.Timestamp) else fmt(value)
-            problems.append(Problem(str(paths[name]), int(row[LINE]), column, shown, rule))
+    def val(name: str, idx, column: str) -> str:
+        if raw is not None and name in raw:
+            return str(raw[name].at[idx, column])
+        value = tables[name].at[idx, column]
+        if pd.isna(value):
+            return ""
+        return value.date().isoformat() if isinstance(value, pd.Timestamp) else str(value)
+
+    def usable(name: str, column: str) -> bool:
+        return name in tables and (ALL_ROWS, column) not in bad.get(name, set())
+
+    def add(name: str, mask: pd.Series, column: str, rule, uses: tuple[str, ...] = ()) -> None:
+        frame = tables[name]
+        skip = bad.get(name, set())
+        for idx in frame.index[mask.fillna(False).astype(bool).to_numpy()]:
+            line = int(frame.at[idx, LINE])
+            if any((line, c) in skip or (ALL_ROWS, c) in skip for c in (column, *uses)):
+                continue
+            text = rule(idx) if callable(rule) else rule
+            problems.append(Problem(str(paths[name]), line, column, val(name, idx, column), text))
 
     for name in ("case_files", "admin"):
-        t = tables.get(name)
-        if t is None:
+        if name not in tables:
             continue
-        add(name, t, t["plan_end_date"] < t["plan_start_date"], "plan_end_date",
-            "plan end date is before the plan start date")
+        t = tables[name]
+        add(name, t["plan_end_date"] < t["plan_start_date"], "plan_end_date",
+            lambda i, n=name: f"plan end date is before the plan start date ({val(n, i, 'plan_start_date')})",
+            uses=("plan_start_date",))
         if authority:
-            add(name, t, (t["plan_start_date"] < start) | (t["plan_start_date"] > end), "plan_start_date",
-                f"plan start date is outside the authority's period {authority.period_start} to {authority.period_end}")
-            add(name, t, t["plan_end_date"] > end, "plan_end_date",
-                f"plan end date is after the end of the authority's period {authority.period_end}")
+            add(name, (t["plan_start_date"] < start) | (t["plan_start_date"] > end), "plan_start_date",
+                f"plan start date is outside {period}")
+            add(name, t["plan_end_date"] > end, "plan_end_date", f"plan end date is after the end of {period}")
+
     cases = tables.get("case_files")
+    case_file = paths["case_files"].name if "case_files" in paths else "case_files.csv"
     if cases is not None:
-        add("case_files", cases, cases["plan_end_date"].isna() & (cases["plan_outcome"] != "open"), "plan_outcome",
-            "plan has no end date, so its outcome must be 'open'")
-        add("case_files", cases, cases["plan_end_date"].notna() & (cases["plan_outcome"] == "open"), "plan_outcome",
-            "plan has an end date, so its outcome cannot be 'open'")
+        add("case_files", cases["plan_end_date"].isna() & (cases["plan_outcome"] != "open"), "plan_outcome",
+            "the plan has no end date, so its outcome must be 'open' (or give the end date)",
+            uses=("plan_end_date",))
+        add("case_files", cases["plan_end_date"].notna() & (cases["plan_outcome"] == "open"), "plan_outcome",
+            lambda i: f"the plan has an end date ({val('case_files', i, 'plan_end_date')}), so its outcome "
+                      "cannot be 'open'", uses=("plan_end_date",))
+    # References are checked only against a case_files.csv whose ids can be trusted: one that was
+    # read, has its case_id column, lost no rows to an unclosed quote and is not empty.
+    known_cases = (set(cases["case_id"].dropna()) | skipped_keys.get("case_files", set())
+                   if cases is not None and usable("case_files", "case_id") else set()) or None
+
     support = tables.get("support")
-    if support is not None and cases is not None:
-        known = set(cases["case_id"].dropna())
-        add("support", support, ~support["case_id"].isin(known) & support["case_id"].notna(), "case_id",
-            f"case does not exist in {paths['case_files'].name}")
-        add("support", support, support["start_date"] < support["referral_date"], "start_date",
-            "service start date is before its referral date")
-        add("support", support, support["start_date"].notna() & support["status"].isin(["waiting", "not_available"]),
-            "start_date", "a service that is waiting or not available cannot have a start date")
+    if support is not None:
+        if known_cases is not None:
+            add("support", support["case_id"].notna() & ~support["case_id"].isin(known_cases), "case_id",
+                f"no case with this case_id in {case_file} (every service must belong to a reviewed case)")
+        add("support", support["start_date"] < support["referral_date"], "start_date",
+            lambda i: f"service start date is before its referral date ({val('support', i, 'referral_date')})",
+            uses=("referral_date",))
+        add("support", support["start_date"].notna() & support["status"].isin(["waiting", "not_available"]),
+            "start_date", lambda i: f"the status is '{support.at[i, 'status']}', so the service cannot have a "
+                                    "start date (clear the date or correct the status)", uses=("status",))
+        add("support", support["start_date"].isna() & support["status"].isin(["completed", "ongoing"]),
+            "status", lambda i: f"a service that is '{support.at[i, 'status']}' needs a start date "
+                                "(start_date is blank)", uses=("start_date",))
         if authority:
-            add("support", support, (support["referral_date"] > end), "referral_date",
-                f"referral date is after the end of the authority's period {authority.period_end}")
-        plan_start = support["case_id"].map(dict(zip(cases["case_id"], cases["plan_start_date"])))
-        add("support", support, support["referral_date"] < plan_start - pd.Timedelta(days=365), "referral_date",
-            "referral date is more than a year before the case's plan started")
+            add("support", support["referral_date"] > end, "referral_date",
+                f"referral date is after the end of {period}")
+            add("support", support["start_date"] > end, "start_date",
+                f"service start date is after the end of {period}")
+        if cases is not None and usable("case_files", "case_id"):
+            starts = dict(zip(cases["case_id"], cases["plan_start_date"]))
+            plan_start = pd.to_datetime(support["case_id"].map(starts))
+            add("support", support["referral_date"] < plan_start - pd.Timedelta(days=365), "referral_date",
+                lambda i: f"referral date is more than a year before the case's plan started "
+                          f"({plan_start[i].date().isoformat()})", uses=("case_id",))
+
     themes = tables.get("themes")
-    if themes is not None and cases is not None:
+    if themes is not None:
         discussions = themes["source_type"] == "case_discussion"
-        add("themes", themes, discussions & ~themes["source_id"].isin(set(cases["case_id"].dropna())), "source_id",
-            f"a case discussion must name a case_id that exists in {paths['case_files'].name}")
-        kinds = themes.groupby("source_id")["source_type"].nunique()
-        mixed = themes["source_id"].isin(kinds[kinds > 1].index)
-        add("themes", themes, mixed, "source_type", "the same source_id is used with different source types")
+        if known_cases is not None:
+            add("themes", discussions & ~themes["source_id"].isin(known_cases), "source_id",
+                f"a case discussion must name a case_id that exists in {case_file}", uses=("source_type",))
+        skip = bad.get("themes", set())
+        typed = themes[themes["source_type"].notna() & themes["source_id"].notna()
+                       & ~themes[LINE].map(lambda n: (n, "source_type") in skip)]
+        first = typed.drop_duplicates("source_id").set_index("source_id")
+        first_type = themes["source_id"].map(first["source_type"])
+        first_line = themes["source_id"].map(first[LINE])
+        add("themes", themes["source_type"].notna() & (themes["source_type"] != first_type), "source_type",
+            lambda i: f"source '{themes.at[i, 'source_id']}' is a '{first_type[i]}' on row {first_line[i]}: "
+                      "one source_id must keep one source type", uses=("source_id",))
+        pairs = themes[themes["source_id"].notna() & themes["theme"].notna()]
+        dup = pairs.duplicated(["source_id", "theme"], keep="first")
+        first_pair = pairs.drop_duplicates(["source_id", "theme"]).set_index(["source_id", "theme"])[LINE]
+        add("themes", dup.reindex(themes.index, fill_value=False), "theme",
+            lambda i: f"this source_id and theme are already coded on row "
+                      f"{first_pair[(themes.at[i, 'source_id'], themes.at[i, 'theme'])]}: "
+                      "give each theme once per source, with all its segments", uses=("source_id",))
     return problems
 
 
@@ -291,22 +478,39 @@ def check_cross(tables: dict[str, pd.DataFrame], paths: dict[str, Path],
 
 def validate_authority(authority: Authority, codebook: Codebook | None = None
                        ) -> tuple[dict[str, pd.DataFrame], list[Problem]]:
-    """Check an authority's four files; return typed tables and every problem found."""
+    """Check an authority's four files; return typed tables and every problem found, sorted.
+
+    A file that is missing or cannot be read has no entry in the returned tables.
+    """
     codebook = codebook or load_codebook()
     problems: list[Problem] = []
     tables: dict[str, pd.DataFrame] = {}
+    raws: dict[str, pd.DataFrame] = {}
     paths: dict[str, Path] = {}
+    bad: dict[str, set[tuple[int, str]]] = {}
+    skipped: dict[str, set[str]] = {}
+    every = ", ".join(spec.filename for spec in codebook.files.values())
     for name, spec in codebook.files.items():
         path = authority.data_dir / spec.filename
         paths[name] = path
         if not path.is_file():
-            problems.append(Problem(str(path), 0, "", "", "file is missing"))
+            problems.append(Problem(str(path), 0, "", "", f"file is missing (each authority's data folder "
+                                                          f"needs {every})"))
             continue
-        raw, read_problems = read_raw(path, spec)
-        col_problems = check_columns(raw, path, spec, codebook)
-        problems += read_problems + col_problems
-        tables[name] = to_typed(raw, spec, codebook)
-    problems += check_cross(tables, paths, authority)
+        read = read_file(path, spec)
+        problems += read.problems
+        if not read.readable:
+            continue
+        present = {c.name for c in spec.columns} - read.missing
+        col_problems = check_columns(read.frame, path, spec, codebook, present)
+        problems += col_problems
+        bad[name] = {(p.row, p.column) for p in col_problems} | {(ALL_ROWS, c) for c in read.missing}
+        skipped[name] = read.skipped_keys
+        if not read.keys_complete and spec.key:
+            bad[name].add((ALL_ROWS, spec.key))
+        tables[name] = to_typed(read.frame, spec, codebook)
+        raws[name] = read.frame
+    problems += check_cross(tables, paths, authority, bad, skipped, raws)
     return tables, sorted(set(problems))
 
 
