@@ -8,6 +8,7 @@ message alone.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,6 +121,10 @@ def _load_yaml(path: Path, problems: list[str]) -> dict[str, Any] | None:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
+        context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and start and mark and start.line != mark.line:
+            # e.g. an unclosed quote: say where the unfinished thing began, not only where it broke
+            problem = f"{problem} ({context} that starts at line {start.line + 1}, column {start.column + 1})"
         problems.append(f"{path}: not valid YAML{where}: {problem}")
         return None
     if data is None:
@@ -128,6 +133,28 @@ def _load_yaml(path: Path, problems: list[str]) -> dict[str, Any] | None:
         problems.append(f"{path}: must be a mapping of keys to values, found {type(data).__name__}")
         return None
     return data
+
+
+def _check_keys(path: Path, data: dict[str, Any], known: set[str], required: list[str],
+                problems: list[str]) -> None:
+    """Unknown and missing keys; a misspelled key is one problem that names the right key."""
+    absent = [k for k in required if k not in data or data[k] in (None, "")]
+    for key in data:
+        if key in known:
+            continue
+        unused = sorted(k for k in known if k not in data)
+        match = difflib.get_close_matches(str(key), unused, n=1, cutoff=0.6)
+        if match and match[0] in absent:
+            problems.append(f"{path}: unknown key '{key}': rename it to '{match[0]}' "
+                            f"(required key '{match[0]}' is missing)")
+            absent.remove(match[0])
+        elif match:
+            problems.append(f"{path}: unknown key '{key}' (did you mean '{match[0]}'? "
+                            f"known keys: {', '.join(sorted(known))})")
+        else:
+            problems.append(f"{path}: unknown key '{key}' (known keys: {', '.join(sorted(known))})")
+    for key in absent:
+        problems.append(f"{path}: required key '{key}' is missing")
 
 
 def _date(path: Path, key: str, value: Any, problems: list[str]) -> dt.date | None:
@@ -149,13 +176,7 @@ def load_report(params_dir: Path | str = "params") -> ReportParams:
     data = _load_yaml(path, problems)
     if data is None:
         raise ParamsError(problems)
-    known = set(REPORT_DEFAULTS) | set(REPORT_REQUIRED)
-    for key in data:
-        if key not in known:
-            problems.append(f"{path}: unknown key '{key}' (known keys: {', '.join(sorted(known))})")
-    for key in REPORT_REQUIRED:
-        if key not in data:
-            problems.append(f"{path}: required key '{key}' is missing")
+    _check_keys(path, data, set(REPORT_DEFAULTS) | set(REPORT_REQUIRED), list(REPORT_REQUIRED), problems)
     merged: dict[str, Any] = {}
     for key, default in REPORT_DEFAULTS.items():
         value = data.get(key, default)
@@ -229,12 +250,7 @@ def _load_authority(path: Path, report: ReportParams | None, root: Path | str, c
     data = _load_yaml(path, problems)
     if data is None:
         raise ParamsError(problems)
-    for key in data:
-        if key not in AUTHORITY_KEYS:
-            problems.append(f"{path}: unknown key '{key}' (known keys: {', '.join(sorted(AUTHORITY_KEYS))})")
-    for key in AUTHORITY_REQUIRED:
-        if key not in data or data[key] in (None, ""):
-            problems.append(f"{path}: required key '{key}' is missing")
+    _check_keys(path, data, AUTHORITY_KEYS, list(AUTHORITY_REQUIRED), problems)
     for key in ("name", "data_dir", "new_la_code", "region"):
         if key in data and data[key] is not None and not isinstance(data[key], str):
             problems.append(f"{path}: key '{key}' must be text, found {data[key]!r}")
@@ -272,13 +288,12 @@ def load_authorities(params_dir: Path | str = "params", root: Path | str = ".",
     authorities: list[Authority] = []
     folder = Path(params_dir) / "authorities"
     files = authority_files(params_dir)
-    if not files:
+    misnamed = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".YAML", ".YML")) if folder.is_dir() else []
+    for other in misnamed:
+        problems.append(f"{other}: not read: authority params files must end in '.yml' "
+                        f"(rename it to {other.stem}.yml)")
+    if not files and not misnamed:
         problems.append(f"{folder}: no authority params files (*.yml) found")
-    if folder.is_dir():
-        for other in sorted(folder.iterdir()):
-            if other.suffix.lower() == ".yaml" or (other.suffix == ".YML"):
-                problems.append(f"{other}: not read: authority params files must end in '.yml' "
-                                f"(rename it to {other.stem.lower()}.yml)")
     for path in files:
         try:
             authorities.append(_load_authority(path, report, root, check_data, report_failed=report is None))

@@ -233,7 +233,8 @@ def involvement_finding(metrics: dict[str, dict], t: dict[str, float]) -> Findin
     parents = 100 * felt / interviews if interviews else None
     gap = practitioner - parents if practitioner is not None and parents is not None else None
     if gap is None:
-        outcome, sentence = "no-data", "There were no parent interviews or case records to compare accounts of involvement."
+        outcome = "no-data"
+        sentence = "There were no parent interviews or case records to compare accounts of involvement."
     elif gap >= points:
         outcome = "gap"
         sentence = (f"Case files recorded parents as involved in {_pct(inv, rec)}% of plans, but parents in only "
@@ -241,8 +242,8 @@ def involvement_finding(metrics: dict[str, dict], t: dict[str, float]) -> Findin
                     f"their plan; {unaware} of {interviews} interviewed parents were not aware of the plan's goals.")
     elif gap <= -points:
         outcome = "parents-higher"
-        sentence = (f"Parents described feeling involved in developing their plan more often ({_pct(felt, interviews)}% "
-                    f"of {interviews} interviews) than case files recorded parents as involved "
+        sentence = (f"Parents described feeling involved in developing their plan more often "
+                    f"({_pct(felt, interviews)}% of {interviews} interviews) than case files recorded parents as involved "
                     f"({_pct(inv, rec)}% of plans).")
     else:
         outcome = "no-gap"

@@ -78,7 +78,8 @@ class Study:
             for key in path:
                 node = node[key]
             cols[self.names[code]] = pd.Series(node, dtype=int)
-        return pd.DataFrame(cols).fillna(0).astype(int)
+        order = list(dict.fromkeys(k for col in cols.values() for k in col.index))  # codebook order
+        return pd.DataFrame(cols).reindex(order).fillna(0).astype(int)
 
     def table(self, name: str, counts: pd.DataFrame, category: str, caption: str) -> str:
         counts = counts.loc[counts.sum(axis=1) > 0]

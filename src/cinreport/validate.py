@@ -97,13 +97,13 @@ class RawFile:
     frame: pd.DataFrame                 # codebook columns in order (strings) + LINE
     problems: list[Problem]
     readable: bool = True               # False: empty, not UTF-8, not CSV - nothing in it is usable
-    missing: set[str] = field(default_factory=set)      # codebook columns absent from the header
+    unusable: set[str] = field(default_factory=set)     # codebook columns missing or given twice
     skipped_keys: set[str] = field(default_factory=set)  # key values on rows skipped for their width
     keys_complete: bool = True          # False: an unclosed quote swallowed rows, so keys may be lost
 
 
 def _string_frame(rows: list[list[str]], columns: list[str]) -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series([r[i] for r in rows], dtype=str) for i, c in enumerate(columns)})
+    return pd.DataFrame(rows, columns=columns, dtype=str)
 
 
 def _empty(expected: list[str]) -> pd.DataFrame:
@@ -180,16 +180,25 @@ def read_file(path: Path, spec: FileSpec) -> RawFile:
         if c not in renamed.values():
             problems.append(Problem(name, 1, c, "", "column is missing from the header (every codebook "
                                                     "column must be present; leave values blank where allowed)"))
-    for h in sorted({h for h in header if h and header.count(h) > 1}):
-        problems.append(Problem(name, 1, h, h, "column appears more than once in the header"))
+    dupes = sorted({h for h in header if h and header.count(h) > 1})
+    for h in dupes:
+        problems.append(Problem(name, 1, h, h, "column appears more than once in the header: its values "
+                                               "are not checked until one of them is renamed or removed"))
 
     key_at = header.index(spec.key) if spec.key in header else None
     good: list[list[str]] = []
     skipped_keys: set[str] = set()
     keys_complete = True
+    records = [(first, last, fields[:width] if len(fields) > width and not any(fields[width:]) else fields)
+               for first, last, fields in records]   # trailing empty fields, e.g. a trailing comma
+    widths = {len(fields) for _, _, fields in records}
+    if len(records) > 1 and len(widths) == 1 and width not in widths and all(a == b for a, b, _ in records):
+        # The header, not the rows, is wrong: say so once (this replaces the header's other
+        # problems, which it explains) instead of once per row.
+        return RawFile(_empty(expected), [Problem(
+            name, 1, "", "", f"the header has {width} columns but every data row has {widths.pop()} fields: "
+                             f"the header should be {','.join(expected)}")], False)
     for first, last, fields in records:
-        if len(fields) > width and not any(fields[width:]):
-            fields = fields[:width]          # trailing empty fields, e.g. a trailing comma
         if len(fields) != width:
             if last > first:
                 keys_complete = False
@@ -213,7 +222,8 @@ def read_file(path: Path, spec: FileSpec) -> RawFile:
     frame[LINE] = frame[LINE].astype(int)
     if spec.name in NEED_ROWS and not records:
         problems.append(Problem(name, 0, "", "", "file has a header but no data rows"))
-    return RawFile(frame.reset_index(drop=True), problems, True, set(missing), skipped_keys, keys_complete)
+    return RawFile(frame.reset_index(drop=True), problems, True, set(missing) | set(dupes), skipped_keys,
+                   keys_complete)
 
 
 def read_raw(path: Path, spec: FileSpec) -> tuple[pd.DataFrame, list[Problem]]:
@@ -501,10 +511,10 @@ def validate_authority(authority: Authority, codebook: Codebook | None = None
         problems += read.problems
         if not read.readable:
             continue
-        present = {c.name for c in spec.columns} - read.missing
+        present = {c.name for c in spec.columns} - read.unusable
         col_problems = check_columns(read.frame, path, spec, codebook, present)
         problems += col_problems
-        bad[name] = {(p.row, p.column) for p in col_problems} | {(ALL_ROWS, c) for c in read.missing}
+        bad[name] = {(p.row, p.column) for p in col_problems} | {(ALL_ROWS, c) for c in read.unusable}
         skipped[name] = read.skipped_keys
         if not read.keys_complete and spec.key:
             bad[name].add((ALL_ROWS, spec.key))

@@ -1,0 +1,319 @@
+"""Scenario tests of the findings engine: synthetic studies whose truth is known, run through the real
+pipeline (write CSV → validate → measure → evaluate), and the rendered key-findings chapter.
+
+Each scenario is checked with two seeds, so a result holds because of the data's design, not a lucky
+draw. Authorities have 60-80 case files (the demo's ~20 would make many comparisons 'uncertain').
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from cinreport import findings, synth
+from cinreport.atomic import dumps_json
+from cinreport.config import REPORT_DEFAULTS
+from cinreport.scenarios import study_from_profiles, write_study
+from cinreport.study import Study
+
+SEEDS = (3, 7)
+THRESHOLDS = {k: float(v) for k, v in REPORT_DEFAULTS["findings"].items()}
+VARIATION_IDS = ("variation-reasons", "variation-use", "variation-length", "variation-services",
+                 "variation-direct-work")
+P = synth.Profile
+SMALL_ADMIN = 60  # the administrative extract only feeds recording-gaps; keep it small for speed
+
+SCENARIOS: dict[str, dict[str, synth.Profile]] = {
+    # One profile for every authority: the truth is "no variation between authorities".
+    "identical": synth.identical(4, P(n_cases=80, n_admin=SMALL_ADMIN)),
+    # Authorities that differ hugely in primary need and plan length.
+    "different": {
+        "la-a": P(n_cases=70, n_admin=SMALL_ADMIN, primary_need={"N1": 0.9, "N4": 0.1}, plan_median_days=30,
+                  plan_spread=0.3),
+        "la-b": P(n_cases=70, n_admin=SMALL_ADMIN, primary_need={"N2": 0.9, "N5": 0.1}, plan_median_days=200,
+                  plan_spread=0.3),
+        "la-c": P(n_cases=70, n_admin=SMALL_ADMIN, primary_need={"N4": 0.9, "N1": 0.1}, plan_median_days=30,
+                  plan_spread=0.3),
+        "la-d": P(n_cases=70, n_admin=SMALL_ADMIN, primary_need={"N5": 0.9, "N2": 0.1}, plan_median_days=200,
+                  plan_spread=0.3),
+    },
+    # Mental-health support starts within days, is always available and never declined.
+    "no-mh-waits": synth.identical(4, P(n_cases=60, n_admin=SMALL_ADMIN, mh_median_wait_days=3,
+                                        mh_not_available=0.0, mh_declined=0.0)),
+    # Long waits and often not available.
+    "mh-gap": synth.identical(4, P(n_cases=60, n_admin=SMALL_ADMIN, mh_median_wait_days=150,
+                                   mh_not_available=0.4)),
+    # Too few cases per authority (below min_cases_per_authority = 10) to call any variation.
+    "small": synth.identical(4, P(n_cases=6, n_admin=SMALL_ADMIN)),
+    # Case files say parents were involved; parents say they were not.
+    "involvement-gap": synth.identical(4, P(n_cases=60, n_admin=SMALL_ADMIN, parents_involved=0.95,
+                                            parent_feels_involved=0.1, parent_interviews=6)),
+    # Parents feel at least as involved as the case files record.
+    "involvement-agree": synth.identical(4, P(n_cases=60, n_admin=SMALL_ADMIN, parents_involved=0.9,
+                                              parent_feels_involved=0.95, parent_interviews=6)),
+}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """``run(name, seed)`` → (metrics, cases, findings); each scenario and seed is built once."""
+    cache: dict[tuple[str, int], tuple] = {}
+
+    def _run(name: str, seed: int):
+        if (name, seed) not in cache:
+            workdir = tmp_path_factory.mktemp(f"{name}-{seed}")
+            metrics, cases = study_from_profiles(SCENARIOS[name], seed, workdir=workdir)
+            cache[name, seed] = (metrics, cases, findings.evaluate(metrics, cases, THRESHOLDS, seed=seed))
+        return cache[name, seed]
+
+    return _run
+
+
+def by_id(found: list[findings.Finding]) -> dict[str, findings.Finding]:
+    return {f.id: f for f in found}
+
+
+def implication_ids(found: list[findings.Finding]) -> set[str]:
+    return {i.id for i in findings.implications(found)}
+
+
+# --- variation between authorities ---------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_identical_authorities_show_no_considerable_variation(run, seed):
+    _, _, found = run("identical", seed)
+    f = by_id(found)
+    for fid in VARIATION_IDS:
+        assert f[fid].outcome in ("none", "some"), (fid, f[fid].outcome, f[fid].sentence)
+        assert not f[fid].holds
+        assert ("no considerable variation" in f[fid].sentence
+                or re.search(r"differed .* small", f[fid].sentence)), f[fid].sentence
+    assert "consistency" not in implication_ids(found)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_strongly_different_authorities_show_considerable_variation(run, seed):
+    _, _, found = run("different", seed)
+    f = by_id(found)
+    for fid in ("variation-reasons", "variation-length"):
+        assert f[fid].outcome == "considerable", (fid, f[fid].sentence)
+        assert f[fid].holds
+        assert f[fid].sentence.startswith("There was considerable variation between authorities")
+    consistency = next(i for i in findings.implications(found) if i.id == "consistency")
+    assert {"variation-reasons", "variation-length"} <= set(consistency.supported_by)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_small_samples_make_variation_uncertain(run, seed):
+    metrics, _, found = run("small", seed)
+    assert all(m["counts"]["case_files"] < THRESHOLDS["min_cases_per_authority"] for m in metrics.values())
+    f = by_id(found)
+    for fid in VARIATION_IDS:
+        assert f[fid].outcome == "uncertain", (fid, f[fid].outcome)
+        assert not f[fid].holds
+        assert "too uncertain to call" in f[fid].sentence
+        assert "fewer than 10" in f[fid].sentence
+    assert "consistency" not in implication_ids(found)
+
+
+def test_variation_finding_records_cases_per_authority(run):
+    metrics, cases, found = run("different", SEEDS[0])
+    f = by_id(found)
+    assert f["variation-reasons"].measures["n_per_authority"] == {c: m["counts"]["case_files"]
+                                                                  for c, m in metrics.items()}
+    assert f["variation-length"].measures["n_per_authority"] == {c: int(df["plan_days"].notna().sum())
+                                                                 for c, df in cases.items()}
+
+
+def test_variation_not_testable_with_one_authority_is_uncertain(run):
+    metrics, cases, _ = run("identical", SEEDS[0])
+    one = {"la-a": metrics["la-a"]}
+    found = by_id(findings.evaluate(one, {"la-a": cases["la-a"]}, THRESHOLDS))
+    for fid in VARIATION_IDS:
+        assert found[fid].outcome == "uncertain"
+        assert "could not be tested" in found[fid].sentence
+        json.dumps(found[fid].to_dict(), allow_nan=False)
+
+
+# --- mental-health support -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_no_mental_health_waits_means_no_gap_and_no_access_implication(run, seed):
+    _, _, found = run("no-mh-waits", seed)
+    mh = by_id(found)["mental-health-gap"]
+    assert mh.measures["referrals"] >= 20
+    assert not mh.holds and mh.outcome == "no-gap"
+    assert mh.measures["share"] < THRESHOLDS["mental_health_gap_share"]
+    assert mh.sentence.startswith("Most mental-health referrals were met in time")
+    assert "multi-agency-access" not in implication_ids(found)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_long_mental_health_waits_are_a_gap_with_the_access_implication(run, seed):
+    _, _, found = run("mh-gap", seed)
+    mh = by_id(found)["mental-health-gap"]
+    assert mh.holds and mh.outcome == "gap"
+    assert mh.sentence.startswith("There were gaps in provision, especially timely mental-health support")
+    access = next(i for i in findings.implications(found) if i.id == "multi-agency-access")
+    assert access.supported_by == ["mental-health-gap"]
+
+
+@pytest.mark.parametrize("name", ["no-mh-waits", "mh-gap"])
+def test_mental_health_sentence_numbers_come_from_the_measures(run, name):
+    metrics, _, found = run(name, SEEDS[0])
+    mh = by_id(found)["mental-health-gap"]
+    referrals = sum(m["needs"]["mental_health"]["referrals"] for m in metrics.values())
+    not_timely = sum(m["needs"]["mental_health"]["not_timely"] for m in metrics.values())
+    assert (mh.measures["referrals"], mh.measures["not_timely"]) == (referrals, not_timely)
+    assert mh.measures["share"] == round(not_timely / referrals, 4)
+    quoted = re.search(r"(\d+)% of (\d+)", mh.sentence)
+    assert int(quoted.group(1)) == round(100 * not_timely / referrals)
+    assert abs(int(quoted.group(1)) - 100 * mh.measures["share"]) <= 0.5 + 1e-9
+    assert int(quoted.group(2)) == referrals
+    assert f"more than {THRESHOLDS['mental_health_wait_days']:.0f} days" in mh.sentence
+    lo, hi = mh.measures["share_ci95"]
+    assert lo <= mh.measures["share"] <= hi
+
+
+def test_mental_health_finding_refuses_metrics_measured_with_another_wait(run):
+    metrics, cases, _ = run("mh-gap", SEEDS[0])
+    with pytest.raises(ValueError, match="mental_health_wait_days"):
+        findings.evaluate(metrics, cases, {**THRESHOLDS, "mental_health_wait_days": 60.0})
+
+
+# --- involvement -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_parents_not_feeling_involved_is_an_involvement_gap(run, seed):
+    _, _, found = run("involvement-gap", seed)
+    inv = by_id(found)["involvement-gap"]
+    assert inv.holds and inv.outcome == "gap"
+    assert inv.measures["gap_points"] >= THRESHOLDS["involvement_gap_points"]
+    assert "collaboration" in implication_ids(found)
+    quoted = [int(x) for x in re.findall(r"(\d+)% ", inv.sentence)]
+    assert quoted == [round(inv.measures["case_file_share"]), round(inv.measures["parent_share"])]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_parents_feeling_involved_is_no_involvement_gap(run, seed):
+    _, _, found = run("involvement-agree", seed)
+    inv = by_id(found)["involvement-gap"]
+    assert not inv.holds and inv.outcome in ("no-gap", "parents-higher")
+    assert inv.measures["gap_points"] < THRESHOLDS["involvement_gap_points"]
+    assert "collaboration" not in implication_ids(found)
+
+
+def _with_involvement(metrics: dict, **values) -> dict:
+    return {c: {**m, "involvement": {**m["involvement"], **values}} for c, m in metrics.items()}
+
+
+def test_involvement_parents_higher_than_case_files_is_not_called_close(run):
+    metrics, _, _ = run("identical", SEEDS[0])
+    changed = _with_involvement(metrics, case_files_with_record=10, case_files_parents_involved=3,
+                                parent_interviews=10, parents_not_involved=1)
+    inv = findings.involvement_finding(changed, THRESHOLDS)
+    assert inv.outcome == "parents-higher" and not inv.holds
+    assert "close" not in inv.sentence
+    assert "90% of 40 interviews" in inv.sentence and "30% of plans" in inv.sentence
+
+
+def test_involvement_without_interviews_is_no_data_and_json_safe(run):
+    metrics, _, _ = run("identical", SEEDS[0])
+    inv = findings.involvement_finding(_with_involvement(metrics, parent_interviews=0, parents_not_involved=0,
+                                                         parents_unaware_of_goals=0), THRESHOLDS)
+    assert inv.outcome == "no-data" and not inv.holds
+    json.dumps(inv.to_dict(), allow_nan=False)  # no NaN reaches findings.json
+    assert inv.measures["parent_share"] is None and inv.measures["gap_points"] is None
+
+
+# --- the findings document ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["identical", "different", "small"])
+def test_findings_document_round_trips_with_evidence_for_every_finding(run, name):
+    metrics, _, found = run(name, SEEDS[0])
+    imps = findings.implications(found)
+    doc = findings.findings_document(found, imps, {"authorities": sorted(metrics)})
+    text = dumps_json(doc)  # allow_nan=False: raises on NaN
+    assert json.loads(text) == doc
+    assert [f["id"] for f in doc["findings"]] == [f.id for f in found]
+    assert len({f["id"] for f in doc["findings"]}) == len(found)
+    for f in doc["findings"]:
+        for key in ("id", "rule", "outcome", "sentence", "section"):
+            assert isinstance(f[key], str) and f[key], (f["id"], key)
+        assert isinstance(f["holds"], bool)
+        assert isinstance(f["measures"], dict) and f["measures"], f["id"]
+        assert isinstance(f["thresholds"], dict)
+        assert f["sentence"].endswith(".")
+        assert "nan" not in f["sentence"].lower().split()
+        assert all(isinstance(v, float) for v in f["thresholds"].values())
+    holding = {f["id"] for f in doc["findings"] if f["holds"]}
+    for i in doc["implications"]:
+        assert i["supported_by"] and set(i["supported_by"]) <= holding
+    every = {iid for iid, _, _ in findings.IMPLICATIONS}
+    dropped = every - {i["id"] for i in doc["implications"]}
+    for iid, _, support in findings.IMPLICATIONS:
+        assert (iid in dropped) == (not holding & set(support))
+
+
+@pytest.mark.parametrize("name", ["identical", "different"])
+def test_variation_sentence_numbers_come_from_the_test(run, name):
+    _, _, found = run(name, SEEDS[0])
+    for fid in VARIATION_IDS:
+        f = by_id(found)[fid]
+        test = f.measures["test"]
+        assert f"{test['effect_name']} {test['effect_size']:.2f}" in f.sentence
+        p = "p < 0.001" if test["p_value"] < 0.001 else f"p = {test['p_value']:.3f}"
+        assert p in f.sentence
+
+
+def test_evaluate_is_deterministic(run):
+    metrics, cases, found = run("identical", SEEDS[0])
+    again = findings.evaluate(metrics, cases, THRESHOLDS, seed=SEEDS[0])
+    assert [f.to_dict() for f in again] == [f.to_dict() for f in found]
+
+
+# --- rendered chapters ----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """Key-findings and implications Markdown of Study for the mental-health gap and no-wait scenarios."""
+    out = {}
+    for name in ("mh-gap", "no-mh-waits"):
+        root = tmp_path_factory.mktemp(f"study-{name}")
+        write_study(root, SCENARIOS[name], SEEDS[0])
+        study = Study.load("key_findings", params_dir=str(root / "params"), build_dir=str(root / "build"),
+                           out_dir=str(root / "build" / "study"), root=str(root))
+        out[name] = {"key_findings": "\n\n".join(study.key_findings()),
+                     "implications": "\n\n".join(study.implications()),
+                     "mh": study.finding("mental-health-gap"),
+                     "json": json.loads((Path(root) / "build" / "study" / "findings.json").read_text())}
+    return out
+
+
+ACCESS_TEXT = next(text for iid, text, _ in findings.IMPLICATIONS if iid == "multi-agency-access")
+
+
+def test_rendered_key_findings_state_the_mental_health_gap_only_when_it_holds(rendered):
+    gap, none = rendered["mh-gap"], rendered["no-mh-waits"]
+    assert gap["mh"].sentence in gap["key_findings"]
+    assert "There were gaps in provision, especially timely mental-health support" in gap["key_findings"]
+    assert "There were gaps in provision" not in none["key_findings"]
+    assert none["mh"].sentence in none["key_findings"]
+    assert "Most mental-health referrals were met in time" in none["key_findings"]
+
+
+def test_rendered_implications_drop_the_access_implication_without_a_gap(rendered):
+    assert ACCESS_TEXT in rendered["mh-gap"]["implications"]
+    assert ACCESS_TEXT not in rendered["no-mh-waits"]["implications"]
+    assert "multi-agency-access" in {i["id"] for i in rendered["mh-gap"]["json"]["implications"]}
+    assert "multi-agency-access" not in {i["id"] for i in rendered["no-mh-waits"]["json"]["implications"]}
+
+
+def test_rendered_findings_json_matches_the_findings(rendered):
+    for case in rendered.values():
+        mh = next(f for f in case["json"]["findings"] if f["id"] == "mental-health-gap")
+        assert mh["sentence"] == case["mh"].sentence
+        assert mh["holds"] == case["mh"].holds

@@ -1,0 +1,395 @@
+"""Validation of coded data and params: the broken-input corpus, accepted export variants,
+generated data always validating, and a failed validation touching nothing in build/ or _book/.
+
+The corpus (``tests/broken/cases.yml``) starts every case from the frozen clean baseline in
+``tests/broken/clean/`` (so regenerating the demo data never changes the expected messages).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import hashlib
+import io
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cinreport import synth
+from cinreport.codebook import load_codebook
+from cinreport.config import Authority, ParamsError, load_authorities
+from cinreport.validate import (
+    Problem,
+    ValidationError,
+    load_validated,
+    parse_date,
+    read_raw,
+    validate_authority,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+BROKEN = ROOT / "tests" / "broken"
+CLEAN = BROKEN / "clean"
+CODEBOOK = load_codebook(ROOT / "data" / "codebook.yml")
+CASES = yaml.safe_load((BROKEN / "cases.yml").read_text(encoding="utf-8"))["cases"] or []
+CLI = Path(sys.executable).with_name("cinreport")
+
+
+# --- the harness ---------------------------------------------------------------------------------
+
+def copy_clean(dest: Path) -> Path:
+    shutil.copytree(CLEAN, dest, dirs_exist_ok=True)
+    return dest
+
+
+def run_validation(project: Path) -> list[str]:
+    """What `cinreport validate` reports for ``project``: params problems, else data problems.
+
+    File names are made relative to ``project`` (the temporary folder is not part of a message).
+    """
+    prefix = f"{project}/"
+    try:
+        authorities = load_authorities(project / "params", root=project)
+    except ParamsError as exc:
+        return [p.replace(prefix, "") for p in exc.problems]
+    problems: list[Problem] = []
+    for authority in authorities:
+        problems += validate_authority(authority, CODEBOOK)[1]
+    return [str(p).replace(prefix, "") for p in sorted(problems)]
+
+
+def _set_field(line: str, column: str, value: str, header: list[str]) -> str:
+    fields = next(csv.reader([line]))
+    fields[header.index(column)] = value
+    return ",".join(fields)
+
+
+def apply_edit(project: Path, case: dict) -> None:
+    """Make the one edit a corpus case describes."""
+    path = project / case["file"]
+    if "create" in case:
+        path.write_text(case["create"], encoding="utf-8")
+        return
+    if "remove" in case:
+        path.unlink()
+        return
+    if "rename" in case:
+        path.rename(project / case["rename"])
+        return
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    if "set" in case:
+        edit = case["set"]
+        header = next(csv.reader([lines[0]]))
+        lines[edit["row"] - 1] = _set_field(lines[edit["row"] - 1], edit["column"], str(edit["value"]), header)
+        text = "\n".join(lines) + "\n"
+    elif "replace" in case:
+        old, new = case["replace"]["old"], case["replace"]["new"]
+        assert text.count(old) == 1, f"{case['id']}: '{old}' must occur exactly once in {case['file']}"
+        text = text.replace(old, new)
+    elif "append" in case:
+        text = text + case["append"] + "\n"
+    elif "delete_row" in case:
+        del lines[case["delete_row"] - 1]
+        text = "\n".join(lines) + "\n"
+    elif "add_column" in case:
+        rows = list(csv.reader(io.StringIO(text)))
+        name, value = case["add_column"]["name"], str(case["add_column"]["value"])
+        text = "".join(",".join(r + [name if i == 0 else value]) + "\n" for i, r in enumerate(rows))
+    elif "delete_column" in case:
+        rows = list(csv.reader(io.StringIO(text)))
+        at = rows[0].index(case["delete_column"])
+        text = "".join(",".join(r[:at] + r[at + 1:]) + "\n" for r in rows)
+    elif "content" in case:
+        text = case["content"]
+    else:
+        raise AssertionError(f"{case['id']}: no edit given")
+    path.write_bytes(text.encode(case.get("encoding", "utf-8")))
+
+
+# --- the corpus ------------------------------------------------------------------------------------
+
+def test_corpus_is_large_and_well_formed():
+    ids = [c["id"] for c in CASES]
+    assert len(ids) >= 30
+    assert len(set(ids)) == len(ids), "case ids must be unique"
+    edits = {"set", "replace", "append", "delete_row", "add_column", "delete_column", "content", "remove", "rename",
+             "create"}
+    for case in CASES:
+        assert len(edits & set(case)) == 1, f"{case['id']}: exactly one edit"
+        assert case["expect"], f"{case['id']}: expected problems must be listed"
+        assert case.get("why"), f"{case['id']}: say what the defect is"
+    # every file kind and params are covered
+    files = {Path(c["file"]).name for c in CASES}
+    assert {"case_files.csv", "support.csv", "admin.csv", "themes.csv", "report.yml", "la-a.yml"} <= files
+
+
+def test_clean_baseline_validates(tmp_path):
+    assert run_validation(copy_clean(tmp_path)) == []
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_broken_input(case, tmp_path):
+    project = copy_clean(tmp_path)
+    apply_edit(project, case)
+    assert run_validation(project) == case["expect"]
+
+
+def test_every_problem_names_file_row_column_value():
+    """Data problems (not params ones) carry a file and, where a cell is at fault, row/column/value."""
+    for case in CASES:
+        for message in case["expect"]:
+            if message.startswith("data/"):
+                assert message.split(",")[0].split(":")[0].endswith(".csv"), message
+
+
+# --- messages, sorting, count ------------------------------------------------------------------------
+
+def test_all_problems_reported_sorted_with_count(tmp_path):
+    project = copy_clean(tmp_path)
+    cases = project / "data/la-a/case_files.csv"
+    lines = cases.read_text().splitlines()
+    lines[6] = _set_field(lines[6], "age_at_plan_start", "30", next(csv.reader([lines[0]])))
+    lines[1] = _set_field(lines[1], "gender", "X", next(csv.reader([lines[0]])))
+    cases.write_text("\n".join(lines) + "\n")
+    (project / "data/la-a/themes.csv").open("a").write("LAA-FG1,focus_group,service_gaps,2000\n")
+    authority = load_authorities(project / "params", root=project)[0]
+    with pytest.raises(ValidationError) as info:
+        load_validated(authority, CODEBOOK)
+    problems = info.value.problems
+    assert problems == sorted(problems)
+    assert [(Path(p.file).name, p.row, p.column) for p in problems] == [
+        ("case_files.csv", 2, "gender"), ("case_files.csv", 7, "age_at_plan_start"),
+        ("themes.csv", 20, "segments"), ("themes.csv", 20, "theme")]
+    message = str(info.value)
+    assert message.startswith("4 problem(s) found in the data:\n")
+    assert f"{project}/data/la-a/case_files.csv, row 7, column 'age_at_plan_start', value '30': " \
+           "must be between 0 and 17" in message
+
+
+def test_problem_str_without_row_or_value():
+    assert str(Problem("a.csv", 0, "", "", "file is missing")) == "a.csv: file is missing"
+    assert str(Problem("a.csv", 3, "x", "", "a value is required")) == "a.csv, row 3, column 'x': a value is required"
+
+
+# --- dates ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value, dmy, expected", [
+    ("2020-04-01", False, dt.date(2020, 4, 1)),
+    ("2020-04-01", True, dt.date(2020, 4, 1)),
+    ("01/04/2020", True, dt.date(2020, 4, 1)),
+    ("1/4/2020", True, dt.date(2020, 4, 1)),
+    ("01/04/2020", False, None),        # dd/mm/yyyy only where the codebook allows it
+    ("04/31/2020", True, None),         # US order: month 31 does not exist - rejected, not guessed
+    ("13/13/2020", True, None),
+    ("2020-02-30", True, None),
+    ("2021-02-29", True, None),
+    ("2020-02-29", True, dt.date(2020, 2, 29)),
+    ("2020-4-1", True, None),
+    ("20200401", True, None),
+    ("2020-W14-3", True, None),
+    ("2020-04-01T00:00", True, None),
+    ("01-04-2020", True, None),
+    ("01/04/20", True, None),
+    ("\u0662\u0660\u0662\u0660-04-01", True, None),   # non-ASCII digits
+    ("", True, None),
+])
+def test_parse_date(value, dmy, expected):
+    assert parse_date(value, dmy) == expected
+
+
+# --- accepted variants of a real export --------------------------------------------------------------
+
+def _messy(text: str, spec, dmy_dates: bool = True) -> bytes:
+    """The same table as a spreadsheet might export it: BOM, CRLF, blank and comma-only lines,
+    padded values, upper-case header, lower-case codes, dd/mm/yyyy dates, a trailing comma."""
+    rows = list(csv.reader(io.StringIO(text)))
+    kinds = {c.name: c.type for c in spec.columns}
+    out = ["  " + ", ".join(h.upper() for h in rows[0]) + ","]
+    for i, row in enumerate(rows[1:]):
+        cells = []
+        for name, value in zip(rows[0], row):
+            if kinds[name] in ("code", "code_list"):
+                value = value.lower() if i % 2 else value.title()
+            elif kinds[name] == "date" and value and dmy_dates:
+                d = dt.date.fromisoformat(value)
+                value = f"{d.day:02d}/{d.month:02d}/{d.year}" if i % 2 else f"{d.day}/{d.month}/{d.year}"
+            if kinds[name] == "code_list" and value:
+                value = " ; ".join(value.split(";"))
+                value = f'"{value}"'
+            cells.append(value if value.startswith('"') else f" {value} ")
+        out.append(",".join(cells) + ",")
+        if i == 2:
+            out.append("")
+            out.append(",,,")
+    out += ["", "   ", ""]
+    return "\ufeff".encode() + "\r\n".join(out).encode("utf-8") + b"\r\n\r\n"
+
+
+def test_export_variants_give_identical_tables(tmp_path):
+    clean = load_authorities(CLEAN / "params", root=CLEAN)[0]
+    expected = load_validated(clean, CODEBOOK)
+    messy_dir = tmp_path / "messy"
+    messy_dir.mkdir()
+    for spec in CODEBOOK.files.values():
+        text = (clean.data_dir / spec.filename).read_text(encoding="utf-8")
+        (messy_dir / spec.filename).write_bytes(_messy(text, spec))
+    messy = dataclasses.replace(clean, data_dir=messy_dir)
+    tables, problems = validate_authority(messy, CODEBOOK)
+    assert problems == []
+    got = load_validated(messy, CODEBOOK)
+    for name in expected:
+        pd.testing.assert_frame_equal(got[name], expected[name], check_exact=True)
+
+
+def test_demo_data_variants_give_identical_tables(tmp_path):
+    """The same holds for a full-size demo authority (hundreds of admin rows)."""
+    demo = next(a for a in load_authorities(ROOT / "params", root=ROOT) if a.code == "la-a")
+    expected = load_validated(demo, CODEBOOK)
+    for spec in CODEBOOK.files.values():
+        text = (demo.data_dir / spec.filename).read_text(encoding="utf-8")
+        (tmp_path / spec.filename).write_bytes(_messy(text, spec))
+    got = load_validated(dataclasses.replace(demo, data_dir=tmp_path), CODEBOOK)
+    for name in expected:
+        pd.testing.assert_frame_equal(got[name], expected[name], check_exact=True)
+
+
+def test_line_numbers_count_blank_lines_and_quoted_newlines(tmp_path):
+    spec = CODEBOOK.files["themes"]
+    path = tmp_path / "themes.csv"
+    path.write_bytes(b"\xef\xbb\xbfsource_id,source_type,theme,segments\r\n\r\nS1,focus_group,service_gaps,2\r\n"
+                     b"\r\nS1,focus_group,\"recording\ngaps\",1\r\nS1,focus_group,threshold_inconsistency,0\r\n")
+    frame, problems = read_raw(path, spec)
+    assert problems == []
+    assert list(frame["_line"]) == [3, 5, 7]
+
+
+def test_trailing_comma_with_values_is_a_problem(tmp_path):
+    spec = CODEBOOK.files["themes"]
+    path = tmp_path / "themes.csv"
+    path.write_text("source_id,source_type,theme,segments,\nS1,focus_group,service_gaps,2,x\n")
+    frame, problems = read_raw(path, spec)
+    assert [str(p).replace(f"{tmp_path}/", "") for p in problems] == [
+        "themes.csv, row 1: column 5 has no name in the header but holds values"]
+
+
+# --- generated data always validate ------------------------------------------------------------------
+
+profiles = st.builds(
+    synth.Profile,
+    n_cases=st.integers(5, 40),
+    n_admin=st.integers(1, 150),
+    mean_age=st.floats(0, 17),
+    male_share=st.floats(0, 1),
+    ethnicity_recorded=st.floats(0, 1),
+    disability_share=st.floats(0, 1),
+    disability_recorded=st.floats(0, 1),
+    factor_scale=st.floats(0.2, 2.5),
+    plan_median_days=st.floats(14, 700),
+    plan_spread=st.floats(0.1, 1.2),
+    visits_per_month=st.floats(0, 5),
+    direct_work_per_month=st.floats(0, 4),
+    services_per_case=st.floats(0.3, 6),
+    advice_weight=st.floats(0.1, 4),
+    mh_median_wait_days=st.floats(1, 250),
+    mh_not_available=st.floats(0, 0.5),
+    mh_declined=st.floats(0, 0.4),
+    parents_involved=st.floats(0, 1),
+    parent_feels_involved=st.floats(0, 1),
+    focus_groups=st.integers(0, 3),
+    parent_interviews=st.integers(0, 4),
+    case_discussions=st.integers(0, 6),
+)
+periods = st.tuples(st.dates(dt.date(2015, 1, 1), dt.date(2024, 12, 31)), st.integers(90, 900)).map(
+    lambda p: (p[0], p[0] + dt.timedelta(days=p[1])))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(profile=profiles, seed=st.integers(0, 2**32 - 1), period=periods,
+       code=st.sampled_from(["la-a", "x", "north-2"]))
+def test_generated_data_always_validate(tmp_path_factory, profile, seed, period, code):
+    out = tmp_path_factory.mktemp("gen")
+    synth.write_authority(out, synth.generate_authority(code, profile, seed, period), CODEBOOK)
+    authority = Authority(code=code, name=code, data_dir=out, period_start=period[0], period_end=period[1],
+                          params_file=Path(f"params/authorities/{code}.yml"))
+    _, problems = validate_authority(authority, CODEBOOK)
+    assert [str(p) for p in problems] == []
+
+
+def test_committed_demo_data_validate():
+    authorities = load_authorities(ROOT / "params", root=ROOT)
+    assert [a.code for a in authorities] == ["la-a", "la-b", "la-c", "la-d"]
+    for authority in authorities:
+        assert validate_authority(authority, CODEBOOK)[1] == []
+
+
+# --- a failing validation touches nothing --------------------------------------------------------------
+
+def _snapshot(folder: Path) -> dict[str, tuple[str, int]]:
+    return {str(p.relative_to(folder)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture()
+def cli_project(tmp_path) -> Path:
+    """params/ and data/ of the demo project, with a previous build and book in place."""
+    shutil.copytree(ROOT / "params", tmp_path / "params")
+    shutil.copytree(ROOT / "data", tmp_path / "data")
+    (tmp_path / "build" / "authorities" / "la-a").mkdir(parents=True)
+    (tmp_path / "build" / "x.json").write_text('{"last": "good"}\n')
+    (tmp_path / "build" / "authorities" / "la-a" / "metrics.json").write_text("{}\n")
+    (tmp_path / "_book").mkdir()
+    (tmp_path / "_book" / "index.html").write_text("<html>last good report</html>\n")
+    return tmp_path
+
+
+def _cli(project: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(CLI), *args], cwd=project, capture_output=True, text=True, timeout=120)
+
+
+def test_cli_validate_passes_on_demo_data(cli_project):
+    proc = _cli(cli_project, "validate")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "valid: la-a, la-b, la-c, la-d"
+
+
+def test_failed_validation_leaves_build_and_book_untouched(cli_project):
+    support = cli_project / "data" / "la-b" / "support.csv"
+    lines = support.read_text().splitlines()
+    header = next(csv.reader([lines[0]]))
+    lines[4] = _set_field(lines[4], "status", "finished", header)
+    lines[9] = _set_field(lines[9], "referral_date", "04/31/2020", header)
+    support.write_text("\n".join(lines) + "\n")
+    before = {d: _snapshot(cli_project / d) for d in ("build", "_book")}
+
+    proc = _cli(cli_project, "validate")
+
+    assert proc.returncode != 0
+    err = proc.stderr.splitlines()
+    assert err[0] == "2 problem(s) found in the data:"
+    assert err[1].startswith("  data/la-b/support.csv, row 5, column 'status', value 'finished': not a code in "
+                             "list 'support_status'")
+    assert err[2] == ("  data/la-b/support.csv, row 10, column 'referral_date', value '04/31/2020': not a real date "
+                      "in the form YYYY-MM-DD or DD/MM/YYYY (day first; month-first dates are not accepted)")
+    assert len(err) == 3
+    assert proc.stdout == ""
+    assert {d: _snapshot(cli_project / d) for d in ("build", "_book")} == before
+
+
+def test_failed_params_validation_leaves_build_and_book_untouched(cli_project):
+    (cli_project / "params" / "authorities" / "la-c.yml").write_text('name: "Authority C"\ndata_dir: data/la-x\n')
+    before = {d: _snapshot(cli_project / d) for d in ("build", "_book")}
+    proc = _cli(cli_project, "validate")
+    assert proc.returncode != 0
+    assert proc.stderr.splitlines() == [
+        "1 problem(s) in params:",
+        "  - params/authorities/la-c.yml: data_dir 'data/la-x' does not exist (looked for data/la-x)"]
+    assert {d: _snapshot(cli_project / d) for d in ("build", "_book")} == before
