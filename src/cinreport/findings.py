@@ -243,7 +243,8 @@ def involvement_finding(metrics: dict[str, dict], t: dict[str, float]) -> Findin
     elif gap <= -points:
         outcome = "parents-higher"
         sentence = (f"Parents described feeling involved in developing their plan more often "
-                    f"({_pct(felt, interviews)}% of {interviews} interviews) than case files recorded parents as involved "
+                    f"({_pct(felt, interviews)}% of {interviews} interviews) than case files recorded parents "
+                    f"as involved "
                     f"({_pct(inv, rec)}% of plans).")
     else:
         outcome = "no-gap"
