@@ -161,6 +161,6 @@ class AuthorityChapter:
             f"## Support and need {{#sec-{self.authority.code}-needs}}",
             f"There were {mh['referrals']} referrals to child or adult mental-health services; {wait_text}. "
             f"{share_text(mh['not_timely'], mh['referrals'], self.threshold).capitalize()} were not met in time "
-            f"(still waiting, not available, or started after more than "
-            f"{self.report.findings['mental_health_wait_days']:.0f} days).",
+            f"(not available, started after more than {self.report.findings['mental_health_wait_days']:.0f} "
+            f"days, or still waiting after more than that).",
         ])

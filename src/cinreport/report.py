@@ -38,8 +38,21 @@ def count_or_c(k: int, threshold: int, symbol: str = "c") -> str:
 def share_text(k: int, n: int, threshold: int) -> str:
     """'12 of 20 (60%)' for text, suppressed as 'fewer than 5 of 20' when the count is small."""
     if 0 < k < threshold:
-        return f"fewer than {threshold} of {n}"
+        return f"fewer than {threshold} of {n}" if n >= threshold else "a small number"
     return f"{k} of {n} ({pct(k, n)})"
+
+
+def proportion_cell(k: int, n: int, threshold: int, symbol: str = "c") -> str:
+    """'45% (26% to 66%)' with a 95% Wilson interval; the symbol when k or n - k is small.
+
+    The complement is checked too: with n published, a share of 95% would reveal a small count.
+    """
+    if not n:
+        return "z"
+    if 0 < k < threshold or 0 < n - k < threshold:
+        return symbol
+    lo, hi = wilson_interval(k, n)
+    return f"{100 * k / n:.0f}% ({100 * lo:.0f}% to {100 * hi:.0f}%)"
 
 
 def days_text(q: dict) -> str:

@@ -19,6 +19,7 @@ from .codebook import Codebook, load_codebook
 from .config import Authority, ReportParams, load_authorities, load_report
 from .findings import Finding, evaluate, findings_document, implications
 
+from .report import proportion_cell
 from .tables import markdown_table, publish_counts
 
 SYNTHETIC_NOTE = ("::: {.callout-warning title=\"Synthetic demonstration data\"}\n**Synthetic demonstration "
@@ -87,6 +88,22 @@ class Study:
         write_csv(self.out_dir / "tables" / f"{name}.csv", pub.display.reset_index())
         return pub.markdown(caption, f"tbl-{name}", self.threshold)
 
+    def proportions(self, name: str, rows: dict[str, tuple], caption: str) -> str:
+        """Per-authority shares of reviewed case files with 95% Wilson intervals (small counts as `c`)."""
+        data = {}
+        for label, (section, key, cats) in rows.items():
+            cats = cats if isinstance(cats, tuple) else (cats,)
+            data[label] = {}
+            for code, m in self.metrics.items():
+                n = m["counts"]["case_files"]
+                k = sum(m[section][key].get(c, 0) for c in cats)
+                data[label][self.names[code]] = proportion_cell(k, n, self.threshold, self.report.disclosure_symbol)
+        frame = pd.DataFrame(data).T
+        write_csv(self.out_dir / "tables" / f"{name}.csv", frame.reset_index(names="measure"))
+        note = ("\n\n`c` = suppressed: fewer than the disclosure threshold have, or do not have, "
+                "the characteristic.") if (frame == self.report.disclosure_symbol).any().any() else ""
+        return markdown_table(frame, index_label="Share (95% CI)") + f"\n\n: {caption} {{#tbl-{name}}}" + note
+
     def share_figure(self, name: str, counts: pd.DataFrame, caption: str, alt: str, xlabel: str) -> str:
         counts = counts.loc[counts.sum(axis=1) > 0]
         shares = 100 * counts / counts.sum(axis=0).replace(0, 1)
@@ -127,6 +144,12 @@ class Study:
                               "authorities.", "Per cent of children"),
             self.table("ethnicity", self.by_authority("characteristics", "admin_ethnicity_group"), "Ethnic group",
                        "Ethnic group of children, by authority (administrative data)"),
+            "## Who the reviewed children were",
+            self.proportions("shares", {
+                "Boys": ("characteristics", "gender", "Male"),
+                "Disability recorded": ("characteristics", "disability", "One or more disabilities"),
+                "Aged 10 or over": ("characteristics", "age_band", ("10 to 15", "16 and over")),
+            }, "Share of reviewed children with each characteristic, with 95% Wilson intervals, by authority"),
             "## What is recorded {#sec-recording}",
             rec.sentence,
             comp_md + "\n\n: Share of children with each characteristic recorded {#tbl-completeness}",
