@@ -82,9 +82,11 @@ class Study:
         order = list(dict.fromkeys(k for col in cols.values() for k in col.index))  # codebook order
         return pd.DataFrame(cols).reindex(order).fillna(0).astype(int)
 
-    def table(self, name: str, counts: pd.DataFrame, category: str, caption: str) -> str:
+    def table(self, name: str, counts: pd.DataFrame, category: str, caption: str,
+              percent_axis: int | None = 0) -> str:
         counts = counts.loc[counts.sum(axis=1) > 0]
-        pub = publish_counts(counts, self.threshold, self.report.disclosure_symbol, index_label=category)
+        pub = publish_counts(counts, self.threshold, self.report.disclosure_symbol, percent_axis=percent_axis,
+                             index_label=category)
         write_csv(self.out_dir / "tables" / f"{name}.csv", pub.display.reset_index())
         return pub.markdown(caption, f"tbl-{name}", self.threshold)
 
@@ -235,7 +237,22 @@ class Study:
                        "Children with each need, referred to and receiving a matching service (all authorities)"),
             "## Parents' involvement in planning",
             self.finding("involvement-gap").sentence,
+            "## What practitioners and parents said",
+            "Coded segments of each theme in the focus groups, practitioner case discussions and parent "
+            "interviews, all authorities together.",
+            self.table("themes", self.theme_segments(), "Theme",
+                       "Coded segments by theme and kind of source (all authorities)", percent_axis=None),
         ]
+
+    def theme_segments(self) -> pd.DataFrame:
+        """Theme label × source type table of coded segments, summed over authorities."""
+        themes, sources = self.codebook.codes("theme"), self.codebook.codes("source_type")
+        frame = pd.DataFrame(0, index=list(themes.labels.values()), columns=list(sources.labels.values()))
+        for m in self.metrics.values():
+            for key, v in m["themes"].items():
+                theme, source = key.split("|")
+                frame.loc[themes.label(theme), sources.label(source)] += v["segments"]
+        return frame
 
     # -- key findings and implications -------------------------------------------------------
     def key_findings(self) -> list[str]:
