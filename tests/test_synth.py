@@ -186,3 +186,30 @@ def test_period_is_respected_for_another_period(tmp_path):
     tables = synth.generate_authority("la-a", synth.DEMO_PROFILES["la-a"], 3, period)
     starts = pd.to_datetime(tables["case_files"]["plan_start_date"])
     assert starts.min() >= pd.Timestamp(period[0]) and starts.max() <= pd.Timestamp(period[1])
+
+
+def test_data_readme_matches_the_profiles():
+    """data/README.md's table of the four authorities is checked against DEMO_PROFILES."""
+    text = (ROOT / "data" / "README.md").read_text(encoding="utf-8")
+    assert "SYNTHETIC" in text
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in text.splitlines() if line.startswith("| ") and line.count("|") == 6}
+    codes = ["la-a", "la-b", "la-c", "la-d"]
+    assert rows[""] == codes
+    p = [synth.DEMO_PROFILES[c] for c in codes]
+    assert rows["Case files / admin children"] == [f"{x.n_cases} / {x.n_admin}" for x in p]
+    assert rows["Focus groups / parent interviews"] == [f"{x.focus_groups} / {x.parent_interviews}" for x in p]
+    assert rows["Median plan length (days)"] == [f"{x.plan_median_days:g}" for x in p]
+    assert rows["Services per case"] == [f"{x.services_per_case:.1f}" for x in p]
+    assert rows["Weight on advice and co-ordination"] == [f"{x.advice_weight:g}" for x in p]
+    assert rows["Median mental-health wait (days)"] == [f"{x.mh_median_wait_days:g}" for x in p]
+    assert rows["Mental-health service not available"] == [f"{x.mh_not_available:.0%}" for x in p]
+    assert rows["Disability among recorded"] == [f"{x.disability_share:.0%}" for x in p]
+    assert rows["Disability recorded"] == [f"{x.disability_recorded:.0%}" for x in p]
+    assert rows["Parents recorded as involved / parents who feel involved"] == [
+        f"{x.parents_involved:.0%} / {x.parent_feels_involved:.0%}" for x in p]
+    assert rows["Safeguarding concern medium or high"] == [
+        f"{x.concern_mix['medium'] + x.concern_mix['high']:.0%}" for x in p]
+    assert sum(x.n_cases for x in p) == 82
+    assert sum(x.focus_groups for x in p) == 7 and sum(x.parent_interviews for x in p) == 11
+    assert f"{sum(x.n_admin for x in p):,} children" in text

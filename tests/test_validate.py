@@ -110,6 +110,9 @@ def apply_edit(project: Path, case: dict) -> None:
         text = "".join(",".join(r[:at] + r[at + 1:]) + "\n" for r in rows)
     elif "content" in case:
         text = case["content"]
+    elif "reencode" in case:
+        path.write_bytes(text.encode(case["reencode"]))
+        return
     else:
         raise AssertionError(f"{case['id']}: no edit given")
     path.write_bytes(text.encode(case.get("encoding", "utf-8")))
@@ -122,7 +125,7 @@ def test_corpus_is_large_and_well_formed():
     assert len(ids) >= 30
     assert len(set(ids)) == len(ids), "case ids must be unique"
     edits = {"set", "replace", "append", "delete_row", "add_column", "delete_column", "content", "remove", "rename",
-             "create"}
+             "create", "reencode"}
     for case in CASES:
         assert len(edits & set(case)) == 1, f"{case['id']}: exactly one edit"
         assert case["expect"], f"{case['id']}: expected problems must be listed"
@@ -209,11 +212,12 @@ def test_parse_date(value, dmy, expected):
 # --- accepted variants of a real export --------------------------------------------------------------
 
 def _messy(text: str, spec, dmy_dates: bool = True) -> bytes:
-    """The same table as a spreadsheet might export it: BOM, CRLF, blank and comma-only lines,
-    padded values, upper-case header, lower-case codes, dd/mm/yyyy dates, a trailing comma."""
+    """The same table as a spreadsheet might export it: BOM, CRLF, blank and comma-only lines (also
+    before the header and at the end), padded values, upper-case header, upper/lower/title-case codes,
+    ' ; ' in code lists, d/m/yyyy and dd/mm/yyyy dates, a trailing comma on every line."""
     rows = list(csv.reader(io.StringIO(text)))
     kinds = {c.name: c.type for c in spec.columns}
-    out = ["  " + ", ".join(h.upper() for h in rows[0]) + ","]
+    out = ["", "  " + ", ".join(h.upper() for h in rows[0]) + ","]
     for i, row in enumerate(rows[1:]):
         cells = []
         for name, value in zip(rows[0], row):

@@ -186,7 +186,7 @@ def load_report(params_dir: Path | str = "params") -> ReportParams:
                 value = {}
             for sub in value:
                 if sub not in default:
-                    problems.append(f"{path}: unknown key '{key}.{sub}' (known: {', '.join(sorted(default))})")
+                    problems.append(f"{path}: unknown key '{key}.{sub}' (known keys: {', '.join(sorted(default))})")
             for sub, sub_default in default.items():
                 sub_value = value.get(sub, sub_default)
                 if isinstance(sub_default, (int, float)) and not isinstance(sub_default, bool):
@@ -299,16 +299,24 @@ def load_authorities(params_dir: Path | str = "params", root: Path | str = ".",
             authorities.append(_load_authority(path, report, root, check_data, report_failed=report is None))
         except ParamsError as exc:
             problems.extend(exc.problems)
+    # Names and data folders must be unique. This is checked on every file that parses, even one
+    # with other problems, so that no problem waits for another to be fixed first.
     names: dict[str, str] = {}
     dirs: dict[Path, str] = {}
-    for a in authorities:
-        if a.name in names:
-            problems.append(f"{a.params_file}: name '{a.name}' is also used by authority '{names[a.name]}'")
-        names.setdefault(a.name, a.code)
-        resolved = a.data_dir.resolve()
-        if resolved in dirs:
-            problems.append(f"{a.params_file}: data_dir '{a.data_dir}' is also used by authority '{dirs[resolved]}'")
-        dirs.setdefault(resolved, a.code)
+    for path in files:
+        data = _load_yaml(path, [])
+        if not data:
+            continue
+        name, data_dir = data.get("name"), data.get("data_dir")
+        if isinstance(name, str) and name:
+            if name in names:
+                problems.append(f"{path}: name '{name}' is also used by authority '{names[name]}'")
+            names.setdefault(name, path.stem)
+        if isinstance(data_dir, str) and data_dir:
+            resolved = (Path(root) / data_dir).resolve()
+            if resolved in dirs:
+                problems.append(f"{path}: data_dir '{data_dir}' is also used by authority '{dirs[resolved]}'")
+            dirs.setdefault(resolved, path.stem)
     if problems:
         raise ParamsError(problems)
     return authorities

@@ -10,10 +10,12 @@ blank lines (also lines of only commas), whitespace around values and header nam
 lower-case codes, a trailing comma on every line. Dates are ISO 8601, or dd/mm/yyyy only where the
 codebook says ``dmy: true``; anything else (including mm/dd/yyyy) is rejected rather than guessed.
 
-One defect gives one problem: a file that cannot be read (empty, not UTF-8), a misspelled or
-missing header column and a row with the wrong number of fields are each reported once, and the
-rules that would otherwise fail because of them (every value of a missing column, every reference
-to a file that could not be read, a rule across columns that reads an invalid cell) are skipped.
+One defect gives one problem: a file that cannot be read (empty, Latin-1 or UTF-16, separated by
+';', without its header row), a misspelled, missing or repeated header column, a header that does
+not match any row, and a row with the wrong number of fields (or an unclosed quote) are each
+reported once, and the rules that would otherwise fail because of them (every value of a missing
+column, every reference to a file that could not be read or lost rows, a rule across columns that
+reads an invalid cell) are skipped. ``tests/broken/cases.yml`` holds the exact message of each.
 """
 
 from __future__ import annotations
@@ -120,6 +122,9 @@ def read_file(path: Path, spec: FileSpec) -> RawFile:
         raw = path.read_bytes()
     except OSError as exc:
         return RawFile(_empty(expected), [Problem(name, 0, "", "", f"cannot be read: {exc.strerror}")], False)
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return RawFile(_empty(expected), [Problem(name, 1, "", "", "file is UTF-16 text (Excel's 'Unicode "
+                                                                   "Text'): save it as 'CSV UTF-8'")], False)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -132,6 +137,7 @@ def read_file(path: Path, spec: FileSpec) -> RawFile:
     problems: list[Problem] = []
     reader = csv.reader(io.StringIO(text, newline=""))
     header: list[str] | None = None
+    header_line = 1
     records: list[tuple[int, int, list[str]]] = []   # (first line, last line, fields)
     previous = 0
     try:
@@ -141,7 +147,7 @@ def read_file(path: Path, spec: FileSpec) -> RawFile:
             if not any(f.strip() for f in fields):
                 continue
             if header is None:
-                header = [h.strip().lower() for h in fields]
+                header, header_line = [h.strip().lower() for h in fields], first
                 continue
             records.append((first, last, [f.strip() for f in fields]))
     except csv.Error as exc:
@@ -158,6 +164,13 @@ def read_file(path: Path, spec: FileSpec) -> RawFile:
                                               for _, _, f in records):
         header.pop()
     width = len(header)
+    if not set(header) & set(expected):
+        # Not a header at all: a missing header row, or another separator. One problem, not one per column.
+        sep = next((f"'{c}'" if c != "\t" else "tabs" for c in (";", "\t", "|") if c in ",".join(header)), None)
+        rule = (f"values are separated by {sep}, not commas: save the file as 'CSV UTF-8 (comma delimited)'"
+                if sep and width == 1 else
+                f"the first line is not the header: it should be {','.join(expected)}")
+        return RawFile(_empty(expected), [Problem(name, header_line, "", "", rule)], False)
     missing = [c for c in expected if c not in header]
     unknown = [h for h in header if h not in expected]
     renamed: dict[str, str] = {}
@@ -169,21 +182,24 @@ def read_file(path: Path, spec: FileSpec) -> RawFile:
             renamed[h] = match[0]
     for i, h in enumerate(header):
         if h == "":
-            problems.append(Problem(name, 1, "", "", f"column {i + 1} has no name in the header but holds values"))
+            problems.append(Problem(name, header_line, "", "",
+                                    f"column {i + 1} has no name in the header but holds values"))
         elif h in renamed:
-            problems.append(Problem(name, 1, h, h, f"unknown column: rename it to '{renamed[h]}' "
-                                                   f"(column '{renamed[h]}' is missing)"))
+            problems.append(Problem(name, header_line, h, h, f"unknown column: rename it to '{renamed[h]}' "
+                                                             f"(column '{renamed[h]}' is missing)"))
         elif h in unknown:
-            problems.append(Problem(name, 1, h, h, f"unknown column: {spec.filename} has only the columns "
-                                                   f"{', '.join(expected)}"))
+            problems.append(Problem(name, header_line, h, h, f"unknown column: {spec.filename} has only the "
+                                                             f"columns {', '.join(expected)}"))
     for c in missing:
         if c not in renamed.values():
-            problems.append(Problem(name, 1, c, "", "column is missing from the header (every codebook "
-                                                    "column must be present; leave values blank where allowed)"))
+            problems.append(Problem(name, header_line, c, "", "column is missing from the header (every "
+                                                              "codebook column must be present; leave values "
+                                                              "blank where allowed)"))
     dupes = sorted({h for h in header if h and header.count(h) > 1})
     for h in dupes:
-        problems.append(Problem(name, 1, h, h, "column appears more than once in the header: its values "
-                                               "are not checked until one of them is renamed or removed"))
+        problems.append(Problem(name, header_line, h, h, "column appears more than once in the header: its "
+                                                         "values are not checked until one of them is renamed "
+                                                         "or removed"))
 
     key_at = header.index(spec.key) if spec.key in header else None
     good: list[list[str]] = []
@@ -196,8 +212,8 @@ def read_file(path: Path, spec: FileSpec) -> RawFile:
         # The header, not the rows, is wrong: say so once (this replaces the header's other
         # problems, which it explains) instead of once per row.
         return RawFile(_empty(expected), [Problem(
-            name, 1, "", "", f"the header has {width} columns but every data row has {widths.pop()} fields: "
-                             f"the header should be {','.join(expected)}")], False)
+            name, header_line, "", "", f"the header has {width} columns but every data row has {widths.pop()} "
+                                       f"fields: the header should be {','.join(expected)}")], False)
     for first, last, fields in records:
         if len(fields) != width:
             if last > first:
