@@ -44,8 +44,21 @@ $(INSTALLED): requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
 
+# One build at a time in this folder.  The goals that write build outputs run in two steps: the
+# outer make only takes the lock $(BUILD)/.lock and runs the same goal in an inner make that holds
+# it until its last recipe has ended (src/cinreport/buildlock.py; the system releases the lock
+# however the build ends).  A second build started meanwhile says it is waiting, waits, and then
+# usually finds everything up to date.  `make -n` and `make -q` still show the inner make's plan.
+LOCKED_GOALS := report authority clean
+ifeq ($(CINREPORT_LOCKED),)
+ifneq ($(filter $(LOCKED_GOALS),$(MAKECMDGOALS)),)
+OUTER := yes
+endif
+endif
+LOCK_PY := $(firstword $(wildcard $(PY)) $(PYTHON_BOOT))
+
 # Each authority's data files come from its params file (data_dir), written to deps.mk.
-ifeq ($(filter help setup clean lock,$(MAKECMDGOALS)),)
+ifeq ($(filter help setup clean lock,$(MAKECMDGOALS))$(OUTER),)
 ifneq ($(MAKECMDGOALS)$(filter-out help,$(.DEFAULT_GOAL)),)
 -include $(BUILD)/deps.mk
 endif
@@ -53,12 +66,19 @@ endif
 $(BUILD)/deps.mk: $(AUTHORITY_PARAMS) params/report.yml | $(INSTALLED)
 	@$(CINREPORT) deps --out $@
 
+ifeq ($(OUTER),yes)
+$(filter $(LOCKED_GOALS),$(MAKECMDGOALS)):
+	@$(LOCK_PY) -I src/cinreport/buildlock.py $(BUILD)/.lock -- $(MAKE) --no-print-directory CINREPORT_LOCKED=1 $@
+else
 report: $(BOOK) ## Validate, execute the notebooks and render the book (HTML and PDF) into _book/
+endif
 
 validate: $(INSTALLED) ## Check params and data against the codebook (reports every problem)
 	$(CINREPORT) validate
 
+ifneq ($(OUTER),yes)
 authority: $(BUILD)/authorities/$(CODE)/authority.ipynb ## Build one authority's chapter: make authority CODE=la-a
+endif
 
 $(BUILD)/validated/%.ok: params/authorities/%.yml $(COMMON)
 	$(CINREPORT) validate --authority $*
@@ -75,6 +95,11 @@ _quarto-authorities.yml: params/authorities $(AUTHORITY_PARAMS) | $(INSTALLED)
 	$(CINREPORT) book-config
 	@touch $@
 
+# Every recipe writes its output atomically (temporary name, then rename), so a file at a target's
+# path is always complete: Make must not delete one when a build is interrupted right after the
+# rename (it would throw away a good book).  A recipe that fails or is killed leaves the old file.
+.PRECIOUS: $(BOOK) $(AUTHORITY_NB) $(STUDY_NB) $(VALIDATED) _quarto-authorities.yml $(BUILD)/deps.mk
+
 $(BOOK): $(STATIC) _quarto-authorities.yml $(STUDY_NB) $(AUTHORITY_NB) $(PACKAGE)
 	$(CINREPORT) render --out $(BOOK_DIR)
 
@@ -90,5 +115,7 @@ lock: ## Re-resolve requirements.lock from pyproject.toml in a scratch venv
 	       echo '# Regenerate with: make lock'; .lock-venv/bin/pip freeze --exclude-editable | grep -v '^cinreport'; } > requirements.lock \
 	  && rm -rf .lock-venv
 
+ifneq ($(OUTER),yes)
 clean: ## Remove build outputs (build/, _book/); keeps .venv and data
 	rm -rf $(BUILD) $(BOOK_DIR) _quarto-authorities.yml
+endif

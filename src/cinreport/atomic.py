@@ -8,22 +8,93 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine (True when that cannot be told)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists but not ours, or cannot tell: leave its files alone
+    try:  # a killed process stays a zombie until reaped: it writes nothing any more
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat[stat.rindex(")") + 2:][:1] not in ("Z", "X")
+    except (OSError, ValueError):
+        return True
+
+
+def remove_stale_temps(target: Path | str) -> list[Path]:
+    """Remove temporary files left beside ``target`` by writers that no longer run.
+
+    Temporary names carry the writer's process id (``.<name>.<pid>.<random>.tmp``), so a file
+    left by a killed build is recognised and removed by the next write of the same target; a
+    temporary file is never read as an output in any case.
+    """
+    target = Path(target)
+    pattern = re.compile(rf"^\.{re.escape(target.name)}\.(\d+)\.[^.]+\.tmp(\.[A-Za-z0-9]+)?$")
+    removed = []
+    try:
+        siblings = list(target.parent.iterdir())
+    except OSError:
+        return removed
+    for path in siblings:
+        match = pattern.match(path.name)
+        if match and int(match.group(1)) != os.getpid() and not pid_alive(int(match.group(1))):
+            try:
+                path.unlink()
+                removed.append(path)
+            except OSError:
+                pass
+    return removed
+
+
+def fsync(path: Path | str) -> None:
+    """Flush a file's content to disk (best effort: some file systems refuse)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _file_mode() -> int:
+    """The mode a newly created file gets here (0666 less the umask)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 @contextmanager
-def atomic_path(target: Path | str) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; rename it onto ``target`` on success only."""
+def atomic_path(target: Path | str, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it onto ``target`` on success only.
+
+    ``suffix`` is appended to the temporary name (e.g. ``.ipynb`` for tools that check it).
+    On any failure or interruption (including SIGINT, and SIGTERM under the CLI, which turns it
+    into an exception) the temporary file is removed and ``target`` keeps its previous content.
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    remove_stale_temps(target)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=f".tmp{suffix}",
+                               dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    os.chmod(tmp_path, _file_mode())  # mkstemp makes 0600; outputs are shared like any new file
     try:
         yield tmp_path
+        fsync(tmp_path)  # the content is on disk before the name points at it (power loss)
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import re
+import signal
 import sys
 from pathlib import Path
 
-from .atomic import write_text
+from .atomic import remove_stale_temps, write_text
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -37,7 +39,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         if missing:
             print(f"unknown authority: {', '.join(sorted(missing))} (no params/authorities/<code>.yml)", file=sys.stderr)
             return 1
-    codebook = load_codebook()
+    try:
+        codebook = load_codebook()
+    except FileNotFoundError as exc:
+        print(f"codebook not found: {exc.filename} (run cinreport from the project folder)", file=sys.stderr)
+        return 1
     problems = []
     for a in authorities:
         problems += validate_authority(a, codebook)[1]
@@ -51,22 +57,36 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run_authority(args: argparse.Namespace) -> int:
+    from .config import AUTHORITY_CODE, ParamsError, load_authority, load_report
     from .pipeline import run_notebook
 
-    out_dir = Path(args.build) / "authorities" / args.code
+    code = args.code
+    params_file = Path(args.params) / "authorities" / f"{code}.yml"
+    if not AUTHORITY_CODE.fullmatch(code):  # checked before the code is used in any path or parameter
+        raise ParamsError([f"{code!r} is not a valid authority code "
+                           "(lower-case letters, digits and single hyphens, e.g. la-a)"])
+    if not params_file.is_file():
+        raise ParamsError([f"unknown authority {code!r}: {params_file} does not exist"])
+    authority = load_authority(params_file, load_report(args.params), check_data=False)
+    out_dir = Path(args.build) / "authorities" / code
     run_notebook(Path("notebooks/authority.ipynb"), out_dir / "authority.ipynb",
-                 {"authority": args.code, "params_dir": args.params, "out_dir": out_dir.as_posix()},
-                 failed_dir=Path(args.build) / "failed", label=args.code)
+                 {"authority": code, "params_dir": args.params, "out_dir": out_dir.as_posix()},
+                 failed_dir=Path(args.build) / "failed", label=code,
+                 subject=f"authority {code} ({authority.name})")
     return 0
 
 
 def cmd_run_study(args: argparse.Namespace) -> int:
     from .pipeline import run_notebook
 
+    notebook = Path("notebooks/study") / f"{args.name}.ipynb"
+    if not re.fullmatch(r"[a-z0-9_]+", args.name) or not notebook.is_file():
+        raise ValueError(f"unknown study notebook {args.name!r} (no {notebook})")
     out_dir = Path(args.build) / "study"
-    run_notebook(Path("notebooks/study") / f"{args.name}.ipynb", out_dir / f"{args.name}.ipynb",
+    run_notebook(notebook, out_dir / f"{args.name}.ipynb",
                  {"params_dir": args.params, "build_dir": args.build, "out_dir": out_dir.as_posix()},
-                 failed_dir=Path(args.build) / "failed", label=f"study-{args.name}")
+                 failed_dir=Path(args.build) / "failed", label=f"study-{args.name}",
+                 subject=f"study chapter {args.name}")
     return 0
 
 
@@ -80,6 +100,7 @@ def book_profile(codes: list[str], build: str = "build") -> str:
 def write_if_changed(path: Path, text: str) -> bool:
     """Write only when the content differs, so Make sees no change when there is none."""
     if path.exists() and path.read_text(encoding="utf-8") == text:
+        remove_stale_temps(path)  # what a killed earlier write left
         return False
     write_text(path, text)
     return True
@@ -118,6 +139,20 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _terminate_cleanly() -> None:
+    """Turn SIGTERM (and SIGHUP: a closed terminal, a laptop's session ending) into SystemExit, so
+    temporary files are removed and notebook kernels shut down, as on Ctrl-C."""
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            try:
+                signal.signal(getattr(signal, name), handler)
+            except ValueError:  # not the main thread (e.g. called from a test runner's thread)
+                pass
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cinreport", description=__doc__)
     parser.add_argument("--params", default="params", help="params folder (default: params)")
@@ -145,8 +180,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="_book")
     p.set_defaults(func=cmd_render)
     args = parser.parse_args(argv)
+    _terminate_cleanly()
     try:
         return args.func(args)
+    except KeyboardInterrupt:  # temporary files are already removed; outputs are untouched
+        print(f"cinreport {args.command}: interrupted (unfinished outputs discarded)", file=sys.stderr)
+        return 130
     except Exception as exc:  # one clear line for users; the traceback is not their problem
         from .config import ParamsError
         from .pipeline import NotebookFailed

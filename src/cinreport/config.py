@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-AUTHORITY_CODE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+AUTHORITY_CODE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 REPORT_DEFAULTS: dict[str, Any] = {
     "title": "Understanding service provision for children in need",
@@ -244,7 +244,7 @@ def _load_authority(path: Path, report: ReportParams | None, root: Path | str, c
     a period missing here is not reported again."""
     problems: list[str] = []
     code = path.stem
-    if not AUTHORITY_CODE.match(code):
+    if not AUTHORITY_CODE.fullmatch(code):
         problems.append(f"{path}: file name '{code}' is not a valid authority code "
                         "(lower-case letters, digits and single hyphens, e.g. la-a)")
     data = _load_yaml(path, problems)

@@ -1,15 +1,20 @@
 """Run parameterised notebooks with papermill, safely.
 
 * Parameters are type-checked against the notebook's declared ``parameters`` cell before papermill
-  injects them (only str/int/float/bool literals are accepted).
+  injects them (only str/int/float/bool literals are accepted), and the cell papermill would
+  inject is parsed to prove it holds nothing but literal assignments.
 * The executed notebook is written to a temporary name and renamed into place only on success;
-  a failed one is moved to ``build/failed/`` for inspection and never mistaken for done.
+  a failed one is moved to ``build/failed/<label>.ipynb`` for inspection and never mistaken for
+  done, and the error names the notebook, what it ran for, the cell, the error and that path.
+* Interrupted (Ctrl-C, or SIGTERM/SIGHUP under the CLI): the temporary file is removed and the
+  previous output stays; after SIGKILL the temporary file is removed by the next run.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -50,45 +55,132 @@ def check_parameters(notebook: Path, parameters: dict[str, Any]) -> None:
         raise ValueError("bad notebook parameters:\n  " + "\n  ".join(problems))
 
 
-def _failed_cell(nb: nbformat.NotebookNode) -> tuple[int | None, str]:
-    for i, cell in enumerate(nb.cells):
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "error":
-                return i, f"{out.get('ename')}: {out.get('evalue')}"
-    return None, "unknown error"
+def check_injection(parameters: dict[str, Any]) -> None:
+    """Refuse parameters whose injected cell would be anything but literal assignments.
+
+    papermill writes the values as Python source; the cell it would inject is parsed here and must
+    consist only of ``name = <literal>`` lines that evaluate back to exactly the given values.
+    """
+    import ast
+
+    from papermill.translators import PythonTranslator
+
+    source = PythonTranslator.codify(parameters)
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        raise ValueError(f"bad notebook parameters: injected cell would not parse ({exc.msg})") from None
+    seen = {}
+    for node in tree.body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name) and isinstance(node.value, ast.Constant)):
+            raise ValueError("bad notebook parameters: injected cell would contain code, "
+                             f"not only literal values: {ast.unparse(node)!r}")
+        seen[node.targets[0].id] = node.value.value
+    if seen != parameters:
+        raise ValueError("bad notebook parameters: values do not survive injection unchanged")
+
+
+def _source_cell(notebook: Path, exc) -> int | None:
+    """1-based position in the *source* notebook of the cell that raised (papermill's injected
+    parameters cell is not in the source, so it is not counted)."""
+    try:
+        cells = nbformat.read(notebook, as_version=4).cells
+    except Exception:
+        return None
+    for i, cell in enumerate(cells):
+        if cell.cell_type == "code" and cell.source == exc.source:
+            return i + 1
+    return None
+
+
+def _failure_message(notebook: Path, subject: str, kept: Path | None, exc: BaseException) -> str:
+    from papermill.exceptions import PapermillExecutionError
+
+    where = ""
+    if isinstance(exc, PapermillExecutionError):
+        cell = _source_cell(notebook, exc)
+        if cell is not None:
+            where = f" in cell {cell}"
+        if exc.exec_count is not None:
+            where += f" (In [{exc.exec_count}] in the kept notebook)"
+        first = next((line.strip() for line in str(exc.source or "").splitlines() if line.strip()), "")
+        if first:
+            where += f", `{first[:80]}`"
+        error = f"{exc.ename}: {exc.evalue}" if exc.evalue else exc.ename
+    else:
+        error = f"{type(exc).__name__}: {exc}"
+    kept_line = (f"\n  executed notebook kept for inspection at {kept}" if kept is not None
+                 else "\n  (no executed notebook was written)")
+    return f"notebook {notebook} failed for {subject}{where}: {error}{kept_line}"
+
+
+def _kernel_manager_class(log):
+    """A kernel manager whose kernel writes its own process output (start-up warnings, and the
+    tracebacks it prints when it is torn down by Ctrl-C) to ``log`` instead of the build's
+    terminal. Cell outputs are unaffected: they travel as messages into the notebook."""
+    from jupyter_client import AsyncKernelManager
+
+    class QuietKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            kw.setdefault("stdout", log)
+            kw.setdefault("stderr", log)
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return QuietKernelManager
+
+
+def _record_output_path(path: Path, real: Path) -> None:
+    """papermill records the path it wrote (here a temporary name): record the real one."""
+    try:
+        nb = nbformat.read(path, as_version=4)
+        nb.metadata.setdefault("papermill", {})["output_path"] = real.as_posix()
+        nbformat.write(nb, path)
+    except Exception:  # metadata only; a notebook papermill could not finish is kept as it is
+        pass
 
 
 def run_notebook(notebook: Path | str, output: Path | str, parameters: dict[str, Any],
-                 failed_dir: Path | str = "build/failed", label: str = "", cwd: str = ".") -> Path:
-    """Execute ``notebook`` into ``output`` with ``parameters``; atomic; failures kept for inspection."""
+                 failed_dir: Path | str = "build/failed", label: str = "", cwd: str = ".",
+                 subject: str = "") -> Path:
+    """Execute ``notebook`` into ``output`` with ``parameters``; atomic; failures kept for inspection.
+
+    ``label`` names the kept failed notebook (``<failed_dir>/<label>.ipynb``); ``subject`` says in
+    the error message what the run was for (e.g. "authority la-b (Authority B)").
+    """
     import papermill
-    from papermill.exceptions import PapermillExecutionError
 
     notebook, output = Path(notebook), Path(output)
+    label = label or notebook.stem
+    subject = subject or label
     check_parameters(notebook, parameters)
+    check_injection(parameters)
+    failed = Path(failed_dir) / f"{label}.ipynb"
     started = time.monotonic()
-    print(f"[cinreport] running {label or notebook.stem} -> {output}", file=sys.stderr, flush=True)
-    with atomic_path(output) as tmp:
-        tmp_nb = tmp.with_suffix(".ipynb")
+    print(f"[cinreport] running {label} -> {output}", file=sys.stderr, flush=True)
+    with atomic_path(output, suffix=".ipynb") as tmp, tempfile.TemporaryFile("w+") as kernel_log:
         try:
-            papermill.execute_notebook(str(notebook), str(tmp_nb), parameters=parameters, kernel_name="python3",
-                                       cwd=cwd, progress_bar=False, log_output=False, request_save_on_cell_execute=False)
-        except PapermillExecutionError as exc:
-            failed = Path(failed_dir) / f"{label or notebook.stem}.ipynb"
-            failed.parent.mkdir(parents=True, exist_ok=True)
-            if tmp_nb.exists():
-                os.replace(tmp_nb, failed)
-            raise NotebookFailed(
-                f"notebook {notebook} failed for {label or 'study'} in cell {exc.exec_count}: "
-                f"{exc.ename}: {exc.evalue}\n  executed notebook kept at {failed}") from None
-        except BaseException:
-            if tmp_nb.exists():
-                tmp_nb.unlink()
-            raise
-        os.replace(tmp_nb, tmp)
-    stale = Path(failed_dir) / f"{label or notebook.stem}.ipynb"
-    if stale.exists():
-        stale.unlink()
-    print(f"[cinreport] done {label or notebook.stem} in {time.monotonic() - started:.1f}s",
-          file=sys.stderr, flush=True)
+            papermill.execute_notebook(str(notebook), str(tmp), parameters=parameters, kernel_name="python3",
+                                       cwd=cwd, progress_bar=False, log_output=False, request_save_on_cell_execute=False,
+                                       kernel_manager_class=_kernel_manager_class(kernel_log))
+        except Exception as exc:  # the notebook raised, or its kernel died: keep what was written
+            kept = None
+            if tmp.exists() and tmp.stat().st_size:
+                _record_output_path(tmp, failed)
+                failed.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, failed)
+                kept = failed
+            message = _failure_message(notebook, subject, kept, exc)
+            from papermill.exceptions import PapermillExecutionError
+
+            if not isinstance(exc, PapermillExecutionError):  # e.g. the kernel died: say what it said
+                kernel_log.seek(0)
+                tail = [line for line in kernel_log.read().strip().splitlines()
+                        if "running over TCP without encryption" not in line][-15:]
+                if tail:
+                    message += "\n  kernel output:\n    " + "\n    ".join(tail)
+            raise NotebookFailed(message) from None
+        _record_output_path(tmp, output)
+    failed.unlink(missing_ok=True)  # an earlier failure of this run is now fixed
+    print(f"[cinreport] done {label} in {time.monotonic() - started:.1f}s", file=sys.stderr, flush=True)
     return output
