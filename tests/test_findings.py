@@ -193,8 +193,19 @@ def test_parents_not_feeling_involved_is_an_involvement_gap(run, seed):
     assert inv.holds and inv.outcome == "gap"
     assert inv.measures["gap_points"] >= THRESHOLDS["involvement_gap_points"]
     assert "collaboration" in implication_ids(found)
+    m = inv.measures
+    expected = [_published_share(m["case_files_parents_involved"], m["case_files_with_record"]),
+                _published_share(m["parents_felt_involved"], m["parent_interviews"])]
     quoted = [int(x) for x in re.findall(r"(\d+)% ", inv.sentence)]
-    assert quoted == [round(inv.measures["case_file_share"]), round(inv.measures["parent_share"])]
+    assert quoted == [e for e in expected if e is not None]
+    assert inv.sentence.count("(c)") == expected.count(None)
+
+
+def _published_share(k: int, n: int, threshold: int = 5) -> int | None:
+    """The whole percentage a sentence may quote, or None where disclosure control hides it."""
+    if 0 < k < threshold or 0 < n - k < threshold:
+        return None
+    return round(100 * k / n)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -213,11 +224,21 @@ def _with_involvement(metrics: dict, **values) -> dict:
 def test_involvement_parents_higher_than_case_files_is_not_called_close(run):
     metrics, _, _ = run("identical", SEEDS[0])
     changed = _with_involvement(metrics, case_files_with_record=10, case_files_parents_involved=3,
-                                parent_interviews=10, parents_not_involved=1)
+                                parent_interviews=10, parents_not_involved=2)
     inv = findings.involvement_finding(changed, THRESHOLDS)
     assert inv.outcome == "parents-higher" and not inv.holds
     assert "close" not in inv.sentence
-    assert "90% of 40 interviews" in inv.sentence and "30% of plans" in inv.sentence
+    assert "80% of 40 interviews" in inv.sentence and "30% of plans" in inv.sentence
+
+
+def test_involvement_sentence_suppresses_a_small_complement(run):
+    """36 of 40 parents felt involved: quoting 90% of 40 would reveal that 4 did not."""
+    metrics, _, _ = run("identical", SEEDS[0])
+    changed = _with_involvement(metrics, case_files_with_record=10, case_files_parents_involved=3,
+                                parent_interviews=10, parents_not_involved=1)
+    inv = findings.involvement_finding(changed, THRESHOLDS)
+    assert "90%" not in inv.sentence
+    assert "nearly all (c) of 40 interviews" in inv.sentence
 
 
 def test_involvement_without_interviews_is_no_data_and_json_safe(run):

@@ -220,6 +220,21 @@ def _pct(k: int, n: int) -> int:
     return round(100 * k / n)
 
 
+def _share(k: int, n: int, t: dict[str, float]) -> str:
+    """'45%' for a sentence, or 'a small share (c)' when ``k`` or ``n - k`` is below the disclosure
+    threshold (with ``n`` quoted, either would reveal a small count)."""
+    threshold = t.get("disclosure_threshold", 5)
+    if 0 < k < threshold or 0 < n - k < threshold:
+        return "a small share (c)" if 0 < k < threshold else "nearly all (c)"
+    return f"{_pct(k, n)}%"
+
+
+def _count(k: int, n: int, t: dict[str, float]) -> str:
+    """'7 of 11', or 'fewer than 5 of 11' when the count is small."""
+    threshold = int(t.get("disclosure_threshold", 5))
+    return f"fewer than {threshold} of {n}" if 0 < k < threshold else f"{k} of {n}"
+
+
 def involvement_finding(metrics: dict[str, dict], t: dict[str, float]) -> Finding:
     """Practitioners' record of parents' involvement against parents' own accounts (pooled)."""
     rec = sum(m["involvement"]["case_files_with_record"] for m in metrics.values())
@@ -237,19 +252,19 @@ def involvement_finding(metrics: dict[str, dict], t: dict[str, float]) -> Findin
         sentence = "There were no parent interviews or case records to compare accounts of involvement."
     elif gap >= points:
         outcome = "gap"
-        sentence = (f"Case files recorded parents as involved in {_pct(inv, rec)}% of plans, but parents in only "
-                    f"{_pct(felt, interviews)}% of {interviews} interviews described feeling involved in developing "
-                    f"their plan; {unaware} of {interviews} interviewed parents were not aware of the plan's goals.")
+        sentence = (f"Case files recorded parents as involved in {_share(inv, rec, t)} of plans, but parents in only "
+                    f"{_share(felt, interviews, t)} of {interviews} interviews described feeling involved in developing "
+                    f"their plan; {_count(unaware, interviews, t)} interviewed parents were not aware of the plan's goals.")
     elif gap <= -points:
         outcome = "parents-higher"
         sentence = (f"Parents described feeling involved in developing their plan more often "
-                    f"({_pct(felt, interviews)}% of {interviews} interviews) than case files recorded parents "
+                    f"({_share(felt, interviews, t)} of {interviews} interviews) than case files recorded parents "
                     f"as involved "
-                    f"({_pct(inv, rec)}% of plans).")
+                    f"({_share(inv, rec, t)} of plans).")
     else:
         outcome = "no-gap"
-        sentence = (f"Parents' accounts of involvement ({_pct(felt, interviews)}% of {interviews} interviewed parents "
-                    f"felt involved) were close to what case files recorded ({_pct(inv, rec)}% of plans).")
+        sentence = (f"Parents' accounts of involvement ({_share(felt, interviews, t)} of {interviews} interviewed parents "
+                    f"felt involved) were close to what case files recorded ({_share(inv, rec, t)} of plans).")
     return Finding("involvement-gap", "involvement", "Parents' involvement in planning", outcome, outcome == "gap",
                    sentence,
                    f"gap if the share of case files recording parents as involved exceeds the share of interviewed "
@@ -305,9 +320,9 @@ def advice_finding(metrics: dict[str, dict], t: dict[str, float]) -> Finding:
     else:
         outcome = "large" if large else "not-large"
         sentence = (f"Families received {len(kinds)} different kinds of support. "
-                    + (f"A large share of all services recorded ({_pct(advice, total)}%) was advice, guidance and "
+                    + (f"A large share of all services recorded ({_share(advice, total, t)}) was advice, guidance and "
                        "multi-agency co-ordination by social workers." if large else
-                       f"Advice, guidance and co-ordination made up {_pct(advice, total)}% of all services "
+                       f"Advice, guidance and co-ordination made up {_share(advice, total, t)} of all services "
                        "recorded."))
     return Finding("range-and-advice", "support", "Range of services and the advice role",
                    outcome, large, sentence,
@@ -340,11 +355,11 @@ def mental_health_finding(metrics: dict[str, dict], t: dict[str, float]) -> Find
     elif share >= gap_share:
         outcome = "gap"
         sentence = (f"There were gaps in provision, especially timely mental-health support: "
-                    f"{_pct(not_timely, referrals)}% of {referrals} referrals to child or adult mental-health "
+                    f"{_share(not_timely, referrals, t)} of {referrals} referrals to child or adult mental-health "
                     f"services were {which}.")
     else:
         outcome = "no-gap"
-        sentence = (f"Most mental-health referrals were met in time: {_pct(not_timely, referrals)}% of {referrals} "
+        sentence = (f"Most mental-health referrals were met in time: {_share(not_timely, referrals, t)} of {referrals} "
                     f"were {which}.")
     return Finding("mental-health-gap", "provision", "Timely mental-health support", outcome, outcome == "gap",
                    sentence,

@@ -115,7 +115,8 @@ class Study:
         return saved.markdown(self.out_dir)
 
     def findings(self) -> list[Finding]:
-        return evaluate(self.metrics, self.cases, self.report.findings, seed=self.report.seed)
+        return evaluate(self.metrics, self.cases,
+                        {**self.report.findings, "disclosure_threshold": self.threshold}, seed=self.report.seed)
 
     def finding(self, fid: str) -> Finding:
         return next(f for f in self.findings() if f.id == fid)
