@@ -9,7 +9,7 @@ findings holds. ``findings.json`` is the machine-readable form.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 
@@ -103,15 +103,21 @@ def variation_finding(fid: str, title: str, what: str, test: TestResult, thresho
         measures={**measures, **(extra or {})}, section=section)
 
 
+def metric_at(m: dict[str, Any], path: tuple[str, ...]) -> Any:
+    """The value at ``path`` (a sequence of keys) in one authority's metrics."""
+    for key in path:
+        m = m[key]
+    return m
+
+
 def contingency(metrics: dict[str, dict], path: tuple[str, ...]) -> pd.DataFrame:
-    """Categories × authorities table of counts taken from each authority's metrics at ``path``."""
-    cols = {}
-    for code, m in metrics.items():
-        node = m
-        for key in path:
-            node = node[key]
-        cols[code] = pd.Series(node, dtype=int)
-    frame = pd.DataFrame(cols).fillna(0).astype(int)
+    """Categories × authorities table of counts at ``path`` in each authority's metrics.
+
+    Categories keep the metrics' (codebook) order; categories with no count anywhere are dropped.
+    """
+    cols = {code: pd.Series(metric_at(m, path), dtype=int) for code, m in metrics.items()}
+    order = list(dict.fromkeys(k for col in cols.values() for k in col.index))
+    frame = pd.DataFrame(cols).reindex(order).fillna(0).astype(int)
     return frame.loc[frame.sum(axis=1) > 0]
 
 
@@ -401,5 +407,3 @@ def findings_document(findings: list[Finding], implications_: list[Implication],
     return {"meta": meta, "findings": [f.to_dict() for f in findings],
             "implications": [asdict(i) for i in implications_]}
 
-
-Evaluator = Callable[..., list[Finding]]

@@ -1,9 +1,6 @@
-"""Shared helpers for chapter notebooks: show Markdown, format numbers, load params once."""
+"""Shared helpers for chapter text: show Markdown in a notebook, format shares, counts and days."""
 
 from __future__ import annotations
-
-import math
-from pathlib import Path
 
 from .stats import wilson_interval
 
@@ -22,17 +19,8 @@ def pct(k: int, n: int, decimals: int = 0) -> str:
     return f"{100 * k / n:.{decimals}f}%"
 
 
-def pct_ci(k: int, n: int) -> str:
-    """'45% (95% CI 26% to 66%)' with a Wilson interval."""
-    if not n:
-        return "n/a"
-    lo, hi = wilson_interval(k, n)
-    return f"{100 * k / n:.0f}% (95% CI {100 * lo:.0f}% to {100 * hi:.0f}%)"
 
 
-def count_or_c(k: int, threshold: int, symbol: str = "c") -> str:
-    """A count for running text: shown if zero or at/above the threshold, otherwise the symbol."""
-    return f"{k:,}" if k == 0 or k >= threshold else symbol
 
 
 def share_text(k: int, n: int, threshold: int) -> str:
@@ -62,11 +50,4 @@ def days_text(q: dict) -> str:
     return f"median {q['median']:.0f} days (IQR {q['q1']:.0f} to {q['q3']:.0f})"
 
 
-def num(x: float | None, decimals: int = 1) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    return f"{x:.{decimals}f}"
 
-
-def rel(path: Path | str, start: Path | str) -> str:
-    return Path(path).resolve().relative_to(Path(start).resolve()).as_posix()

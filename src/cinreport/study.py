@@ -17,7 +17,7 @@ from . import figures
 from .atomic import write_csv, write_json
 from .codebook import Codebook, load_codebook
 from .config import Authority, ReportParams, load_authorities, load_report
-from .findings import Finding, evaluate, findings_document, implications
+from .findings import Finding, contingency, evaluate, findings_document, implications, metric_at
 
 from .report import proportion_cell
 from .tables import markdown_table, publish_counts
@@ -63,24 +63,11 @@ class Study:
         return self.report.disclosure_threshold
 
     def total(self, *path: str) -> int:
-        out = 0
-        for m in self.metrics.values():
-            node = m
-            for key in path:
-                node = node[key]
-            out += int(node)
-        return out
+        return sum(int(metric_at(m, path)) for m in self.metrics.values())
 
     def by_authority(self, *path: str) -> pd.DataFrame:
-        """Categories × authority-name count table from the metrics at ``path``."""
-        cols = {}
-        for code, m in self.metrics.items():
-            node = m
-            for key in path:
-                node = node[key]
-            cols[self.names[code]] = pd.Series(node, dtype=int)
-        order = list(dict.fromkeys(k for col in cols.values() for k in col.index))  # codebook order
-        return pd.DataFrame(cols).reindex(order).fillna(0).astype(int)
+        """Categories × authority-name count table from the metrics at ``path`` (empty categories dropped)."""
+        return contingency(self.metrics, path).rename(columns=self.names)
 
     def table(self, name: str, counts: pd.DataFrame, category: str, caption: str,
               percent_axis: int | None = 0) -> str:
