@@ -17,7 +17,12 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
     report = load_report(args.params)
     seed = args.seed if args.seed is not None else report.seed
-    written = synth.generate(args.out, seed, (report.period_start, report.period_end))
+    period = (report.period_start, report.period_end)
+    if args.authorities is not None:  # fictional la-001, la-002, ...: data and params files
+        codes = synth.write_many(Path(args.out).parent, args.authorities, seed, period, start=args.start)
+        print(f"wrote {len(codes)} fictional authorities: {', '.join(codes[:3])}{' ...' if len(codes) > 3 else ''}")
+        return 0
+    written = synth.generate(args.out, seed, period)
     for code, files in written.items():
         print(f"{code}: {', '.join(p.name for p in files)}")
     return 0
@@ -161,6 +166,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("synth", help="write the seeded synthetic demo data")
     p.add_argument("--out", default="data")
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--authorities", type=int, default=None, metavar="N",
+                   help="instead of the demo: N fictional authorities la-001 ... with varied profiles, "
+                        "data under --out and params files in the folder beside it (params/authorities/)")
+    p.add_argument("--start", type=int, default=1, help="number of the first fictional authority (default 1)")
     p.set_defaults(func=cmd_synth)
     p = sub.add_parser("validate", help="check params and data against the codebook")
     p.add_argument("--authority", action="append", help="only this authority (repeatable)")

@@ -377,3 +377,71 @@ def identical(n: int = 4, profile: Profile | None = None) -> dict[str, Profile]:
     """``n`` authorities sharing one profile: the truth is 'no variation between authorities'."""
     profile = profile or Profile()
     return {f"la-{chr(ord('a') + i)}": profile for i in range(n)}
+
+
+# --------------------------------------------------------------------------------------------
+# Many fictional authorities (benchmarks, scale tests)
+
+
+def many_code(i: int) -> str:
+    """Code of the ``i``-th (1-based) fictional authority made by :func:`many`: ``la-001``."""
+    return f"la-{i:03d}"
+
+
+def varied_profile(seed: int, code: str) -> Profile:
+    """A seeded profile for a fictional authority, varied within the range the demo spans.
+
+    Each knob is drawn independently (same seed and code, same profile), so authorities differ in
+    threshold, plan length, service mix, waits and involvement the way the four demo ones do.
+    """
+    rng = _rng(seed, code, "profile")
+
+    def between(lo: float, hi: float) -> float:
+        return float(round(rng.uniform(lo, hi), 3))
+
+    n1 = between(0.30, 0.75)
+    n2, n4, n5 = between(0.04, 0.30), between(0.04, 0.25), between(0.05, 0.22)
+    high = between(0.05, 0.35)
+    return Profile(
+        n_cases=int(rng.integers(18, 25)), n_admin=int(rng.integers(250, 620)),
+        mean_age=between(8.0, 10.5),
+        primary_need={**NATIONAL_PRIMARY_NEED, "N1": n1, "N2": n2, "N4": n4, "N5": n5},
+        concern_mix={"none": between(0.05, 0.45), "low": between(0.2, 0.35), "medium": between(0.15, 0.4),
+                     "high": high},
+        disability_share=between(0.08, 0.3), disability_recorded=between(0.6, 0.95),
+        ethnicity_recorded=between(0.8, 0.98),
+        plan_median_days=between(110, 400), plan_spread=between(0.5, 0.6),
+        visits_per_month=between(1.0, 2.5), direct_work_per_month=between(0.4, 1.6),
+        services_per_case=between(2.5, 3.5), advice_weight=between(1.0, 2.5),
+        mh_median_wait_days=between(25, 110), mh_not_available=between(0.05, 0.25),
+        parents_involved=between(0.7, 0.9), parent_feels_involved=between(0.3, 0.6),
+        focus_groups=int(rng.integers(1, 3)), parent_interviews=int(rng.integers(2, 4)),
+    )
+
+
+def many(n: int, seed: int, start: int = 1) -> dict[str, Profile]:
+    """``n`` fictional authorities ``la-001``, ``la-002``, ... (from ``start``) with varied profiles."""
+    if n < 0 or start < 1:
+        raise ValueError("n must be 0 or more and start 1 or more")
+    return {many_code(i): varied_profile(seed, many_code(i)) for i in range(start, start + n)}
+
+
+def authority_params(code: str, data_dir: str) -> str:
+    """Text of ``params/authorities/<code>.yml`` for a fictional authority made here."""
+    number = code.split("-", 1)[-1].upper()
+    return (f"# Fictional authority (synthetic data made by `cinreport synth`).\n"
+            f'name: "Authority {number}"\n'
+            f"data_dir: {data_dir}\n")
+
+
+def write_many(project: Path | str, n: int, seed: int, period: tuple[dt.date, dt.date], start: int = 1,
+               codebook: Codebook | None = None) -> list[str]:
+    """Write data and params files for ``n`` fictional authorities into a project folder."""
+    from .atomic import write_text
+
+    project = Path(project)
+    profiles = many(n, seed, start)
+    generate(project / "data", seed, period, profiles, codebook)
+    for code in profiles:
+        write_text(project / "params" / "authorities" / f"{code}.yml", authority_params(code, f"data/{code}"))
+    return sorted(profiles)
