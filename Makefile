@@ -31,7 +31,7 @@ STUDY_NB := $(STUDY:%=$(BUILD)/study/%.ipynb)
 BOOK := $(BOOK_DIR)/index.html
 STATIC := _quarto.yml index.qmd $(sort $(wildcard report/*))
 
-.PHONY: help setup report validate authority test clean synth lock
+.PHONY: help setup report validate authority test bench clean synth lock
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -68,7 +68,9 @@ $(BUILD)/deps.mk: $(AUTHORITY_PARAMS) params/report.yml | $(INSTALLED)
 
 ifeq ($(OUTER),yes)
 $(filter $(LOCKED_GOALS),$(MAKECMDGOALS)):
-	@$(LOCK_PY) -I src/cinreport/buildlock.py $(BUILD)/.lock -- $(MAKE) --no-print-directory CINREPORT_LOCKED=1 $@
+	@$(LOCK_PY) -I src/cinreport/buildlock.py $(BUILD)/.lock -- \
+	  $(LOCK_PY) -I src/cinreport/warm.py --python $(PY) --socket $(BUILD)/.warm.sock -- \
+	  $(MAKE) --no-print-directory CINREPORT_LOCKED=1 $@
 else
 report: $(BOOK) ## Validate, execute the notebooks and render the book (HTML and PDF) into _book/
 endif
@@ -108,6 +110,10 @@ synth: $(INSTALLED) ## Regenerate the synthetic demo data in data/ (seed from pa
 
 test: $(INSTALLED) ## Run the test suite
 	$(PYTEST)
+
+SIZES ?= 4 16 64 153
+bench: $(INSTALLED) ## Time builds of N synthetic authorities against a naive loop: make bench SIZES="4 16"
+	$(CINREPORT) bench --sizes "$(SIZES)" --out $(BUILD)/bench
 
 lock: ## Re-resolve requirements.lock from pyproject.toml in a scratch venv
 	rm -rf .lock-venv && $(PYTHON_BOOT) -m venv .lock-venv && .lock-venv/bin/pip install --quiet -e '.[test]' \

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import signal
 import sys
@@ -144,6 +145,12 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from . import bench
+
+    return bench.main(args.bench_args)
+
+
 def _terminate_cleanly() -> None:
     """Turn SIGTERM (and SIGHUP: a closed terminal, a laptop's session ending) into SystemExit, so
     temporary files are removed and notebook kernels shut down, as on Ctrl-C."""
@@ -159,6 +166,12 @@ def _terminate_cleanly() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from . import warm
+
+    if os.environ.get(warm.SOCKET_ENV):  # inside a build with a warm server: run there
+        code = warm.client_run(list(sys.argv[1:] if argv is None else argv))
+        if code is not None:
+            return code
     parser = argparse.ArgumentParser(prog="cinreport", description=__doc__)
     parser.add_argument("--params", default="params", help="params folder (default: params)")
     parser.add_argument("--build", default="build", help="build folder (default: build)")
@@ -188,7 +201,14 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("render", help="render the book (Quarto, or Pandoc + Typst)")
     p.add_argument("--out", default="_book")
     p.set_defaults(func=cmd_render)
-    args = parser.parse_args(argv)
+    p = sub.add_parser("bench", help="time builds of N synthetic authorities (cinreport bench --help)",
+                       add_help=False)
+    p.set_defaults(func=cmd_bench)
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "bench":  # its own options: cinreport bench --help
+        args.bench_args = rest
+    elif rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     _terminate_cleanly()
     try:
         return args.func(args)

@@ -121,8 +121,16 @@ def _kernel_manager_class(log):
     terminal. Cell outputs are unaffected: they travel as messages into the notebook."""
     from jupyter_client import AsyncKernelManager
 
+    from . import warm
+
     class QuietKernelManager(AsyncKernelManager):
         async def _async_launch_kernel(self, kernel_cmd, **kw):
+            forked = warm.fork_kernel(kernel_cmd, kw.get("env") or {}, kw.get("cwd") or os.getcwd(), log.fileno())
+            if forked is not None:  # a warm kernel from the build's server (see cinreport.warm)
+                prov = self.provisioner
+                prov.process, prov.pid, prov.pgid, prov.cwd = forked, forked.pid, forked.pid, kw.get("cwd")
+                self._reconcile_connection_info(prov.connection_info)
+                return
             kw.setdefault("stdout", log)
             kw.setdefault("stderr", log)
             return await super()._async_launch_kernel(kernel_cmd, **kw)

@@ -1,0 +1,387 @@
+"""Benchmark: how the build scales with the number of authorities (``make bench``).
+
+For each size N, a temporary copy of the project gets N fictional authorities made by
+:func:`cinreport.synth.write_many` and is timed through ``make -j<jobs> report``:
+
+* ``clean``: from nothing (no ``build/``, no ``_book/``);
+* ``noop``: the same command again, nothing changed;
+* ``change``: one authority's data regenerated with another seed (still valid);
+* ``add``: one more authority (params file and data) added.
+
+In a second fresh copy, the **naive baseline** a researcher would write by hand runs: a sequential
+loop of ``papermill`` command-line calls over every notebook, then a full render. The **floor** is
+the cost of starting one kernel and importing the notebooks' libraries (measured here: papermill
+runs a one-cell notebook that imports them, median of three), times the number of notebooks,
+divided by the cores used.
+
+**Peak memory** is that of the whole process tree of the timed command (make, every recipe, every
+notebook kernel, the renderer): the resident set sizes of all its processes running at the same
+moment are summed, sampled every 0.1 s, and the largest sum is reported. Shared pages (libraries,
+or memory shared after a fork) are counted once per process, so this overstates real use.
+
+Results go to ``<out>/bench.json`` and a table is printed. Wall times on a shared machine vary:
+run it when the machine is otherwise idle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+PROJECT_ITEMS = ["Makefile", "_quarto.yml", "index.qmd", "pyproject.toml", "requirements.lock",
+                 "notebooks", "report", "src"]
+SIZES = (4, 16, 64, 153)
+SCENARIOS = ("clean", "noop", "change", "add")
+# Lines of `make report` output that mark where the study notebooks and the render start.
+STUDY_MARK = re.compile(r"\brun-study\b")
+RENDER_MARK = re.compile(r"\brender --out\b")
+DONE_MARK = re.compile(r"\bexecuted in\b")
+
+
+@dataclass
+class Run:
+    """One timed command."""
+
+    seconds: float
+    peak_mib: float
+    notebooks: int = 0  # notebooks executed
+    authority_s: float = 0.0  # from the start until the first study notebook (validation, authorities)
+    study_render_s: float = 0.0  # from the first study notebook to the end (study notebooks, render)
+
+
+@dataclass
+class SizeResult:
+    n: int
+    notebooks: int  # authority notebooks + study notebooks
+    runs: dict[str, Run] = field(default_factory=dict)
+    naive: Run | None = None
+    floor_s: float = 0.0
+
+    def ratios(self) -> dict[str, float | None]:
+        clean = self.runs.get("clean")
+        return {
+            "naive_over_clean": round(self.naive.seconds / clean.seconds, 2) if clean and self.naive else None,
+            "clean_over_floor": round(clean.seconds / self.floor_s, 2) if clean and self.floor_s else None,
+        }
+
+
+# --------------------------------------------------------------------------------------------
+# Measuring
+
+
+class TreeMemory:
+    """Samples the summed RSS of a process and all its descendants in a thread; ``peak`` in bytes."""
+
+    def __init__(self, pid: int, interval: float = 0.1):
+        self.pid, self.interval, self.peak = pid, interval, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "TreeMemory":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def sample(self) -> int:
+        import psutil
+
+        try:
+            root = psutil.Process(self.pid)
+            procs = [root] + root.children(recursive=True)
+        except psutil.Error:
+            return 0
+        total = 0
+        for p in procs:
+            try:
+                total += p.memory_info().rss
+            except psutil.Error:
+                pass
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.sample())
+            self._stop.wait(self.interval)
+
+
+def run_timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, log: Path | None = None) -> Run:
+    """Run ``cmd``; time it, sample its process tree's memory, and split its time at the first
+    study notebook (seen in its output). Raises when the command fails."""
+    env = env or clean_env()
+    started = time.monotonic()
+    marks: dict[str, float] = {}
+    lines: list[str] = []
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    with TreeMemory(proc.pid) as memory:
+        for line in proc.stdout:
+            lines.append(line)
+            now = time.monotonic() - started
+            if STUDY_MARK.search(line):
+                marks.setdefault("study", now)
+            if RENDER_MARK.search(line):
+                marks.setdefault("render", now)
+        proc.wait()
+    seconds = time.monotonic() - started
+    if log:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "a", encoding="utf-8") as fh:
+            fh.write(f"$ {' '.join(cmd)}  ({seconds:.1f} s)\n{''.join(lines)}\n")
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed in {cwd} (exit {proc.returncode}):\n{''.join(lines[-30:])}")
+    split = marks.get("study", marks.get("render", seconds))
+    return Run(seconds=round(seconds, 2), peak_mib=round(memory.peak / 2**20, 1),
+               notebooks=sum(1 for line in lines if DONE_MARK.search(line)),
+               authority_s=round(split, 2), study_render_s=round(seconds - split, 2))
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+
+
+def floor_per_notebook(venv: Path, work: Path, repeats: int = 3) -> float:
+    """Seconds to start one kernel and import the notebooks' libraries (median of ``repeats``)."""
+    import nbformat
+    import papermill
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import cinreport.authority_chapter, cinreport.study, cinreport.report")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = work / "floor.ipynb"
+    nbformat.write(nb, path)
+    times = []
+    for _ in range(repeats):
+        started = time.monotonic()
+        papermill.execute_notebook(str(path), str(work / "floor-out.ipynb"), kernel_name="python3",
+                                   progress_bar=False, log_output=False, cwd=str(work))
+        times.append(time.monotonic() - started)
+    return round(statistics.median(times), 3)
+
+
+# --------------------------------------------------------------------------------------------
+# Workspaces
+
+
+def make_workspace(root: Path, dest: Path, n: int, seed: int) -> Path:
+    """A copy of the project at ``root`` with N fictional authorities instead of the demo ones."""
+    from .config import load_report
+    from .synth import write_many
+
+    dest.mkdir(parents=True)
+    for item in PROJECT_ITEMS:
+        src = root / item
+        if src.is_dir():
+            shutil.copytree(src, dest / item, copy_function=shutil.copy2,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy2(src, dest / item)
+    (dest / "params" / "authorities").mkdir(parents=True)
+    shutil.copy2(root / "params" / "report.yml", dest / "params" / "report.yml")
+    (dest / "data").mkdir()
+    shutil.copy2(root / "data" / "codebook.yml", dest / "data" / "codebook.yml")
+    report = load_report(dest / "params")
+    write_many(dest, n, seed, (report.period_start, report.period_end))
+    return dest
+
+
+def change_one(project: Path, code: str, seed: int) -> None:
+    """Regenerate one authority's data with another seed (valid, different content)."""
+    from .config import load_report
+    from .synth import generate, varied_profile
+
+    report = load_report(project / "params")
+    generate(project / "data", seed + 1, (report.period_start, report.period_end),
+             {code: varied_profile(seed, code)})
+
+
+def add_one(project: Path, n: int, seed: int) -> str:
+    from .config import load_report
+    from .synth import write_many
+
+    report = load_report(project / "params")
+    return write_many(project, 1, seed, (report.period_start, report.period_end), start=n + 1)[0]
+
+
+def study_notebooks(project: Path) -> list[str]:
+    """The study notebooks `make report` runs (the Makefile's STUDY list)."""
+    text = (project / "Makefile").read_text(encoding="utf-8")
+    match = re.search(r"^STUDY\s*:?=\s*(.+)$", text, re.M)
+    return match.group(1).split() if match else sorted(p.stem for p in (project / "notebooks" / "study").glob("*.ipynb"))
+
+
+def naive_commands(project: Path, venv: Path, codes: list[str]) -> list[list[str]]:
+    """A sequential loop of papermill calls over every notebook, then a full render."""
+    papermill = [str(venv / "bin" / "papermill"), "-k", "python3", "--cwd", ".", "--no-progress-bar"]
+    cmds = []
+    for code in codes:
+        out = f"build/authorities/{code}"
+        cmds.append(papermill + ["notebooks/authority.ipynb", f"{out}/authority.ipynb", "-p", "authority", code,
+                                 "-p", "params_dir", "params", "-p", "out_dir", out])
+    for name in study_notebooks(project):
+        cmds.append(papermill + [f"notebooks/study/{name}.ipynb", f"build/study/{name}.ipynb",
+                                 "-p", "params_dir", "params", "-p", "build_dir", "build", "-p", "out_dir", "build/study"])
+    cmds.append([str(venv / "bin" / "cinreport"), "book-config"])
+    cmds.append([str(venv / "bin" / "python"), "-m", "cinreport.render", ".", "_book"])
+    return cmds
+
+
+def naive_script(cmds: list[list[str]]) -> str:
+    import shlex
+
+    lines = ["set -e"] + [f"mkdir -p {shlex.quote(str(Path(c[c.index('--no-progress-bar') + 2]).parent))} && "
+                          f"{shlex.join(c)}" if "--no-progress-bar" in c else shlex.join(c) for c in cmds]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# Driver
+
+
+def bench_size(root: Path, venv: Path, n: int, jobs: int, seed: int, work: Path, floor: float,
+               scenarios=SCENARIOS, naive: bool = True, log: Path | None = None) -> SizeResult:
+    make = ["make", f"VENV={venv}", f"-j{jobs}", "report"]
+    project = make_workspace(root, work / f"n{n}", n, seed)
+    result = SizeResult(n=n, notebooks=n + len(study_notebooks(project)))
+    result.floor_s = round(floor * result.notebooks / jobs, 2)
+    for scenario in scenarios:
+        if scenario == "change":
+            change_one(project, "la-001", seed)
+        elif scenario == "add":
+            add_one(project, n, seed)
+        _say(f"N={n}: {scenario} build ...")
+        result.runs[scenario] = run_timed(make, project, log=log)
+        _say(f"N={n}: {scenario} build {result.runs[scenario].seconds:.1f} s")
+    shutil.rmtree(project, ignore_errors=True)
+    if naive:
+        project = make_workspace(root, work / f"n{n}-naive", n, seed)
+        codes = sorted(p.stem for p in (project / "params" / "authorities").glob("*.yml"))
+        _say(f"N={n}: naive baseline ...")
+        result.naive = run_timed(["bash", "-c", naive_script(naive_commands(project, venv, codes))], project,
+                                 log=log)
+        _say(f"N={n}: naive baseline {result.naive.seconds:.1f} s")
+        shutil.rmtree(project, ignore_errors=True)
+    return result
+
+
+def _say(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def summary(results: list[SizeResult], floor: float, jobs: int) -> dict:
+    sizes = []
+    for r in results:
+        sizes.append({"n": r.n, "notebooks": r.notebooks, "floor_s": r.floor_s,
+                      "runs": {k: asdict(v) for k, v in r.runs.items()},
+                      "naive": asdict(r.naive) if r.naive else None, **r.ratios(),
+                      "peak_mib": max([v.peak_mib for v in r.runs.values()] + ([r.naive.peak_mib] if r.naive else []))})
+    return {
+        "machine": {"cores": os.cpu_count(), "jobs": jobs, "python": platform.python_version(),
+                    "platform": platform.platform()},
+        "floor_per_notebook_s": floor,
+        "memory": "peak of the summed RSS of the timed command's whole process tree, sampled every 0.1 s",
+        "sizes": sizes,
+        "targets": targets(sizes),
+    }
+
+
+def targets(sizes: list[dict]) -> dict[str, dict]:
+    """The issue's targets, checked against the largest size measured (and the smallest)."""
+    if not sizes:
+        return {}
+    big, small = max(sizes, key=lambda s: s["n"]), min(sizes, key=lambda s: s["n"])
+    runs, out = big["runs"], {}
+    if "noop" in runs:
+        out["noop_under_2s"] = {"n": big["n"], "value": runs["noop"]["seconds"], "met": runs["noop"]["seconds"] < 2}
+    for scenario in ("change", "add"):
+        if scenario in runs and scenario in small["runs"]:
+            ref = small["runs"][scenario]["authority_s"]
+            value = runs[scenario]["authority_s"]
+            out[f"{scenario}_independent_of_n"] = {"n": big["n"], "value": value, "n_small": small["n"],
+                                                    "small": ref, "met": value <= 1.25 * ref}
+            if "clean" in runs:
+                share = runs[scenario]["study_render_s"] / runs["clean"]["seconds"]
+                out[f"{scenario}_study_render_under_10pct_of_clean"] = {"n": big["n"], "value": round(share, 3),
+                                                                        "met": share < 0.10}
+    if big.get("naive_over_clean") is not None:
+        out["clean_at_most_half_naive"] = {"n": big["n"], "value": big["naive_over_clean"],
+                                           "met": big["naive_over_clean"] >= 2}
+    if big.get("clean_over_floor") is not None:
+        out["clean_within_1_5x_floor"] = {"n": big["n"], "value": big["clean_over_floor"],
+                                          "met": big["clean_over_floor"] <= 1.5}
+    out["peak_under_2gib"] = {"n": big["n"], "value": big["peak_mib"], "met": big["peak_mib"] < 2048}
+    return out
+
+
+def table(doc: dict) -> str:
+    head = (f"{'N':>4} {'nbs':>4} {'clean':>7} {'no-op':>6} {'change':>7} {'(auth/study+render)':>19} "
+            f"{'add':>7} {'naive':>7} {'naive/clean':>11} {'floor':>6} {'clean/floor':>11} {'peak MiB':>8}")
+    lines = [head, "-" * len(head)]
+
+    def sec(run) -> str:
+        return f"{run['seconds']:.1f}" if run else "-"
+
+    for s in doc["sizes"]:
+        r = s["runs"]
+        split = (f"{r['change']['authority_s']:.1f}/{r['change']['study_render_s']:.1f}" if "change" in r else "-")
+        lines.append(f"{s['n']:>4} {s['notebooks']:>4} {sec(r.get('clean')):>7} {sec(r.get('noop')):>6} "
+                     f"{sec(r.get('change')):>7} {split:>19} {sec(r.get('add')):>7} {sec(s['naive']):>7} "
+                     f"{(s['naive_over_clean'] or 0):>11.2f} {s['floor_s']:>6.1f} {(s['clean_over_floor'] or 0):>11.2f} "
+                     f"{s['peak_mib']:>8.0f}")
+    lines.append(f"floor per notebook (kernel start + imports): {doc['floor_per_notebook_s']:.2f} s; "
+                 f"{doc['machine']['jobs']} jobs on {doc['machine']['cores']} cores; times in seconds")
+    for name, t in doc["targets"].items():
+        lines.append(f"  {'MET    ' if t['met'] else 'NOT MET'} {name}: {t['value']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cinreport bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default=" ".join(map(str, SIZES)), help="numbers of authorities, e.g. '4 16'")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="make -j (default: cores)")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="subset of " + ",".join(SCENARIOS))
+    parser.add_argument("--no-naive", action="store_true", help="skip the naive baseline")
+    parser.add_argument("--out", default="build/bench", help="folder for bench.json and bench.log")
+    parser.add_argument("--work", default=None, help="folder for the temporary projects (default: system temp)")
+    parser.add_argument("--seed", type=int, default=20220523)
+    parser.add_argument("--root", default=".", help="the project to benchmark (default: here)")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.replace(",", " ").split()]
+    scenarios = [s for s in args.scenarios.split(",") if s]
+    unknown = set(scenarios) - set(SCENARIOS)
+    if unknown or not sizes or min(sizes) < 1:
+        parser.error(f"bad --sizes or --scenarios ({', '.join(sorted(unknown)) or args.sizes})")
+    root, venv, out = Path(args.root).resolve(), Path(sys.prefix), Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / "bench.log"
+    log.write_text("", encoding="utf-8")
+    with tempfile.TemporaryDirectory(prefix="cinreport-bench-", dir=args.work) as tmp:
+        work = Path(tmp)
+        _say("measuring the floor (one kernel start + imports) ...")
+        floor = floor_per_notebook(venv, work)
+        results = [bench_size(root, venv, n, args.jobs, args.seed, work, floor, scenarios, not args.no_naive, log)
+                   for n in sizes]
+    doc = summary(results, floor, args.jobs)
+    from .atomic import write_json
+
+    write_json(out / "bench.json", doc)
+    print(table(doc))
+    print(f"written: {out / 'bench.json'} (build output in {log})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
