@@ -280,8 +280,14 @@ def renderer_description(renderer: str | None = None) -> str:
 # Public entry point
 
 
-def render_book(root: Path, out_dir: Path, renderer: str | None = None) -> RenderResult:
-    """Render the book in ``root`` into ``out_dir`` atomically (all or nothing)."""
+def render_book(root: Path, out_dir: Path, renderer: str | None = None, cache_dir: Path | None = None,
+                pdf_exclude: frozenset[str] | set[str] = frozenset()) -> RenderResult:
+    """Render the book in ``root`` into ``out_dir`` atomically (all or nothing).
+
+    ``cache_dir``: keep Pandoc's conversions there, keyed by content (see :class:`PandocCache`), so a
+    re-render converts only the chapters that changed. ``pdf_exclude``: chapter paths (relative to
+    ``root``, POSIX) left out of the PDF (the HTML book keeps every chapter).
+    """
     root = Path(root).resolve()
     out_dir = Path(out_dir).resolve()
     renderer = renderer or detect_renderer()
@@ -299,7 +305,10 @@ def render_book(root: Path, out_dir: Path, renderer: str | None = None) -> Rende
         if renderer == "quarto":
             _render_quarto(root, tmp)
         else:
-            _render_fallback(root, chapters, tmp)
+            cache = PandocCache(Path(cache_dir)) if cache_dir else None
+            _render_fallback(root, chapters, tmp, cache, frozenset(pdf_exclude))
+            if cache:
+                cache.prune()
         pages = sorted(p.relative_to(tmp) for p in tmp.rglob("*.html"))
         if not (tmp / "index.html").is_file() or not (tmp / PDF_NAME).is_file():
             raise RenderError(f"{renderer} finished but index.html or {PDF_NAME} is missing")
@@ -505,7 +514,76 @@ class _Doc:
     toc: list[tuple[int, str, str]]  # (level, id, text)
 
 
-def _read_chapter(source: Path, media_dir: Path, what: str) -> dict:
+class PandocCache:
+    """Pandoc's conversions kept between renders, keyed by a hash of their whole input.
+
+    A key covers the Pandoc version, the conversion and the exact bytes converted, so an entry is
+    reused only for identical input: a chapter whose notebook did not change is not read again, and
+    an HTML page whose document (numbering and links included) did not change is not converted
+    again. Entries are written atomically; :meth:`prune` drops those the last render did not use.
+    """
+
+    def __init__(self, folder: Path):
+        import pypandoc
+
+        self.folder = folder
+        self.version = str(pypandoc.get_pandoc_version())
+        self.used: set[str] = set()
+        self._remove_stale_temps()
+
+    def _remove_stale_temps(self) -> None:
+        """Temporary files of writers that were killed (``.<key>.<pid>.<random>.tmp``)."""
+        from .atomic import pid_alive
+
+        if not self.folder.is_dir():
+            return
+        for path in self.folder.glob(".*.tmp"):
+            parts = path.name.split(".")
+            if len(parts) >= 5 and parts[-3].isdigit() and int(parts[-3]) != os.getpid() \
+                    and not pid_alive(int(parts[-3])):
+                path.unlink(missing_ok=True)
+
+    def key(self, kind: str, data: bytes) -> str:
+        import hashlib
+
+        return hashlib.sha256(f"{kind}\0{self.version}\0".encode() + data).hexdigest()
+
+    def get(self, key: str) -> str | None:
+        path = self.folder / key
+        if path.is_file():
+            self.used.add(key)
+            return path.read_text(encoding="utf-8")
+        return None
+
+    def put(self, key: str, text: str) -> None:
+        from .atomic import write_text
+
+        write_text(self.folder / key, text)
+        self.used.add(key)
+
+    def prune(self) -> None:
+        if self.folder.is_dir():
+            for path in self.folder.iterdir():
+                if path.is_file() and path.name not in self.used and not path.name.startswith("."):
+                    path.unlink(missing_ok=True)
+
+
+def _read_chapter(source: Path, media_dir: Path, what: str, cache: PandocCache | None = None) -> dict:
+    """A chapter as Pandoc's JSON AST; cached only when the notebook embeds no media (the AST of one
+    that does points into this render's temporary folder)."""
+    if cache is None:
+        return _read_chapter_uncached(source, media_dir, what)
+    key = cache.key(f"read{source.suffix}", source.read_bytes())
+    cached = cache.get(key)
+    if cached is not None:
+        return json.loads(cached)
+    doc = _read_chapter_uncached(source, media_dir, what)
+    if not (media_dir.exists() and any(media_dir.rglob("*"))):
+        cache.put(key, json.dumps(doc))
+    return doc
+
+
+def _read_chapter_uncached(source: Path, media_dir: Path, what: str) -> dict:
     import pypandoc
 
     if source.suffix == ".ipynb":
@@ -998,7 +1076,25 @@ def _book_meta(root: Path) -> dict:
     }
 
 
-def _render_fallback(root: Path, chapters: list[Chapter], out: Path) -> None:
+def _html_fragment(doc: _Doc, api_version, cache: PandocCache | None) -> str:
+    import pypandoc
+
+    fragment = json.dumps({"pandoc-api-version": api_version, "meta": {}, "blocks": doc.blocks})
+    key = cache.key("html", fragment.encode()) if cache else None
+    cached = cache.get(key) if cache else None
+    if cached is not None:
+        return cached
+    body = _pandoc(
+        pypandoc.convert_text, f"chapter {doc.chapter.path} (HTML output)", fragment, "html5",
+        format="json", extra_args=["--mathml", "--section-divs"],
+    )
+    if cache:
+        cache.put(key, body)
+    return body
+
+
+def _render_fallback(root: Path, chapters: list[Chapter], out: Path, cache: PandocCache | None = None,
+                     pdf_exclude: frozenset[str] = frozenset()) -> None:
     import pypandoc
 
     description = renderer_description("pandoc-typst")
@@ -1011,7 +1107,7 @@ def _render_fallback(root: Path, chapters: list[Chapter], out: Path) -> None:
         work = Path(tmp)
         for chapter, page in zip(chapters, pages):
             source = root / chapter.path
-            raw = _read_chapter(source, work / "media" / Path(page).stem, str(chapter.path))
+            raw = _read_chapter(source, work / "media" / Path(page).stem, str(chapter.path), cache)
             api_version = raw["pandoc-api-version"]
             doc = _prepare(raw, chapter, page)
             _copy_images(doc, source.parent, out)
@@ -1021,11 +1117,7 @@ def _render_fallback(root: Path, chapters: list[Chapter], out: Path) -> None:
             _resolve_links(doc, targets, chapter_pages, root)
 
         for doc in docs:
-            fragment = json.dumps({"pandoc-api-version": api_version, "meta": {}, "blocks": doc.blocks})
-            body = _pandoc(
-                pypandoc.convert_text, f"chapter {doc.chapter.path} (HTML output)", fragment, "html5",
-                format="json", extra_args=["--mathml", "--section-divs"],
-            )
+            body = _html_fragment(doc, api_version, cache)
             (out / doc.page).write_text(_page_html(doc, docs, body, meta, description), encoding="utf-8")
 
         css = _BASE_CSS
@@ -1034,7 +1126,8 @@ def _render_fallback(root: Path, chapters: list[Chapter], out: Path) -> None:
             css += "\n/* ---- report/style.css ---- */\n" + project_css.read_text(encoding="utf-8")
         (out / "style.css").write_text(css, encoding="utf-8")
 
-        _write_pdf(docs, api_version, meta, description, out, work)
+        pdf_docs = [d for d in docs if d.chapter.path.as_posix() not in pdf_exclude]
+        _write_pdf(pdf_docs, api_version, meta, description, out, work)
 
 
 # --------------------------------------------------------------------------------------------
