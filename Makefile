@@ -21,7 +21,7 @@ INSTALLED := $(VENV)/.installed
 
 AUTHORITY_PARAMS := $(sort $(wildcard params/authorities/*.yml))
 CODES := $(basename $(notdir $(AUTHORITY_PARAMS)))
-STUDY := characteristics reasons support needs_match key_findings implications data_dictionary provenance
+STUDY := characteristics reasons support needs_match key_findings implications profiles data_dictionary provenance
 PACKAGE := $(sort $(wildcard src/cinreport/*.py)) pyproject.toml
 COMMON := data/codebook.yml params/report.yml $(PACKAGE) $(INSTALLED)
 
@@ -83,15 +83,15 @@ authority: $(BUILD)/authorities/$(CODE)/authority.ipynb ## Build one authority's
 endif
 
 $(BUILD)/validated/%.ok: params/authorities/%.yml $(COMMON)
-	$(CINREPORT) validate --authority $*
+	$(CINREPORT) validate --quiet --authority $*
 	@mkdir -p $(@D) && touch $@
 
 # Order-only on every validation: no notebook runs until all the data are valid.
 $(BUILD)/authorities/%/authority.ipynb: notebooks/authority.ipynb $(BUILD)/validated/%.ok $(COMMON) | $(VALIDATED)
-	$(CINREPORT) run-authority $*
+	@$(CINREPORT) run-authority $*
 
 $(BUILD)/study/%.ipynb: notebooks/study/%.ipynb $(AUTHORITY_NB) $(COMMON)
-	$(CINREPORT) run-study $*
+	@$(CINREPORT) run-study $*
 
 _quarto-authorities.yml: params/authorities $(AUTHORITY_PARAMS) | $(INSTALLED)
 	$(CINREPORT) book-config

@@ -58,7 +58,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         for p in sorted(problems):
             print(f"  {p}", file=sys.stderr)
         return 1
-    print(f"valid: {', '.join(a.code for a in authorities)}")
+    if not args.quiet:
+        print(f"valid: {', '.join(a.code for a in authorities)}")
     return 0
 
 
@@ -137,10 +138,20 @@ def cmd_deps(args: argparse.Namespace) -> int:
     return 0
 
 
+def pdf_excluded_chapters(params: str, build: str = "build") -> set[str]:
+    """Authority chapters left out of the PDF by ``pdf_profiles`` in report.yml (HTML keeps all)."""
+    from .config import authority_files, load_report
+
+    codes = [p.stem for p in authority_files(params)]
+    keep = set(load_report(params).pdf_profile_codes(codes))
+    return {f"{build}/authorities/{c}/authority.ipynb" for c in codes if c not in keep}
+
+
 def cmd_render(args: argparse.Namespace) -> int:
     from .render import render_book
 
-    result = render_book(Path("."), Path(args.out))
+    result = render_book(Path("."), Path(args.out), cache_dir=Path(args.build) / "render-cache",
+                         pdf_exclude=pdf_excluded_chapters(args.params, args.build))
     print(f"rendered with {result.renderer}: {result.html_index} and {result.pdf}")
     return 0
 
@@ -186,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_synth)
     p = sub.add_parser("validate", help="check params and data against the codebook")
     p.add_argument("--authority", action="append", help="only this authority (repeatable)")
+    p.add_argument("--quiet", action="store_true", help="say nothing when the data are valid")
     p.set_defaults(func=cmd_validate)
     p = sub.add_parser("run-authority", help="execute the authority notebook for one authority")
     p.add_argument("code")

@@ -42,6 +42,9 @@ PID_ENV = "CINREPORT_WARM_PID"  # the server's process id (to stop waiting when 
 DISABLE_ENV = "CINREPORT_NO_WARM"  # set to 1 to build without the warm server
 WORKER_ENV = "CINREPORT_WARM_WORKER"  # set in a worker: run commands here, do not forward them
 COMMANDS = ("validate", "run-authority", "run-study", "render")
+# Progress of a build (see cinreport.pipeline.progress_line): when it started, how many notebooks
+# its plan executes, and a file each finished notebook appends one byte to.
+STARTED_ENV, TOTAL_ENV, PROGRESS_ENV = "CINREPORT_STARTED", "CINREPORT_TOTAL", "CINREPORT_PROGRESS"
 READY_TIMEOUT = 60.0
 
 
@@ -420,11 +423,28 @@ def _dry_run(make_args: list[str]) -> bool:
         a in ("-n", "-q", "-t", "--dry-run", "--just-print", "--question", "--touch") for a in make_args)
 
 
+def planned_notebooks(command: list[str], env: dict) -> int:
+    """How many notebooks ``make`` would execute: its dry run's run-authority/run-study lines."""
+    try:
+        out = subprocess.run([*command, "-n"], env=env, capture_output=True, text=True, timeout=120).stdout
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    return sum(1 for line in out.splitlines() if " run-authority " in line or " run-study " in line)
+
+
 def supervise(python: str, path: str, command: list[str]) -> int:
     """Start the server (when ``python`` exists), run ``command``, stop the server; command's status."""
     env = dict(os.environ)
-    server = None
-    if os.access(python, os.X_OK) and not os.environ.get(DISABLE_ENV) and not _dry_run(command):
+    server, progress = None, None
+    if not _dry_run(command):
+        progress = os.path.join(os.path.dirname(os.path.abspath(path)), ".progress")
+        env[STARTED_ENV] = repr(time.time())
+        env[TOTAL_ENV] = str(planned_notebooks(command, env))
+        env[PROGRESS_ENV] = progress
+        if os.path.exists(progress):
+            os.unlink(progress)
+    if os.access(python, os.X_OK) and not os.environ.get(DISABLE_ENV) and not _dry_run(command) \
+            and env.get(TOTAL_ENV) != "0":
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         path = os.path.abspath(path)
         if os.path.exists(path):
@@ -442,6 +462,8 @@ def supervise(python: str, path: str, command: list[str]) -> int:
     for name in ("SIGINT", "SIGTERM", "SIGHUP"):
         signal.signal(getattr(signal, name), forward)
     code = proc.wait()
+    if progress and os.path.exists(progress):
+        os.unlink(progress)
     if server is not None:
         server.terminate()
         try:
