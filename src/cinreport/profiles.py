@@ -1,0 +1,76 @@
+"""Authority profiles at a glance: every authority in one comparison table.
+
+With many authorities (all 153 in England) the book cannot give each a full chapter in the PDF.
+This chapter, executed like the other study notebooks, compares every authority on a few headline
+measures and links each row to its full profile. The HTML book has every profile; the PDF has the
+profiles chosen by ``pdf_profiles`` in ``params/report.yml`` (see :meth:`ReportParams.pdf_profile_codes`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .atomic import write_csv
+from .config import load_authorities, load_report
+from .tables import markdown_table
+
+
+def share_cell(k: int, n: int, threshold: int, symbol: str = "c") -> str:
+    """'45%', or the suppression symbol when k or n - k is a small count; '–' when n is 0."""
+    if not n:
+        return "–"
+    if 0 < k < threshold or 0 < n - k < threshold:
+        return symbol
+    return f"{100 * k / n:.0f}%"
+
+
+def profile_row(metrics: dict[str, Any], threshold: int, symbol: str) -> dict[str, str]:
+    """The headline measures of one authority's ``metrics.json``."""
+    counts, plans = metrics["counts"], metrics["plans"]
+    length = plans["admin_length_days"]
+    return {
+        "Case files reviewed": str(counts["case_files"]),
+        "Children on plans": f"{counts['admin_children']:,}",
+        "Median plan length (days)": f"{length['median']:.0f}" if length.get("n") else "–",
+        "Advice and co-ordination": share_cell(metrics["support"]["advice_or_coordination"],
+                                                counts["services"], threshold, symbol),
+    }
+
+
+def comparison(params_dir: str = "params", build_dir: str = "build", out_dir: str | None = None) -> list[str]:
+    """The chapter's Markdown parts; writes the table as ``<out_dir>/tables/profiles.csv``."""
+    report = load_report(params_dir)
+    authorities = load_authorities(params_dir)
+    codes = [a.code for a in authorities]
+    in_pdf = set(report.pdf_profile_codes(codes))
+    rows, csv_rows = {}, []
+    for a in authorities:
+        path = Path(build_dir) / "authorities" / a.code / "metrics.json"
+        row = profile_row(json.loads(path.read_text(encoding="utf-8")), report.disclosure_threshold,
+                          report.disclosure_symbol)
+        row["Full profile"] = "in this PDF" if a.code in in_pdf else "HTML book"
+        csv_rows.append({"code": a.code, "authority": a.name, **row})
+        rows[f"[{a.name}](../authorities/{a.code}/authority.ipynb)"] = row
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    write_csv(Path(out_dir or Path(build_dir) / "study") / "tables" / "profiles.csv", pd.DataFrame(csv_rows))
+    if len(in_pdf) == len(codes):
+        where = "Each has a full profile in the chapters that follow."
+    elif in_pdf:
+        where = (f"The HTML book has a full profile of each; this PDF has the full profiles of {len(in_pdf)} "
+                 "of them (chosen by `pdf_profiles` in `params/report.yml`), marked in the last column.")
+    else:
+        where = ("The HTML book has a full profile of each; this PDF keeps to the comparison table "
+                 "(`pdf_profiles` in `params/report.yml` chooses profiles to print in full).")
+    return [
+        "# Authority profiles at a glance {#sec-profiles}",
+        f"The study covers {len(codes)} authorities. {where} Shares based on a small count are shown as "
+        f"`{report.disclosure_symbol}`.",
+        markdown_table(frame, index_label="Authority")
+        + "\n\n: Headline measures by authority: case files reviewed, children on plans in the administrative "
+          "data, their median plan length, and the share of services that were advice, guidance or "
+          "co-ordination {#tbl-profiles}",
+    ]
