@@ -127,7 +127,36 @@ def cmd_deps(args: argparse.Namespace) -> int:
         lines.append(f"{args.build}/validated/{a.code}.ok: {files}")
         lines.append(f"DATA_{a.code} := {files}")
     lines.append(f"AUTHORITY_CODES := {' '.join(codes)}")
+    from .config import load_report
+    from .national import national_files
+
+    present = [p.as_posix() for p in national_files(load_report(args.params).national).values() if p.is_file()]
+    lines.append(f"NATIONAL_FILES := {' '.join(sorted(present))}")
     write_if_changed(Path(args.out), "\n".join(lines) + "\n")
+    return 0
+
+
+def cmd_national(args: argparse.Namespace) -> int:
+    """Read the DfE national files once into build/national/ (or record why they are absent)."""
+    from .config import load_report
+    from .national import build
+
+    status = build(load_report(args.params).national, Path(args.build) / "national")
+    if status["available"]:
+        print(f"national context: {len(status['files'])} DfE files read from {status['folder']}")
+    else:
+        print(f"national context not included: {status['reason']}", file=sys.stderr)
+    return 0
+
+
+def cmd_national_data(args: argparse.Namespace) -> int:
+    """Download the DfE national files from Explore Education Statistics into national.dir."""
+    from .config import load_report
+    from .national import fetch_national
+
+    report = load_report(args.params)
+    for path in fetch_national(report.national):
+        print(f"fetched {path}")
     return 0
 
 
@@ -176,6 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("deps", help="write the Make dependency fragment")
     p.add_argument("--out", default="build/deps.mk")
     p.set_defaults(func=cmd_deps)
+    p = sub.add_parser("national", help="read the DfE national files into build/national/")
+    p.set_defaults(func=cmd_national)
+    p = sub.add_parser("national-data", help="download the DfE national files (needs a network)")
+    p.set_defaults(func=cmd_national_data)
     p = sub.add_parser("render", help="render the book (Quarto, or Pandoc + Typst)")
     p.add_argument("--out", default="_book")
     p.set_defaults(func=cmd_render)
