@@ -163,6 +163,24 @@ def test_level_period_and_latest():
     assert len(academic.period("202324").data) == 3
 
 
+def test_long_form_keeps_value_and_status():
+    table = read_dfe_csv(FILES / "symbols.csv")
+    long = table.long()
+    assert len(long) == 8 * 2
+    assert list(long.columns[:3]) == ["line", "time_period", "time_identifier"]
+    assert list(long.columns[-3:]) == ["indicator", "value", "status"]
+    rate = long[long["indicator"] == "rate_per_10000"]
+    assert rate["line"].tolist() == list(range(2, 10))
+    assert rate["status"].tolist() == ["value", "c", "x", "z", "low", "u", ":", "value"]
+    assert rate["value"].iloc[0] == 10.5 and rate["value"].iloc[-1] == 0.0
+    assert rate["value"].iloc[1:7].isna().all()
+    one = table.level("Regional").long(["children_count"])
+    assert one[["line", "region_name", "status"]].values.tolist() == [[3, "North East", "c"]]
+    with pytest.raises(KeyError):
+        table.long(["category"])
+    assert "8 rows" in repr(table) and "2 indicators" in repr(table)
+
+
 def test_unknown_indicator_is_named():
     table = read_dfe_csv(FILES / "symbols.csv")
     with pytest.raises(KeyError, match="'category' is not an indicator"):

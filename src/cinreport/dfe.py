@@ -208,8 +208,37 @@ class DfETable:
 
     def symbols_used(self) -> dict[str, str]:
         """Each symbol that occurs in this table's indicators, with its meaning (for footnotes)."""
-        present = set(pd.unique(self.symbols.stack().dropna())) if len(self.symbols.columns) else set()
+        present = set(self.symbols.stack().dropna()) if len(self.symbols.columns) else set()
         return {s: meaning for s, meaning in SYMBOLS.items() if s in present}
+
+    def long(self, indicators: Iterable[str] | None = None) -> pd.DataFrame:
+        """The table in long form: one row per file row and indicator.
+
+        Columns: ``line`` (the row's line in the file), the time, geography and filter columns,
+        then ``indicator``, ``value`` (float64, NaN unless a number) and ``status`` (as
+        :meth:`status`). ``indicators`` picks some (default: all, in file order).
+        """
+        chosen = list(self.indicators if indicators is None else indicators)
+        for name in chosen:
+            self._indicator(name)
+        keys = [c for c in self.data.columns if c not in self.indicators]
+        base = self.data[keys].reset_index()
+        parts = []
+        for name in chosen:
+            part = base.copy()
+            part["indicator"] = pd.Series(name, index=part.index, dtype="string")
+            part["value"] = self.data[name].to_numpy()
+            part["status"] = self.status(name).to_numpy()
+            parts.append(part)
+        if not parts:
+            return base.assign(indicator=pd.Series(dtype="string"),
+                               value=pd.Series(dtype="float64"),
+                               status=pd.Series(dtype="string")).iloc[0:0]
+        return pd.concat(parts, ignore_index=True)
+
+    def __repr__(self) -> str:
+        return (f"DfETable({str(self.path)!r}, {len(self.data)} rows, "
+                f"filters={list(self.filters)}, {len(self.indicators)} indicators)")
 
     def _subset(self, mask: pd.Series) -> "DfETable":
         mask = mask.fillna(False).astype(bool)
