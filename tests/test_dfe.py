@@ -218,6 +218,13 @@ def test_bad_metadata_file_is_named(tmp_path):
     meta.write_text("col_name,label\nage,Age\n")
     assert error_of(tmp_path / "d.csv") == (
         f"{meta}: is not an EES metadata file: missing column col_type")
+    # the metadata's indicators are held to numbers and symbols, like stated ones
+    data = tmp_path / "d.csv"
+    data.write_text(data.read_text().replace(",10,180,", ",ten,180,"))
+    meta.write_text("col_name,col_type\nage,Indicator\n")
+    assert error_of(data) == (
+        f"{data}, line 4, column 'age', value 'ten': not a number or a DfE symbol "
+        "(c, x, z, low, u, k, ~, :)")
 
 
 def test_a_stated_indicator_must_hold_numbers_or_symbols():
@@ -292,6 +299,12 @@ def test_line_numbers_count_blank_lines_and_multiline_cells(tmp_path):
         f"{path}, line 6, column 'time_identifier', value 'Reporting Year': not a DfE "
         "time_identifier (e.g. 'Reporting year', 'Academic year', 'Financial year', "
         "'Calendar year')")
+
+
+def test_binary_and_utf16_files(tmp_path):
+    path = tmp_path / "utf16.csv"
+    path.write_text((FILES / "symbols.csv").read_text(), encoding="utf-16")
+    assert error_of(path) == f"{path}: is a binary file (or UTF-16 text), not a UTF-8 CSV file"
 
 
 def test_unreadable_csv_and_missing_file(tmp_path):

@@ -14,6 +14,12 @@ suppressed count is never mistaken for zero or for a blank (``status`` tells the
 The row index of both frames is the cell's line number in the file (header = line 1), so any later
 check can point back at the file.
 
+Which columns are indicators: the metadata file ``<name>.meta.csv`` beside the data file says so
+where there is one (EES publishes one with every data file); the caller can state them
+(``indicators=``); otherwise a non-standard column whose non-blank cells are all numbers or
+symbols is taken for an indicator and anything else for a filter -- so a filter whose items all
+look like numbers (an ``age`` column of 0, 5, 10) needs the metadata or ``indicators=``.
+
 Every way a file can fail to be in the layout raises :class:`DfEFormatError`, whose message
 names the file, the line, the column and the offending value where there is one.
 
