@@ -203,6 +203,8 @@ def test_metadata_file_decides_filters_and_indicators(tmp_path):
     stated = read_dfe_csv(tmp_path / "no_meta.csv", indicators=["children_count"])
     assert stated.filters == ("age", "children_percent")
     assert stated.indicators == ("children_count",)
+    assert read_dfe_csv(tmp_path / "no_meta.csv", indicators="children_count").indicators == (
+        "children_count",)
 
 
 def test_bad_metadata_file_is_named(tmp_path):

@@ -531,7 +531,7 @@ def parse_dfe_csv(raw: bytes, label: str, *, path: Path | str | None = None,
 
     others = [c for c in header if c not in standard_set]
     if indicators is not None:
-        stated = list(dict.fromkeys(indicators))
+        stated = list(dict.fromkeys([indicators] if isinstance(indicators, str) else indicators))
         unknown = [c for c in stated if c not in header]
         if unknown:
             raise DfEFormatError(label, "stated indicator column(s) not in the file: "
