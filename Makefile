@@ -21,17 +21,18 @@ INSTALLED := $(VENV)/.installed
 
 AUTHORITY_PARAMS := $(sort $(wildcard params/authorities/*.yml))
 CODES := $(basename $(notdir $(AUTHORITY_PARAMS)))
-STUDY := characteristics reasons support needs_match key_findings implications profiles data_dictionary provenance
+STUDY := characteristics reasons support needs_match national key_findings implications profiles data_dictionary provenance
 PACKAGE := $(sort $(wildcard src/cinreport/*.py)) pyproject.toml
 COMMON := data/codebook.yml params/report.yml $(PACKAGE) $(INSTALLED)
 
 VALIDATED := $(CODES:%=$(BUILD)/validated/%.ok)
 AUTHORITY_NB := $(CODES:%=$(BUILD)/authorities/%/authority.ipynb)
 STUDY_NB := $(STUDY:%=$(BUILD)/study/%.ipynb)
+NATIONAL := $(BUILD)/national/status.json
 BOOK := $(BOOK_DIR)/index.html
 STATIC := _quarto.yml index.qmd $(sort $(wildcard report/*))
 
-.PHONY: help setup report validate authority test bench clean synth lock
+.PHONY: help setup report validate authority test bench clean synth lock national-data
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -87,11 +88,19 @@ $(BUILD)/validated/%.ok: params/authorities/%.yml $(COMMON)
 	@mkdir -p $(@D) && touch $@
 
 # Order-only on every validation: no notebook runs until all the data are valid.
-$(BUILD)/authorities/%/authority.ipynb: notebooks/authority.ipynb $(BUILD)/validated/%.ok $(COMMON) | $(VALIDATED)
+$(BUILD)/authorities/%/authority.ipynb: notebooks/authority.ipynb $(BUILD)/validated/%.ok $(NATIONAL) $(COMMON) | $(VALIDATED)
 	@$(CINREPORT) run-authority $*
 
-$(BUILD)/study/%.ipynb: notebooks/study/%.ipynb $(AUTHORITY_NB) $(COMMON)
+$(BUILD)/study/%.ipynb: notebooks/study/%.ipynb $(AUTHORITY_NB) $(NATIONAL) $(COMMON)
 	@$(CINREPORT) run-study $*
+
+# DfE national files (params/report.yml `national:`), read once for every chapter.  Where they are
+# absent the outputs say so and the report states that national context was not included.
+$(NATIONAL): $(NATIONAL_FILES) $(COMMON)
+	$(CINREPORT) national
+
+national-data: $(INSTALLED) ## Download the DfE national files from Explore Education Statistics (needs a network)
+	$(CINREPORT) national-data
 
 _quarto-authorities.yml: params/authorities $(AUTHORITY_PARAMS) | $(INSTALLED)
 	$(CINREPORT) book-config
@@ -100,7 +109,7 @@ _quarto-authorities.yml: params/authorities $(AUTHORITY_PARAMS) | $(INSTALLED)
 # Every recipe writes its output atomically (temporary name, then rename), so a file at a target's
 # path is always complete: Make must not delete one when a build is interrupted right after the
 # rename (it would throw away a good book).  A recipe that fails or is killed leaves the old file.
-.PRECIOUS: $(BOOK) $(AUTHORITY_NB) $(STUDY_NB) $(VALIDATED) _quarto-authorities.yml $(BUILD)/deps.mk
+.PRECIOUS: $(BOOK) $(AUTHORITY_NB) $(STUDY_NB) $(VALIDATED) $(NATIONAL) _quarto-authorities.yml $(BUILD)/deps.mk
 
 $(BOOK): $(STATIC) _quarto-authorities.yml $(STUDY_NB) $(AUTHORITY_NB) $(PACKAGE)
 	$(CINREPORT) render --out $(BOOK_DIR)

@@ -29,9 +29,25 @@ def copy_project(dest: Path) -> Path:
     return dest
 
 
-def make(project: Path, *targets: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run make in ``project`` with this test run's virtual environment."""
-    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS")}
+def national_dir() -> Path | None:
+    """The DfE national files the project's params point at (``national.dir``), if present."""
+    from cinreport.config import load_report
+    from cinreport.national import national_dir as configured
+
+    path = configured(load_report(ROOT / "params").national, ROOT).resolve()
+    return path if path.is_dir() else None
+
+
+def make(project: Path, *targets: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run make in ``project`` with this test run's virtual environment.
+
+    The copy lives elsewhere, so the national data folder (relative to the checkout in params) is
+    passed as an absolute path through CINREPORT_NATIONAL_DIR, unless ``env`` sets it.
+    """
+    extra = dict(env or {})
+    if "CINREPORT_NATIONAL_DIR" not in extra and national_dir() is not None:
+        extra["CINREPORT_NATIONAL_DIR"] = str(national_dir())
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS")} | extra
     proc = subprocess.run(["make", f"VENV={VENV}", *targets], cwd=project, capture_output=True, text=True,
                           env=env, timeout=900)
     if check and proc.returncode != 0:

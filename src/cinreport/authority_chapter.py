@@ -152,6 +152,15 @@ class AuthorityChapter:
                          f"that were each kind of service.", "Per cent of services"),
         ])
 
+    def national(self) -> str:
+        """This authority against England, its region and statistical neighbours (DfE open data)."""
+        from .national import NationalData
+        from .national_chapter import authority_context
+
+        data = NationalData.load(self.out_dir.parent.parent / "national")
+        return authority_context(self.authority, self.metrics, data, self.codebook, self.threshold,
+                                 self.report.disclosure_symbol)
+
     def needs(self) -> str:
         mh = self.metrics["needs"]["mental_health"]
         wait = mh["wait_days"]

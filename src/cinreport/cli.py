@@ -29,6 +29,41 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_synth_like(args: argparse.Namespace) -> int:
+    """Synthetic data for a new authority that looks like a real English LA, plus its params file."""
+    import tempfile
+
+    from . import synth
+    from .config import AUTHORITY_CODE, ParamsError, load_report
+    from .national import NationalData, build
+
+    if not AUTHORITY_CODE.fullmatch(args.code):
+        raise ParamsError([f"{args.code!r} is not a valid authority code (lower-case letters, digits and single "
+                           "hyphens, e.g. la-e)"])
+    params_file = Path(args.params) / "authorities" / f"{args.code}.yml"
+    if params_file.exists():
+        raise ParamsError([f"{params_file} already exists: choose a new code or remove it first"])
+    report = load_report(args.params)
+    with tempfile.TemporaryDirectory() as tmp:
+        status = build(report.national, tmp)
+        if not status["available"]:
+            raise ValueError(f"cannot draw a profile from national data: {status['reason']}")
+        data = NationalData.load(tmp)
+    profile = synth.profile_like(data, args.like)
+    la = data.la(args.like)
+    seed = args.seed if args.seed is not None else report.seed
+    tables = synth.generate_authority(args.code, profile, seed, (report.period_start, report.period_end))
+    written = synth.write_authority(Path(args.out) / args.code, tables, synth.load_codebook())
+    write_text(params_file, (
+        f"# Synthetic demo authority drawn from the published profile of {la['name']} ({args.like}):\n"
+        f"# its data are synthetic (cinreport synth-like), its national comparison uses the real LA's figures.\n"
+        f'name: "{la["name"]} (synthetic demo)"\n'
+        f"data_dir: {(Path(args.out) / args.code).as_posix()}\n"
+        f"new_la_code: {args.like}\n"))
+    print(f"{args.code}: {', '.join(p.name for p in written)} in {Path(args.out) / args.code}; {params_file}")
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from .codebook import load_codebook
     from .config import ParamsError, load_authorities
@@ -134,6 +169,11 @@ def cmd_deps(args: argparse.Namespace) -> int:
         lines.append(f"{args.build}/validated/{a.code}.ok: {files}")
         lines.append(f"DATA_{a.code} := {files}")
     lines.append(f"AUTHORITY_CODES := {' '.join(codes)}")
+    from .config import load_report
+    from .national import national_files
+
+    present = [p.as_posix() for p in national_files(load_report(args.params).national).values() if p.is_file()]
+    lines.append(f"NATIONAL_FILES := {' '.join(sorted(present))}")
     write_if_changed(Path(args.out), "\n".join(lines) + "\n")
     return 0
 
@@ -145,6 +185,30 @@ def pdf_excluded_chapters(params: str, build: str = "build") -> set[str]:
     codes = [p.stem for p in authority_files(params)]
     keep = set(load_report(params).pdf_profile_codes(codes))
     return {f"{build}/authorities/{c}/authority.ipynb" for c in codes if c not in keep}
+
+
+def cmd_national(args: argparse.Namespace) -> int:
+    """Read the DfE national files once into build/national/ (or record why they are absent)."""
+    from .config import load_report
+    from .national import build
+
+    status = build(load_report(args.params).national, Path(args.build) / "national")
+    if status["available"]:
+        print(f"national context: {len(status['files'])} DfE files read from {status['folder']}")
+    else:
+        print(f"national context not included: {status['reason']}", file=sys.stderr)
+    return 0
+
+
+def cmd_national_data(args: argparse.Namespace) -> int:
+    """Download the DfE national files from Explore Education Statistics into national.dir."""
+    from .config import load_report
+    from .national import fetch_national
+
+    report = load_report(args.params)
+    for path in fetch_national(report.national):
+        print(f"fetched {path}")
+    return 0
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -195,6 +259,12 @@ def main(argv: list[str] | None = None) -> int:
                         "data under --out and params files in the folder beside it (params/authorities/)")
     p.add_argument("--start", type=int, default=1, help="number of the first fictional authority (default 1)")
     p.set_defaults(func=cmd_synth)
+    p = sub.add_parser("synth-like", help="synthetic data and params for a new authority like a real English LA")
+    p.add_argument("code", help="code for the new authority, e.g. la-e")
+    p.add_argument("--like", required=True, help="the real LA's new_la_code, e.g. E08000003")
+    p.add_argument("--out", default="data")
+    p.add_argument("--seed", type=int, default=None)
+    p.set_defaults(func=cmd_synth_like)
     p = sub.add_parser("validate", help="check params and data against the codebook")
     p.add_argument("--authority", action="append", help="only this authority (repeatable)")
     p.add_argument("--quiet", action="store_true", help="say nothing when the data are valid")
@@ -210,6 +280,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("deps", help="write the Make dependency fragment")
     p.add_argument("--out", default="build/deps.mk")
     p.set_defaults(func=cmd_deps)
+    p = sub.add_parser("national", help="read the DfE national files into build/national/")
+    p.set_defaults(func=cmd_national)
+    p = sub.add_parser("national-data", help="download the DfE national files (needs a network)")
+    p.set_defaults(func=cmd_national_data)
     p = sub.add_parser("render", help="render the book (Quarto, or Pandoc + Typst)")
     p.add_argument("--out", default="_book")
     p.set_defaults(func=cmd_render)

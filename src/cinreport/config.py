@@ -35,6 +35,21 @@ REPORT_DEFAULTS: dict[str, Any] = {
         "completeness_gap": 0.90,
         "involvement_gap_points": 20,
     },
+    # Department for Education open data for the national-context chapter (see README).
+    "national": {
+        "dir": "../shared/data/dfe",
+        "children_in_need": "b1_children_in_need_2013_to_2025.csv",
+        "factors": "c3_factors_identified_at_end_of_assessment_2018_to_2025.csv",
+        "cpp_duration": "d5_cpps_at31march_by_duration_2013_to_2025.csv",
+        "population": "ons_mid-year_population_estimates_2012_to_2024.csv",
+        "neighbours": "New_Statistical_Neighbour_Groupings_April_2021.csv",
+        "top_factors": 12,
+        # Where `make national-data` downloads the four DfE files from (Explore Education Statistics).
+        "url_children_in_need": "",
+        "url_factors": "",
+        "url_cpp_duration": "",
+        "url_population": "",
+    },
 }
 REPORT_REQUIRED = ("period_start", "period_end")
 # Which authority profiles the PDF carries in full (the HTML book always has every one).
@@ -82,6 +97,7 @@ class ReportParams:
     disclosure_symbol: str
     findings: dict[str, float] = field(default_factory=dict)
     params_file: Path | None = None
+    national: dict[str, Any] = field(default_factory=dict)
     pdf_profiles: str | tuple[str, ...] = PDF_PROFILES_DEFAULT
 
     def pdf_profile_codes(self, codes: list[str]) -> list[str]:
@@ -265,6 +281,7 @@ def load_report(params_dir: Path | str = "params") -> ReportParams:
         findings={k: float(v) for k, v in merged["findings"].items()},
         params_file=path,
         pdf_profiles=pdf_profiles,
+        national=dict(merged["national"]),
     )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -90,4 +91,68 @@ def box_by_group(values: pd.DataFrame, value: str, group: str, xlabel: str, size
     ax.set_xlabel(xlabel)
     ax.set_ylabel("")
     fig.tight_layout()
+    return fig
+
+
+def dot_distribution(values: pd.DataFrame, xlabel: str, reference: dict[str, float] | None = None,
+                     highlights: pd.DataFrame | None = None, reference_label: str = "England",
+                     size=SIZE_TALL) -> plt.Figure:
+    """One row per group (``values['group']``), a small grey dot per area (``values['value']``), a
+    black bar for the reference value (England) and coloured markers for highlighted areas
+    (``highlights`` with columns group, label, value) — the national distribution at a glance."""
+    set_theme()
+    order = list(dict.fromkeys(values["group"]))
+    pos = {g: i for i, g in enumerate(order)}
+    fig, ax = plt.subplots(figsize=size)
+    rng = np.random.default_rng(0)
+    y = values["group"].map(pos).to_numpy(dtype=float) + rng.uniform(-0.18, 0.18, len(values))
+    ax.scatter(values["value"], y, s=12, color="#8C8C8C", alpha=0.7, linewidths=0, label="Local authorities")
+    if reference:
+        ref = [(pos[g], v) for g, v in reference.items() if g in pos and v is not None and not np.isnan(v)]
+        if ref:
+            ax.scatter([v for _, v in ref], [p for p, _ in ref], marker="|", s=500, linewidths=2.5,
+                       color="#000000", label=reference_label, zorder=3)
+    if highlights is not None and len(highlights):
+        markers = ["o", "D", "s", "^", "v", "P", "X", "*"]
+        for i, (label, rows) in enumerate(highlights.groupby("label", sort=False)):
+            rows = rows[rows["group"].isin(pos)]
+            ax.scatter(rows["value"], rows["group"].map(pos), marker=markers[i % len(markers)], s=55,
+                       color=PALETTE[i % len(PALETTE)], edgecolors="#000000", linewidths=0.6, label=label,
+                       zorder=4)
+    ax.set_yticks(range(len(order)), order)
+    ax.set_ylim(len(order) - 0.5, -0.5)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("")
+    ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=4, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def trend_small_multiples(areas: pd.DataFrame, panels: pd.DataFrame, overall: pd.DataFrame, ylabel: str,
+                          overall_label: str = "England", size=SIZE_TALL) -> plt.Figure:
+    """Small multiples, one panel per ``panel``: thin grey lines for each area (``areas``: panel, area,
+    year, value), the panel's own line (``panels``: panel, year, value) and the overall line
+    (``overall``: year, value) dashed in every panel."""
+    set_theme()
+    names = list(dict.fromkeys(panels["panel"]))
+    ncols = 3
+    nrows = max(1, int(np.ceil(len(names) / ncols)))
+    fig, axes = plt.subplots(nrows, ncols, figsize=size, sharex=True, sharey=True, squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        for _, line in areas[areas["panel"] == name].groupby("area", sort=True):
+            ax.plot(line["year"], line["value"], color="#B0B0B0", linewidth=0.6)
+        own = panels[panels["panel"] == name]
+        ax.plot(own["year"], own["value"], color=PALETTE[0], linewidth=2)
+        ax.plot(overall["year"], overall["value"], color="#000000", linewidth=1.2, linestyle="--")
+        ax.set_title(name, fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=4, integer=True))
+    for ax in axes.flat[len(names):]:
+        ax.set_visible(False)
+    fig.supylabel(ylabel, fontsize=9)
+    handles = [plt.Line2D([], [], color="#B0B0B0", linewidth=0.8), plt.Line2D([], [], color=PALETTE[0], linewidth=2),
+               plt.Line2D([], [], color="#000000", linestyle="--")]
+    fig.legend(handles, ["Local authorities", "Region", overall_label], loc="lower center", ncol=3, frameon=False,
+               fontsize=8)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig

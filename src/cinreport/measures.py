@@ -89,6 +89,16 @@ def factor_counts(frame: pd.DataFrame, codebook: Codebook) -> pd.Series:
     return _ordered(counts, list(cl.labels)).rename(index=cl.labels)
 
 
+def factor_code_counts(frame: pd.DataFrame) -> dict[str, int]:
+    """Children with each factor code (keyed by CIN census code), and ``_with_factors``: children
+    with at least one factor other than "21" (no factors identified), the denominator DfE uses."""
+    codes = explode_codes(frame["assessment_factors"])
+    codes = codes[codes != "21"]
+    per_child = codes.groupby(level=0).agg(lambda g: sorted(set(g))).explode()
+    counts = {str(k): int(v) for k, v in sorted(per_child.value_counts().items())}
+    return {"_with_factors": int(codes.index.nunique()), **counts}
+
+
 def plan_days(frame: pd.DataFrame) -> pd.Series:
     """Length in days of plans that ended (open plans have no length yet)."""
     ended = frame.dropna(subset=["plan_end_date"])
@@ -247,6 +257,7 @@ def authority_metrics(tables: dict[str, pd.DataFrame], codebook: Codebook, perio
                                                           missing=None)),
             "factor_groups": series_dict(factor_group_counts(cases, codebook)),
             "admin_factor_groups": series_dict(factor_group_counts(admin, codebook)),
+            "admin_factor_codes": factor_code_counts(admin),
             "safeguarding_concern": series_dict(code_counts(cases, "safeguarding_concern", codebook,
                                                             "concern_level", missing=None)),
             "referral_source": series_dict(group_counts(cases, "referral_source", codebook, "referral_source")),

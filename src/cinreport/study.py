@@ -275,6 +275,23 @@ class Study:
         return parts
 
     # -- appendices --------------------------------------------------------------------------
+    def national(self, build_dir: str = "build") -> list[str]:
+        """The national-context chapter: every English LA from DfE open data, and the study's places."""
+        from .national import NationalData
+        from .national_chapter import NationalChapter
+
+        data = NationalData.load(Path(build_dir) / "national")
+        chapter = NationalChapter(data, self.authorities, self.metrics, self.codebook, self.threshold,
+                                  self.report.disclosure_symbol, int(self.report.national.get("top_factors", 12)),
+                                  self.report.period_end, self.out_dir)
+        intro = self.intro("National context", "sec-national",
+                           "How do the study authorities compare with the rest of England? This chapter uses the "
+                           "Department for Education's published figures for every English local authority to show "
+                           "the variation between authorities in the use of Child in Need support, the factors "
+                           "identified at assessment and the length of child protection plans, and where the "
+                           "study authorities sit.")
+        return chapter.sections(intro)
+
     def data_dictionary(self) -> list[str]:
         parts = ["# Data dictionary {#sec-data-dictionary}",
                  f"Generated from `{self.codebook.path.as_posix()}`, the codebook that validation also reads."]

@@ -1,0 +1,375 @@
+"""National context from Department for Education open data.
+
+``build`` reads the DfE files named in ``params/report.yml`` (``national:``) once, and writes to
+``build/national/`` a tidy table of measures for every English local authority, region and England
+(``measures.csv``), the statistical-neighbour pairs (``neighbours.csv``) and ``status.json`` (which
+files were read, with hashes, or why national context is not available). The national chapter
+and each authority chapter read those outputs through :class:`NationalData`.
+
+Measures (``measure`` column):
+
+- ``cin_at31``: children in need at 31 March (episodes open on that day; file b1);
+- ``population``: children aged 0 to 17 (ONS mid-year estimate for the June before that 31 March);
+- ``cin_rate``: children in need at 31 March per 10,000 children aged 0 to 17;
+- ``factor_episodes`` and ``factor:<code>``: episodes with factors identified at the end of
+  assessment, and the share of them with each factor (CIN census code; file c3);
+- ``cpp_at31`` and ``cpp_duration:<band>``: child protection plans at 31 March and the share of
+  them open for each length of time (file d5).
+
+DfE's own symbols (``c`` suppressed, ``x`` not available, ...) are kept in the ``status`` column,
+never turned into zeros. Published figures are already disclosure-controlled by DfE.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .atomic import write_csv, write_json
+
+ENV_DIR = "CINREPORT_NATIONAL_DIR"
+DFE_KEYS = ("children_in_need", "factors", "cpp_duration", "population")   # Explore Education Statistics files
+FILE_KEYS = (*DFE_KEYS, "neighbours")   # the neighbour groupings are optional (a GOV.UK spreadsheet)
+MEASURE_COLUMNS = ["time_period", "geographic_level", "area_code", "area_name", "region_code", "region_name",
+                   "old_la_code", "measure", "value", "status"]
+
+# c3 column -> CIN census assessment factor code (codebook `assessment_factor`).
+FACTOR_COLUMNS: dict[str, str] = {
+    "Alcohol_Misuse_child": "1A", "Alcohol_Misuse_parent": "1B", "Alcohol_Misuse_person": "1C",
+    "Drug_Misuse_child": "2A", "Drug_Misuse_parent": "2B", "Drug_Misuse_person": "2C",
+    "Domestic_Abuse_child": "3A", "Domestic_Abuse_parent": "3B", "Domestic_Abuse_person": "3C",
+    "Mental_Health_child": "4A", "Mental_Health_parent": "4B", "Mental_Health_person": "4C",
+    "Learning_Disability_child": "5A", "Learning_Disability_parent": "5B", "Learning_Disability_person": "5C",
+    "Physical_Disability_child": "6A", "Physical_Disability_parent": "6B", "Physical_Disability_person": "6C",
+    "Young_Carer": "7A", "Unaccompanied_asylum_seeker": "9A", "Going_missing": "10A",
+    "Child_sexual_exploitation": "11A", "Trafficking": "12A", "Gangs": "13A",
+    "Socially_unacceptable_behaviour": "14A", "Self_harm": "15A", "Neglect": "16A", "Emotional_Abuse": "17A",
+    "Physical_Abuse_unknown": "18A", "Physical_Abuse_child_on_child": "18B", "Physical_Abuse_adult_on_child": "18C",
+    "Sexual_Abuse_unknown": "19A", "Sexual_Abuse_child_on_child": "19B", "Sexual_Abuse_adult_on_child": "19C",
+    "Female_Genital_Mutilation": "22A", "Faith_linked_abuse": "23A", "Child_criminal_exploitation": "24A",
+    "Other": "20",
+}
+# d5 count column -> length-of-plan band, shortest first.
+CPP_BANDS: dict[str, str] = {
+    "3_months_or_less": "3 months or less",
+    "more_than_3_months_6_months": "3 to 6 months",
+    "more_than_3_months_less_than_6_months": "3 to 6 months",
+    "more_than_6_months_less_than_1_year": "6 months to 1 year",
+    "1_year_less_than_2_years": "1 to 2 years",
+    "2_years_or_more": "2 years or more",
+    "2years+": "2 years or more",
+}
+LONDON = ("E12000007", "London")
+REGION_LEVELS = ("Regional",)
+LA_LEVEL = "Local authority"
+
+
+class NationalDataError(ValueError):
+    """A national file is present but cannot be used; the message names the file and the problem."""
+
+
+# -- where the files are ---------------------------------------------------------------------------
+def national_dir(national: dict[str, Any], root: Path | str = ".") -> Path:
+    """The folder holding the DfE files: $CINREPORT_NATIONAL_DIR, else ``national.dir`` from params
+    (relative paths are relative to the project folder ``root``)."""
+    folder = Path(os.environ.get(ENV_DIR) or national.get("dir") or "")
+    return folder if folder.is_absolute() else Path(root) / folder
+
+
+def national_files(national: dict[str, Any], root: Path | str = ".") -> dict[str, Path]:
+    folder = national_dir(national, root)
+    return {key: folder / str(national[key]) for key in FILE_KEYS if national.get(key)}
+
+
+def missing_files(files: dict[str, Path]) -> list[Path]:
+    """Required files that are not there (the statistical-neighbour file is optional)."""
+    return [p for k, p in files.items() if k in DFE_KEYS and not p.is_file()]
+
+
+def fetch_national(national: dict[str, Any], root: Path | str = ".") -> list[Path]:
+    """Download the four DfE files from the addresses in params (``national.url_<key>``) into the
+    national folder. Nothing changes there unless every download succeeds and parses."""
+    from .dfe import fetch_files
+
+    urls = {key: str(national.get(f"url_{key}") or "") for key in DFE_KEYS}
+    missing = [key for key, url in urls.items() if not url]
+    if missing:
+        raise ValueError("no download address in params/report.yml for: "
+                         + ", ".join(f"national.url_{k}" for k in missing))
+    return fetch_files({str(national[k]): url for k, url in urls.items()}, national_dir(national, root))
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# -- reading the DfE files into tidy measures --------------------------------------------------------
+def _areas(data: pd.DataFrame) -> pd.DataFrame:
+    """Area columns for each row: area code and name at its level, and its region (London whole)."""
+    level = data["geographic_level"]
+    code = data["country_code"].where(level == "National",
+                                      data["region_code"].where(level.isin(REGION_LEVELS), data["new_la_code"]))
+    name = data["country_name"].where(level == "National",
+                                      data["region_name"].where(level.isin(REGION_LEVELS), data["la_name"]))
+    region_code = data["region_code"].fillna("")
+    region_name = data["region_name"].fillna("")
+    inner_outer = region_code.str.startswith("E13")
+    region_code = region_code.mask(inner_outer, LONDON[0])
+    region_name = region_name.mask(inner_outer, LONDON[1])
+    return pd.DataFrame({"time_period": data["time_period"].astype(str), "geographic_level": level,
+                         "area_code": code.fillna(""), "area_name": name.fillna(""),
+                         "region_code": region_code, "region_name": region_name,
+                         "old_la_code": data.get("old_la_code", pd.Series("", index=data.index)).fillna("")})
+
+
+def _keep_levels(table) -> pd.Series:
+    return table.data["geographic_level"].isin(["National", *REGION_LEVELS, LA_LEVEL])
+
+
+def _long(areas: pd.DataFrame, measure: str, value: pd.Series, status: pd.Series) -> pd.DataFrame:
+    return areas.assign(measure=measure, value=value.to_numpy(dtype=float), status=status.to_numpy())
+
+
+def _status(table, column: str) -> pd.Series:
+    sym = table.symbols[column]
+    val = table.data[column]
+    return pd.Series(np.where(sym.notna(), sym.astype(object), np.where(val.notna(), "value", "missing")),
+                     index=table.data.index)
+
+
+def _share_measures(table, areas: pd.DataFrame, total: str, parts: dict[str, str], prefix: str) -> list[pd.DataFrame]:
+    """Each part column as a share of ``total``; status is the first non-value status of the two."""
+    denom = table.data[total]
+    denom_status = _status(table, total)
+    frames = []
+    by_name: dict[str, list[str]] = {}
+    for column, key in parts.items():
+        if column in table.indicators:
+            by_name.setdefault(key, []).append(column)
+    for key, columns in by_name.items():
+        column = columns[0]
+        num = table.data[column]
+        st = _status(table, column)
+        st = st.where(st != "value", denom_status)
+        share = (num / denom.where(denom > 0)).where(st == "value")
+        st = st.where(~((st == "value") & share.isna()), "z")
+        frames.append(_long(areas, f"{prefix}:{key}", share, st))
+    return frames
+
+
+def read_measures(files: dict[str, Path]) -> pd.DataFrame:
+    """The tidy measures table from the b1, c3, d5 and ONS population files."""
+    from .dfe import read_dfe_csv
+
+    frames = []
+    cin = read_dfe_csv(files["children_in_need"])
+    cin_rows = _keep_levels(cin)
+    cin_areas = _areas(cin.data[cin_rows])
+    need = _require(cin, "At31_episodes", files["children_in_need"])
+    frames.append(_long(cin_areas, "cin_at31", cin.data.loc[cin_rows, need], _status(cin, need)[cin_rows]))
+
+    pop = read_dfe_csv(files["population"])
+    pop_col = _require(pop, "population_estimate", files["population"])
+    pop_rows = _keep_levels(pop)
+    pop_areas = _areas(pop.data[pop_rows])
+    frames.append(_long(pop_areas, "population", pop.data.loc[pop_rows, pop_col], _status(pop, pop_col)[pop_rows]))
+    frames.append(_rates(frames[0], frames[1]))
+
+    fac = read_dfe_csv(files["factors"])
+    total = _require(fac, "Episodes_with_assessment_factor", files["factors"])
+    fac_rows = _keep_levels(fac)
+    fac_sub = _subset(fac, fac_rows)
+    fac_areas = _areas(fac_sub.data)
+    frames.append(_long(fac_areas, "factor_episodes", fac_sub.data[total], _status(fac_sub, total)))
+    frames += _share_measures(fac_sub, fac_areas, total, FACTOR_COLUMNS, "factor")
+
+    cpp = read_dfe_csv(files["cpp_duration"])
+    cpp_total = _require(cpp, "CPP_At31", files["cpp_duration"])
+    cpp_sub = _subset(cpp, _keep_levels(cpp))
+    cpp_areas = _areas(cpp_sub.data)
+    frames.append(_long(cpp_areas, "cpp_at31", cpp_sub.data[cpp_total], _status(cpp_sub, cpp_total)))
+    frames += _share_measures(cpp_sub, cpp_areas, cpp_total, CPP_BANDS, "cpp_duration")
+
+    out = pd.concat(frames, ignore_index=True)[MEASURE_COLUMNS]
+    return out.sort_values(["measure", "time_period", "geographic_level", "area_code"], kind="stable",
+                           ignore_index=True)
+
+
+def _require(table, column: str, path: Path) -> str:
+    if column not in table.indicators:
+        raise NationalDataError(f"{path}: expected the indicator column '{column}', which is not there "
+                                f"(indicators: {', '.join(table.indicators[:8])}...)")
+    return column
+
+
+@dataclass(frozen=True)
+class _Sub:
+    data: pd.DataFrame
+    symbols: pd.DataFrame
+    indicators: tuple[str, ...]
+
+
+def _subset(table, rows: pd.Series) -> _Sub:
+    return _Sub(table.data[rows].reset_index(drop=True), table.symbols[rows].reset_index(drop=True),
+                tuple(table.indicators))
+
+
+def _rates(cin: pd.DataFrame, pop: pd.DataFrame) -> pd.DataFrame:
+    """Children in need at 31 March of year t per 10,000 children (ONS mid-year t-1 estimate)."""
+    p = pop[["time_period", "area_code", "value", "status"]].copy()
+    p["time_period"] = (p["time_period"].astype(int) + 1).astype(str)
+    merged = cin.merge(p, on=["time_period", "area_code"], how="left", suffixes=("", "_pop"))
+    rate = 10_000 * merged["value"] / merged["value_pop"].where(merged["value_pop"] > 0)
+    status = merged["status"].where(merged["status"] != "value",
+                                    merged["status_pop"].fillna("missing"))
+    status = status.where(~((status == "value") & rate.isna()), "missing")
+    out = merged[cin.columns].copy()
+    out["measure"] = "cin_rate"
+    out["value"] = rate.where(status == "value").round(1)
+    out["status"] = status
+    return out
+
+
+def read_neighbours(path: Path, measures: pd.DataFrame) -> pd.DataFrame:
+    """Statistical-neighbour pairs as current LA codes (old 3-digit numbers mapped through the latest
+    year in which each appears); neighbours that no longer exist (boundary changes) are left out."""
+    from .dfe import read_statistical_neighbours
+
+    sn = read_statistical_neighbours(path)
+    la = measures[(measures["geographic_level"] == LA_LEVEL) & (measures["old_la_code"] != "")]
+    la = la.sort_values("time_period").drop_duplicates("old_la_code", keep="last")
+    latest = la["time_period"].max() if len(la) else None
+    current = la[la["time_period"] == latest].set_index("old_la_code")["area_code"].to_dict()
+    rows = []
+    for _, r in sn.iterrows():
+        code = current.get(str(r["old_la_code"]))
+        if not code:
+            continue
+        for rank, (old, close) in enumerate(zip(r["neighbours"], r["closeness"]), start=1):
+            if current.get(str(old)):
+                rows.append({"area_code": code, "rank": rank, "neighbour_code": current[str(old)],
+                             "closeness": close})
+    return pd.DataFrame(rows, columns=["area_code", "rank", "neighbour_code", "closeness"])
+
+
+def build(national: dict[str, Any], out_dir: Path | str, root: Path | str = ".") -> dict[str, Any]:
+    """Write ``measures.csv``, ``neighbours.csv`` and ``status.json`` to ``out_dir``; return the status.
+
+    When the folder or a file is missing, the outputs say so (``available: false`` with the reason)
+    and the report states plainly that national context was not included; the build goes on.
+    A file that is present but malformed is an error (:class:`~cinreport.dfe.DfEFormatError`).
+    """
+    out = Path(out_dir)
+    files = national_files(national, root)
+    folder = national_dir(national, root)
+    missing = missing_files(files)
+    status: dict[str, Any] = {"available": not missing, "folder": str(folder)}
+    if missing:
+        status["reason"] = ("the national data folder " + str(folder) + " was not found"
+                            if not folder.is_dir() else
+                            "these national data files were not found: " + ", ".join(p.name for p in missing))
+        measures = pd.DataFrame(columns=MEASURE_COLUMNS)
+        neighbours = pd.DataFrame(columns=["area_code", "rank", "neighbour_code", "closeness"])
+    else:
+        measures = read_measures(files)
+        neighbours = (read_neighbours(files["neighbours"], measures) if files.get("neighbours", Path()).is_file()
+                      else pd.DataFrame(columns=["area_code", "rank", "neighbour_code", "closeness"]))
+        status["files"] = [{"key": k, "name": p.name, "sha256": _sha256(p)} for k, p in files.items() if p.is_file()]
+        status["latest"] = {m: str(g["time_period"].max())
+                            for m, g in measures[measures["status"] == "value"].groupby("measure")
+                            if not m.startswith(("factor:", "cpp_duration:"))}
+    write_csv(out / "measures.csv", measures)
+    write_csv(out / "neighbours.csv", neighbours)
+    write_json(out / "status.json", status)
+    return status
+
+
+# -- using the measures ----------------------------------------------------------------------------
+@dataclass
+class NationalData:
+    """The outputs of :func:`build`, with the look-ups chapters need."""
+
+    status: dict[str, Any]
+    measures: pd.DataFrame
+    neighbours: pd.DataFrame
+
+    @classmethod
+    def load(cls, folder: Path | str) -> "NationalData":
+        folder = Path(folder)
+        status = json.loads((folder / "status.json").read_text(encoding="utf-8"))
+        measures = pd.read_csv(folder / "measures.csv", dtype={"time_period": str, "area_code": str,
+                                                               "old_la_code": str, "region_code": str},
+                               keep_default_na=False, na_values={"value": [""]})
+        neighbours = pd.read_csv(folder / "neighbours.csv", dtype=str, keep_default_na=False)
+        return cls(status, measures, neighbours)
+
+    @property
+    def available(self) -> bool:
+        return bool(self.status.get("available"))
+
+    @property
+    def reason(self) -> str:
+        return str(self.status.get("reason", ""))
+
+    def latest(self, measure: str) -> str:
+        rows = self.measures[(self.measures["measure"] == measure) & (self.measures["status"] == "value")]
+        return str(rows["time_period"].max())
+
+    def select(self, measure: str, period: str | None = None, level: str | None = None) -> pd.DataFrame:
+        m = self.measures
+        rows = m["measure"] == measure
+        if period is not None:
+            rows &= m["time_period"] == period
+        if level is not None:
+            rows &= m["geographic_level"] == level
+        return m[rows]
+
+    def la_values(self, measure: str, period: str) -> pd.Series:
+        """Published values for every LA (symbols and blanks dropped), indexed by LA code."""
+        rows = self.select(measure, period, LA_LEVEL)
+        rows = rows[rows["status"] == "value"]
+        return rows.set_index("area_code")["value"].astype(float)
+
+    def area_value(self, measure: str, period: str, code: str) -> tuple[float | None, str]:
+        rows = self.select(measure, period)
+        rows = rows[rows["area_code"] == code]
+        if rows.empty:
+            return None, "missing"
+        r = rows.iloc[0]
+        return (float(r["value"]) if r["status"] == "value" else None), str(r["status"])
+
+    def england_code(self) -> str:
+        rows = self.measures[self.measures["geographic_level"] == "National"]
+        return str(rows["area_code"].iloc[0]) if len(rows) else "E92000001"
+
+    def regions(self) -> dict[str, str]:
+        """Region name -> code, the nine English regions (London whole)."""
+        rows = self.measures[(self.measures["geographic_level"] == "Regional")
+                             & self.measures["area_code"].str.startswith("E12")]
+        return dict(sorted(zip(rows["area_name"], rows["area_code"])))
+
+    def la(self, code: str) -> dict[str, str] | None:
+        rows = self.measures[(self.measures["geographic_level"] == LA_LEVEL) & (self.measures["area_code"] == code)]
+        if rows.empty:
+            return None
+        r = rows.sort_values("time_period").iloc[-1]
+        return {"code": code, "name": str(r["area_name"]), "region_code": str(r["region_code"]),
+                "region_name": str(r["region_name"])}
+
+    def neighbours_of(self, code: str) -> list[str]:
+        rows = self.neighbours[self.neighbours["area_code"] == code]
+        return rows.sort_values("rank", key=lambda s: s.astype(int))["neighbour_code"].tolist()
+
+    def factor_codes(self, period: str, top: int) -> list[str]:
+        """The ``top`` factors with the largest share of episodes in England in ``period``."""
+        eng = self.measures[(self.measures["geographic_level"] == "National") & (self.measures["time_period"] == period)
+                            & self.measures["measure"].str.startswith("factor:") & (self.measures["status"] == "value")]
+        eng = eng.sort_values(["value", "measure"], ascending=[False, True])
+        return [m.split(":", 1)[1] for m in eng["measure"].head(top)]

@@ -1,0 +1,460 @@
+"""The national-context chapter and each authority's national comparison.
+
+Everything here reads :class:`~cinreport.national.NationalData` (DfE published figures for every
+English local authority) and the study authorities' metrics. Study authorities with a real LA code
+(``new_la_code`` in their params) are placed by their published figures; fictional ones (the demo)
+by the study's own administrative data, compared with England and the region named in params.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import figures
+from .atomic import write_csv
+from .codebook import Codebook
+from .config import Authority
+from .national import CPP_BANDS, LA_LEVEL, NationalData
+from .tables import markdown_table
+
+SOURCE = ("Source: Department for Education, *Children in need* and *Characteristics of children in need* "
+          "statistics (Explore Education Statistics), and ONS mid-year population estimates. Contains public "
+          "sector information licensed under the Open Government Licence v3.0.")
+SYMBOLS_NOTE = ("DfE symbols are kept as published: `c` suppressed, `x` not available, `z` not applicable, "
+                "`u` low reliability.")
+
+
+def spread(values: pd.Series) -> dict[str, float]:
+    """n, minimum, quartiles and maximum of published values (NaN dropped)."""
+    v = values.dropna().astype(float)
+    if v.empty:
+        return {"n": 0}
+    q = v.quantile([0.0, 0.25, 0.5, 0.75, 1.0]).to_numpy()
+    return {"n": int(v.size), "min": q[0], "q1": q[1], "median": q[2], "q3": q[3], "max": q[4],
+            "iqr": q[3] - q[1]}
+
+
+def percentile_rank(values: pd.Series, x: float) -> float:
+    """Share of ``values`` strictly below ``x`` plus half those equal (0 to 100)."""
+    v = values.dropna().astype(float).to_numpy()
+    if not v.size or x is None or np.isnan(x):
+        return float("nan")
+    return float(100 * ((v < x).sum() + 0.5 * (v == x).sum()) / v.size)
+
+
+def comparison_year(period_end: dt.date, available: list[str]) -> str:
+    """The DfE reporting year (to 31 March) that contains ``period_end``, or the nearest available."""
+    year = period_end.year if period_end.month <= 3 else period_end.year + 1
+    years = sorted(int(y) for y in available)
+    return str(min(years, key=lambda y: (abs(y - year), -y))) if years else str(year)
+
+
+def study_share(counts: dict[str, int], code: str, threshold: int) -> tuple[float | None, str]:
+    """Share of administrative-data children with factor ``code`` among those with any factor, or
+    ``(None, 'c')`` when the count or its complement is below the disclosure threshold."""
+    n = int(counts.get("_with_factors", 0))
+    k = int(counts.get(code, 0))
+    if not n:
+        return None, "z"
+    if 0 < k < threshold or 0 < n - k < threshold:
+        return None, "c"
+    return k / n, "value"
+
+
+def factor_variation(data: NationalData, period: str, codes: list[str]) -> pd.DataFrame:
+    """Per factor: England's share and the spread across LAs, largest middle-half spread first."""
+    rows = []
+    for code in codes:
+        s = spread(data.la_values(f"factor:{code}", period))
+        eng, _ = data.area_value(f"factor:{code}", period, data.england_code())
+        if s["n"]:
+            rows.append({"code": code, "england": eng, **s})
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    frame["ratio"] = frame["q3"] / frame["q1"].where(frame["q1"] > 0)
+    return frame.sort_values(["iqr", "code"], ascending=[False, True], ignore_index=True)
+
+
+def trend_word(first: float, last: float, steady: float = 0.02) -> str:
+    """'rose', 'fell' or 'was broadly unchanged' (a change of less than ``steady`` as a share)."""
+    if first and abs(last - first) / abs(first) < steady:
+        return "was broadly unchanged"
+    return "rose" if last > first else "fell"
+
+
+def _pct(x: float | None, decimals: int = 0) -> str:
+    return "–" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{100 * x:.{decimals}f}%"
+
+
+def _cell(value: float | None, status: str, fmt) -> str:
+    return fmt(value) if status == "value" and value is not None else status
+
+
+def _ordinal(p: float) -> str:
+    n = int(round(p))
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+@dataclass
+class Place:
+    """How a study authority is compared: by its published figures or by the study's own data."""
+
+    authority: Authority
+    la: dict[str, str] | None          # the real LA, when new_la_code is found in the national data
+    region_code: str | None
+    region_name: str | None
+
+    @property
+    def real(self) -> bool:
+        return self.la is not None
+
+
+def place(authority: Authority, data: NationalData) -> Place:
+    la = data.la(authority.new_la_code) if authority.new_la_code else None
+    if la:
+        return Place(authority, la, la["region_code"], la["region_name"])
+    regions = data.regions()
+    if authority.region and authority.region in regions:
+        return Place(authority, None, regions[authority.region], authority.region)
+    return Place(authority, None, None, None)
+
+
+def unavailable_text(data: NationalData) -> str:
+    return (f"**National context was not included in this build**: {data.reason}. Set `national.dir` in "
+            f"`params/report.yml` (or the environment variable `CINREPORT_NATIONAL_DIR`) to a folder holding the "
+            f"Department for Education files, or run `make national-data` where a network is available, then "
+            f"`make report` again.")
+
+
+@dataclass
+class NationalChapter:
+    """The national-context chapter for a study (see ``Study.national``)."""
+
+    data: NationalData
+    authorities: list[Authority]
+    metrics: dict[str, dict[str, Any]]
+    codebook: Codebook
+    threshold: int
+    symbol: str
+    top_factors: int
+    period_end: dt.date
+    out_dir: Path
+
+    # -- helpers -----------------------------------------------------------------------------
+    def label(self, code: str) -> str:
+        return self.codebook.codes("assessment_factor").labels.get(code, code)
+
+    def figure(self, name: str, fig, caption: str, alt: str) -> str:
+        saved = figures.save(fig, self.out_dir / "figures" / f"{name}.png", f"fig-{name}", caption, alt)
+        return saved.markdown(self.out_dir)
+
+    def table(self, name: str, frame: pd.DataFrame, index_label: str, caption: str) -> str:
+        write_csv(self.out_dir / "tables" / f"{name}.csv", frame.reset_index(names=index_label))
+        return markdown_table(frame, index_label=index_label) + f"\n\n: {caption} {{#tbl-{name}}}"
+
+    @property
+    def places(self) -> list[Place]:
+        return [place(a, self.data) for a in self.authorities]
+
+    # -- sections ----------------------------------------------------------------------------
+    def sections(self, intro: str) -> list[str]:
+        if not self.data.available:
+            return [intro, unavailable_text(self.data)]
+        return [intro, *self.rates(), *self.trend(), *self.factors(), *self.study_places(), *self.cpp(),
+                f"{SOURCE} {SYMBOLS_NOTE}"]
+
+    def rates(self) -> list[str]:
+        d = self.data
+        year = d.latest("cin_rate")
+        las = d.select("cin_rate", year, LA_LEVEL)
+        las = las[las["status"] == "value"]
+        s = spread(las["value"])
+        eng, _ = d.area_value("cin_rate", year, d.england_code())
+        regions = d.select("cin_rate", year, "Regional")
+        regions = regions[regions["area_code"].str.startswith("E12") & (regions["status"] == "value")]
+        hi, lo = regions.loc[regions["value"].idxmax()], regions.loc[regions["value"].idxmin()]
+        real = [p for p in self.places if p.real]
+        placed = []
+        for p in real:
+            v, st = d.area_value("cin_rate", year, p.la["code"])
+            if st == "value":
+                placed.append(f"{p.authority.name} ({p.la['name']}) had {v:.0f}, the "
+                              f"{_ordinal(percentile_rank(las['value'], v))} percentile")
+        study = (" Among the study authorities, " + "; ".join(placed) + "." if placed else
+                 " The study authorities are fictional, so they have no published rate; they are compared by "
+                 "their factor mix below.")
+        values = las.assign(group=las["region_name"])[["group", "value"]].sort_values("group", kind="stable")
+        highlights = pd.DataFrame([{"group": p.la["region_name"], "label": p.authority.name,
+                                    "value": d.area_value("cin_rate", year, p.la["code"])[0]} for p in real])
+        ref = {g: eng for g in values["group"].unique()}
+        fig = figures.dot_distribution(values, "Children in need per 10,000 children aged 0 to 17", ref,
+                                       highlights if len(highlights) else None)
+        return [
+            "## Children in need per 10,000 children {#sec-national-rates}",
+            f"At 31 March {year}, {s['n']} English local authorities had between {s['min']:.0f} and {s['max']:.0f} "
+            f"children in need per 10,000 children aged 0 to 17 (median {s['median']:.0f}; the middle half between "
+            f"{s['q1']:.0f} and {s['q3']:.0f}), against {eng:.0f} for England. By region, the rate was highest in "
+            f"{hi['area_name']} ({hi['value']:.0f}) and lowest in {lo['area_name']} ({lo['value']:.0f}): most of the "
+            f"variation is between authorities within each region.{study}",
+            self.figure("national-rate", fig,
+                        f"Children in need per 10,000 children at 31 March {year}, each English local authority "
+                        f"by region",
+                        f"Dot plot: one grey dot per local authority showing its rate of children in need per "
+                        f"10,000 children in {year}, grouped in rows by region, with England's rate of {eng:.0f} "
+                        f"marked as a black bar in every row. Authorities range from {s['min']:.0f} to "
+                        f"{s['max']:.0f}."),
+        ]
+
+    def trend(self) -> list[str]:
+        d = self.data
+        rates = d.select("cin_rate")
+        rates = rates[rates["status"] == "value"].assign(year=lambda f: f["time_period"].astype(int))
+        eng = rates[rates["geographic_level"] == "National"].sort_values("year")
+        regions = rates[(rates["geographic_level"] == "Regional") & rates["area_code"].str.startswith("E12")]
+        las = rates[rates["geographic_level"] == LA_LEVEL]
+        first, last = eng.iloc[0], eng.iloc[-1]
+        by_year = las.groupby("year")["value"]
+        iqr = (by_year.quantile(0.75) - by_year.quantile(0.25))
+        fig = figures.trend_small_multiples(
+            las.rename(columns={"region_name": "panel", "area_code": "area"})[["panel", "area", "year", "value"]],
+            regions.rename(columns={"area_name": "panel"}).sort_values(["panel", "year"])[["panel", "year", "value"]],
+            eng[["year", "value"]], "Children in need per 10,000")
+        change = trend_word(first["value"], last["value"])
+        return [
+            "## Trend {#sec-national-trend}",
+            f"England's rate {change}, from {first['value']:.0f} per 10,000 in {first['year']} to "
+            f"{last['value']:.0f} in {last['year']}. The middle half of local authorities spanned "
+            f"{iqr.iloc[0]:.0f} points in {iqr.index[0]} and {iqr.iloc[-1]:.0f} points in {iqr.index[-1]}.",
+            self.figure("national-trend", fig,
+                        f"Children in need per 10,000 children, {first['year']} to {last['year']}, by region",
+                        f"Small multiples, one panel per English region: thin grey lines for each local authority's "
+                        f"rate of children in need per 10,000 children from {first['year']} to {last['year']}, a "
+                        f"blue line for the region and a dashed black line for England."),
+        ]
+
+    def factor_year(self) -> str:
+        return self.data.latest("factor_episodes")
+
+    def factors(self) -> list[str]:
+        d = self.data
+        year = self.factor_year()
+        codes = d.factor_codes(year, self.top_factors)
+        var = factor_variation(d, year, codes)
+        values = []
+        for code in codes:
+            v = d.la_values(f"factor:{code}", year)
+            values.append(pd.DataFrame({"group": self.label(code), "value": 100 * v.to_numpy()}))
+        values = pd.concat(values, ignore_index=True)
+        ref = {self.label(r["code"]): 100 * r["england"] for _, r in var.iterrows() if r["england"] is not None}
+        fig = figures.dot_distribution(values, "Per cent of episodes with factors identified at assessment", ref)
+        top3 = var.head(3)
+        most = "; ".join(f"*{self.label(r['code'])}* (middle half of authorities {_pct(r['q1'])} to {_pct(r['q3'])})"
+                         for _, r in top3.iterrows())
+        table = pd.DataFrame({
+            "England": [_pct(r["england"], 1) for _, r in var.iterrows()],
+            "Median LA": [_pct(r["median"], 1) for _, r in var.iterrows()],
+            "Middle half of LAs": [f"{_pct(r['q1'], 1)} to {_pct(r['q3'], 1)}" for _, r in var.iterrows()],
+            "Range": [f"{_pct(r['min'], 1)} to {_pct(r['max'], 1)}" for _, r in var.iterrows()],
+        }, index=[self.label(c) for c in var["code"]])
+        lead = ", ".join(f"*{self.label(c)}* ({_pct(var.set_index('code').loc[c, 'england'])})" for c in codes[:3])
+        return [
+            "## Factors identified at assessment {#sec-national-factors}",
+            f"In {year}, the factors most often identified at the end of assessment in England were {lead} of "
+            f"episodes with factors. The factor mix differs between authorities; the factors whose share varies "
+            f"most are {most}.",
+            self.figure("national-factors", fig,
+                        f"Factors identified at the end of assessment, {year}: each English local authority against "
+                        f"England",
+                        f"Dot plot: for each of the {len(codes)} most common factors, one grey dot per local "
+                        f"authority showing the percentage of its assessment episodes with that factor, and a black "
+                        f"bar for England."),
+            self.table("national-factors", table, "Factor",
+                       f"Share of episodes with factors identified at assessment, England and the spread across "
+                       f"local authorities, {year}, largest spread first"),
+        ]
+
+    def study_places(self) -> list[str]:
+        d = self.data
+        year = comparison_year(self.period_end, list(d.select("factor_episodes")["time_period"].unique()))
+        codes = d.factor_codes(year, self.top_factors)
+        rows, notes = {}, []
+        for p in self.places:
+            counts = self.metrics[p.authority.code]["reasons"].get("admin_factor_codes", {})
+            col = {}
+            for code in codes:
+                if p.real:
+                    v, st = d.area_value(f"factor:{code}", year, p.la["code"])
+                else:
+                    v, st = study_share(counts, code, self.threshold)
+                if st == "value":
+                    rank = percentile_rank(d.la_values(f"factor:{code}", year), v)
+                    col[self.label(code)] = f"{_pct(v)} ({_ordinal(rank)})"
+                else:
+                    col[self.label(code)] = self.symbol if st == "c" else st
+            rows[p.authority.name] = col
+            source = (f"published figures for {p.la['name']}" if p.real else
+                      "the study's administrative data (children on plans with any factor recorded)")
+            notes.append(f"{p.authority.name}: {source}")
+        eng = {self.label(c): _pct(d.area_value(f"factor:{c}", year, d.england_code())[0]) for c in codes}
+        frame = pd.DataFrame(rows)
+        figure = self.places_figure(year, codes)
+        frame.insert(0, "England", pd.Series(eng))
+        fictional = not any(p.real for p in self.places)
+        caveat = (" The study's administrative data cover children on Child in Need plans, whereas DfE's figures "
+                  "cover every assessment episode with factors, so differences are indicative."
+                  if any(not p.real for p in self.places) else "")
+        demo = (" The demo authorities are fictional and their data synthetic, so their places illustrate the "
+                "method only." if fictional else "")
+        return [
+            "## Where the study authorities sit {#sec-national-study}",
+            f"Each study authority's share of children with each factor, with its percentile among the English "
+            f"local authorities in {year} (the reporting year containing the end of the study period) in "
+            f"brackets. Sources: {'; '.join(notes)}.{caveat}{demo}",
+            figure,
+            self.table("national-study-factors", frame, "Factor",
+                       f"Factors identified at assessment: study authorities against England, {year} "
+                       f"(percentile among local authorities in brackets)")
+            + (f"\n\n`{self.symbol}` = suppressed: fewer than {self.threshold} children have, or do not have, the "
+               f"factor." if (frame == self.symbol).any().any() else ""),
+        ]
+
+    def places_figure(self, year: str, codes: list[str]) -> str:
+        d = self.data
+        values, highlights, ref = [], [], {}
+        for code in codes:
+            label = self.label(code)
+            values.append(pd.DataFrame({"group": label, "value": 100 * d.la_values(f"factor:{code}", year).to_numpy()}))
+            e, _ = d.area_value(f"factor:{code}", year, d.england_code())
+            ref[label] = None if e is None else 100 * e
+            for p in self.places:
+                if p.real:
+                    v, st = d.area_value(f"factor:{code}", year, p.la["code"])
+                else:
+                    v, st = study_share(self.metrics[p.authority.code]["reasons"].get("admin_factor_codes", {}),
+                                        code, self.threshold)
+                if st == "value":
+                    highlights.append({"group": label, "label": p.authority.name, "value": 100 * v})
+        fig = figures.dot_distribution(pd.concat(values, ignore_index=True),
+                                       "Per cent with each factor identified at assessment", ref,
+                                       pd.DataFrame(highlights) if highlights else None)
+        names = ", ".join(p.authority.name for p in self.places)
+        return self.figure("national-study-factors", fig,
+                           f"Factors identified at assessment: the study authorities within the spread of English "
+                           f"local authorities, {year}",
+                           f"Dot plot: for each of the {len(codes)} most common factors, grey dots for every local "
+                           f"authority in {year}, a black bar for England and a coloured marker for each study "
+                           f"authority ({names}); suppressed values are not drawn.")
+
+    def cpp(self) -> list[str]:
+        d = self.data
+        year = d.latest("cpp_at31")
+        present = set(d.measures["measure"])
+        bands = [f"cpp_duration:{b}" for b in dict.fromkeys(CPP_BANDS.values()) if f"cpp_duration:{b}" in present]
+        values, ref = [], {}
+        for m in bands:
+            band = m.split(":", 1)[1]
+            v = d.la_values(m, year)
+            values.append(pd.DataFrame({"group": band, "value": 100 * v.to_numpy()}))
+            e, _ = d.area_value(m, year, d.england_code())
+            ref[band] = None if e is None else 100 * e
+        values = pd.concat(values, ignore_index=True)
+        long = spread(d.la_values("cpp_duration:2 years or more", year))
+        eng_long = ref.get("2 years or more")
+        fig = figures.dot_distribution(values, "Per cent of child protection plans open at 31 March", ref,
+                                       size=figures.SIZE_WIDE)
+        long_text = (f" Plans open for two years or more were {eng_long:.1f}% of England's total; across "
+                     f"authorities that published the figure ({long['n']}; the rest are suppressed as small), it "
+                     f"ranged from {100 * long['min']:.1f}% to {100 * long['max']:.1f}%." if long.get("n") else "")
+        return [
+            "## Length of child protection plans {#sec-national-cpp}",
+            f"How long child protection plans open at 31 March {year} had lasted, by authority.{long_text}",
+            self.figure("national-cpp", fig,
+                        f"Child protection plans at 31 March {year} by how long they had been open, each English "
+                        f"local authority against England",
+                        "Dot plot: for each length-of-plan band, one grey dot per local authority showing the "
+                        "percentage of its child protection plans in that band, and a black bar for England."),
+        ]
+
+
+def authority_context(authority: Authority, metrics: dict[str, Any], data: NationalData, codebook: Codebook,
+                      threshold: int, symbol: str, top: int = 6) -> str:
+    """An authority chapter's section: the authority against England, its region and its statistical
+    neighbours on children in need per 10,000 and the most common factors at assessment."""
+    code = authority.code
+    head = f"## In national context {{#sec-{code}-national}}"
+    if not data.available:
+        return f"{head}\n\n{unavailable_text(data)}"
+    p = place(authority, data)
+    labels = codebook.codes("assessment_factor").labels
+    fyear = comparison_year(authority.period_end, list(data.select("factor_episodes")["time_period"].unique()))
+    ryear = comparison_year(authority.period_end, list(data.select("cin_rate")["time_period"].unique()))
+    eng = data.england_code()
+    neighbours = data.neighbours_of(p.la["code"]) if p.real else []
+    columns = {}
+
+    def published(area: str | None) -> dict[str, str]:
+        out = {}
+        v, st = data.area_value("cin_rate", ryear, area) if area else (None, "–")
+        out[f"Children in need per 10,000 ({ryear})"] = f"{v:.0f}" if st == "value" else st
+        for c in codes:
+            v, st = data.area_value(f"factor:{c}", fyear, area) if area else (None, "–")
+            out[f"{labels.get(c, c)} ({fyear})"] = _pct(v) if st == "value" else st
+        return out
+
+    def neighbour_median() -> dict[str, str]:
+        out = {}
+        rate = data.la_values("cin_rate", ryear).reindex(neighbours).dropna()
+        out[f"Children in need per 10,000 ({ryear})"] = f"{rate.median():.0f}" if len(rate) else "x"
+        for c in codes:
+            v = data.la_values(f"factor:{c}", fyear).reindex(neighbours).dropna()
+            out[f"{labels.get(c, c)} ({fyear})"] = _pct(v.median()) if len(v) else "x"
+        return out
+
+    codes = data.factor_codes(fyear, top)
+    if p.real:
+        columns[authority.name] = published(p.la["code"])
+        if neighbours:
+            columns["Statistical neighbours (median)"] = neighbour_median()
+    else:
+        counts = metrics["reasons"].get("admin_factor_codes", {})
+        own = {f"Children in need per 10,000 ({ryear})": "z"}
+        for c in codes:
+            v, st = study_share(counts, c, threshold)
+            own[f"{labels.get(c, c)} ({fyear})"] = _pct(v) if st == "value" else (symbol if st == "c" else st)
+        columns[f"{authority.name} (study data)"] = own
+    if p.region_code:
+        columns[p.region_name] = published(p.region_code)
+    columns["England"] = published(eng)
+    frame = pd.DataFrame(columns)
+    if p.real:
+        compared = (f"the median of its {len(neighbours)} statistical neighbours (DfE groupings, 2021), "
+                    if neighbours else "")
+        missing = ("" if neighbours else " Its statistical neighbours are not shown: the neighbour-groupings file "
+                   "was not available, or lists none that exist today.")
+        text = (f"{authority.name} is {p.la['name']} ({p.la['code']}) in {p.region_name}. The table compares its "
+                f"published figures with {compared}its region and England.{missing}")
+    else:
+        region = (f"{p.region_name}, the region named in its params file," if p.region_code else
+                  "no region (none is named in its params file, or the name is not an English region)")
+        text = (f"{authority.name} has no published DfE figures (its params file gives no `new_la_code` found in "
+                f"the national data), so its own administrative data are set against {region} and England. "
+                f"Its share is of children on plans with any factor recorded; DfE's is of assessment episodes "
+                f"with factors, so differences are indicative. It has no statistical neighbours and no rate per "
+                f"10,000 (`z`: not applicable).")
+    note = (f"\n\n`{symbol}` = suppressed: fewer than {threshold} children have, or do not have, the factor."
+            if (frame == symbol).any().any() else "")
+    return "\n\n".join([head, text,
+                        markdown_table(frame, index_label="Measure")
+                        + f"\n\n: {authority.name} against England"
+                        + (f", {p.region_name}" if p.region_code else "")
+                        + (" and statistical neighbours" if neighbours else "")
+                        + f" {{#tbl-{code}-national}}" + note,
+                        f"{SOURCE} {SYMBOLS_NOTE}"])

@@ -1,0 +1,350 @@
+"""National context: measures built from the real DfE files, checked against the files' own text,
+and the chapters' behaviour with and without the files."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cinreport import national
+from cinreport.codebook import load_codebook
+from cinreport.config import Authority, load_report
+from cinreport.national_chapter import (NationalChapter, authority_context, comparison_year, factor_variation,
+                                        percentile_rank, place, spread, study_share, trend_word)
+
+from conftest import ROOT, national_dir
+
+DFE = national_dir()
+needs_dfe = pytest.mark.skipif(DFE is None, reason="the DfE national files (params national.dir, "
+                               "../shared/data/dfe beside the checkout) are not on this machine")
+
+
+def rows(name: str) -> list[dict[str, str]]:
+    with open(DFE / name, encoding="utf-8-sig", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, monkeypatch_module=None):
+    if DFE is None:
+        pytest.skip("DfE national files not present")
+    out = tmp_path_factory.mktemp("national")
+    params = load_report(ROOT / "params").national | {"dir": str(DFE)}
+    status = national.build(params, out)
+    return status, national.NationalData.load(out)
+
+
+# -- small functions --------------------------------------------------------------------------------
+def test_spread_and_percentile_rank():
+    s = spread(pd.Series([1.0, 2.0, 3.0, 4.0, np.nan]))
+    assert (s["n"], s["min"], s["median"], s["max"]) == (4, 1.0, 2.5, 4.0)
+    assert s["iqr"] == pytest.approx(s["q3"] - s["q1"])
+    assert spread(pd.Series([np.nan])) == {"n": 0}
+    v = pd.Series([10.0, 20.0, 30.0, 40.0])
+    assert percentile_rank(v, 25.0) == 50.0
+    assert percentile_rank(v, 10.0) == 12.5      # ties count half
+    assert percentile_rank(v, 5.0) == 0.0
+    assert np.isnan(percentile_rank(pd.Series([], dtype=float), 1.0))
+
+
+def test_comparison_year_is_the_reporting_year_containing_the_date():
+    assert comparison_year(dt.date(2021, 3, 31), ["2018", "2021", "2025"]) == "2021"
+    assert comparison_year(dt.date(2021, 4, 1), ["2018", "2021", "2022"]) == "2022"
+    assert comparison_year(dt.date(2012, 3, 31), ["2018", "2019"]) == "2018"   # nearest available
+    assert comparison_year(dt.date(2030, 1, 1), ["2018", "2025"]) == "2025"
+
+
+def test_study_share_suppresses_small_counts_and_small_complements():
+    counts = {"_with_factors": 100, "3B": 40, "1A": 3, "4B": 97, "2A": 0}
+    assert study_share(counts, "3B", 5) == (0.4, "value")
+    assert study_share(counts, "1A", 5) == (None, "c")
+    assert study_share(counts, "4B", 5) == (None, "c")      # 3 children without it: recoverable
+    assert study_share(counts, "2A", 5) == (0.0, "value")
+    assert study_share({"_with_factors": 0}, "3B", 5) == (None, "z")
+
+
+def test_trend_word():
+    assert trend_word(332, 330) == "was broadly unchanged"
+    assert trend_word(300, 330) == "rose"
+    assert trend_word(330, 300) == "fell"
+
+
+# -- measures from the real files --------------------------------------------------------------------
+@needs_dfe
+def test_rate_equals_count_over_previous_mid_year_population(built):
+    status, data = built
+    assert status["available"] and {f["key"] for f in status["files"]} == set(national.FILE_KEYS)
+    cin = {(r["time_period"], r["geographic_level"], r["new_la_code"] or r["region_code"] or r["country_code"]):
+           r["At31_episodes"] for r in rows("b1_children_in_need_2013_to_2025.csv")}
+    pop = {(r["time_period"], r["geographic_level"], r["new_la_code"] or r["region_code"] or r["country_code"]):
+           r["population_estimate"] for r in rows("ons_mid-year_population_estimates_2012_to_2024.csv")}
+    checked = 0
+    for r in data.select("cin_rate").itertuples():
+        key = (r.time_period, r.geographic_level, r.area_code)
+        prev = (str(int(r.time_period) - 1), r.geographic_level, r.area_code)
+        c, p = cin[key], pop.get(prev, "")
+        if c.replace(",", "").isdigit() and p.replace(",", "").isdigit() and float(p) > 0:
+            assert r.status == "value"
+            assert r.value == pytest.approx(round(10_000 * float(c) / float(p), 1))
+            checked += 1
+        else:
+            assert r.status != "value" and np.isnan(r.value)
+    assert checked > 1500
+
+
+@needs_dfe
+def test_factor_symbols_are_kept_not_zeroed(built):
+    _, data = built
+    raw = rows("c3_factors_identified_at_end_of_assessment_2018_to_2025.csv")
+    total = "Episodes_with_assessment_factor"
+    # a share is suppressed when its count is, or when its denominator is (and the count is a number)
+    raw_c = sum(1 for r in raw if r["Neglect"] == "c" or (r["Neglect"].isdigit() and r[total] == "c"))
+    raw_zero = sum(1 for r in raw if r["Neglect"] == "0" and r[total].isdigit() and int(r[total]) > 0)
+    got = data.select("factor:16A")
+    assert (got["status"] == "c").sum() == raw_c > 0
+    assert ((got["status"] == "value") & (got["value"] == 0)).sum() == raw_zero
+    eng = next(r for r in raw if r["geographic_level"] == "National" and r["time_period"] == "2025")
+    v, st = data.area_value("factor:16A", "2025", "E92000001")
+    assert st == "value" and v == pytest.approx(float(eng["Neglect"]) / float(eng["Episodes_with_assessment_factor"]))
+
+
+@needs_dfe
+def test_every_latest_year_la_and_region_is_present(built):
+    _, data = built
+    year = data.latest("cin_at31")
+    las = data.select("cin_at31", year, national.LA_LEVEL)
+    raw = [r for r in rows("b1_children_in_need_2013_to_2025.csv")
+           if r["time_period"] == year and r["geographic_level"] == "Local authority"]
+    assert sorted(las["area_code"]) == sorted(r["new_la_code"] for r in raw)
+    assert len(data.regions()) == 9 and data.regions()["London"] == "E12000007"
+    # London boroughs are placed in London (DfE splits Inner and Outer London).
+    camden = data.la("E09000007")
+    assert camden["region_name"] == "London"
+
+
+@needs_dfe
+def test_neighbours_are_current_codes_of_existing_authorities(built):
+    _, data = built
+    sn = rows("New_Statistical_Neighbour_Groupings_April_2021.csv")
+    year = data.latest("cin_at31")
+    current = set(data.select("cin_at31", year, national.LA_LEVEL)["area_code"])
+    assert set(data.neighbours["area_code"]) <= current
+    assert set(data.neighbours["neighbour_code"]) <= current
+    # Manchester (352) has ten neighbours in the file; all exist today, in order.
+    man = next(r for r in sn if r["LA number"] == "352")
+    old_to_new = {r.old_la_code: r.area_code for r in data.select("cin_at31", year, national.LA_LEVEL).itertuples()}
+    first = [v for k, v in man.items() if k and k.startswith("SN")][0]
+    assert data.neighbours_of("E08000003")[0] == old_to_new[first]
+    assert len(data.neighbours_of("E08000003")) == 10
+
+
+@needs_dfe
+def test_factor_variation_orders_by_spread(built):
+    _, data = built
+    year = data.latest("factor_episodes")
+    codes = data.factor_codes(year, 12)
+    assert len(codes) == 12 and "3B" in codes
+    var = factor_variation(data, year, codes)
+    assert list(var["iqr"]) == sorted(var["iqr"], reverse=True)
+    top = var.iloc[0]
+    la = data.la_values(f"factor:{top['code']}", year)
+    assert top["iqr"] == pytest.approx(la.quantile(0.75) - la.quantile(0.25))
+
+
+@needs_dfe
+def test_build_outputs_are_byte_identical(tmp_path):
+    params = load_report(ROOT / "params").national | {"dir": str(DFE)}
+    national.build(params, tmp_path / "a")
+    national.build(params, tmp_path / "b")
+    for name in ("measures.csv", "neighbours.csv", "status.json"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+# -- chapters ---------------------------------------------------------------------------------------
+def _authority(code="la-x", new_la_code=None, region=None) -> Authority:
+    return Authority(code, "Authority X", ROOT / "data" / "la-a", dt.date(2019, 4, 1), dt.date(2021, 3, 31),
+                     ROOT / "params" / "authorities" / "la-a.yml", new_la_code, region)
+
+
+def _metrics(with_factors=200, **codes) -> dict:
+    return {"reasons": {"admin_factor_codes": {"_with_factors": with_factors, **codes}}}
+
+
+def test_missing_folder_says_plainly_that_national_context_is_not_included(tmp_path):
+    params = load_report(ROOT / "params").national | {"dir": str(tmp_path / "nowhere")}
+    status = national.build(params, tmp_path / "out")
+    assert status == json.loads((tmp_path / "out" / "status.json").read_text())
+    assert not status["available"] and "nowhere" in status["reason"] and "not found" in status["reason"]
+    data = national.NationalData.load(tmp_path / "out")
+    text = authority_context(_authority(), _metrics(), data, load_codebook(ROOT / "data" / "codebook.yml"), 5, "c")
+    assert "National context was not included in this build" in text and "nowhere" in text
+    ch = NationalChapter(data, [_authority()], {"la-x": _metrics()}, load_codebook(ROOT / "data" / "codebook.yml"),
+                         5, "c", 12, dt.date(2021, 3, 31), tmp_path / "ch")
+    parts = ch.sections("# National context")
+    assert len(parts) == 2 and "not included" in parts[1]
+
+
+def test_one_missing_file_is_named(tmp_path):
+    (tmp_path / "dfe").mkdir()
+    params = load_report(ROOT / "params").national | {"dir": str(tmp_path / "dfe")}
+    status = national.build(params, tmp_path / "out")
+    assert not status["available"] and "b1_children_in_need_2013_to_2025.csv" in status["reason"]
+
+
+@needs_dfe
+def test_real_authority_is_set_against_region_and_neighbours(built, tmp_path):
+    _, data = built
+    cb = load_codebook(ROOT / "data" / "codebook.yml")
+    text = authority_context(_authority(new_la_code="E08000003"), _metrics(), data, cb, 5, "c")
+    assert "Manchester (E08000003) in North West" in text
+    assert "Statistical neighbours (median)" in text and "| North West |" in text.replace(" North West |", "| North West |")
+    year = comparison_year(dt.date(2021, 3, 31), list(data.select("cin_rate")["time_period"].unique()))
+    v, _ = data.area_value("cin_rate", year, "E08000003")
+    assert f"| Children in need per 10,000 ({year}) | {v:.0f} |" in text
+
+
+@needs_dfe
+def test_fictional_authority_uses_its_own_data_and_params_region(built):
+    _, data = built
+    cb = load_codebook(ROOT / "data" / "codebook.yml")
+    a = _authority(region="South West")
+    assert place(a, data).region_code == "E12000009"
+    year = "2021"
+    codes = data.factor_codes(year, 6)
+    counts = {c: 50 for c in codes} | {codes[0]: 3}
+    text = authority_context(a, _metrics(200, **counts), data, cb, 5, "c")
+    assert "Authority X (study data)" in text and "South West" in text
+    assert "| 25% |" in text                       # 50 of 200
+    assert "`c` = suppressed" in text              # 3 of 200 is suppressed
+    unknown = authority_context(_authority(region="Atlantis"), _metrics(), data, cb, 5, "c")
+    assert "no region" in unknown
+
+
+# -- in the built book -------------------------------------------------------------------------------
+@needs_dfe
+@pytest.mark.e2e
+def test_book_has_the_national_chapter_and_each_authority_in_context(built_project):
+    html = (built_project / "_book" / "national.html").read_text(encoding="utf-8")
+    status = json.loads((built_project / "build" / "national" / "status.json").read_text())
+    assert status["available"]
+    year = max(json.loads((built_project / "build" / "national" / "status.json").read_text())["latest"].values())
+    assert f"At 31 March {year}, 153 English local authorities" in html
+    for name in ("national-rate", "national-trend", "national-factors", "national-study-factors", "national-cpp"):
+        assert f"{name}.png" in html
+    for code in ("la-a", "la-b", "la-c", "la-d"):
+        page = (built_project / "_book" / f"{code}.html").read_text(encoding="utf-8")
+        assert "In national context" in page and "England" in page and "(study data)" in page
+
+
+@pytest.mark.e2e
+def test_without_national_files_the_build_succeeds_and_says_so(tmp_path):
+    from conftest import copy_project, make
+
+    project = copy_project(tmp_path / "p")
+    make(project, "-j2", "report", env={"CINREPORT_NATIONAL_DIR": str(tmp_path / "no-such-folder")})
+    html = (project / "_book" / "national.html").read_text(encoding="utf-8")
+    assert "National context was not included in this build" in html and "no-such-folder" in html
+    assert "National context was not included" in (project / "_book" / "la-a.html").read_text(encoding="utf-8")
+    assert (project / "_book" / "cinreport.pdf").stat().st_size > 10_000
+
+
+# -- synthetic data drawn from a real LA ---------------------------------------------------------------
+@needs_dfe
+def test_profile_like_reproduces_the_las_factor_mix(built):
+    from cinreport import synth
+    from cinreport.measures import factor_code_counts
+
+    _, data = built
+    year = data.latest("factor_episodes")
+    profile = synth.profile_like(data, "E08000003")
+    tables = synth.generate_authority("la-e", profile, 1, (dt.date(2019, 4, 1), dt.date(2021, 3, 31)))
+    counts = factor_code_counts(tables["admin"])
+    cin, _ = data.area_value("cin_at31", data.latest("cin_at31"), "E08000003")
+    assert len(tables["admin"]) == round(0.1 * cin)
+    for code in data.factor_codes(year, 5):
+        published, _ = data.area_value(f"factor:{code}", year, "E08000003")
+        got = counts.get(code, 0) / counts["_with_factors"]
+        assert abs(got - published) < 0.07, (code, got, published)
+    # a different LA gives a different mix
+    other = synth.profile_like(data, "E10000014")
+    assert other.factor_shares != profile.factor_shares
+    with pytest.raises(ValueError, match="'E99999999' is not a local authority"):
+        synth.profile_like(data, "E99999999")
+
+
+@needs_dfe
+@pytest.mark.e2e
+def test_new_authority_like_a_real_la_is_compared_with_its_neighbours(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import VENV, copy_project, make
+
+    project = copy_project(tmp_path / "p")
+    env = {"CINREPORT_NATIONAL_DIR": str(DFE)}
+    subprocess.run([str(VENV / "bin" / "cinreport"), "synth-like", "la-e", "--like", "E08000003"], cwd=project,
+                   check=True, env={**__import__("os").environ, **env}, capture_output=True)
+    assert "new_la_code: E08000003" in (project / "params" / "authorities" / "la-e.yml").read_text()
+    again = subprocess.run([str(VENV / "bin" / "cinreport"), "synth-like", "la-e", "--like", "E08000003"],
+                           cwd=project, env={**__import__("os").environ, **env}, capture_output=True, text=True)
+    assert again.returncode == 1 and "already exists" in again.stderr
+    make(project, "authority", "CODE=la-e")
+    nb = json.loads((project / "build" / "authorities" / "la-e" / "authority.ipynb").read_text())
+    text = "".join("".join(o.get("data", {}).get("text/markdown", "")) for c in nb["cells"] for o in c.get("outputs", []))
+    assert "Manchester (E08000003) in North West" in text
+    assert "Statistical neighbours (median)" in text and "(study data)" not in text
+    assert sys.executable  # the environment that ran the build is this test run's
+
+
+def test_neighbours_file_is_optional(tmp_path):
+    if DFE is None:
+        pytest.skip("DfE national files not present")
+    folder = tmp_path / "dfe"
+    folder.mkdir()
+    params = load_report(ROOT / "params").national | {"dir": str(folder)}
+    for key in national.DFE_KEYS:
+        (folder / params[key]).symlink_to(DFE / params[key])
+    status = national.build(params, tmp_path / "out")
+    assert status["available"] and {f["key"] for f in status["files"]} == set(national.DFE_KEYS)
+    data = national.NationalData.load(tmp_path / "out")
+    text = authority_context(_authority(new_la_code="E08000003"), _metrics(), data,
+                             load_codebook(ROOT / "data" / "codebook.yml"), 5, "c")
+    assert "statistical neighbours are not shown" in text and "Statistical neighbours (median)" not in text
+
+
+def test_fetch_without_addresses_names_the_missing_params(tmp_path):
+    params = load_report(ROOT / "params").national | {"dir": str(tmp_path)}
+    with pytest.raises(ValueError, match="national.url_children_in_need"):
+        national.fetch_national(params | {f"url_{k}": "" for k in national.DFE_KEYS})
+
+
+def test_fetch_writes_every_file_or_none(tmp_path):
+    import http.server
+    import threading
+
+    served = tmp_path / "served"
+    served.mkdir()
+    ok = "time_period,time_identifier,geographic_level,country_code,country_name,x\n2024,Reporting year,National,E92000001,England,1\n"
+    (served / "good.csv").write_text(ok)
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(served), **k)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    dest = tmp_path / "dfe"
+    params = load_report(ROOT / "params").national | {"dir": str(dest)}
+    try:
+        urls = {f"url_{k}": f"{base}/good.csv" for k in national.DFE_KEYS}
+        written = national.fetch_national(params | urls)
+        assert sorted(p.name for p in written) == sorted(params[k] for k in national.DFE_KEYS)
+        before = {p.name: p.read_bytes() for p in dest.iterdir()}
+        (served / "good.csv").write_text(ok.replace("1\n", "2\n"))
+        with pytest.raises(OSError, match="missing.csv"):
+            national.fetch_national(params | urls | {"url_population": f"{base}/missing.csv"})
+        assert {p.name: p.read_bytes() for p in dest.iterdir()} == before   # nothing half-updated
+    finally:
+        server.shutdown()
