@@ -573,7 +573,15 @@ def _read_chapter(source: Path, media_dir: Path, what: str, cache: PandocCache |
     that does points into this render's temporary folder)."""
     if cache is None:
         return _read_chapter_uncached(source, media_dir, what)
-    key = cache.key(f"read{source.suffix}", source.read_bytes())
+    data = source.read_bytes()
+    if source.suffix == ".ipynb":
+        normal = _stable_notebook(data)
+        if normal is not None:  # Pandoc reads the stable form, so the key covers all it reads
+            data = normal.encode("utf-8")
+            source = media_dir.with_suffix(".ipynb")
+            source.parent.mkdir(parents=True, exist_ok=True)
+            source.write_bytes(data)
+    key = cache.key(f"read{source.suffix}", data)
     cached = cache.get(key)
     if cached is not None:
         return json.loads(cached)
@@ -581,6 +589,24 @@ def _read_chapter(source: Path, media_dir: Path, what: str, cache: PandocCache |
     if not (media_dir.exists() and any(media_dir.rglob("*"))):
         cache.put(key, json.dumps(doc))
     return doc
+
+
+def _stable_notebook(data: bytes) -> str | None:
+    """An executed notebook without what changes on every run but is never shown (papermill's
+    times and durations, execution timing), so a chapter re-executed to the same outputs is not
+    converted again; None when it is not readable JSON (the reader then reports it)."""
+    try:
+        nb = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(nb, dict):
+        return None
+    (nb.get("metadata") or {}).pop("papermill", None)
+    for cell in nb.get("cells") or []:
+        if isinstance(cell, dict) and isinstance(cell.get("metadata"), dict):
+            cell["metadata"].pop("papermill", None)
+            cell["metadata"].pop("execution", None)
+    return json.dumps(nb, sort_keys=True, ensure_ascii=False)
 
 
 def _read_chapter_uncached(source: Path, media_dir: Path, what: str) -> dict:
@@ -804,22 +830,38 @@ pre { background: var(--bg-side); padding: .7rem; overflow-x: auto; }
 """
 
 
+NAV_FOLD = 12  # a part with more chapters than this is folded in the sidebar unless it holds the page
+
+
+def _nav_group(doc: _Doc) -> str | None:
+    return "Appendices" if doc.chapter.appendix else doc.chapter.part
+
+
 def _nav_html(docs: list[_Doc], current: _Doc) -> str:
     e = html.escape
     lines = ['<nav class="sidebar" aria-label="Chapters">', "<ul>"]
-    open_group: str | None = None
+    sizes: dict[str | None, int] = {}
     for doc in docs:
-        group = "Appendices" if doc.chapter.appendix else doc.chapter.part
+        sizes[_nav_group(doc)] = sizes.get(_nav_group(doc), 0) + 1
+    open_group: str | None = None
+    folded = False
+    for doc in docs:
+        group = _nav_group(doc)
         if group != open_group:
             if open_group is not None:
-                lines.append("</ul></li>")
-            if group is not None:
+                lines.append("</ul></details></li>" if folded else "</ul></li>")
+            folded = group is not None and sizes[group] > NAV_FOLD
+            if folded:  # e.g. 153 authority profiles: one line until opened
+                is_open = " open" if _nav_group(current) == group else ""
+                lines.append(f'<li><details{is_open}><summary class="part-title">{e(group)} '
+                             f'({sizes[group]})</summary><ul>')
+            elif group is not None:
                 lines.append(f'<li><span class="part-title">{e(group)}</span><ul>')
             open_group = group
         current_attr = ' aria-current="page"' if doc is current else ""
         lines.append(f'<li><a href="{e(doc.page)}"{current_attr}>{e(doc.title)}</a></li>')
     if open_group is not None:
-        lines.append("</ul></li>")
+        lines.append("</ul></details></li>" if folded else "</ul></li>")
     lines += ["</ul>", "</nav>"]
     return "\n".join(lines)
 
