@@ -14,10 +14,12 @@ the cost of starting one kernel and importing the notebooks' libraries (measured
 runs a one-cell notebook that imports them, median of three), times the number of notebooks,
 divided by the cores used.
 
-**Peak memory** is that of the whole process tree of the timed command (make, every recipe, every
-notebook kernel, the renderer): the resident set sizes of all its processes running at the same
-moment are summed, sampled every 0.1 s, and the largest sum is reported. Shared pages (libraries,
-or memory shared after a fork) are counted once per process, so this overstates real use.
+**Peak memory** is that of the whole process tree of the timed command (make, every recipe, the
+warm server, every notebook kernel, the renderer), sampled every 0.1 s with psutil: the largest
+sum over the processes running at one moment of their PSS (proportional set size, from
+/proc/<pid>/smaps_rollup: a page shared by k processes counts 1/k in each, so the sum is the
+tree's real use of memory). The summed RSS is reported too; it counts shared pages (libraries,
+memory shared after a fork) once per process, and so overstates.
 
 Results go to ``<out>/bench.json`` and a table is printed. Wall times on a shared machine vary:
 run it when the machine is otherwise idle.
@@ -55,7 +57,8 @@ class Run:
     """One timed command."""
 
     seconds: float
-    peak_mib: float
+    peak_mib: float  # summed PSS of the process tree
+    peak_rss_mib: float = 0.0  # summed RSS (counts shared pages once per process)
     notebooks: int = 0  # notebooks executed
     authority_s: float = 0.0  # from the start until the first study notebook (validation, authorities)
     study_render_s: float = 0.0  # from the first study notebook to the end (study notebooks, render)
@@ -82,10 +85,13 @@ class SizeResult:
 
 
 class TreeMemory:
-    """Samples the summed RSS of a process and all its descendants in a thread; ``peak`` in bytes."""
+    """Samples the memory of a process and all its descendants in a thread: ``peak`` is the largest
+    summed PSS (proportional set size: the tree's real share of memory, shared pages split among
+    the processes sharing them), ``peak_rss`` the largest summed RSS (shared pages counted in every
+    process: an overstatement, large after forks), in bytes."""
 
     def __init__(self, pid: int, interval: float = 0.1):
-        self.pid, self.interval, self.peak = pid, interval, 0
+        self.pid, self.interval, self.peak, self.peak_rss = pid, interval, 0, 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -97,25 +103,30 @@ class TreeMemory:
         self._stop.set()
         self._thread.join()
 
-    def sample(self) -> int:
+    def sample(self) -> tuple[int, int]:
+        """(summed PSS, summed RSS) of the tree now; PSS counts a page shared by k processes as 1/k
+        in each (where the system does not report PSS, RSS is used for both)."""
         import psutil
 
         try:
             root = psutil.Process(self.pid)
             procs = [root] + root.children(recursive=True)
         except psutil.Error:
-            return 0
-        total = 0
+            return 0, 0
+        pss = rss = 0
         for p in procs:
             try:
-                total += p.memory_info().rss
+                info = p.memory_full_info()
+                rss += info.rss
+                pss += getattr(info, "pss", info.rss)
             except psutil.Error:
                 pass
-        return total
+        return pss, rss
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, self.sample())
+            pss, rss = self.sample()
+            self.peak, self.peak_rss = max(self.peak, pss), max(self.peak_rss, rss)
             self._stop.wait(self.interval)
 
 
@@ -145,6 +156,7 @@ def run_timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, log:
         raise RuntimeError(f"{' '.join(cmd)} failed in {cwd} (exit {proc.returncode}):\n{''.join(lines[-30:])}")
     split = marks.get("study", marks.get("render", seconds))
     return Run(seconds=round(seconds, 2), peak_mib=round(memory.peak / 2**20, 1),
+               peak_rss_mib=round(memory.peak_rss / 2**20, 1),
                notebooks=sum(1 for line in lines if DONE_MARK.search(line)),
                authority_s=round(split, 2), study_render_s=round(seconds - split, 2))
 
@@ -163,12 +175,21 @@ def floor_per_notebook(venv: Path, work: Path, repeats: int = 3) -> float:
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     path = work / "floor.ipynb"
     nbformat.write(nb, path)
+    from .pipeline import _kernel_manager_class
+
     times = []
-    for _ in range(repeats):
-        started = time.monotonic()
-        papermill.execute_notebook(str(path), str(work / "floor-out.ipynb"), kernel_name="python3",
-                                   progress_bar=False, log_output=False, cwd=str(work))
-        times.append(time.monotonic() - started)
+    warm_socket = os.environ.pop("CINREPORT_WARM", None)  # the floor is a cold kernel
+    try:
+        with tempfile.TemporaryFile("w+") as log:
+            for _ in range(repeats):
+                started = time.monotonic()
+                papermill.execute_notebook(str(path), str(work / "floor-out.ipynb"), kernel_name="python3",
+                                           progress_bar=False, log_output=False, cwd=str(work),
+                                           kernel_manager_class=_kernel_manager_class(log))
+                times.append(time.monotonic() - started)
+    finally:
+        if warm_socket is not None:
+            os.environ["CINREPORT_WARM"] = warm_socket
     return round(statistics.median(times), 3)
 
 
@@ -287,12 +308,15 @@ def summary(results: list[SizeResult], floor: float, jobs: int) -> dict:
         sizes.append({"n": r.n, "notebooks": r.notebooks, "floor_s": r.floor_s,
                       "runs": {k: asdict(v) for k, v in r.runs.items()},
                       "naive": asdict(r.naive) if r.naive else None, **r.ratios(),
-                      "peak_mib": max([v.peak_mib for v in r.runs.values()] + ([r.naive.peak_mib] if r.naive else []))})
+                      "peak_mib": max([v.peak_mib for v in r.runs.values()], default=0.0),
+                      "peak_rss_mib": max([v.peak_rss_mib for v in r.runs.values()], default=0.0)})
     return {
         "machine": {"cores": os.cpu_count(), "jobs": jobs, "python": platform.python_version(),
                     "platform": platform.platform()},
         "floor_per_notebook_s": floor,
-        "memory": "peak of the summed RSS of the timed command's whole process tree, sampled every 0.1 s",
+        "memory": ("peak_mib: peak of the summed PSS of the timed command's whole process tree (make, recipes, "
+                   "server, kernels, renderer), sampled every 0.1 s; peak_rss_mib: the same with RSS "
+                   "(shared pages counted once per process)"),
         "sizes": sizes,
         "targets": targets(sizes),
     }
@@ -340,7 +364,7 @@ def table(doc: dict) -> str:
         lines.append(f"{s['n']:>4} {s['notebooks']:>4} {sec(r.get('clean')):>7} {sec(r.get('noop')):>6} "
                      f"{sec(r.get('change')):>7} {split:>19} {sec(r.get('add')):>7} {sec(s['naive']):>7} "
                      f"{(s['naive_over_clean'] or 0):>11.2f} {s['floor_s']:>6.1f} {(s['clean_over_floor'] or 0):>11.2f} "
-                     f"{s['peak_mib']:>8.0f}")
+                     f"{s['peak_mib']:>8.0f} {s.get('peak_rss_mib', 0):>8.0f}")
     lines.append(f"floor per notebook (kernel start + imports): {doc['floor_per_notebook_s']:.2f} s; "
                  f"{doc['machine']['jobs']} jobs on {doc['machine']['cores']} cores; times in seconds")
     for name, t in doc["targets"].items():

@@ -1,0 +1,280 @@
+"""Scale: many synthetic authorities, the PDF layout, progress lines, the render cache, the warm
+server and the benchmark (which runs here at N = 2 with tiny settings; no timing is asserted)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from cinreport import bench, pipeline, render, synth, warm
+from cinreport.codebook import load_codebook
+from cinreport.config import ParamsError, load_authorities, load_report
+from cinreport.validate import validate_authority
+
+from conftest import ROOT
+
+REPORT = load_report(ROOT / "params")
+PERIOD = (REPORT.period_start, REPORT.period_end)
+CLI = Path(sys.executable).with_name("cinreport")
+
+
+def small_project(tmp_path: Path, n: int, report_extra: str = "") -> Path:
+    project = tmp_path / "project"
+    (project / "params" / "authorities").mkdir(parents=True)
+    (project / "data").mkdir()
+    (project / "data" / "codebook.yml").write_bytes((ROOT / "data" / "codebook.yml").read_bytes())
+    (project / "params" / "report.yml").write_text(
+        "period_start: 2019-04-01\nperiod_end: 2021-03-31\n" + report_extra, encoding="utf-8")
+    synth.write_many(project, n, REPORT.seed, PERIOD, codebook=load_codebook(ROOT / "data" / "codebook.yml"))
+    return project
+
+
+# --------------------------------------------------------------------------------------------
+# many authorities
+
+
+def test_many_gives_numbered_codes_and_seeded_varied_profiles():
+    first, again = synth.many(5, 1), synth.many(5, 1)
+    assert list(first) == ["la-001", "la-002", "la-003", "la-004", "la-005"]
+    assert first == again
+    assert len({p.plan_median_days for p in first.values()}) == 5
+    assert synth.many(2, 1, start=4) == {"la-004": first["la-004"], "la-005": first["la-005"]}
+    with pytest.raises(ValueError):
+        synth.many(-1, 1)
+
+
+def test_write_many_makes_a_valid_project(tmp_path):
+    project = small_project(tmp_path, 3)
+    authorities = load_authorities(project / "params", root=project)
+    assert [(a.code, a.name) for a in authorities] == [
+        ("la-001", "Authority 001"), ("la-002", "Authority 002"), ("la-003", "Authority 003")]
+    codebook = load_codebook(project / "data" / "codebook.yml")
+    for a in authorities:
+        assert validate_authority(a, codebook)[1] == []
+
+
+def test_synth_cli_writes_n_authorities(tmp_path):
+    project = tmp_path / "p"
+    (project / "params").mkdir(parents=True)
+    (project / "params" / "report.yml").write_bytes((ROOT / "params" / "report.yml").read_bytes())
+    (project / "data").mkdir()
+    (project / "data" / "codebook.yml").write_bytes((ROOT / "data" / "codebook.yml").read_bytes())
+    proc = subprocess.run([str(CLI), "synth", "--authorities", "2", "--start", "7", "--out", "data"], cwd=project,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (project / "params" / "authorities").iterdir()) == ["la-007.yml", "la-008.yml"]
+    assert sorted(p.name for p in (project / "data" / "la-008").iterdir()) == [
+        "admin.csv", "case_files.csv", "support.csv", "themes.csv"]
+
+
+# --------------------------------------------------------------------------------------------
+# the PDF layout (pdf_profiles)
+
+
+@pytest.mark.parametrize("value, codes, expected", [
+    ("auto", 4, 4), ("auto", 13, 0), ("all", 13, 13), ("none", 4, 0), ("[la-002, la-003]", 4, 2)])
+def test_pdf_profiles_choose_the_profiles_in_the_pdf(tmp_path, value, codes, expected):
+    project = small_project(tmp_path, codes, f"pdf_profiles: {value}\n")
+    report = load_report(project / "params")
+    chosen = report.pdf_profile_codes([a.code for a in load_authorities(project / "params", root=project)])
+    assert len(chosen) == expected
+    if value.startswith("["):
+        assert chosen == ["la-002", "la-003"]
+
+
+@pytest.mark.parametrize("value, message", [
+    ("some", "key 'pdf_profiles' must be auto, all, none or a list of authority codes"),
+    ("[La-A]", "key 'pdf_profiles' must be auto, all, none or a list of authority codes"),
+    ("[la-009]", "key 'pdf_profiles' names authorities with no params file: la-009"),
+])
+def test_bad_pdf_profiles_are_reported(tmp_path, value, message):
+    project = small_project(tmp_path, 2, f"pdf_profiles: {value}\n")
+    with pytest.raises(ParamsError) as exc:
+        load_authorities(project / "params", root=project)
+    assert any(message in p for p in exc.value.problems), exc.value.problems
+
+
+def test_excluded_chapters_follow_pdf_profiles(tmp_path, monkeypatch):
+    from cinreport.cli import pdf_excluded_chapters
+
+    project = small_project(tmp_path, 3, "pdf_profiles: [la-002]\n")
+    assert pdf_excluded_chapters(str(project / "params"), "build") == {
+        "build/authorities/la-001/authority.ipynb", "build/authorities/la-003/authority.ipynb"}
+
+
+# --------------------------------------------------------------------------------------------
+# progress lines
+
+
+def test_progress_line_counts_notebooks_and_shows_elapsed_time(tmp_path):
+    env = {warm.PROGRESS_ENV: str(tmp_path / ".progress"), warm.TOTAL_ENV: "157",
+           warm.STARTED_ENV: repr(time.time() - 72)}
+    first = pipeline.progress_line("authority la-001", 2.44, env)
+    second = pipeline.progress_line("study chapter reasons", 1.0, env)
+    assert first == "[  1/157] authority la-001 executed in 2.4 s (elapsed 1:12)"
+    assert second.startswith("[  2/157] study chapter reasons executed in 1.0 s (elapsed 1:1")
+
+
+def test_progress_line_outside_a_build():
+    assert pipeline.progress_line("authority la-a", 3.0, {}) == "[cinreport] authority la-a executed in 3.0 s"
+
+
+# --------------------------------------------------------------------------------------------
+# the render cache and the sidebar
+
+
+def _doc(path: str, part: str | None, page: str) -> render._Doc:
+    return render._Doc(render.Chapter(Path(path), part, False, 1, "1"), page, page, [], [])
+
+
+def test_long_parts_are_folded_in_the_sidebar():
+    docs = [_doc("index.qmd", None, "index.html")] + [
+        _doc(f"build/authorities/la-{i:03d}/authority.ipynb", "Authority profiles", f"la-{i:03d}.html")
+        for i in range(1, render.NAV_FOLD + 2)]
+    closed = render._nav_html(docs, docs[0])
+    opened = render._nav_html(docs, docs[5])
+    assert f'<details><summary class="part-title">Authority profiles ({render.NAV_FOLD + 1})</summary>' in closed
+    assert "<details open>" in opened and 'href="la-005.html" aria-current="page"' in opened
+    short = render._nav_html(docs[:4], docs[0])
+    assert "<details" not in short and '<span class="part-title">Authority profiles</span>' in short
+
+
+def test_stable_notebook_ignores_papermill_timings():
+    nb = {"cells": [{"cell_type": "code", "metadata": {"papermill": {"duration": 1.2}, "tags": ["x"]},
+                     "source": "1", "outputs": []}], "metadata": {"papermill": {"end_time": "t1"}}}
+    other = json.loads(json.dumps(nb))
+    other["metadata"]["papermill"]["end_time"] = "t2"
+    other["cells"][0]["metadata"]["papermill"]["duration"] = 9.9
+    assert render._stable_notebook(json.dumps(nb).encode()) == render._stable_notebook(json.dumps(other).encode())
+    other["cells"][0]["source"] = "2"
+    assert render._stable_notebook(json.dumps(nb).encode()) != render._stable_notebook(json.dumps(other).encode())
+    assert render._stable_notebook(b"not json") is None
+
+
+def test_cache_reuses_conversions_and_drops_unused_ones(tmp_path, monkeypatch):
+    source = tmp_path / "chapter.md"
+    source.write_text("# Title\n\nSome text.\n", encoding="utf-8")
+    cache = render.PandocCache(tmp_path / "cache")
+    first = render._read_chapter(source, tmp_path / "media" / "chapter", "chapter.md", cache)
+    (tmp_path / "cache" / "stale-entry").write_text("{}", encoding="utf-8")
+
+    import pypandoc
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("Pandoc was run for an unchanged chapter")
+
+    monkeypatch.setattr(pypandoc, "convert_file", refuse)
+    again = render.PandocCache(tmp_path / "cache")
+    assert render._read_chapter(source, tmp_path / "media" / "chapter", "chapter.md", again) == first
+    again.prune()
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == sorted(again.used)
+
+
+# --------------------------------------------------------------------------------------------
+# the warm server
+
+
+def test_command_of_skips_global_options():
+    assert warm.command_of(["--build", "b", "--params", "p", "run-authority", "la-a"]) == "run-authority"
+    assert warm.command_of(["render", "--out", "x"]) == "render"
+    assert warm.command_of(["--build", "b"]) is None
+
+
+@pytest.fixture
+def server(tmp_path):
+    sock = tmp_path / "warm.sock"
+    proc = subprocess.Popen([sys.executable, "-m", "cinreport.warm", "serve", str(sock)], cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while not sock.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sock.exists(), "the warm server did not start"
+    yield sock, proc
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=10)
+    assert not sock.exists(), "the server left its socket behind"
+
+
+def test_commands_run_in_a_warm_worker_with_the_callers_streams_and_status(server, tmp_path):
+    sock, proc = server
+    env = {**os.environ, warm.SOCKET_ENV: str(sock), warm.PID_ENV: str(proc.pid)}
+    ok = subprocess.run([str(CLI), "validate", "--authority", "la-a"], cwd=ROOT, env=env,
+                        capture_output=True, text=True, timeout=120)
+    assert (ok.returncode, ok.stdout.strip()) == (0, "valid: la-a")
+    bad = subprocess.run([str(CLI), "validate", "--authority", "la-zz"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "unknown authority: la-zz" in bad.stderr
+
+
+def test_notebook_kernels_are_forked_by_the_server(server, tmp_path, monkeypatch):
+    sock, proc = server
+    monkeypatch.setenv(warm.SOCKET_ENV, str(sock))
+    monkeypatch.setenv(warm.PID_ENV, str(proc.pid))
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("x: int = 1", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("import os, sys\nprint(os.getppid(), 'pandas' in sys.modules, x)")]
+    source = tmp_path / "nb.ipynb"
+    nbformat.write(nb, source)
+    out = pipeline.run_notebook(source, tmp_path / "out.ipynb", {"x": 7}, failed_dir=tmp_path / "failed")
+    text = nbformat.read(out, as_version=4).cells[-1].outputs[0]["text"].split()
+    assert text == [str(proc.pid), "True", "7"]  # a child of the server, libraries already imported
+
+
+def test_without_a_server_commands_run_here(monkeypatch):
+    monkeypatch.setenv(warm.SOCKET_ENV, "/nonexistent/warm.sock")
+    monkeypatch.setenv(warm.PID_ENV, "999999999")
+    assert warm.client_run(["validate"]) is None
+    assert warm.fork_kernel([sys.executable, "-m", "ipykernel_launcher", "-f", "x.json"], {}, ".", 2) is None
+
+
+# --------------------------------------------------------------------------------------------
+# the benchmark
+
+
+def test_bench_table_and_targets():
+    run = {"seconds": 10.0, "peak_mib": 100.0, "notebooks": 3, "authority_s": 2.0, "study_render_s": 8.0}
+    doc = {"machine": {"jobs": 2, "cores": 2}, "floor_per_notebook_s": 2.0,
+           "sizes": [{"n": 4, "notebooks": 13, "floor_s": 13.0, "runs": {"clean": run, "noop": dict(run, seconds=0.5),
+                                                                            "change": run},
+                      "naive": dict(run, seconds=30.0), "naive_over_clean": 3.0, "clean_over_floor": 0.77,
+                      "peak_mib": 100.0}]}
+    doc["targets"] = bench.targets(doc["sizes"])
+    assert doc["targets"]["noop_under_2s"]["met"] and doc["targets"]["clean_at_most_half_naive"]["met"]
+    assert not doc["targets"]["change_study_render_under_10pct_of_clean"]["met"]
+    text = bench.table(doc)
+    assert text.splitlines()[2].split()[:5] == ["4", "13", "10.0", "0.5", "10.0"]
+    assert "NOT MET change_study_render_under_10pct_of_clean" in text
+
+
+def test_naive_baseline_is_a_sequential_papermill_loop_then_a_render(tmp_path):
+    (tmp_path / "Makefile").write_text("STUDY := reasons key_findings\n", encoding="utf-8")
+    cmds = bench.naive_commands(tmp_path, Path("/v"), ["la-001", "la-002"])
+    assert [c[0] for c in cmds] == ["/v/bin/papermill"] * 4 + ["/v/bin/cinreport", "/v/bin/python"]
+    first = " ".join(cmds[0])
+    assert "notebooks/authority.ipynb build/authorities/la-001/authority.ipynb -p authority la-001" in first
+    assert "-k python3 --cwd ." in first
+    assert cmds[3][cmds[3].index("--no-progress-bar") + 1] == "notebooks/study/key_findings.ipynb"
+    assert "mkdir -p build/authorities/la-001 && " in bench.naive_script(cmds)
+
+
+@pytest.mark.e2e
+def test_bench_runs_and_writes_json(tmp_path):
+    out = tmp_path / "bench"
+    code = bench.main(["--sizes", "2", "--scenarios", "clean,noop", "--no-naive", "--out", str(out),
+                       "--root", str(ROOT), "--work", str(tmp_path)])
+    assert code == 0
+    doc = json.loads((out / "bench.json").read_text(encoding="utf-8"))
+    (size,) = doc["sizes"]
+    assert size["n"] == 2 and set(size["runs"]) == {"clean", "noop"}
+    assert size["runs"]["clean"]["notebooks"] == size["notebooks"]  # every notebook executed once
+    assert size["runs"]["noop"]["notebooks"] == 0
+    assert size["runs"]["clean"]["peak_mib"] > 50 and doc["floor_per_notebook_s"] > 0
+    assert "noop_under_2s" in doc["targets"]
