@@ -190,3 +190,61 @@ def test_bad_data_stops_build_and_keeps_last_report(built_project, tmp_path):
     after = {p.relative_to(project).as_posix(): p.read_bytes()
              for d in ("build", "_book") for p in (project / d).rglob("*") if p.is_file()}
     assert after == before
+
+
+def _mtimes(project: Path) -> dict[str, int]:
+    build = project / "build"
+    return {p.relative_to(project).as_posix(): p.stat().st_mtime_ns
+            for p in sorted(build.glob("authorities/*/authority.ipynb")) + sorted(build.glob("study/*.ipynb"))}
+
+
+def test_adding_an_authority_step_by_step(built_project, tmp_path):
+    """README "Adding an authority": params file, data folder, make validate, make authority, make report."""
+    from cinreport import synth
+    from cinreport.config import load_report
+
+    project = tmp_path / "p"
+    shutil.copytree(built_project, project, copy_function=shutil.copy2, symlinks=True)
+    code = "la-q"  # not one of the demo authorities
+    assert not (project / "params" / "authorities" / f"{code}.yml").exists()
+    report = load_report(project / "params")
+    synth.generate(project / "data", report.seed, (report.period_start, report.period_end),
+                   {code: synth.varied_profile(report.seed, code)})
+    (project / "params" / "authorities" / f"{code}.yml").write_text(
+        'name: "Authority Q"\ndata_dir: data/la-q\n', encoding="utf-8")
+
+    checked = make(project, "validate")
+    assert code in checked.stdout
+    before = _mtimes(project)
+    book_before = (project / "_book" / "index.html").read_bytes()
+
+    one = make(project, "authority", f"CODE={code}")
+    assert f"running {code} ->" in one.stderr
+    after_one = _mtimes(project)
+    assert f"build/authorities/{code}/authority.ipynb" in after_one
+    assert {k: v for k, v in after_one.items() if k in before} == before  # nothing else re-ran
+    assert (project / "_book" / "index.html").read_bytes() == book_before  # the book waits for make report
+
+    full = make(project, "-j2", "report")
+    after = _mtimes(project)
+    rerun = sorted(k for k, v in after.items() if after_one.get(k) != v)
+    assert not [k for k in rerun if k.startswith("build/authorities/")], rerun  # la-q was already built
+    assert [k for k in rerun if k.startswith("build/study/")] == sorted(k for k in after if k.startswith("build/study/"))
+    assert "running la-" not in full.stderr
+    page = project / "_book" / f"{code}.html"
+    assert "Authority Q" in " ".join(parse(page).text)
+    assert "Authority Q" in " ".join(parse(project / "_book" / "profiles.html").text)
+    assert make(project, "-q", "report", check=False).returncode == 0
+
+
+def test_progress_is_one_line_per_notebook(built_project, tmp_path):
+    project = tmp_path / "p"
+    shutil.copytree(built_project, project, copy_function=shutil.copy2, symlinks=True)
+    (project / "params" / "authorities" / "la-c.yml").touch()
+    proc = make(project, "-j2", "report")
+    lines = [line for line in proc.stderr.splitlines() if "executed in" in line]
+    total = 1 + len(list((project / "notebooks" / "study").glob("*.ipynb")))
+    assert len(lines) == total, proc.stderr
+    assert re.fullmatch(rf"\[ ?\d+/{total}\] authority la-c executed in \d+\.\d s \(elapsed \d+:\d\d\)",
+                        next(line for line in lines if "la-c" in line))
+    assert sorted(int(re.match(r"\[ ?(\d+)/", line).group(1)) for line in lines) == list(range(1, total + 1))
