@@ -79,6 +79,15 @@ endif
 validate: $(INSTALLED) ## Check params and data against the codebook (reports every problem)
 	$(CINREPORT) validate
 
+ifneq ($(filter authority,$(MAKECMDGOALS)),)
+ifeq ($(strip $(CODE)),)
+$(error make authority needs the authority's code, e.g. make authority CODE=la-a)
+endif
+ifeq ($(wildcard params/authorities/$(CODE).yml),)
+$(error unknown authority '$(CODE)': there is no params/authorities/$(CODE).yml (see README, Adding an authority))
+endif
+endif
+
 ifneq ($(OUTER),yes)
 authority: $(BUILD)/authorities/$(CODE)/authority.ipynb ## Build one authority's chapter: make authority CODE=la-a
 endif
