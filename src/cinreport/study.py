@@ -7,7 +7,7 @@ Study notebooks call :meth:`Study.load` (which reads every authority's ``metrics
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ class Study:
     codebook: Codebook
     out_dir: Path
     chapter: str
+    _findings: list[Finding] | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def load(cls, chapter: str, params_dir: str = "params", build_dir: str = "build",
@@ -102,8 +103,13 @@ class Study:
         return saved.markdown(self.out_dir)
 
     def findings(self) -> list[Finding]:
-        return evaluate(self.metrics, self.cases,
-                        {**self.report.findings, "disclosure_threshold": self.threshold}, seed=self.report.seed)
+        """Every finding, evaluated once per chapter (seeded permutation tests are costly with many
+        authorities, and a chapter quotes several findings)."""
+        if self._findings is None:
+            self._findings = evaluate(self.metrics, self.cases,
+                                      {**self.report.findings, "disclosure_threshold": self.threshold},
+                                      seed=self.report.seed)
+        return self._findings
 
     def finding(self, fid: str) -> Finding:
         return next(f for f in self.findings() if f.id == fid)
