@@ -93,7 +93,7 @@ authority: $(BUILD)/authorities/$(CODE)/authority.ipynb ## Build one authority's
 endif
 
 $(BUILD)/validated/%.ok: params/authorities/%.yml $(COMMON)
-	$(CINREPORT) validate --quiet --authority $*
+	$(CINREPORT) validate --authority $* --quiet
 	@mkdir -p $(@D) && touch $@
 
 # Order-only on every validation: no notebook runs until all the data are valid.

@@ -278,3 +278,26 @@ def test_bench_runs_and_writes_json(tmp_path):
     assert size["runs"]["noop"]["notebooks"] == 0
     assert size["runs"]["clean"]["peak_mib"] > 50 and doc["floor_per_notebook_s"] > 0
     assert "noop_under_2s" in doc["targets"]
+
+
+def test_a_warm_kernel_that_dies_at_start_is_replaced_by_a_cold_one(tmp_path, monkeypatch):
+    import papermill
+
+    monkeypatch.setenv(warm.SOCKET_ENV, str(tmp_path / "warm.sock"))
+    calls = []
+
+    def execute(source, output, **kwargs):
+        calls.append(os.environ.get(warm.DISABLE_ENV))
+        if len(calls) == 1:
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        nb = nbformat.read(source, as_version=4)
+        nb.metadata["papermill"] = {}
+        nbformat.write(nb, output)
+
+    monkeypatch.setattr(papermill, "execute_notebook", execute)
+    monkeypatch.setattr(pipeline, "check_parameters", lambda *a: None)
+    nb = nbformat.v4.new_notebook()
+    nbformat.write(nb, tmp_path / "nb.ipynb")
+    pipeline.run_notebook(tmp_path / "nb.ipynb", tmp_path / "out.ipynb", {}, failed_dir=tmp_path / "failed")
+    assert calls == [None, "1"] and (tmp_path / "out.ipynb").is_file()
+    assert warm.DISABLE_ENV not in os.environ

@@ -157,7 +157,7 @@ def run_timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, log:
     split = marks.get("study", marks.get("render", seconds))
     return Run(seconds=round(seconds, 2), peak_mib=round(memory.peak / 2**20, 1),
                peak_rss_mib=round(memory.peak_rss / 2**20, 1),
-               notebooks=sum(1 for line in lines if DONE_MARK.search(line)),
+               notebooks=sum(len(DONE_MARK.findall(line)) for line in lines),
                authority_s=round(split, 2), study_render_s=round(seconds - split, 2))
 
 

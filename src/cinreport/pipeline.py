@@ -21,6 +21,7 @@ from typing import Any
 
 import nbformat
 
+from . import warm
 from .atomic import atomic_path
 
 ALLOWED = {"str": str, "int": int, "float": (int, float), "bool": bool}
@@ -115,13 +116,17 @@ def _failure_message(notebook: Path, subject: str, kept: Path | None, exc: BaseE
     return f"notebook {notebook} failed for {subject}{where}: {error}{kept_line}"
 
 
+def _warm_kernel_failed_to_start(exc: BaseException) -> bool:
+    """Whether papermill failed because a warm (forked) kernel died before it could run a cell."""
+    return (bool(os.environ.get(warm.SOCKET_ENV)) and not os.environ.get(warm.DISABLE_ENV)
+            and "Kernel died before replying to kernel_info" in str(exc))
+
+
 def _kernel_manager_class(log):
     """A kernel manager whose kernel writes its own process output (start-up warnings, and the
     tracebacks it prints when it is torn down by Ctrl-C) to ``log`` instead of the build's
     terminal. Cell outputs are unaffected: they travel as messages into the notebook."""
     from jupyter_client import AsyncKernelManager
-
-    from . import warm
 
     class QuietKernelManager(AsyncKernelManager):
         async def _async_launch_kernel(self, kernel_cmd, **kw):
@@ -165,12 +170,27 @@ def run_notebook(notebook: Path | str, output: Path | str, parameters: dict[str,
     check_injection(parameters)
     failed = Path(failed_dir) / f"{label}.ipynb"
     started = time.monotonic()
-    print(f"[cinreport] running {label} -> {output}", file=sys.stderr, flush=True)
+    _say(f"[cinreport] running {label} -> {output}")
     with atomic_path(output, suffix=".ipynb") as tmp, tempfile.TemporaryFile("w+") as kernel_log:
         try:
-            papermill.execute_notebook(str(notebook), str(tmp), parameters=parameters, kernel_name="python3",
-                                       cwd=cwd, progress_bar=False, log_output=False, request_save_on_cell_execute=False,
-                                       kernel_manager_class=_kernel_manager_class(kernel_log))
+            try:
+                papermill.execute_notebook(str(notebook), str(tmp), parameters=parameters, kernel_name="python3",
+                                           cwd=cwd, progress_bar=False, log_output=False,
+                                           request_save_on_cell_execute=False,
+                                           kernel_manager_class=_kernel_manager_class(kernel_log))
+            except RuntimeError as exc:
+                if not _warm_kernel_failed_to_start(exc):
+                    raise
+                # A kernel forked by the build's warm server did not come up (rare): run this
+                # notebook again, from the start, in a kernel started the usual way.
+                os.environ[warm.DISABLE_ENV] = "1"
+                try:
+                    papermill.execute_notebook(str(notebook), str(tmp), parameters=parameters,
+                                               kernel_name="python3", cwd=cwd, progress_bar=False,
+                                               log_output=False, request_save_on_cell_execute=False,
+                                               kernel_manager_class=_kernel_manager_class(kernel_log))
+                finally:
+                    os.environ.pop(warm.DISABLE_ENV, None)
         except Exception as exc:  # the notebook raised, or its kernel died: keep what was written
             kept = None
             if tmp.exists() and tmp.stat().st_size:
@@ -190,8 +210,14 @@ def run_notebook(notebook: Path | str, output: Path | str, parameters: dict[str,
             raise NotebookFailed(message) from None
         _record_output_path(tmp, output)
     failed.unlink(missing_ok=True)  # an earlier failure of this run is now fixed
-    print(progress_line(subject.split(" (")[0], time.monotonic() - started), file=sys.stderr, flush=True)
+    _say(progress_line(subject.split(" (")[0], time.monotonic() - started))
     return output
+
+
+def _say(line: str) -> None:
+    """One line to stderr in one write, so lines of parallel recipes never run into each other."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 
 def _count_done(path: str) -> int:

@@ -211,7 +211,7 @@ def fork_kernel(cmd: list[str], env: dict, cwd: str, out_fd: int) -> ForkedKerne
     if conn is None:
         return None
     try:
-        _send(conn, {"op": "kernel", "argv": cmd[3:], "cwd": str(cwd), "env": dict(env)}, [out_fd])
+        _send(conn, {"op": "kernel", "argv": cmd[3:], "cwd": os.path.abspath(cwd), "env": dict(env)}, [out_fd])
         reply, _ = _recv(conn)
     except OSError:
         conn.close()
