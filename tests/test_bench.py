@@ -257,7 +257,9 @@ def test_bench_table_and_targets():
 def test_naive_baseline_is_a_sequential_papermill_loop_then_a_render(tmp_path):
     (tmp_path / "Makefile").write_text("STUDY := reasons key_findings\n", encoding="utf-8")
     cmds = bench.naive_commands(tmp_path, Path("/v"), ["la-001", "la-002"])
-    assert [c[0] for c in cmds] == ["/v/bin/papermill"] * 4 + ["/v/bin/cinreport", "/v/bin/python"]
+    assert [c[0] for c in cmds] == ["/v/bin/cinreport"] + ["/v/bin/papermill"] * 4 + ["/v/bin/cinreport",
+                                                                                   "/v/bin/python"]
+    cmds = cmds[1:]
     first = " ".join(cmds[0])
     assert "notebooks/authority.ipynb build/authorities/la-001/authority.ipynb -p authority la-001" in first
     assert "-k python3 --cwd ." in first
@@ -301,3 +303,36 @@ def test_a_warm_kernel_that_dies_at_start_is_replaced_by_a_cold_one(tmp_path, mo
     pipeline.run_notebook(tmp_path / "nb.ipynb", tmp_path / "out.ipynb", {}, failed_dir=tmp_path / "failed")
     assert calls == [None, "1"] and (tmp_path / "out.ipynb").is_file()
     assert warm.DISABLE_ENV not in os.environ
+
+
+def test_forked_kernels_end_with_the_server(tmp_path):
+    """A build killed with SIGKILL takes its server with it; the kernels it forked must not stay."""
+    sock = tmp_path / "warm.sock"
+    server = subprocess.Popen([sys.executable, "-m", "cinreport.warm", "serve", str(sock)], cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while not sock.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        env = {**os.environ, warm.SOCKET_ENV: str(sock), warm.PID_ENV: str(server.pid)}
+        code = ("import os, sys, time\nfrom cinreport import warm\n"
+                "k = warm.fork_kernel([sys.executable, '-m', 'ipykernel_launcher', '-f', sys.argv[1]], dict(os.environ),"
+                " '.', 2)\nprint(k.pid, flush=True)\ntime.sleep(60)\n")
+        conn_file = tmp_path / "kernel.json"
+        from jupyter_client.connect import write_connection_file
+
+        write_connection_file(str(conn_file))
+        driver = subprocess.Popen([sys.executable, "-c", code, str(conn_file)], env=env, stdout=subprocess.PIPE,
+                                  text=True)
+        kernel = int(driver.stdout.readline())
+        assert warm._alive(kernel)
+        server.kill()
+        server.wait()
+        deadline = time.monotonic() + 10
+        while warm._alive(kernel) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not warm._alive(kernel), "a forked kernel outlived its server"
+    finally:
+        for proc in (server, locals().get("driver")):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()

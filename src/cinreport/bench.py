@@ -214,6 +214,8 @@ def make_workspace(root: Path, dest: Path, n: int, seed: int) -> Path:
     shutil.copy2(root / "params" / "report.yml", dest / "params" / "report.yml")
     (dest / "data").mkdir()
     shutil.copy2(root / "data" / "codebook.yml", dest / "data" / "codebook.yml")
+    for name in ("requirements.lock", "pyproject.toml"):  # never newer than the environment's stamp:
+        os.utime(dest / name, (0, 0))                     # the build must not reinstall the package
     report = load_report(dest / "params")
     write_many(dest, n, seed, (report.period_start, report.period_end))
     return dest
@@ -255,6 +257,7 @@ def naive_commands(project: Path, venv: Path, codes: list[str]) -> list[list[str
     for name in study_notebooks(project):
         cmds.append(papermill + [f"notebooks/study/{name}.ipynb", f"build/study/{name}.ipynb",
                                  "-p", "params_dir", "params", "-p", "build_dir", "build", "-p", "out_dir", "build/study"])
+    cmds.insert(0, [str(venv / "bin" / "cinreport"), "national"])  # the DfE context every chapter reads
     cmds.append([str(venv / "bin" / "cinreport"), "book-config"])
     cmds.append([str(venv / "bin" / "python"), "-m", "cinreport.render", ".", "_book"])
     return cmds

@@ -288,6 +288,7 @@ class Server:
             return
         sys.stdout.flush()
         sys.stderr.flush()
+        server = os.getpid()
         pid = os.fork()
         if pid == 0:
             code = 1
@@ -298,7 +299,7 @@ class Server:
                 if request["op"] == "run":
                     code = _worker(conn, request, fds)
                 else:
-                    code = _kernel(conn, request, fds, os.getppid())
+                    code = _kernel(conn, request, fds, server)
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else 1
             except BaseException:
@@ -370,6 +371,19 @@ def _worker(conn: socket.socket, request: dict, fds: list[int]) -> int:
     return code
 
 
+def _die_with_parent(parent: int) -> None:
+    """Linux: be killed when the server ends, however it ends (even SIGKILL of the whole build)."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the server died before that was in place
+        os._exit(1)
+
+
 def _kernel(conn: socket.socket, request: dict, fds: list[int], server: int) -> int:
     """Become an IPython kernel (what ``python -m ipykernel_launcher`` does), in its own session."""
     conn.close()
@@ -382,10 +396,12 @@ def _kernel(conn: socket.socket, request: dict, fds: list[int], server: int) -> 
         os.dup2(fd, 2)
         os.close(fd)
     _child_setup(request, fds)
-    os.environ["JPY_PARENT_PID"] = str(server)  # ipykernel exits when its parent (the server) dies
+    _die_with_parent(server)
     from ipykernel.kernelapp import launch_new_instance
 
-    sys.argv = ["ipykernel_launcher", *request["argv"]]
+    # ipykernel also exits when its parent (the server) dies; its default for this was read from
+    # JPY_PARENT_PID when the server imported it, so it is given here.
+    sys.argv = ["ipykernel_launcher", *request["argv"], f"--IPKernelApp.parent_handle={server}"]
     launch_new_instance()
     return 0
 
