@@ -336,3 +336,8 @@ def test_forked_kernels_end_with_the_server(tmp_path):
             if proc is not None and proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+def test_progress_line_without_a_plan_counts_only(tmp_path):
+    env = {warm.PROGRESS_ENV: str(tmp_path / ".progress"), warm.STARTED_ENV: repr(time.time())}
+    assert pipeline.progress_line("authority la-a", 1.0, env) == "[1] authority la-a executed in 1.0 s (elapsed 0:00)"

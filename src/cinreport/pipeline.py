@@ -242,9 +242,9 @@ def progress_line(what: str, seconds: float, env: dict[str, str] | None = None) 
         return f"[cinreport] {line}"
     try:
         done = _count_done(env[PROGRESS_ENV])
-        total = max(int(env.get(TOTAL_ENV) or 0), done)
+        total = max(int(env.get(TOTAL_ENV) or 0), done) if env.get(TOTAL_ENV) else None
         elapsed = int(time.time() - float(env.get(STARTED_ENV) or time.time()))
     except (OSError, ValueError):
         return f"[cinreport] {line}"
-    width = len(str(total))
-    return f"[{done:>{width}}/{total}] {line} (elapsed {elapsed // 60}:{elapsed % 60:02d})"
+    where = f"{done:>{len(str(total))}}/{total}" if total else str(done)
+    return f"[{where}] {line} (elapsed {elapsed // 60}:{elapsed % 60:02d})"

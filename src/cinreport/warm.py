@@ -455,7 +455,8 @@ def supervise(python: str, path: str, command: list[str]) -> int:
     if not _dry_run(command):
         progress = os.path.join(os.path.dirname(os.path.abspath(path)), ".progress")
         env[STARTED_ENV] = repr(time.time())
-        env[TOTAL_ENV] = str(planned_notebooks(command, env))
+        if os.access(python, os.X_OK):  # else the dry run would set up the environment, silently
+            env[TOTAL_ENV] = str(planned_notebooks(command, env))
         env[PROGRESS_ENV] = progress
         if os.path.exists(progress):
             os.unlink(progress)
