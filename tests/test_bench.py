@@ -341,3 +341,27 @@ def test_forked_kernels_end_with_the_server(tmp_path):
 def test_progress_line_without_a_plan_counts_only(tmp_path):
     env = {warm.PROGRESS_ENV: str(tmp_path / ".progress"), warm.STARTED_ENV: repr(time.time())}
     assert pipeline.progress_line("authority la-a", 1.0, env) == "[1] authority la-a executed in 1.0 s (elapsed 0:00)"
+
+
+def test_render_with_cache_and_pdf_exclusion(tmp_path, monkeypatch):
+    """The cached render gives the same HTML; an excluded chapter is in the HTML book, not the PDF."""
+    import typst
+    from test_render import _make_book
+
+    root = _make_book(tmp_path / "b")
+    cold = render.render_book(root, root / "cold", renderer="pandoc-typst")
+    sources = []
+    compile_pdf = typst.compile
+
+    def capture(path, output, root):
+        sources.append(Path(path).read_text(encoding="utf-8"))
+        return compile_pdf(path, output=output, root=root)
+
+    monkeypatch.setattr(typst, "compile", capture)
+    exclude = {"build/authorities/la-a/authority.ipynb"}
+    for out in ("warm1", "warm2"):
+        render.render_book(root, root / out, renderer="pandoc-typst", cache_dir=root / "cache", pdf_exclude=exclude)
+    for page in ("index.html", "la-a.html", "reasons.html"):
+        assert (root / "warm2" / page).read_bytes() == (root / "cold" / page).read_bytes()
+    assert len(sources) == 2 and "plans-la-a" not in sources[-1] and "plans-reasons" in sources[-1]
+    assert "chapter: build/authorities/la-a/authority.ipynb" not in sources[-1]
