@@ -251,3 +251,100 @@ def test_without_national_files_the_build_succeeds_and_says_so(tmp_path):
     assert "National context was not included in this build" in html and "no-such-folder" in html
     assert "National context was not included" in (project / "_book" / "la-a.html").read_text(encoding="utf-8")
     assert (project / "_book" / "cinreport.pdf").stat().st_size > 10_000
+
+
+# -- synthetic data drawn from a real LA ---------------------------------------------------------------
+@needs_dfe
+def test_profile_like_reproduces_the_las_factor_mix(built):
+    from cinreport import synth
+    from cinreport.measures import factor_code_counts
+
+    _, data = built
+    year = data.latest("factor_episodes")
+    profile = synth.profile_like(data, "E08000003")
+    tables = synth.generate_authority("la-e", profile, 1, (dt.date(2019, 4, 1), dt.date(2021, 3, 31)))
+    counts = factor_code_counts(tables["admin"])
+    cin, _ = data.area_value("cin_at31", data.latest("cin_at31"), "E08000003")
+    assert len(tables["admin"]) == round(0.1 * cin)
+    for code in data.factor_codes(year, 5):
+        published, _ = data.area_value(f"factor:{code}", year, "E08000003")
+        got = counts.get(code, 0) / counts["_with_factors"]
+        assert abs(got - published) < 0.07, (code, got, published)
+    # a different LA gives a different mix
+    other = synth.profile_like(data, "E10000014")
+    assert other.factor_shares != profile.factor_shares
+    with pytest.raises(ValueError, match="'E99999999' is not a local authority"):
+        synth.profile_like(data, "E99999999")
+
+
+@needs_dfe
+@pytest.mark.e2e
+def test_new_authority_like_a_real_la_is_compared_with_its_neighbours(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import VENV, copy_project, make
+
+    project = copy_project(tmp_path / "p")
+    env = {"CINREPORT_NATIONAL_DIR": str(DFE)}
+    subprocess.run([str(VENV / "bin" / "cinreport"), "synth-like", "la-e", "--like", "E08000003"], cwd=project,
+                   check=True, env={**__import__("os").environ, **env}, capture_output=True)
+    assert "new_la_code: E08000003" in (project / "params" / "authorities" / "la-e.yml").read_text()
+    again = subprocess.run([str(VENV / "bin" / "cinreport"), "synth-like", "la-e", "--like", "E08000003"],
+                           cwd=project, env={**__import__("os").environ, **env}, capture_output=True, text=True)
+    assert again.returncode == 1 and "already exists" in again.stderr
+    make(project, "authority", "CODE=la-e")
+    nb = json.loads((project / "build" / "authorities" / "la-e" / "authority.ipynb").read_text())
+    text = "".join("".join(o.get("data", {}).get("text/markdown", "")) for c in nb["cells"] for o in c.get("outputs", []))
+    assert "Manchester (E08000003) in North West" in text
+    assert "Statistical neighbours (median)" in text and "(study data)" not in text
+    assert sys.executable  # the environment that ran the build is this test run's
+
+
+def test_neighbours_file_is_optional(tmp_path):
+    if DFE is None:
+        pytest.skip("DfE national files not present")
+    folder = tmp_path / "dfe"
+    folder.mkdir()
+    params = load_report(ROOT / "params").national | {"dir": str(folder)}
+    for key in national.DFE_KEYS:
+        (folder / params[key]).symlink_to(DFE / params[key])
+    status = national.build(params, tmp_path / "out")
+    assert status["available"] and {f["key"] for f in status["files"]} == set(national.DFE_KEYS)
+    data = national.NationalData.load(tmp_path / "out")
+    text = authority_context(_authority(new_la_code="E08000003"), _metrics(), data,
+                             load_codebook(ROOT / "data" / "codebook.yml"), 5, "c")
+    assert "statistical neighbours are not shown" in text and "Statistical neighbours (median)" not in text
+
+
+def test_fetch_without_addresses_names_the_missing_params(tmp_path):
+    params = load_report(ROOT / "params").national | {"dir": str(tmp_path)}
+    with pytest.raises(ValueError, match="national.url_children_in_need"):
+        national.fetch_national(params | {f"url_{k}": "" for k in national.DFE_KEYS})
+
+
+def test_fetch_writes_every_file_or_none(tmp_path):
+    import http.server
+    import threading
+
+    served = tmp_path / "served"
+    served.mkdir()
+    ok = "time_period,time_identifier,geographic_level,country_code,country_name,x\n2024,Reporting year,National,E92000001,England,1\n"
+    (served / "good.csv").write_text(ok)
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(served), **k)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    dest = tmp_path / "dfe"
+    params = load_report(ROOT / "params").national | {"dir": str(dest)}
+    try:
+        urls = {f"url_{k}": f"{base}/good.csv" for k in national.DFE_KEYS}
+        written = national.fetch_national(params | urls)
+        assert sorted(p.name for p in written) == sorted(params[k] for k in national.DFE_KEYS)
+        before = {p.name: p.read_bytes() for p in dest.iterdir()}
+        (served / "good.csv").write_text(ok.replace("1\n", "2\n"))
+        with pytest.raises(OSError, match="missing.csv"):
+            national.fetch_national(params | urls | {"url_population": f"{base}/missing.csv"})
+        assert {p.name: p.read_bytes() for p in dest.iterdir()} == before   # nothing half-updated
+    finally:
+        server.shutdown()

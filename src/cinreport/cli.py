@@ -23,6 +23,41 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_synth_like(args: argparse.Namespace) -> int:
+    """Synthetic data for a new authority that looks like a real English LA, plus its params file."""
+    import tempfile
+
+    from . import synth
+    from .config import AUTHORITY_CODE, ParamsError, load_report
+    from .national import NationalData, build
+
+    if not AUTHORITY_CODE.fullmatch(args.code):
+        raise ParamsError([f"{args.code!r} is not a valid authority code (lower-case letters, digits and single "
+                           "hyphens, e.g. la-e)"])
+    params_file = Path(args.params) / "authorities" / f"{args.code}.yml"
+    if params_file.exists():
+        raise ParamsError([f"{params_file} already exists: choose a new code or remove it first"])
+    report = load_report(args.params)
+    with tempfile.TemporaryDirectory() as tmp:
+        status = build(report.national, tmp)
+        if not status["available"]:
+            raise ValueError(f"cannot draw a profile from national data: {status['reason']}")
+        data = NationalData.load(tmp)
+    profile = synth.profile_like(data, args.like)
+    la = data.la(args.like)
+    seed = args.seed if args.seed is not None else report.seed
+    tables = synth.generate_authority(args.code, profile, seed, (report.period_start, report.period_end))
+    written = synth.write_authority(Path(args.out) / args.code, tables, synth.load_codebook())
+    write_text(params_file, (
+        f"# Synthetic demo authority drawn from the published profile of {la['name']} ({args.like}):\n"
+        f"# its data are synthetic (cinreport synth-like), its national comparison uses the real LA's figures.\n"
+        f'name: "{la["name"]} (synthetic demo)"\n'
+        f"data_dir: {(Path(args.out) / args.code).as_posix()}\n"
+        f"new_la_code: {args.like}\n"))
+    print(f"{args.code}: {', '.join(p.name for p in written)} in {Path(args.out) / args.code}; {params_file}")
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from .codebook import load_codebook
     from .config import ParamsError, load_authorities
@@ -191,6 +226,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="data")
     p.add_argument("--seed", type=int, default=None)
     p.set_defaults(func=cmd_synth)
+    p = sub.add_parser("synth-like", help="synthetic data and params for a new authority like a real English LA")
+    p.add_argument("code", help="code for the new authority, e.g. la-e")
+    p.add_argument("--like", required=True, help="the real LA's new_la_code, e.g. E08000003")
+    p.add_argument("--out", default="data")
+    p.add_argument("--seed", type=int, default=None)
+    p.set_defaults(func=cmd_synth_like)
     p = sub.add_parser("validate", help="check params and data against the codebook")
     p.add_argument("--authority", action="append", help="only this authority (repeatable)")
     p.set_defaults(func=cmd_validate)

@@ -44,6 +44,11 @@ REPORT_DEFAULTS: dict[str, Any] = {
         "population": "ons_mid-year_population_estimates_2012_to_2024.csv",
         "neighbours": "New_Statistical_Neighbour_Groupings_April_2021.csv",
         "top_factors": 12,
+        # Where `make national-data` downloads the four DfE files from (Explore Education Statistics).
+        "url_children_in_need": "",
+        "url_factors": "",
+        "url_cpp_duration": "",
+        "url_population": "",
     },
 }
 REPORT_REQUIRED = ("period_start", "period_end")

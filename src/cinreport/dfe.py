@@ -14,6 +14,12 @@ suppressed count is never mistaken for zero or for a blank (``status`` tells the
 The row index of both frames is the cell's line number in the file (header = line 1), so any later
 check can point back at the file.
 
+Which columns are indicators: the metadata file ``<name>.meta.csv`` beside the data file says so
+where there is one (EES publishes one with every data file); the caller can state them
+(``indicators=``); otherwise a non-standard column whose non-blank cells are all numbers or
+symbols is taken for an indicator and anything else for a filter -- so a filter whose items all
+look like numbers (an ``age`` column of 0, 5, 10) needs the metadata or ``indicators=``.
+
 Every way a file can fail to be in the layout raises :class:`DfEFormatError`, whose message
 names the file, the line, the column and the offending value where there is one.
 
@@ -208,8 +214,37 @@ class DfETable:
 
     def symbols_used(self) -> dict[str, str]:
         """Each symbol that occurs in this table's indicators, with its meaning (for footnotes)."""
-        present = set(pd.unique(self.symbols.stack().dropna())) if len(self.symbols.columns) else set()
+        present = set(self.symbols.stack().dropna()) if len(self.symbols.columns) else set()
         return {s: meaning for s, meaning in SYMBOLS.items() if s in present}
+
+    def long(self, indicators: Iterable[str] | None = None) -> pd.DataFrame:
+        """The table in long form: one row per file row and indicator.
+
+        Columns: ``line`` (the row's line in the file), the time, geography and filter columns,
+        then ``indicator``, ``value`` (float64, NaN unless a number) and ``status`` (as
+        :meth:`status`). ``indicators`` picks some (default: all, in file order).
+        """
+        chosen = list(self.indicators if indicators is None else indicators)
+        for name in chosen:
+            self._indicator(name)
+        keys = [c for c in self.data.columns if c not in self.indicators]
+        base = self.data[keys].reset_index()
+        parts = []
+        for name in chosen:
+            part = base.copy()
+            part["indicator"] = pd.Series(name, index=part.index, dtype="string")
+            part["value"] = self.data[name].to_numpy()
+            part["status"] = self.status(name).to_numpy()
+            parts.append(part)
+        if not parts:
+            return base.assign(indicator=pd.Series(dtype="string"),
+                               value=pd.Series(dtype="float64"),
+                               status=pd.Series(dtype="string")).iloc[0:0]
+        return pd.concat(parts, ignore_index=True)
+
+    def __repr__(self) -> str:
+        return (f"DfETable({str(self.path)!r}, {len(self.data)} rows, "
+                f"filters={list(self.filters)}, {len(self.indicators)} indicators)")
 
     def _subset(self, mask: pd.Series) -> "DfETable":
         mask = mask.fillna(False).astype(bool)
@@ -496,7 +531,7 @@ def parse_dfe_csv(raw: bytes, label: str, *, path: Path | str | None = None,
 
     others = [c for c in header if c not in standard_set]
     if indicators is not None:
-        stated = list(dict.fromkeys(indicators))
+        stated = list(dict.fromkeys([indicators] if isinstance(indicators, str) else indicators))
         unknown = [c for c in stated if c not in header]
         if unknown:
             raise DfEFormatError(label, "stated indicator column(s) not in the file: "

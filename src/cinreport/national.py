@@ -35,7 +35,8 @@ import pandas as pd
 from .atomic import write_csv, write_json
 
 ENV_DIR = "CINREPORT_NATIONAL_DIR"
-FILE_KEYS = ("children_in_need", "factors", "cpp_duration", "population", "neighbours")
+DFE_KEYS = ("children_in_need", "factors", "cpp_duration", "population")   # Explore Education Statistics files
+FILE_KEYS = (*DFE_KEYS, "neighbours")   # the neighbour groupings are optional (a GOV.UK spreadsheet)
 MEASURE_COLUMNS = ["time_period", "geographic_level", "area_code", "area_name", "region_code", "region_name",
                    "old_la_code", "measure", "value", "status"]
 
@@ -88,7 +89,21 @@ def national_files(national: dict[str, Any], root: Path | str = ".") -> dict[str
 
 
 def missing_files(files: dict[str, Path]) -> list[Path]:
-    return [p for p in files.values() if not p.is_file()]
+    """Required files that are not there (the statistical-neighbour file is optional)."""
+    return [p for k, p in files.items() if k in DFE_KEYS and not p.is_file()]
+
+
+def fetch_national(national: dict[str, Any], root: Path | str = ".") -> list[Path]:
+    """Download the four DfE files from the addresses in params (``national.url_<key>``) into the
+    national folder. Nothing changes there unless every download succeeds and parses."""
+    from .dfe import fetch_files
+
+    urls = {key: str(national.get(f"url_{key}") or "") for key in DFE_KEYS}
+    missing = [key for key, url in urls.items() if not url]
+    if missing:
+        raise ValueError("no download address in params/report.yml for: "
+                         + ", ".join(f"national.url_{k}" for k in missing))
+    return fetch_files({str(national[k]): url for k, url in urls.items()}, national_dir(national, root))
 
 
 def _sha256(path: Path) -> str:
@@ -264,8 +279,9 @@ def build(national: dict[str, Any], out_dir: Path | str, root: Path | str = ".")
         neighbours = pd.DataFrame(columns=["area_code", "rank", "neighbour_code", "closeness"])
     else:
         measures = read_measures(files)
-        neighbours = read_neighbours(files["neighbours"], measures)
-        status["files"] = [{"key": k, "name": p.name, "sha256": _sha256(p)} for k, p in files.items()]
+        neighbours = (read_neighbours(files["neighbours"], measures) if files.get("neighbours", Path()).is_file()
+                      else pd.DataFrame(columns=["area_code", "rank", "neighbour_code", "closeness"]))
+        status["files"] = [{"key": k, "name": p.name, "sha256": _sha256(p)} for k, p in files.items() if p.is_file()]
         status["latest"] = {m: str(g["time_period"].max())
                             for m, g in measures[measures["status"] == "value"].groupby("measure")
                             if not m.startswith(("factor:", "cpp_duration:"))}

@@ -421,7 +421,8 @@ def authority_context(authority: Authority, metrics: dict[str, Any], data: Natio
     codes = data.factor_codes(fyear, top)
     if p.real:
         columns[authority.name] = published(p.la["code"])
-        columns["Statistical neighbours (median)"] = neighbour_median()
+        if neighbours:
+            columns["Statistical neighbours (median)"] = neighbour_median()
     else:
         counts = metrics["reasons"].get("admin_factor_codes", {})
         own = {f"Children in need per 10,000 ({ryear})": "z"}
@@ -434,9 +435,12 @@ def authority_context(authority: Authority, metrics: dict[str, Any], data: Natio
     columns["England"] = published(eng)
     frame = pd.DataFrame(columns)
     if p.real:
+        compared = (f"the median of its {len(neighbours)} statistical neighbours (DfE groupings, 2021), "
+                    if neighbours else "")
+        missing = ("" if neighbours else " Its statistical neighbours are not shown: the neighbour-groupings file "
+                   "was not available, or lists none that exist today.")
         text = (f"{authority.name} is {p.la['name']} ({p.la['code']}) in {p.region_name}. The table compares its "
-                f"published figures with the median of its {len(neighbours)} statistical neighbours (DfE "
-                f"groupings, 2021), its region and England.")
+                f"published figures with {compared}its region and England.{missing}")
     else:
         region = (f"{p.region_name}, the region named in its params file," if p.region_code else
                   "no region (none is named in its params file, or the name is not an English region)")
@@ -451,6 +455,6 @@ def authority_context(authority: Authority, metrics: dict[str, Any], data: Natio
                         markdown_table(frame, index_label="Measure")
                         + f"\n\n: {authority.name} against England"
                         + (f", {p.region_name}" if p.region_code else "")
-                        + (" and statistical neighbours" if p.real else "")
+                        + (" and statistical neighbours" if neighbours else "")
                         + f" {{#tbl-{code}-national}}" + note,
                         f"{SOURCE} {SYMBOLS_NOTE}"])

@@ -69,6 +69,9 @@ class Profile:
     disability_recorded: float = 0.85
     primary_need: dict[str, float] = field(default_factory=lambda: dict(NATIONAL_PRIMARY_NEED))
     factor_scale: float = 1.0
+    # Share of children with each factor among those with any (drawn from a real LA's published
+    # profile by `profile_like`); None uses the national shares, inflated for children on plans.
+    factor_shares: dict[str, float] | None = None
     concern_mix: dict[str, float] = field(default_factory=lambda: {
         "none": 0.2, "low": 0.35, "medium": 0.3, "high": 0.15})
     plan_median_days: float = 200.0
@@ -167,7 +170,13 @@ def _disability(rng, profile: Profile, size: int) -> list[str]:
 
 
 def _factors(rng, profile: Profile, need: str) -> list[str]:
-    chosen = [f for f, p in NATIONAL_FACTOR_SHARES.items() if rng.random() < min(0.95, p * profile.factor_scale * 1.4)]
+    if profile.factor_shares is not None:
+        shares, scale = profile.factor_shares, profile.factor_scale
+    else:
+        shares, scale = NATIONAL_FACTOR_SHARES, profile.factor_scale * 1.4
+    chosen = [f for f, p in shares.items() if rng.random() < min(0.95, p * scale)]
+    if profile.factor_shares is not None:  # a published mix: keep it as it is
+        return sorted(set(chosen or ["20"]), key=lambda c: (int("".join(ch for ch in c if ch.isdigit())), c))
     if need == "N2" and "5A" not in chosen and "6A" not in chosen:
         chosen.append(str(rng.choice(["5A", "6A"])))
     if need == "N1" and not {"16A", "17A", "18C"} & set(chosen):
@@ -365,6 +374,34 @@ def generate(out_root: Path | str, seed: int, period: tuple[dt.date, dt.date],
     codebook = codebook or load_codebook()
     return {code: write_authority(Path(out_root) / code, generate_authority(code, p, seed, period), codebook)
             for code, p in sorted(profiles.items())}
+
+
+def profile_like(data, la_code: str, year: str | None = None, base: Profile | None = None,
+                 admin_per_cin: float = 0.1) -> Profile:
+    """A profile whose administrative data look like a real English LA's published figures.
+
+    ``data`` is :class:`~cinreport.national.NationalData`. The factor mix is the LA's share of
+    assessment episodes with each factor (DfE c3) in ``year`` (default: the latest); the number of
+    children in the administrative extract is ``admin_per_cin`` times its children in need at 31
+    March (DfE b1), so authorities with higher rates have larger extracts. Suppressed or missing
+    shares fall back to England's.
+    """
+    base = base or Profile()
+    la = data.la(la_code)
+    if la is None:
+        raise ValueError(f"{la_code!r} is not a local authority in the national data (use its new_la_code, "
+                         f"e.g. E08000003)")
+    year = year or data.latest("factor_episodes")
+    shares = {}
+    for code in NATIONAL_FACTOR_SHARES:
+        v, status = data.area_value(f"factor:{code}", year, la_code)
+        if status != "value":
+            v, _ = data.area_value(f"factor:{code}", year, data.england_code())
+        if v is not None:
+            shares[code] = round(float(v), 4)
+    cin, status = data.area_value("cin_at31", data.latest("cin_at31"), la_code)
+    n_admin = base.n_admin if status != "value" else int(min(3000, max(100, round(admin_per_cin * cin))))
+    return dataclasses.replace(base, factor_shares=shares, n_admin=n_admin)
 
 
 def scenario(base: dict[str, Profile] | None = None, **changes) -> dict[str, Profile]:
