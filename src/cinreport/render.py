@@ -995,6 +995,7 @@ $endif$
 #show figure: set block(breakable: true)
 #set table(inset: 4pt, stroke: (x, y) => if y == 0 { (bottom: 0.8pt) } else { (bottom: 0.3pt + luma(190)) })
 #show table: set text(size: 8.5pt, hyphenate: true)
+#set table.cell(breakable: false)  // a row is never split across pages
 #show table: set par(justify: false)
 #show figure.where(kind: table): set figure.caption(position: top)
 // A table's caption stays on the page where its table starts.
