@@ -296,11 +296,15 @@ def render_book(root: Path, out_dir: Path, renderer: str | None = None) -> Rende
         shutil.rmtree(tmp)
     tmp.mkdir()
     try:
+        from .opendata import publish  # the book's open data (data/), swapped in with the book
+
         if renderer == "quarto":
             _render_quarto(root, tmp)
+            publish(root / "build", tmp / "data")
         else:
+            publish(root / "build", tmp / "data")
             _render_fallback(root, chapters, tmp)
-        pages = sorted(p.relative_to(tmp) for p in tmp.rglob("*.html"))
+        pages = sorted(p.relative_to(tmp) for p in tmp.glob("*.html"))  # chapters (data/ has its own index)
         if not (tmp / "index.html").is_file() or not (tmp / PDF_NAME).is_file():
             raise RenderError(f"{renderer} finished but index.html or {PDF_NAME} is missing")
         from .atomic import fsync
