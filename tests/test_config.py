@@ -152,7 +152,7 @@ def test_report_problems_do_not_hide_authority_problems(project):
     ("period_start: 2020-04-01\nperiod_end: 2021-03-31\nperiod_end: 2021-06-30\n",
      "params/report.yml: not valid YAML at line 3, column 1: key 'period_end' is given twice (first on line 2)"),
     ("period_start: 2020-04-01\nperiod_end: 2021-03-31\ntitel: x\n",
-     "params/report.yml: unknown key 'titel' (did you mean 'title'? known keys: disclosure, findings, period_end, "
+     "params/report.yml: unknown key 'titel' (did you mean 'title'? known keys: disclosure, findings, national, period_end, "
      "period_start, seed, subtitle, synthetic_data, title)"),
     ("period_strat: 2020-04-01\nperiod_end: 2021-03-31\n",
      "params/report.yml: unknown key 'period_strat': rename it to 'period_start' (required key 'period_start' "

@@ -375,30 +375,24 @@ def test_callouts_in_pdf_source(book, tmp_path, monkeypatch):
     assert '#callout(kind: "warning", title: "Careful")[' in source
 
 
-def test_every_page_links_the_pdf_download_and_no_data_when_absent(rendered, book):
+def test_every_page_links_the_pdf_and_the_open_data(rendered, book):
     out = book / "_book"
+    assert (out / "data" / "index.html").is_file()  # written by the open-data step during the render
     for page in rendered.pages:
         text = page.read_text(encoding="utf-8")
         nav = re.search(r'<nav class="downloads" aria-label="Downloads">(.*?)</nav>', text, re.S)
         assert nav, page.name
-        assert 'href="cinreport.pdf"' in nav.group(1), page.name
-        assert "data/" not in nav.group(1), page.name
-    assert not (out / "data").exists()
+        assert re.findall(r'href="([^"]+)"', nav.group(1)) == ["cinreport.pdf", "data/index.html"], page.name
 
 
-def test_open_data_is_linked_and_kept_when_present(book, tmp_path):
-    out = tmp_path / "site"
-    render_book(book, out, renderer="pandoc-typst")
-    (out / "data").mkdir()
-    (out / "data" / "index.html").write_text("<!DOCTYPE html><title>Open data</title>", encoding="utf-8")
-    (out / "data" / "plans.csv").write_text("authority,plans\nla-a,12\n", encoding="utf-8")
-    render_book(book, out, renderer="pandoc-typst")  # the re-rendered book keeps data/ and links it
-    assert (out / "data" / "plans.csv").read_text(encoding="utf-8") == "authority,plans\nla-a,12\n"
-    for name in ("index.html", "extra.html"):
-        assert 'href="data/index.html"' in (out / name).read_text(encoding="utf-8"), name
-    (out / "data" / "index.html").unlink()
-    render_book(book, out, renderer="pandoc-typst")  # a folder without index.html: link the folder
-    assert 'href="data/"' in (out / "index.html").read_text(encoding="utf-8")
+def test_downloads_link_data_only_where_it_exists(tmp_path):
+    from cinreport.render import _downloads
+
+    assert [href for href, _ in _downloads(tmp_path)] == ["cinreport.pdf"]
+    (tmp_path / "data").mkdir()
+    assert [href for href, _ in _downloads(tmp_path)] == ["cinreport.pdf", "data/"]
+    (tmp_path / "data" / "index.html").write_text("<!DOCTYPE html>", encoding="utf-8")
+    assert [href for href, _ in _downloads(tmp_path)] == ["cinreport.pdf", "data/index.html"]
 
 
 def test_tables_sit_in_named_focusable_regions(rendered, book):

@@ -21,6 +21,7 @@ from .atomic import write_csv
 from .codebook import Codebook
 from .config import Authority
 from .national import CPP_BANDS, LA_LEVEL, NationalData
+from .opendata import Indicator, authority_geography, national_geography, wide_rows, write_open_table
 from .tables import markdown_table
 
 SOURCE = ("Source: Department for Education, *Children in need* and *Characteristics of children in need* "
@@ -160,6 +161,24 @@ class NationalChapter:
         write_csv(self.out_dir / "tables" / f"{name}.csv", frame.reset_index(names=index_label))
         return markdown_table(frame, index_label=index_label) + f"\n\n: {caption} {{#tbl-{name}}}"
 
+    def open_national_factors(self, year: str, var: pd.DataFrame) -> None:
+        cols = {"england": "england_percent", "median": "la_median_percent", "q1": "la_lower_quartile_percent",
+                "q3": "la_upper_quartile_percent", "min": "la_minimum_percent", "max": "la_maximum_percent"}
+        rows = pd.DataFrame({"factor_code": var["code"], "factor": [self.label(c) for c in var["code"]],
+                             **{new: (100 * var[old].astype(float)).round(1) for old, new in cols.items()},
+                             "local_authorities": var["n"]})
+        labels = {"england_percent": "England", "la_median_percent": "Median local authority",
+                  "la_lower_quartile_percent": "Lower quartile of local authorities",
+                  "la_upper_quartile_percent": "Upper quartile of local authorities",
+                  "la_minimum_percent": "Lowest local authority", "la_maximum_percent": "Highest local authority"}
+        write_open_table(self.out_dir, "national-factors",
+                         f"Share of episodes with factors identified at assessment, England and the spread across "
+                         f"local authorities, {year}", "national", rows, national_geography(year),
+                         {"factor_code": "Assessment factor code", "factor": "Assessment factor"},
+                         {**{c: Indicator(f"{label}: per cent of episodes with factors", "%", 1)
+                             for c, label in labels.items()},
+                          "local_authorities": Indicator("Local authorities publishing the figure")})
+
     @property
     def places(self) -> list[Place]:
         return [place(a, self.data) for a in self.authorities]
@@ -264,6 +283,7 @@ class NationalChapter:
             "Middle half of LAs": [f"{_pct(r['q1'], 1)} to {_pct(r['q3'], 1)}" for _, r in var.iterrows()],
             "Range": [f"{_pct(r['min'], 1)} to {_pct(r['max'], 1)}" for _, r in var.iterrows()],
         }, index=[self.label(c) for c in var["code"]])
+        self.open_national_factors(year, var)
         lead = ", ".join(f"*{self.label(c)}* ({_pct(var.set_index('code').loc[c, 'england'])})" for c in codes[:3])
         return [
             "## Factors identified at assessment {#sec-national-factors}",
@@ -305,6 +325,7 @@ class NationalChapter:
             notes.append(f"{p.authority.name}: {source}")
         eng = {self.label(c): _pct(d.area_value(f"factor:{c}", year, d.england_code())[0]) for c in codes}
         frame = pd.DataFrame(rows)
+        self.open_study_factors(year, codes)
         figure = self.places_figure(year, codes)
         frame.insert(0, "England", pd.Series(eng))
         fictional = not any(p.real for p in self.places)
@@ -325,6 +346,29 @@ class NationalChapter:
             + (f"\n\n`{self.symbol}` = suppressed: fewer than {self.threshold} children have, or do not have, the "
                f"factor." if (frame == self.symbol).any().any() else ""),
         ]
+
+    def open_study_factors(self, year: str, codes: list[str]) -> None:
+        rows, geo = [], []
+        for p in self.places:
+            counts = self.metrics[p.authority.code]["reasons"].get("admin_factor_codes", {})
+            for code in codes:
+                v, st = (self.data.area_value(f"factor:{code}", year, p.la["code"]) if p.real
+                         else study_share(counts, code, self.threshold))
+                ok = st == "value"
+                rank = percentile_rank(self.data.la_values(f"factor:{code}", year), v) if ok else None
+                shown = self.symbol if st == "c" else st
+                rows.append({"source": "Published (DfE)" if p.real else "Study administrative data",
+                             "factor_code": code, "factor": self.label(code),
+                             "percent": f"{100 * v:.1f}" if ok else shown,
+                             "percentile_among_las": f"{rank:.0f}" if ok else shown})
+                geo.append(authority_geography(p.authority.name, p.authority.new_la_code, self.period_end))
+        write_open_table(self.out_dir, "national-study-factors",
+                         f"Factors identified at assessment: study authorities against England, {year}", "national",
+                         pd.DataFrame(rows), pd.DataFrame(geo),
+                         {"source": "Source of the figure", "factor_code": "Assessment factor code",
+                          "factor": "Assessment factor"},
+                         {"percent": Indicator("Per cent with the factor", "%", 1),
+                          "percentile_among_las": Indicator(f"Percentile among English local authorities, {year}")})
 
     def places_figure(self, year: str, codes: list[str]) -> str:
         d = self.data
@@ -385,7 +429,7 @@ class NationalChapter:
 
 
 def authority_context(authority: Authority, metrics: dict[str, Any], data: NationalData, codebook: Codebook,
-                      threshold: int, symbol: str, top: int = 6) -> str:
+                      threshold: int, symbol: str, top: int = 6, out_dir: Path | None = None) -> str:
     """An authority chapter's section: the authority against England, its region and its statistical
     neighbours on children in need per 10,000 and the most common factors at assessment."""
     code = authority.code
@@ -451,6 +495,12 @@ def authority_context(authority: Authority, metrics: dict[str, Any], data: Natio
                 f"10,000 (`z`: not applicable).")
     note = (f"\n\n`{symbol}` = suppressed: fewer than {threshold} children have, or do not have, the factor."
             if (frame == symbol).any().any() else "")
+    if out_dir is not None:
+        write_open_table(out_dir, f"{code}-national", f"{authority.name} against England and comparators",
+                         authority.name, wide_rows(frame, "measure", "comparator", "value"),
+                         authority_geography(authority.name, authority.new_la_code, authority.period_end),
+                         {"measure": "Measure (year)", "comparator": "Area or group compared"},
+                         {"value": Indicator("Value (per 10,000 children, or per cent of episodes with factors)")})
     return "\n\n".join([head, text,
                         markdown_table(frame, index_label="Measure")
                         + f"\n\n: {authority.name} against England"

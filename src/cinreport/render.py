@@ -56,7 +56,7 @@ __all__ = [
 ]
 
 PDF_NAME = "cinreport.pdf"
-DATA_DIR = "data"  # open data (CSV) in the book, when the open-data step wrote it
+DATA_DIR = "data"  # the open data (CSV) in the book, written by opendata.publish
 RENDERERS = ("quarto", "pandoc-typst")
 
 
@@ -297,13 +297,15 @@ def render_book(root: Path, out_dir: Path, renderer: str | None = None) -> Rende
         shutil.rmtree(tmp)
     tmp.mkdir()
     try:
-        _carry_over_data(out_dir, tmp)  # before the fallback renders: its pages link to data/
+        from .opendata import publish  # the book's open data (data/), swapped in with the book
+
         if renderer == "quarto":
             _render_quarto(root, tmp)
-            _carry_over_data(out_dir, tmp)  # Quarto empties its output folder first
+            publish(root / "build", tmp / "data")
         else:
+            publish(root / "build", tmp / "data")
             _render_fallback(root, chapters, tmp)
-        pages = sorted(p.relative_to(tmp) for p in tmp.rglob("*.html"))
+        pages = sorted(p.relative_to(tmp) for p in tmp.glob("*.html"))  # chapters (data/ has its own index)
         if not (tmp / "index.html").is_file() or not (tmp / PDF_NAME).is_file():
             raise RenderError(f"{renderer} finished but index.html or {PDF_NAME} is missing")
         from .atomic import fsync
@@ -321,15 +323,6 @@ def render_book(root: Path, out_dir: Path, renderer: str | None = None) -> Rende
         pdf=out_dir / PDF_NAME,
         pages=[out_dir / p for p in pages],
     )
-
-
-def _carry_over_data(previous: Path, new: Path) -> None:
-    """Keep the open-data folder (``data/``, written into the book by the open-data step) when the
-    book is re-rendered: the new book replaces the whole folder, and its pages link to ``data/``
-    only where it exists."""
-    source, target = previous / DATA_DIR, new / DATA_DIR
-    if source.is_dir() and not target.exists():
-        shutil.copytree(source, target, copy_function=shutil.copy2)
 
 
 def _recover_interrupted(target: Path) -> None:
