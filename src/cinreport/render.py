@@ -766,6 +766,7 @@ h1 { margin-top: 1.2rem; }
 .header-section-number { margin-right: .3em; }
 figure { margin: 1.5rem 0; }
 img { max-width: 100%; height: auto; }
+figure img { display: block; max-height: 32rem; width: auto; margin: 0 auto; }  /* tall charts stay on screen */
 figcaption { color: var(--muted); font-size: .92rem; }
 .table-wrap { overflow-x: auto; max-width: 100%; margin: 1rem 0; }
 table { border-collapse: collapse; margin: 0; }
@@ -1124,6 +1125,9 @@ def _pdf_blocks(docs: list[_Doc], out: Path | None = None) -> list:
                     node["c"][2][0] = f"#{ident}"
                 else:
                     node["t"], node["c"] = "Span", [node["c"][0], node["c"][1]]
+            elif node["t"] == "Table":  # columns sized by their content, not by a pipe table's dashes
+                for spec in node["c"][2]:
+                    spec[1] = {"t": "ColWidthDefault"}
             elif node["t"] == "Image" and not any(k in ("width", "height") for k, _ in node["c"][0][2]):
                 node["c"][0][2].append(["width", _pdf_image_width(out / unquote(node["c"][2][0]) if out else None)])
         new_group = "Appendices" if doc.chapter.appendix else doc.chapter.part
