@@ -354,7 +354,7 @@ def test_callouts_in_html(rendered, book):
         assert f".callout-{kind}" in css
 
 
-def test_callouts_in_pdf_source(book, tmp_path, monkeypatch):
+def test_pdf_source_callouts_and_tables(book, tmp_path, monkeypatch):
     """The Typst source gives each callout its kind and title (read as it is compiled)."""
     import typst
 
@@ -373,6 +373,9 @@ def test_callouts_in_pdf_source(book, tmp_path, monkeypatch):
     assert '#callout(kind: "tip", title: "Heading as title")[' in source
     assert '#callout(kind: "note", title: "Note")[' in source
     assert '#callout(kind: "warning", title: "Careful")[' in source
+    # short tables are kept on one page; the 14-column appendix table is sized by its content
+    assert source.count("#block(breakable: false, width: 100%)[") == 4  # 3 chapter tables + the wide one
+    assert "columns: 14" in source or "columns: (auto," in source
 
 
 def test_every_page_links_the_pdf_and_the_open_data(rendered, book):

@@ -1070,10 +1070,18 @@ def _pdf_image_width(path: Path | None) -> str:
     return f"{round(100 * width_cm / _PDF_TEXT_WIDTH_CM)}%"
 
 
+# Tables with at most this many body rows are kept on one page (moved to the next if need be).
+_PDF_KEEP_TABLE_ROWS = 12
+
+
 def _typst_callouts(blocks: list) -> list:
-    """Callout Divs (see :func:`_callouts`) as Typst ``#callout(kind:, title:)[body]`` calls."""
+    """Callout Divs (see :func:`_callouts`) as Typst ``#callout(kind:, title:)[body]`` calls; short
+    tables in an unbreakable block, so that a caption and a few rows are not left at a page foot."""
     out: list = []
     for block in blocks:
+        if block["t"] == "Table" and sum(len(body[3]) for body in block["c"][4]) <= _PDF_KEEP_TABLE_ROWS:
+            out += [_typst_raw("#block(breakable: false, width: 100%)["), block, _typst_raw("]")]
+            continue
         if block["t"] != "Div":
             out.append(block)
             continue
