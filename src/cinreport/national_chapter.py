@@ -259,6 +259,21 @@ class NationalChapter:
                         f"blue line for the region and a dashed black line for England."),
         ]
 
+    def measure_trend(self, measures: dict[str, str], name: str, ylabel: str, caption: str, alt: str) -> tuple[str, pd.DataFrame]:
+        """Small multiples over time, one panel per measure: every LA (grey) and England (blue).
+        Returns the figure's Markdown and England's values by year (columns: panel, year, value)."""
+        d = self.data
+        m = d.measures[d.measures["measure"].isin(measures) & (d.measures["status"] == "value")]
+        m = m.assign(year=m["time_period"].astype(int), panel=m["measure"].map(measures), value=100 * m["value"])
+        las = m[m["geographic_level"] == LA_LEVEL].rename(columns={"area_code": "area"})
+        eng = m[m["geographic_level"] == "National"].sort_values(["panel", "year"])
+        order = list(measures.values())
+        eng = eng.assign(panel=pd.Categorical(eng["panel"], order, ordered=True)).sort_values(["panel", "year"])
+        eng["panel"] = eng["panel"].astype(str)
+        fig = figures.trend_small_multiples(las[["panel", "area", "year", "value"]], eng[["panel", "year", "value"]],
+                                            None, ylabel, panel_label="England", sharey=False, band=True)
+        return self.figure(name, fig, caption, alt), eng[["panel", "year", "value"]]
+
     def factor_year(self) -> str:
         return self.data.latest("factor_episodes")
 
@@ -299,7 +314,28 @@ class NationalChapter:
             self.table("national-factors", table, "Factor",
                        f"Share of episodes with factors identified at assessment, England and the spread across "
                        f"local authorities, {year}, largest spread first"),
+            *self.factor_trend(codes[:6]),
         ]
+
+    def factor_trend(self, codes: list[str]) -> list[str]:
+        measures = {f"factor:{c}": self.label(c) for c in codes}
+        md, eng = self.measure_trend(measures, "national-factor-trend", "Per cent of episodes with factors",
+                                     "Factors identified at assessment over time: every English local authority and "
+                                     "England",
+                                     f"Small multiples, one panel for each of England's {len(codes)} most common "
+                                     f"factors: a grey band for the middle half of local authorities' percentage of "
+                                     f"assessment episodes with the factor by year, and a blue line for England.")
+        first, last = eng["year"].min(), eng["year"].max()
+        moves = []
+        for panel, g in eng.groupby("panel", sort=False):
+            a, b = g.iloc[0]["value"], g.iloc[-1]["value"]
+            moves.append((b - a, panel, a, b))
+        up = max(moves)
+        down = min(moves)
+        text = (f"From {first} to {last}, the largest rise in England among these factors was in *{up[1]}* "
+                f"({up[2]:.0f}% to {up[3]:.0f}%)" + (f" and the largest fall in *{down[1]}* ({down[2]:.0f}% to "
+                                                     f"{down[3]:.0f}%)." if down[0] < 0 else "; none fell."))
+        return [text, md]
 
     def study_places(self) -> list[str]:
         d = self.data
@@ -417,14 +453,26 @@ class NationalChapter:
         long_text = (f" Plans open for two years or more were {eng_long:.1f}% of England's total; across "
                      f"authorities that published the figure ({long['n']}; the rest are suppressed as small), it "
                      f"ranged from {100 * long['min']:.1f}% to {100 * long['max']:.1f}%." if long.get("n") else "")
+        trend_md, eng_trend = self.measure_trend(
+            {m: m.split(":", 1)[1] for m in bands}, "national-cpp-trend", "Per cent of plans",
+            "Child protection plans at 31 March by how long they had been open, over time: every English local "
+            "authority and England",
+            "Small multiples, one panel per length-of-plan band: a grey band for the middle half of local "
+            "authorities' percentage of plans in that band by year, and a blue line for England.")
+        long_eng = eng_trend[eng_trend["panel"] == "2 years or more"]
+        trend_text = (f" Over time, England's share of plans open two years or more went from "
+                      f"{long_eng['value'].iloc[0]:.1f}% in {long_eng['year'].iloc[0]} to "
+                      f"{long_eng['value'].iloc[-1]:.1f}% in {long_eng['year'].iloc[-1]}." if len(long_eng) else "")
         return [
             "## Length of child protection plans {#sec-national-cpp}",
-            f"How long child protection plans open at 31 March {year} had lasted, by authority.{long_text}",
+            f"How long child protection plans open at 31 March {year} had lasted, by authority.{long_text}"
+            f"{trend_text}",
             self.figure("national-cpp", fig,
                         f"Child protection plans at 31 March {year} by how long they had been open, each English "
                         f"local authority against England",
                         "Dot plot: for each length-of-plan band, one grey dot per local authority showing the "
                         "percentage of its child protection plans in that band, and a black bar for England."),
+            trend_md,
         ]
 
 
