@@ -172,6 +172,7 @@ Education's open-data layout (<code>time_period</code>, <code>time_identifier</c
 <code>new_la_code</code>, <code>old_la_code</code>, then filters and indicators). Each has a metadata file describing its columns.
 <code>c</code> marks a suppressed value (a count from 1 to the disclosure threshold minus one, or one that
 would reveal it), <code>z</code> not applicable. The catalogue is <a href="datasets.csv">datasets.csv</a>.</p>
+<div class="table-wrap" role="region" tabindex="0" aria-label="Data files" style="overflow-x: auto; max-width: 100%">
 <table>
 <caption>Data files ({len(catalogue)})</caption>
 <thead><tr><th scope="col">Data</th><th scope="col">Metadata</th><th scope="col">Table</th>
@@ -180,6 +181,7 @@ would reveal it), <code>z</code> not applicable. The catalogue is <a href="datas
 {rows}
 </tbody>
 </table>
+</div>
 </main>
 </body>
 </html>
