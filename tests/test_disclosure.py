@@ -374,3 +374,13 @@ def test_attacker_agrees_with_brute_force(n_rows, n_cols, total_row, total_col, 
     assert len(solutions) >= 1  # the truth
     pinned = [c for k, c in enumerate(unknown) if len(np.unique(solutions[:, k])) == 1]
     assert d._determined(struct, mask) == pinned
+
+
+def test_a_small_total_is_suppressed_and_its_column_protected():
+    from cinreport.tables import publish_counts
+
+    counts = pd.DataFrame({"A": [1, 3], "B": [12, 11]}, index=["x", "y"])   # A's total is 4
+    pub = publish_counts(counts, 5)
+    assert pub.counts.loc["Total", "A"] == "c"
+    assert pub.counts.loc["Total", "B"] == "23"
+    assert (pub.counts["A"] == "c").all() and (pub.percent["A"] == "c").all()

@@ -381,8 +381,7 @@ def test_yaml_with_python_tags_is_refused(payload, tmp_path, monkeypatch, capsys
     shutil.copytree(ROOT / "params", tmp_path / "params")
     marker = tmp_path / "pwned"
     path = tmp_path / "params" / "authorities" / "la-a.yml"
-    kept = [line for line in path.read_text().splitlines() if not line.startswith("region:")]
-    path.write_text("\n".join(kept) + f"\nregion: {payload.format(marker=marker)}\n")
+    path.write_text(path.read_text() + f"new_la_code: {payload.format(marker=marker)}\n")
     with pytest.raises(ParamsError) as err:
         load_authorities(tmp_path / "params", root=ROOT, check_data=False)
     assert "la-a.yml" in str(err.value) and "python/" in str(err.value)

@@ -236,6 +236,9 @@ def test_book_has_the_national_chapter_and_each_authority_in_context(built_proje
     assert f"At 31 March {year}, 153 English local authorities" in html
     for name in ("national-rate", "national-trend", "national-factors", "national-study-factors", "national-cpp"):
         assert f"{name}.png" in html
+    provenance = (built_project / "_book" / "provenance.html").read_text(encoding="utf-8")
+    for f in status["files"]:                     # the appendix names every national file read, with its hash
+        assert f["name"] in provenance and f["sha256"][:16] in provenance
     for code in ("la-a", "la-b", "la-c", "la-d"):
         page = (built_project / "_book" / f"{code}.html").read_text(encoding="utf-8")
         assert "In national context" in page and "England" in page and "(study data)" in page
@@ -250,6 +253,7 @@ def test_without_national_files_the_build_succeeds_and_says_so(tmp_path):
     html = (project / "_book" / "national.html").read_text(encoding="utf-8")
     assert "National context was not included in this build" in html and "no-such-folder" in html
     assert "National context was not included" in (project / "_book" / "la-a.html").read_text(encoding="utf-8")
+    assert "Not included: the national data folder" in (project / "_book" / "provenance.html").read_text(encoding="utf-8")
     assert (project / "_book" / "cinreport.pdf").stat().st_size > 10_000
 
 

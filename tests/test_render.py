@@ -60,6 +60,28 @@ book:
 """
 
 
+# Quarto callouts: a title attribute, a heading as the title, the default title; one of each kind.
+CALLOUTS = """\
+::: {.callout-important title="Key finding"}
+Plans lasted longer in AUTHORITY-B-CALLOUT-TEXT.
+:::
+
+::: {.callout-tip}
+## Heading as title
+
+Tip body text.
+:::
+
+::: callout-note
+Note body without a title.
+:::
+
+::: {.callout-warning title="Careful"}
+Warning body.
+:::
+"""
+
+
 def _write_notebook(path: Path, title: str, figure: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     (path.parent / "figures").mkdir(exist_ok=True)
@@ -108,9 +130,10 @@ def _make_book(root: Path) -> Path:
     (root / "report").mkdir(parents=True)
     (root / "_quarto.yml").write_text(QUARTO_YML)
     (root / "_quarto-authorities.yml").write_text(PROFILE_YML)
+    shutil.copyfile(Path(__file__).resolve().parents[1] / "report" / "style.css", root / "report" / "style.css")
     (root / "index.qmd").write_text("# Preface {.unnumbered}\n\nWelcome. See @fig-plans-reasons.\n")
     (root / "report" / "limitations.qmd").write_text(
-        "---\ntitle: Limitations\n---\n\nThe sample is small.\n\n## Sampling\n\nText.\n"
+        "---\ntitle: Limitations\n---\n\nThe sample is small.\n\n## Sampling\n\nText.\n\n" + CALLOUTS
     )
     wide = "| " + " | ".join(f"Column heading {i}" for i in range(14)) + " |\n"
     wide += "|" + "---|" * 14 + "\n" + "| " + " | ".join("a rather long cell value" for _ in range(14)) + " |\n"
@@ -302,3 +325,172 @@ def test_rerender_replaces_previous_book(book, tmp_path):
     assert not (out / "stale.html").exists()
     assert result.html_index.is_file() and result.pdf.is_file()
     assert not list(tmp_path.glob(".tmp-*")) and not list(tmp_path.glob(".old-*"))
+
+
+# --- callouts, downloads, accessible tables -------------------------------------------------
+
+
+def _callout_html(text: str) -> list[tuple[str, str, str]]:
+    """(kind, title, body text) of each fallback callout in a page."""
+    found = re.findall(
+        r'<div class="callout callout-(\w+)"[^>]*>\s*<div class="callout-title">\s*(.*?)\s*</div>\s*'
+        r'<div class="callout-body">\s*(.*?)\s*</div>\s*</div>', text, re.S)
+    return [(kind, re.sub(r"\s+", " ", title), re.sub(r"<[^>]+>|\s+", " ", body).strip()) for kind, title, body in found]
+
+
+def test_callouts_in_html(rendered, book):
+    text = (book / "_book" / "limitations.html").read_text(encoding="utf-8")
+    assert _callout_html(text) == [
+        ("important", "Key finding", "Plans lasted longer in AUTHORITY-B-CALLOUT-TEXT."),
+        ("tip", "Heading as title", "Tip body text."),
+        ("note", "Note", "Note body without a title."),
+        ("warning", "Careful", "Warning body."),
+    ]
+    # the heading that became a title is neither a numbered section nor in the page contents
+    assert not re.search(r"<h\d[^>]*>(?:(?!</h\d>).)*Heading as title", text, re.S)
+    assert ">3.1 Sampling<" in text and "3.2" not in text
+    css = (book / "_book" / "style.css").read_text(encoding="utf-8")
+    for kind in ("note", "tip", "important", "warning"):
+        assert f".callout-{kind}" in css
+
+
+def test_pdf_source_callouts_and_tables(book, tmp_path, monkeypatch):
+    """The Typst source gives each callout its kind and title (read as it is compiled)."""
+    import typst
+
+    captured = {}
+    real_compile = typst.compile
+
+    def spy(path, *args, **kwargs):
+        captured["source"] = Path(path).read_text(encoding="utf-8")
+        return real_compile(path, *args, **kwargs)
+
+    monkeypatch.setattr(typst, "compile", spy)
+    render_book(book, tmp_path / "out", renderer="pandoc-typst")
+    source = captured["source"]
+    assert "#let callout(" in source
+    assert '#callout(kind: "important", title: "Key finding")[' in source
+    assert '#callout(kind: "tip", title: "Heading as title")[' in source
+    assert '#callout(kind: "note", title: "Note")[' in source
+    assert '#callout(kind: "warning", title: "Careful")[' in source
+    # short tables are kept on one page; the 14-column appendix table is sized by its content
+    assert source.count("#block(breakable: false, width: 100%)[") == 4  # 3 chapter tables + the wide one
+    assert "columns: 14," in source  # auto widths, not fractions from the pipe table
+
+
+def test_every_page_links_the_pdf_and_the_open_data(rendered, book):
+    out = book / "_book"
+    assert (out / "data" / "index.html").is_file()  # written by the open-data step during the render
+    for page in rendered.pages:
+        text = page.read_text(encoding="utf-8")
+        nav = re.search(r'<nav class="downloads" aria-label="Downloads">(.*?)</nav>', text, re.S)
+        assert nav, page.name
+        assert re.findall(r'href="([^"]+)"', nav.group(1)) == ["cinreport.pdf", "data/index.html"], page.name
+
+
+def test_downloads_link_data_only_where_it_exists(tmp_path):
+    from cinreport.render import _downloads
+
+    assert [href for href, _ in _downloads(tmp_path)] == ["cinreport.pdf"]
+    (tmp_path / "data").mkdir()
+    assert [href for href, _ in _downloads(tmp_path)] == ["cinreport.pdf", "data/"]
+    (tmp_path / "data" / "index.html").write_text("<!DOCTYPE html>", encoding="utf-8")
+    assert [href for href, _ in _downloads(tmp_path)] == ["cinreport.pdf", "data/index.html"]
+
+
+def test_tables_sit_in_named_focusable_regions(rendered, book):
+    extra = (book / "_book" / "extra.html").read_text(encoding="utf-8")
+    assert re.search(r'<div class="table-wrap" role="region" tabindex="0"\s+aria-label="Table A.1: A wide table">\s*<table',
+                     extra)
+    reasons = (book / "_book" / "reasons.html").read_text(encoding="utf-8")
+    labels = re.findall(r'class="table-wrap" role="region" tabindex="0"\s+aria-label="([^"]+)"', reasons)
+    assert labels == ["Table in 1.1 Overview"]  # no caption: named after its section
+    assert "<thead>" in reasons and "<th" in reasons
+
+
+def test_pdf_figure_width_keeps_tall_figures_off_a_whole_page(tmp_path):
+    from cinreport.render import _PDF_FIGURE_MAX_HEIGHT_CM, _PDF_TEXT_WIDTH_CM, _pdf_image_width
+
+    sizes = {"wide": (8, 3), "tall": (5, 8), "square": (6, 6)}
+    widths = {}
+    for name, size in sizes.items():
+        fig, ax = plt.subplots(figsize=size)
+        ax.plot([0, 1], [0, 1])
+        fig.savefig(tmp_path / f"{name}.png", dpi=50)
+        plt.close(fig)
+        widths[name] = _pdf_image_width(tmp_path / f"{name}.png")
+    assert widths["wide"] == "100%"
+    for name in ("tall", "square"):
+        w, h = sizes[name]
+        height_cm = int(widths[name].rstrip("%")) / 100 * _PDF_TEXT_WIDTH_CM * h / w
+        assert height_cm == pytest.approx(_PDF_FIGURE_MAX_HEIGHT_CM, abs=0.2), name
+    assert _pdf_image_width(tmp_path / "missing.png") == "100%"
+
+
+# --- the PDF as a reader sees it (text extracted with pdftotext) ------------------------------
+
+
+def _pdf_text_pages(pdf: Path) -> list[str]:
+    if not shutil.which("pdftotext"):
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    return text.split("\f")[:-1] if text.endswith("\f") else text.split("\f")
+
+
+def _words(text: str) -> str:
+    """Letters and digits only: line breaks, hyphenation, quotes and spacing do not matter."""
+    return re.sub(r"[\W_]+", "", text).lower()
+
+
+def _folio(page: str) -> str:
+    """The page number printed at the foot of a page ("" on the title page)."""
+    lines = [line.strip() for line in page.splitlines() if line.strip()]
+    return lines[-1] if lines and re.fullmatch(r"[ivxlc]+|\d+", lines[-1]) else ""
+
+
+def _check_pdf_contents(pages: list[str], chapters: list[str]) -> None:
+    """Title page, then a contents page listing every chapter with the page it starts on, numbered
+    pages with a running header naming the chapter."""
+    contents = [i for i, page in enumerate(pages) if re.search(r"^\s*Contents\s*$", page, re.M)]
+    assert contents and contents[0] == 1, "the contents should follow the title page"
+    assert _folio(pages[0]) == "" and _folio(pages[1]) == "i"
+    toc = "\n".join(pages[i] for i in range(1, len(pages)) if "Contents" in pages[i].splitlines()[0])
+    for title in chapters:
+        entry = re.search(rf"^\s*{re.escape(title)}[\s.\u2060]*?(\d+)\s*$", toc, re.M)
+        assert entry, f"contents has no entry for {title!r}"
+        starts = [i for i, page in enumerate(pages) if i > contents[-1]
+                  and re.search(rf"^\s*{re.escape(title)}\s*$", page, re.M)]
+        assert starts, f"no page starts chapter {title!r}"
+        assert _folio(pages[starts[0]]) == entry.group(1), f"{title!r}: contents says page {entry.group(1)}"
+        assert title in pages[starts[0]].splitlines()[0], f"{title!r}: running header on its first page"
+
+
+def test_pdf_text_has_title_contents_numbers_and_callouts(rendered, book):
+    pages = _pdf_text_pages(rendered.pdf)
+    assert "Tiny test book" in pages[0] and "A book made by the tests" in pages[0]
+    _check_pdf_contents(pages, ["1 Reasons for plans", "2 Support provided", "3 Limitations", "A Extra tables"])
+    text = _words("\n".join(pages))
+    for phrase in ("Key finding", "Plans lasted longer in AUTHORITY-B-CALLOUT-TEXT.", "Heading as title",
+                   "Note body without a title", "Figure 1.1", "Table A.1: A wide table"):
+        assert _words(phrase) in text, phrase
+
+
+@pytest.mark.e2e
+def test_built_pdf_has_contents_and_every_key_finding(built_project):
+    """The demo book's PDF: contents with correct page numbers, and each key finding's sentence."""
+    import json
+
+    pages = _pdf_text_pages(built_project / "_book" / "cinreport.pdf")
+    contents = "\n".join(page for page in pages[1:4] if "Contents" in page.splitlines()[0])
+    chapters = [re.sub(r"[\s.\u2060]*\d+$", "", line.strip()) for line in contents.splitlines()
+                if re.match(r"^\s*(\d+|[A-Z]) [A-Z]", line)]
+    assert len(chapters) >= 10 and any(re.fullmatch(r"\d+ Key findings", c) for c in chapters), chapters
+    _check_pdf_contents(pages, chapters)
+    findings = json.loads((built_project / "build" / "study" / "findings.json").read_text(encoding="utf-8"))
+    start = next(i for i, page in enumerate(pages) if re.search(r"^\s*\d+ Key findings\s*$", page, re.M)
+                 and i > 2)
+    text = _words("\n".join(pages[start:]))
+    quoted = [f for f in findings["findings"] if f.get("holds", True)]
+    assert quoted
+    for finding in quoted:
+        assert _words(finding["sentence"]) in text, f"key finding {finding['id']} not in the PDF"

@@ -18,7 +18,8 @@ from . import figures, measures
 from .atomic import write_csv, write_json
 from .codebook import Codebook, load_codebook
 from .config import Authority, ReportParams, load_authority, load_report
-from .report import days_text, share_text
+from .opendata import Indicator, authority_geography, count_table_rows, write_open_table
+from .report import count_text, days_text, share_text
 from .tables import publish_counts
 from .validate import load_validated
 
@@ -62,6 +63,13 @@ class AuthorityChapter:
         frame = pd.DataFrame({"Children": pd.Series(counts, dtype=int)})
         pub = publish_counts(frame, self.threshold, self.report.disclosure_symbol, index_label=category)
         write_csv(self.out_dir / "tables" / f"{name}.csv", pub.display.reset_index())
+        rows = count_table_rows(pub.counts, pub.percent, "group", "category").drop(columns="group")
+        for col in ("number", "percent"):
+            rows[col] = rows[col].astype(str).str.replace(",", "", regex=False)
+        a = self.authority
+        write_open_table(self.out_dir, f"{a.code}-{name}", caption, a.name, rows,
+                         authority_geography(a.name, a.new_la_code, a.period_end), {"category": category},
+                         {"number": Indicator("Children"), "percent": Indicator("Per cent of children", "%")})
         return pub.markdown(caption, f"tbl-{self.authority.code}-{name}", self.threshold)
 
     def _figure(self, name: str, counts: dict[str, int], caption: str, alt: str, xlabel: str) -> str:
@@ -159,7 +167,7 @@ class AuthorityChapter:
 
         data = NationalData.load(self.out_dir.parent.parent / "national")
         return authority_context(self.authority, self.metrics, data, self.codebook, self.threshold,
-                                 self.report.disclosure_symbol)
+                                 self.report.disclosure_symbol, out_dir=self.out_dir)
 
     def needs(self) -> str:
         mh = self.metrics["needs"]["mental_health"]
@@ -168,7 +176,8 @@ class AuthorityChapter:
                      if wait["n"] else "none had started")
         return "\n\n".join([
             f"## Support and need {{#sec-{self.authority.code}-needs}}",
-            f"There were {mh['referrals']} referrals to child or adult mental-health services; {wait_text}. "
+            f"There were {count_text(mh['referrals'], self.threshold)} referrals to child or adult mental-health "
+            f"services; {wait_text}. "
             f"{share_text(mh['not_timely'], mh['referrals'], self.threshold).capitalize()} were not met in time "
             f"(not available, started after more than {self.report.findings['mental_health_wait_days']:.0f} "
             f"days, or still waiting after more than that).",

@@ -7,6 +7,7 @@ caption, label and alt text, so Quarto and the Pandoc fallback show the same thi
 from __future__ import annotations
 
 import io
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,8 +129,9 @@ def dot_distribution(values: pd.DataFrame, xlabel: str, reference: dict[str, flo
     return fig
 
 
-def trend_small_multiples(areas: pd.DataFrame, panels: pd.DataFrame, overall: pd.DataFrame, ylabel: str,
-                          overall_label: str = "England", size=SIZE_TALL) -> plt.Figure:
+def trend_small_multiples(areas: pd.DataFrame, panels: pd.DataFrame, overall: pd.DataFrame | None, ylabel: str,
+                          overall_label: str = "England", panel_label: str = "Region", size=SIZE_TALL,
+                          sharey: bool = True, band: bool = False) -> plt.Figure:
     """Small multiples, one panel per ``panel``: thin grey lines for each area (``areas``: panel, area,
     year, value), the panel's own line (``panels``: panel, year, value) and the overall line
     (``overall``: year, value) dashed in every panel."""
@@ -137,22 +139,31 @@ def trend_small_multiples(areas: pd.DataFrame, panels: pd.DataFrame, overall: pd
     names = list(dict.fromkeys(panels["panel"]))
     ncols = 3
     nrows = max(1, int(np.ceil(len(names) / ncols)))
-    fig, axes = plt.subplots(nrows, ncols, figsize=size, sharex=True, sharey=True, squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=size, sharex=True, sharey=sharey, squeeze=False)
     for ax, name in zip(axes.flat, names):
-        for _, line in areas[areas["panel"] == name].groupby("area", sort=True):
-            ax.plot(line["year"], line["value"], color="#B0B0B0", linewidth=0.6)
+        own_areas = areas[areas["panel"] == name]
+        if band:  # many areas: their middle half as a band, not a tangle of lines
+            q = own_areas.groupby("year")["value"].quantile([0.25, 0.75]).unstack()
+            ax.fill_between(q.index, q[0.25], q[0.75], color="#C8C8C8", linewidth=0)
+        else:
+            for _, line in own_areas.groupby("area", sort=True):
+                ax.plot(line["year"], line["value"], color="#B0B0B0", linewidth=0.6)
         own = panels[panels["panel"] == name]
         ax.plot(own["year"], own["value"], color=PALETTE[0], linewidth=2)
-        ax.plot(overall["year"], overall["value"], color="#000000", linewidth=1.2, linestyle="--")
-        ax.set_title(name, fontsize=8)
+        if overall is not None:
+            ax.plot(overall["year"], overall["value"], color="#000000", linewidth=1.2, linestyle="--")
+        ax.set_title(textwrap.fill(str(name), 28), fontsize=8)
         ax.tick_params(labelsize=7)
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=4, integer=True))
     for ax in axes.flat[len(names):]:
         ax.set_visible(False)
     fig.supylabel(ylabel, fontsize=9)
-    handles = [plt.Line2D([], [], color="#B0B0B0", linewidth=0.8), plt.Line2D([], [], color=PALETTE[0], linewidth=2),
-               plt.Line2D([], [], color="#000000", linestyle="--")]
-    fig.legend(handles, ["Local authorities", "Region", overall_label], loc="lower center", ncol=3, frameon=False,
-               fontsize=8)
+    handles = [plt.Rectangle((0, 0), 1, 1, color="#C8C8C8") if band else plt.Line2D([], [], color="#B0B0B0", linewidth=0.8),
+               plt.Line2D([], [], color=PALETTE[0], linewidth=2)]
+    labels = ["Middle half of local authorities" if band else "Local authorities", panel_label]
+    if overall is not None:
+        handles.append(plt.Line2D([], [], color="#000000", linestyle="--"))
+        labels.append(overall_label)
+    fig.legend(handles, labels, loc="lower center", ncol=3, frameon=False, fontsize=8)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig

@@ -21,6 +21,7 @@ from .atomic import write_csv
 from .codebook import Codebook
 from .config import Authority
 from .national import CPP_BANDS, LA_LEVEL, NationalData
+from .opendata import Indicator, authority_geography, national_geography, wide_rows, write_open_table
 from .tables import markdown_table
 
 SOURCE = ("Source: Department for Education, *Children in need* and *Characteristics of children in need* "
@@ -160,6 +161,24 @@ class NationalChapter:
         write_csv(self.out_dir / "tables" / f"{name}.csv", frame.reset_index(names=index_label))
         return markdown_table(frame, index_label=index_label) + f"\n\n: {caption} {{#tbl-{name}}}"
 
+    def open_national_factors(self, year: str, var: pd.DataFrame) -> None:
+        cols = {"england": "england_percent", "median": "la_median_percent", "q1": "la_lower_quartile_percent",
+                "q3": "la_upper_quartile_percent", "min": "la_minimum_percent", "max": "la_maximum_percent"}
+        rows = pd.DataFrame({"factor_code": var["code"], "factor": [self.label(c) for c in var["code"]],
+                             **{new: (100 * var[old].astype(float)).round(1) for old, new in cols.items()},
+                             "local_authorities": var["n"]})
+        labels = {"england_percent": "England", "la_median_percent": "Median local authority",
+                  "la_lower_quartile_percent": "Lower quartile of local authorities",
+                  "la_upper_quartile_percent": "Upper quartile of local authorities",
+                  "la_minimum_percent": "Lowest local authority", "la_maximum_percent": "Highest local authority"}
+        write_open_table(self.out_dir, "national-factors",
+                         f"Share of episodes with factors identified at assessment, England and the spread across "
+                         f"local authorities, {year}", "national", rows, national_geography(year),
+                         {"factor_code": "Assessment factor code", "factor": "Assessment factor"},
+                         {**{c: Indicator(f"{label}: per cent of episodes with factors", "%", 1)
+                             for c, label in labels.items()},
+                          "local_authorities": Indicator("Local authorities publishing the figure")})
+
     @property
     def places(self) -> list[Place]:
         return [place(a, self.data) for a in self.authorities]
@@ -240,6 +259,21 @@ class NationalChapter:
                         f"blue line for the region and a dashed black line for England."),
         ]
 
+    def measure_trend(self, measures: dict[str, str], name: str, ylabel: str, caption: str, alt: str) -> tuple[str, pd.DataFrame]:
+        """Small multiples over time, one panel per measure: every LA (grey) and England (blue).
+        Returns the figure's Markdown and England's values by year (columns: panel, year, value)."""
+        d = self.data
+        m = d.measures[d.measures["measure"].isin(measures) & (d.measures["status"] == "value")]
+        m = m.assign(year=m["time_period"].astype(int), panel=m["measure"].map(measures), value=100 * m["value"])
+        las = m[m["geographic_level"] == LA_LEVEL].rename(columns={"area_code": "area"})
+        eng = m[m["geographic_level"] == "National"].sort_values(["panel", "year"])
+        order = list(measures.values())
+        eng = eng.assign(panel=pd.Categorical(eng["panel"], order, ordered=True)).sort_values(["panel", "year"])
+        eng["panel"] = eng["panel"].astype(str)
+        fig = figures.trend_small_multiples(las[["panel", "area", "year", "value"]], eng[["panel", "year", "value"]],
+                                            None, ylabel, panel_label="England", sharey=False, band=True)
+        return self.figure(name, fig, caption, alt), eng[["panel", "year", "value"]]
+
     def factor_year(self) -> str:
         return self.data.latest("factor_episodes")
 
@@ -264,6 +298,7 @@ class NationalChapter:
             "Middle half of LAs": [f"{_pct(r['q1'], 1)} to {_pct(r['q3'], 1)}" for _, r in var.iterrows()],
             "Range": [f"{_pct(r['min'], 1)} to {_pct(r['max'], 1)}" for _, r in var.iterrows()],
         }, index=[self.label(c) for c in var["code"]])
+        self.open_national_factors(year, var)
         lead = ", ".join(f"*{self.label(c)}* ({_pct(var.set_index('code').loc[c, 'england'])})" for c in codes[:3])
         return [
             "## Factors identified at assessment {#sec-national-factors}",
@@ -279,7 +314,28 @@ class NationalChapter:
             self.table("national-factors", table, "Factor",
                        f"Share of episodes with factors identified at assessment, England and the spread across "
                        f"local authorities, {year}, largest spread first"),
+            *self.factor_trend(codes[:6]),
         ]
+
+    def factor_trend(self, codes: list[str]) -> list[str]:
+        measures = {f"factor:{c}": self.label(c) for c in codes}
+        md, eng = self.measure_trend(measures, "national-factor-trend", "Per cent of episodes with factors",
+                                     "Factors identified at assessment over time: every English local authority and "
+                                     "England",
+                                     f"Small multiples, one panel for each of England's {len(codes)} most common "
+                                     f"factors: a grey band for the middle half of local authorities' percentage of "
+                                     f"assessment episodes with the factor by year, and a blue line for England.")
+        first, last = eng["year"].min(), eng["year"].max()
+        moves = []
+        for panel, g in eng.groupby("panel", sort=False):
+            a, b = g.iloc[0]["value"], g.iloc[-1]["value"]
+            moves.append((b - a, panel, a, b))
+        up = max(moves)
+        down = min(moves)
+        text = (f"From {first} to {last}, the largest rise in England among these factors was in *{up[1]}* "
+                f"({up[2]:.0f}% to {up[3]:.0f}%)" + (f" and the largest fall in *{down[1]}* ({down[2]:.0f}% to "
+                                                     f"{down[3]:.0f}%)." if down[0] < 0 else "; none fell."))
+        return [text, md]
 
     def study_places(self) -> list[str]:
         d = self.data
@@ -305,6 +361,7 @@ class NationalChapter:
             notes.append(f"{p.authority.name}: {source}")
         eng = {self.label(c): _pct(d.area_value(f"factor:{c}", year, d.england_code())[0]) for c in codes}
         frame = pd.DataFrame(rows)
+        self.open_study_factors(year, codes)
         figure = self.places_figure(year, codes)
         frame.insert(0, "England", pd.Series(eng))
         fictional = not any(p.real for p in self.places)
@@ -325,6 +382,29 @@ class NationalChapter:
             + (f"\n\n`{self.symbol}` = suppressed: fewer than {self.threshold} children have, or do not have, the "
                f"factor." if (frame == self.symbol).any().any() else ""),
         ]
+
+    def open_study_factors(self, year: str, codes: list[str]) -> None:
+        rows, geo = [], []
+        for p in self.places:
+            counts = self.metrics[p.authority.code]["reasons"].get("admin_factor_codes", {})
+            for code in codes:
+                v, st = (self.data.area_value(f"factor:{code}", year, p.la["code"]) if p.real
+                         else study_share(counts, code, self.threshold))
+                ok = st == "value"
+                rank = percentile_rank(self.data.la_values(f"factor:{code}", year), v) if ok else None
+                shown = self.symbol if st == "c" else st
+                rows.append({"source": "Published (DfE)" if p.real else "Study administrative data",
+                             "factor_code": code, "factor": self.label(code),
+                             "percent": f"{100 * v:.1f}" if ok else shown,
+                             "percentile_among_las": f"{rank:.0f}" if ok else shown})
+                geo.append(authority_geography(p.authority.name, p.authority.new_la_code, self.period_end))
+        write_open_table(self.out_dir, "national-study-factors",
+                         f"Factors identified at assessment: study authorities against England, {year}", "national",
+                         pd.DataFrame(rows), pd.DataFrame(geo),
+                         {"source": "Source of the figure", "factor_code": "Assessment factor code",
+                          "factor": "Assessment factor"},
+                         {"percent": Indicator("Per cent with the factor", "%", 1),
+                          "percentile_among_las": Indicator(f"Percentile among English local authorities, {year}")})
 
     def places_figure(self, year: str, codes: list[str]) -> str:
         d = self.data
@@ -373,19 +453,31 @@ class NationalChapter:
         long_text = (f" Plans open for two years or more were {eng_long:.1f}% of England's total; across "
                      f"authorities that published the figure ({long['n']}; the rest are suppressed as small), it "
                      f"ranged from {100 * long['min']:.1f}% to {100 * long['max']:.1f}%." if long.get("n") else "")
+        trend_md, eng_trend = self.measure_trend(
+            {m: m.split(":", 1)[1] for m in bands}, "national-cpp-trend", "Per cent of plans",
+            "Child protection plans at 31 March by how long they had been open, over time: every English local "
+            "authority and England",
+            "Small multiples, one panel per length-of-plan band: a grey band for the middle half of local "
+            "authorities' percentage of plans in that band by year, and a blue line for England.")
+        long_eng = eng_trend[eng_trend["panel"] == "2 years or more"]
+        trend_text = (f" Over time, England's share of plans open two years or more went from "
+                      f"{long_eng['value'].iloc[0]:.1f}% in {long_eng['year'].iloc[0]} to "
+                      f"{long_eng['value'].iloc[-1]:.1f}% in {long_eng['year'].iloc[-1]}." if len(long_eng) else "")
         return [
             "## Length of child protection plans {#sec-national-cpp}",
-            f"How long child protection plans open at 31 March {year} had lasted, by authority.{long_text}",
+            f"How long child protection plans open at 31 March {year} had lasted, by authority.{long_text}"
+            f"{trend_text}",
             self.figure("national-cpp", fig,
                         f"Child protection plans at 31 March {year} by how long they had been open, each English "
                         f"local authority against England",
                         "Dot plot: for each length-of-plan band, one grey dot per local authority showing the "
                         "percentage of its child protection plans in that band, and a black bar for England."),
+            trend_md,
         ]
 
 
 def authority_context(authority: Authority, metrics: dict[str, Any], data: NationalData, codebook: Codebook,
-                      threshold: int, symbol: str, top: int = 6) -> str:
+                      threshold: int, symbol: str, top: int = 6, out_dir: Path | None = None) -> str:
     """An authority chapter's section: the authority against England, its region and its statistical
     neighbours on children in need per 10,000 and the most common factors at assessment."""
     code = authority.code
@@ -451,6 +543,12 @@ def authority_context(authority: Authority, metrics: dict[str, Any], data: Natio
                 f"10,000 (`z`: not applicable).")
     note = (f"\n\n`{symbol}` = suppressed: fewer than {threshold} children have, or do not have, the factor."
             if (frame == symbol).any().any() else "")
+    if out_dir is not None:
+        write_open_table(out_dir, f"{code}-national", f"{authority.name} against England and comparators",
+                         authority.name, wide_rows(frame, "measure", "comparator", "value"),
+                         authority_geography(authority.name, authority.new_la_code, authority.period_end),
+                         {"measure": "Measure (year)", "comparator": "Area or group compared"},
+                         {"value": Indicator("Value (per 10,000 children, or per cent of episodes with factors)")})
     return "\n\n".join([head, text,
                         markdown_table(frame, index_label="Measure")
                         + f"\n\n: {authority.name} against England"

@@ -80,7 +80,16 @@ def manifest(root: Path | str = ".", params_dir: str = "params", build_dir: str 
         "params_files": file_hashes(params, root),
         "lockfile_sha256": sha256(lock) if lock.exists() else None,
         "notebooks": executed_notebooks(root / build_dir),
+        "national": national_status(root / build_dir),
     }
+
+
+def national_status(build_dir: Path) -> dict[str, Any]:
+    """What ``cinreport national`` read (file names and hashes), or why it read nothing."""
+    path = Path(build_dir) / "national" / "status.json"
+    if not path.is_file():
+        return {"available": False, "reason": "national data were not prepared in this build"}
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def manifest_markdown(m: dict[str, Any]) -> list[str]:
@@ -91,12 +100,20 @@ def manifest_markdown(m: dict[str, Any]) -> list[str]:
              + (" (with uncommitted changes)" if git.get("dirty") else "") + f". Rendered with {m['renderer']}.",
              "## Data and params files", "| File | SHA-256 |\n|:---|:---|"
              + "".join(f"\n| `{k}` | `{v[:16]}…` |" for k, v in {**m["data_files"], **m["params_files"]}.items()),
+             "## National data (Department for Education)", _national_markdown(m.get("national") or {}),
              "## Software", "| Package | Version |\n|:---|:---|"
              + "".join(f"\n| {k} | {v} |" for k, v in m["versions"].items()),
              "## Executed authority notebooks", "| Notebook | Parameters | Seconds |\n|:---|:---|---:|"
              + "".join(f"\n| `{n['notebook']}` | `{json.dumps(n['parameters'], sort_keys=True)}` | {n['duration_s']} |"
                        for n in m["notebooks"])]
     return parts
+
+
+def _national_markdown(status: dict[str, Any]) -> str:
+    if not status.get("available"):
+        return f"Not included: {status.get('reason', 'not prepared')}."
+    rows = "".join(f"\n| `{f['name']}` | `{f['sha256'][:16]}…` |" for f in status.get("files", []))
+    return f"Read from `{status.get('folder', '')}`.\n\n| File | SHA-256 |\n|:---|:---|{rows}"
 
 
 def write_manifest(params_dir: str = "params", build_dir: str = "build", root: Path | str = ".") -> dict[str, Any]:

@@ -56,6 +56,7 @@ __all__ = [
 ]
 
 PDF_NAME = "cinreport.pdf"
+DATA_DIR = "data"  # the open data (CSV) in the book, written by opendata.publish
 RENDERERS = ("quarto", "pandoc-typst")
 
 
@@ -302,14 +303,18 @@ def render_book(root: Path, out_dir: Path, renderer: str | None = None, cache_di
         shutil.rmtree(tmp)
     tmp.mkdir()
     try:
+        from .opendata import publish  # the book's open data (data/), swapped in with the book
+
         if renderer == "quarto":
             _render_quarto(root, tmp)
+            publish(root / "build", tmp / "data")
         else:
+            publish(root / "build", tmp / "data")
             cache = PandocCache(Path(cache_dir)) if cache_dir else None
             _render_fallback(root, chapters, tmp, cache, frozenset(pdf_exclude))
             if cache:
                 cache.prune()
-        pages = sorted(p.relative_to(tmp) for p in tmp.rglob("*.html"))
+        pages = sorted(p.relative_to(tmp) for p in tmp.glob("*.html"))  # chapters (data/ has its own index)
         if not (tmp / "index.html").is_file() or not (tmp / PDF_NAME).is_file():
             raise RenderError(f"{renderer} finished but index.html or {PDF_NAME} is missing")
         from .atomic import fsync
@@ -653,8 +658,42 @@ def _filter_cells(blocks: list) -> list:
     return out
 
 
+# Quarto's callout kinds and their default titles.
+CALLOUT_KINDS = {"note": "Note", "tip": "Tip", "important": "Important", "warning": "Warning",
+                 "caution": "Caution"}
+
+
+def _callouts(blocks: list) -> None:
+    """Quarto callouts (``::: {.callout-note title="..."}``, or a heading as the first element
+    giving the title) become ``Div.callout.callout-<kind>`` holding a ``Div.callout-title`` and a
+    ``Div.callout-body``: HTML styles them (report/style.css), the PDF turns them into Typst
+    ``#callout`` boxes."""
+    for node in list(_nodes(blocks)):
+        if node["t"] != "Div":
+            continue
+        attr, content = node["c"]
+        if "callout" in attr[1]:
+            continue
+        kind = next((c[len("callout-"):] for c in attr[1]
+                     if c.startswith("callout-") and c[len("callout-"):] in CALLOUT_KINDS), None)
+        if kind is None:
+            continue
+        options = dict(attr[2])
+        if options.get("title"):
+            title = _str_inlines(options["title"])
+        elif content and content[0]["t"] == "Header":
+            title = content.pop(0)["c"][2]
+        else:
+            title = _str_inlines(CALLOUT_KINDS[kind])
+        attr[1] = ["callout", f"callout-{kind}"] + [c for c in attr[1] if c != f"callout-{kind}"]
+        attr[2] = [kv for kv in attr[2] if kv[0] not in ("title", "appearance", "icon", "collapse")]
+        node["c"][1] = [_el("Div", [["", ["callout-title"], []], [_el("Plain", title)]]),
+                        _el("Div", [["", ["callout-body"], []], content])]
+
+
 def _prepare(doc: dict, chapter: Chapter, page: str) -> _Doc:
     blocks = _filter_cells(doc["blocks"])
+    _callouts(blocks)
     meta_title = doc.get("meta", {}).get("title")
     if meta_title:
         if meta_title["t"] == "MetaInlines":
@@ -791,43 +830,93 @@ def _copy_images(doc: _Doc, source_dir: Path, out: Path) -> None:
 # Fallback: HTML
 
 _BASE_CSS = """\
-:root { --fg: #1d1d1f; --muted: #555; --accent: #005ea5; --line: #d0d7de; --bg-side: #f6f8fa; }
+:root { --fg: #1d1d1f; --muted: #4a4f55; --accent: #005ea5; --line: #d0d7de; --bg-side: #f6f8fa; --focus: #ffbf47; }
 * { box-sizing: border-box; }
-body { margin: 0; color: var(--fg); font: 16px/1.6 system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; }
+html { scroll-padding-top: 1rem; }
+body { margin: 0; color: var(--fg); background: #fff; font: 16px/1.6 system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; }
 a { color: var(--accent); }
-a:focus-visible { outline: 3px solid #ffbf47; outline-offset: 1px; }
-.skip-link { position: absolute; left: -999px; }
-.skip-link:focus { left: 1rem; top: 1rem; background: #fff; padding: .5rem; z-index: 10; }
-.book-header { padding: .8rem 1.5rem; border-bottom: 1px solid var(--line); }
+a:hover { color: #003e70; }
+a:focus-visible, [tabindex]:focus-visible { outline: 3px solid var(--focus); outline-offset: 2px; box-shadow: 0 0 0 5px var(--fg); }
+.skip-link { position: absolute; left: -999px; top: .5rem; }
+.skip-link:focus { left: 1rem; background: #fff; padding: .5rem 1rem; z-index: 10; }
+.book-header { display: flex; flex-wrap: wrap; align-items: baseline; justify-content: space-between; gap: .3rem 1.5rem;
+  padding: .8rem 1.5rem; border-bottom: 1px solid var(--line); }
 .book-header .book-title { font-weight: 700; font-size: 1.15rem; text-decoration: none; color: var(--fg); }
 .book-header .book-subtitle { display: block; color: var(--muted); font-size: .95rem; }
-.book-header .download { float: right; }
-.layout { display: grid; grid-template-columns: 17rem minmax(0, 1fr); }
-.sidebar { background: var(--bg-side); border-right: 1px solid var(--line); padding: 1rem; font-size: .92rem; }
+.downloads { font-size: .95rem; }
+.downloads ul { display: inline; list-style: none; margin: 0; padding: 0; }
+.downloads li { display: inline-block; margin-left: .8rem; }
+.downloads a { display: inline-block; padding: .15rem 0; font-weight: 600; }
+.layout { display: grid; grid-template-columns: 17rem minmax(0, 1fr); grid-template-areas: "side toc" "side main"; align-items: start; }
+.sidebar { grid-area: side; align-self: stretch; background: var(--bg-side); border-right: 1px solid var(--line); padding: 1rem; font-size: .92rem; }
 .sidebar ul { list-style: none; margin: 0; padding: 0; }
 .sidebar ul ul { padding-left: .8rem; }
-.sidebar li { margin: .25rem 0; }
+.sidebar li { margin: .1rem 0; }
 .sidebar .part-title { display: block; margin-top: .8rem; font-weight: 700; color: var(--muted); }
-.sidebar a { text-decoration: none; }
+.sidebar a { display: inline-block; padding: .2rem 0; text-decoration: none; }
+.sidebar a:hover { text-decoration: underline; }
 .sidebar a[aria-current="page"] { font-weight: 700; color: var(--fg); border-left: 3px solid var(--accent); padding-left: .4rem; }
-main { padding: 1rem 2rem 3rem; max-width: 54rem; }
-.page-toc { border: 1px solid var(--line); border-radius: 4px; padding: .5rem 1rem; margin: 1rem 0; font-size: .92rem; }
-.page-toc h2 { font-size: 1rem; margin: .2rem 0; }
+main { grid-area: main; padding: 0 2rem 3rem; max-width: 62rem; min-width: 0; }
+.page-toc { grid-area: toc; margin: 1rem 2rem 0; max-width: 58rem; border: 1px solid var(--line); border-radius: 4px; padding: .5rem 1rem; font-size: .92rem; }
+.page-toc .toc-title { font-weight: 700; margin: .2rem 0; }
 .page-toc ul { margin: 0; padding-left: 1.2rem; }
+.page-toc a { display: inline-block; padding: .15rem 0; }
+@media (min-width: 90rem) {
+  .layout { grid-template-columns: 17rem minmax(0, 1fr) 16rem; grid-template-areas: "side main toc"; }
+  .page-toc { margin: 1.5rem 1rem 0 0; border-width: 0 0 0 1px; border-radius: 0; }
+}
+h1, h2, h3, h4 { line-height: 1.25; }
+h1 { margin-top: 1.2rem; }
 .header-section-number { margin-right: .3em; }
 figure { margin: 1.5rem 0; }
 img { max-width: 100%; height: auto; }
+figure img { display: block; max-height: 32rem; width: auto; margin: 0 auto; }  /* tall charts stay on screen */
 figcaption { color: var(--muted); font-size: .92rem; }
-table { border-collapse: collapse; margin: 1rem 0; display: block; overflow-x: auto; max-width: 100%; }
+.table-wrap { overflow-x: auto; max-width: 100%; margin: 1rem 0; }
+table { border-collapse: collapse; margin: 0; }
 th, td { border-bottom: 1px solid var(--line); padding: .3rem .7rem; text-align: left; vertical-align: top; }
 thead th { border-bottom: 2px solid var(--fg); }
 caption { caption-side: top; text-align: left; color: var(--muted); padding-bottom: .3rem; }
 pre { background: var(--bg-side); padding: .7rem; overflow-x: auto; }
 .pager { display: flex; justify-content: space-between; gap: 1rem; margin-top: 3rem; border-top: 1px solid var(--line); padding-top: 1rem; }
+.pager a { display: inline-block; padding: .2rem 0; }
 .book-footer { border-top: 1px solid var(--line); color: var(--muted); font-size: .85rem; padding: .8rem 1.5rem; }
-@media (max-width: 50rem) { .layout { display: block; } .sidebar { border-right: 0; border-bottom: 1px solid var(--line); } }
-@media print { .sidebar, .pager, .page-toc, .skip-link { display: none; } .layout { display: block; } }
+@media (max-width: 50rem) {
+  .layout { display: block; }
+  .sidebar { border-right: 0; border-bottom: 1px solid var(--line); }
+  main { padding: 0 1rem 2rem; }
+  .page-toc { margin: 1rem; }
+}
+.visually-hidden { position: absolute !important; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
+@media print { .sidebar, .pager, .page-toc, .skip-link, .downloads { display: none; } .layout { display: block; } }
 """
+
+
+def _html_blocks(blocks: list) -> list:
+    """A copy of the chapter for HTML: each table sits in a keyboard-focusable region labelled by
+    its caption (or, without one, the section it is in), so a table wider than the page scrolls
+    inside it (WCAG 2.1.1) and each region has its own name."""
+    section = ["Table"]
+    used: set[str] = set()
+
+    def wrap(node):
+        if isinstance(node, list):
+            return [wrap(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if node.get("t") == "Header":
+            section[0] = f"Table in {_stringify(node['c'][2])}"
+        if node.get("t") == "Table":
+            label = base = _stringify(node["c"][1][1]) or section[0]
+            k = 2
+            while label in used:
+                label, k = f"{base} ({k})", k + 1
+            used.add(label)
+            attrs = [["role", "region"], ["tabindex", "0"], ["aria-label", label]]
+            return _el("Div", [["", ["table-wrap"], attrs], [node]])
+        return {key: wrap(value) for key, value in node.items()}
+
+    return wrap(copy.deepcopy(blocks))
 
 
 NAV_FOLD = 12  # a part with more chapters than this is folded in the sidebar unless it holds the page
@@ -882,23 +971,39 @@ def _toc_html(doc: _Doc) -> str:
         prev_level = level
     items.append("</li>" + "</ul></li>" * (prev_level - 2))
     return (
-        '<nav class="page-toc" aria-labelledby="toc-title">\n<h2 id="toc-title">On this page</h2>\n<ul>'
+        '<nav class="page-toc" aria-labelledby="toc-title">\n<p class="toc-title" id="toc-title">On this page</p>\n<ul>'
         + "".join(items)
         + "</ul>\n</nav>"
     )
 
 
-def _page_html(doc: _Doc, docs: list[_Doc], body: str, meta: dict, description: str) -> str:
+def _downloads(out: Path) -> list[tuple[str, str]]:
+    """The book's downloads: the PDF, and the open data where ``data/`` is in the book."""
+    items = [(PDF_NAME, "PDF of the whole report")]
+    data = out / DATA_DIR
+    if (data / "index.html").is_file():
+        items.append((f"{DATA_DIR}/index.html", "Open data (CSV)"))
+    elif data.is_dir():
+        items.append((f"{DATA_DIR}/", "Open data (CSV)"))
+    return items
+
+
+def _page_html(doc: _Doc, docs: list[_Doc], body: str, meta: dict, description: str,
+               downloads: list[tuple[str, str]] | None = None) -> str:
     e = html.escape
     i = docs.index(doc)
     pager = []
     if i > 0:
-        pager.append(f'<a rel="prev" href="{e(docs[i - 1].page)}">&larr; {e(docs[i - 1].title)}</a>')
+        pager.append(f'<a rel="prev" href="{e(docs[i - 1].page)}"><span class="visually-hidden">Previous: </span>'
+                     f'&larr; {e(docs[i - 1].title)}</a>')
     else:
         pager.append("<span></span>")
     if i + 1 < len(docs):
-        pager.append(f'<a rel="next" href="{e(docs[i + 1].page)}">{e(docs[i + 1].title)} &rarr;</a>')
+        pager.append(f'<a rel="next" href="{e(docs[i + 1].page)}"><span class="visually-hidden">Next: </span>'
+                     f'{e(docs[i + 1].title)} &rarr;</a>')
     subtitle = f'<span class="book-subtitle">{e(meta["subtitle"])}</span>' if meta["subtitle"] else ""
+    items = "".join(f'<li><a href="{e(href)}">{e(text)}</a></li>' for href, text in downloads or [(PDF_NAME, "PDF")])
+    toc = _toc_html(doc)
     return f"""<!DOCTYPE html>
 <html lang="{e(meta["lang"])}">
 <head>
@@ -911,14 +1016,16 @@ def _page_html(doc: _Doc, docs: list[_Doc], body: str, meta: dict, description: 
 <body>
 <a class="skip-link" href="#main">Skip to main content</a>
 <header class="book-header">
-<a class="download" href="{PDF_NAME}">Download PDF</a>
+<div>
 <a class="book-title" href="index.html">{e(meta["title"])}</a>
 {subtitle}
+</div>
+<nav class="downloads" aria-label="Downloads">Downloads: <ul>{items}</ul></nav>
 </header>
 <div class="layout">
 {_nav_html(docs, doc)}
+{toc}
 <main id="main">
-{_toc_html(doc)}
 {body}
 <nav class="pager" aria-label="Previous and next chapter">
 {chr(10).join(pager)}
@@ -945,6 +1052,32 @@ _TYPST_TEMPLATE = r"""
 $if(highlighting-definitions)$
 $highlighting-definitions$
 $endif$
+// Callouts (::: {.callout-note} in the chapters): a tinted box with a coloured rule and title.
+#let callout-colors = (
+  note: rgb("#0b4f8a"), tip: rgb("#1b6b3a"), important: rgb("#a4262c"),
+  warning: rgb("#7a4300"), caution: rgb("#9a3b00"),
+)
+#let callout(kind: "note", title: none, body) = {
+  let color = callout-colors.at(kind, default: callout-colors.note)
+  block(
+    width: 100%, breakable: true, above: 1.1em, below: 1.1em,
+    fill: color.lighten(93%), stroke: (left: 2.5pt + color), radius: (right: 2pt),
+    inset: (left: 10pt, right: 10pt, top: 7pt, bottom: 8pt),
+  )[
+    #if title != none [
+      #block(below: 0.6em, sticky: true, text(weight: "bold", fill: color, title))
+    ]
+    #body
+  ]
+}
+// The title of the chapter a page belongs to (the chapter starting on it, else the last one).
+#let running-chapter() = {
+  let page-number = here().page()
+  let starting = query(heading.where(level: 1)).filter(h => h.location().page() == page-number)
+  if starting.len() > 0 { return starting.first().body }
+  let before = query(heading.where(level: 1).before(here()))
+  if before.len() > 0 { before.last().body } else { none }
+}
 #set document(title: [$title$], date: none)
 #set text(lang: "en", region: "GB", size: 10.5pt)
 #set par(justify: true)
@@ -953,30 +1086,42 @@ $endif$
   margin: (x: 2.2cm, top: 2.6cm, bottom: 2.4cm),
   numbering: "1",
   header: context {
-    set text(size: 8pt, fill: luma(90))
-    [$shorttitle$]
-    v(-0.6em)
+    set text(size: 8pt, fill: luma(80))
+    grid(
+      columns: (1fr, auto), column-gutter: 1em,
+      align(left)[$shorttitle$],
+      align(right, running-chapter()),
+    )
+    v(-0.5em)
     line(length: 100%, stroke: 0.4pt + luma(160))
   },
+  footer: context align(center, text(size: 9pt, counter(page).display(page.numbering))),
 )
 #set heading(numbering: none)
+#show heading: set par(justify: false)
+#show heading: set text(hyphenate: false)
 #show heading.where(level: 1): it => block(above: 0.5em, below: 1.2em, text(size: 20pt, weight: "bold", it.body))
 #show heading.where(level: 2): set text(size: 14pt)
 #show heading.where(level: 3): set text(size: 12pt)
 #set figure(numbering: none)
 #show figure.caption: set text(size: 9pt)
+#show figure.caption: set par(justify: false)
 #show figure: set block(breakable: true)
 #set table(inset: 4pt, stroke: (x, y) => if y == 0 { (bottom: 0.8pt) } else { (bottom: 0.3pt + luma(190)) })
 #show table: set text(size: 8.5pt, hyphenate: true)
+#set table.cell(breakable: false)  // a row is never split across pages
 #show table: set par(justify: false)
 #show figure.where(kind: table): set figure.caption(position: top)
+// A table's caption stays on the page where its table starts.
+#show figure.caption.where(position: top): it => block(sticky: true, it)
 #show raw: set text(size: 8.5pt)
 #show link: set text(fill: rgb("#005ea5"))
 #show outline.entry.where(level: 1): it => { v(0.5em, weak: true); strong(it) }
 
-#page(header: none, numbering: none)[
+#page(header: none, footer: none, numbering: none)[
   #set align(center)
-  #v(28%)
+  #set par(justify: false)
+  #v(26%)
   #text(size: 24pt, weight: "bold", hyphenate: false)[$title$]
   $if(subtitle)$
   #v(1em)
@@ -987,10 +1132,14 @@ $endif$
   #text(size: 12pt)[$for(author)$$author$$sep$, $endfor$]
   $endif$
   #v(1fr)
-  #text(size: 9pt, fill: luma(90))[$renderer$]
+  #text(size: 9pt, fill: luma(80))[$renderer$]
 ]
+#set page(numbering: "i")
 #counter(page).update(1)
 #outline(title: [Contents], depth: 2)
+#pagebreak(weak: true)
+#set page(numbering: "1")
+#counter(page).update(1)
 
 $body$
 """
@@ -1014,7 +1163,64 @@ def _part_page(title: str) -> dict:
     )
 
 
-def _pdf_blocks(docs: list[_Doc]) -> list:
+# A4 text width with the template's margins, and the tallest a figure may be, in cm.
+_PDF_TEXT_WIDTH_CM = 21.0 - 2 * 2.2
+_PDF_FIGURE_MAX_HEIGHT_CM = 10.5
+
+
+def _png_size(path: Path) -> tuple[int, int] | None:
+    """Width and height of a PNG file from its header, or None for anything else."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(24)
+    except OSError:
+        return None
+    if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def _pdf_image_width(path: Path | None) -> str:
+    """Width of a figure in the PDF: the text width, narrower where that would make the figure
+    taller than _PDF_FIGURE_MAX_HEIGHT_CM (tall charts would otherwise fill a page)."""
+    size = _png_size(path) if path else None
+    if not size or not size[1]:
+        return "100%"
+    width_cm = min(_PDF_TEXT_WIDTH_CM, _PDF_FIGURE_MAX_HEIGHT_CM * size[0] / size[1])
+    return f"{round(100 * width_cm / _PDF_TEXT_WIDTH_CM)}%"
+
+
+# Tables with at most this many body rows are kept on one page (moved to the next if need be).
+_PDF_KEEP_TABLE_ROWS = 12
+
+
+def _typst_callouts(blocks: list) -> list:
+    """Callout Divs (see :func:`_callouts`) as Typst ``#callout(kind:, title:)[body]`` calls; short
+    tables in an unbreakable block, so that a caption and a few rows are not left at a page foot."""
+    out: list = []
+    for block in blocks:
+        if block["t"] == "Table" and sum(len(body[3]) for body in block["c"][4]) <= _PDF_KEEP_TABLE_ROWS:
+            out += [_typst_raw("#block(breakable: false, width: 100%)["), block, _typst_raw("]")]
+            continue
+        if block["t"] != "Div":
+            out.append(block)
+            continue
+        attr, content = block["c"]
+        if "callout" not in attr[1]:
+            out.append(_el("Div", [attr, _typst_callouts(content)]))
+            continue
+        kind = next((c[len("callout-"):] for c in attr[1] if c[len("callout-"):] in CALLOUT_KINDS), "note")
+        title = next((_stringify(b["c"][1]) for b in content if b["t"] == "Div" and "callout-title" in b["c"][0][1]), "")
+        body = [b for b in content if not (b["t"] == "Div" and "callout-title" in b["c"][0][1])]
+        body = [inner for b in body for inner in (b["c"][1] if b["t"] == "Div" and "callout-body" in b["c"][0][1] else [b])]
+        label = f" <{attr[0]}>" if attr[0] else ""
+        out.append(_typst_raw(f"#callout(kind: {_typst_string(kind)}, title: {_typst_string(title) if title else 'none'})["))
+        out.extend(_typst_callouts(body))
+        out.append(_typst_raw("]" + label))
+    return out
+
+
+def _pdf_blocks(docs: list[_Doc], out: Path | None = None) -> list:
     """All chapters joined, each on a new page, with part pages. Ids are made unique across
     chapters and links are pointed at ids in the joined document (Typst rejects links to
     missing or repeated labels); a link whose target is not in the book keeps only its text."""
@@ -1047,14 +1253,17 @@ def _pdf_blocks(docs: list[_Doc]) -> list:
                     node["c"][2][0] = f"#{ident}"
                 else:
                     node["t"], node["c"] = "Span", [node["c"][0], node["c"][1]]
-            elif node["t"] == "Image" and not any(k == "width" for k, _ in node["c"][0][2]):
-                node["c"][0][2].append(["width", "100%"])
+            elif node["t"] == "Table":  # columns sized by their content, not by a pipe table's dashes
+                for spec in node["c"][2]:
+                    spec[1] = {"t": "ColWidthDefault"}
+            elif node["t"] == "Image" and not any(k in ("width", "height") for k, _ in node["c"][0][2]):
+                node["c"][0][2].append(["width", _pdf_image_width(out / unquote(node["c"][2][0]) if out else None)])
         new_group = "Appendices" if doc.chapter.appendix else doc.chapter.part
         if new_group and new_group != group:
             blocks.append(_part_page(new_group))
         group = new_group
         blocks.append(_typst_raw(f"// chapter: {doc.chapter.path.as_posix()}\n#pagebreak(weak: true)"))
-        blocks.extend(copies[doc.page])
+        blocks.extend(_typst_callouts(copies[doc.page]))
     return blocks
 
 
@@ -1074,7 +1283,7 @@ def _write_pdf(docs: list[_Doc], api_version, meta: dict, description: str, out:
     }
     if meta["author"]:
         doc_meta["author"] = {"t": "MetaList", "c": [{"t": "MetaString", "c": a} for a in meta["author"]]}
-    book = {"pandoc-api-version": api_version, "meta": doc_meta, "blocks": _pdf_blocks(docs)}
+    book = {"pandoc-api-version": api_version, "meta": doc_meta, "blocks": _pdf_blocks(docs, out)}
     template = work / "book-template.typst"
     template.write_text(_TYPST_TEMPLATE, encoding="utf-8")
     source = _pandoc(
@@ -1121,7 +1330,7 @@ def _book_meta(root: Path) -> dict:
 def _html_fragment(doc: _Doc, api_version, cache: PandocCache | None) -> str:
     import pypandoc
 
-    fragment = json.dumps({"pandoc-api-version": api_version, "meta": {}, "blocks": doc.blocks})
+    fragment = json.dumps({"pandoc-api-version": api_version, "meta": {}, "blocks": _html_blocks(doc.blocks)})
     key = cache.key("html", fragment.encode()) if cache else None
     cached = cache.get(key) if cache else None
     if cached is not None:
@@ -1155,12 +1364,13 @@ def _render_fallback(root: Path, chapters: list[Chapter], out: Path, cache: Pand
             _copy_images(doc, source.parent, out)
             docs.append(doc)
         targets = _number_floats(docs)
+        downloads = _downloads(out)
         for doc in docs:
             _resolve_links(doc, targets, chapter_pages, root)
 
         for doc in docs:
             body = _html_fragment(doc, api_version, cache)
-            (out / doc.page).write_text(_page_html(doc, docs, body, meta, description), encoding="utf-8")
+            (out / doc.page).write_text(_page_html(doc, docs, body, meta, description, downloads), encoding="utf-8")
 
         css = _BASE_CSS
         project_css = root / "report" / "style.css"

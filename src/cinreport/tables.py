@@ -24,6 +24,8 @@ class PublishedTable:
 
     suppressed: SuppressedTable
     display: pd.DataFrame
+    counts: pd.DataFrame | None = None    # categories × groups after suppression (symbols applied)
+    percent: pd.DataFrame | None = None   # the same shape: percentages after suppression, or None
 
     @property
     def has_suppression(self) -> bool:
@@ -63,8 +65,13 @@ def publish_counts(table: pd.DataFrame, threshold: int, symbol: str = "c", perce
     """
     counts = table.astype(int).copy()
     counts.loc[total_label] = counts.sum(axis=0)
-    sup = suppress_counts(counts, threshold=threshold, symbol=symbol, total_row=total_label)
+    # A total is a count of children too: a small one is suppressed like any other cell, and then
+    # totals are no longer assumed known, so secondary suppression protects the column.
+    small_total = bool(((counts.loc[total_label] > 0) & (counts.loc[total_label] < threshold)).any())
+    sup = suppress_counts(counts, threshold=threshold, symbol=symbol, total_row=total_label,
+                          totals_known=not small_total)
     shown = sup.display()
+    pct = None
     if percent_axis is None:
         out = shown
     else:
@@ -76,7 +83,7 @@ def publish_counts(table: pd.DataFrame, threshold: int, symbol: str = "c", perce
         out = pd.DataFrame(cols)
         out.columns = [f"{g} (n)" if k == "n" else f"{g} (%)" for g, k in out.columns]
     out.index.name = index_label
-    return PublishedTable(sup, out)
+    return PublishedTable(sup, out, shown, pct)
 
 
 def counts_frame(by_group: dict[str, dict[str, int]]) -> pd.DataFrame:

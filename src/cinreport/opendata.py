@@ -1,0 +1,188 @@
+"""Open data: every published table as a tidy CSV in the Department for Education's open-data layout.
+
+Chapters call :func:`write_open_table` next to each table they show, after disclosure control, into
+``<out_dir>/open/``: ``<name>.csv`` (columns ``time_period, time_identifier, geographic_level,
+country_code, country_name, la_name, new_la_code``, then filters, then indicators), ``<name>.meta.csv``
+(DfE's metadata layout: one row per filter and indicator, with label, unit and decimal places) and
+``<name>.about.json`` (title and chapter, for the catalogue). :func:`publish` gathers them into the
+book's ``data/`` folder with a catalogue (``datasets.csv``) and an ``index.html`` page.
+
+Suppressed cells keep the report's symbol (``c``); ``z`` marks a percentage of nothing (not
+applicable), as in DfE's own files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .atomic import write_csv, write_json, write_text
+
+# The issue's order, plus old_la_code, which DfE's standard requires for local-authority rows.
+GEOGRAPHY = ["time_period", "time_identifier", "geographic_level", "country_code", "country_name", "la_name",
+             "new_la_code", "old_la_code"]
+META_COLUMNS = ["col_name", "col_type", "label", "indicator_grouping", "indicator_unit", "indicator_dp",
+                "filter_hint", "filter_grouping_column"]
+ENGLAND = ("E92000001", "England")
+
+
+@dataclass(frozen=True)
+class Indicator:
+    label: str
+    unit: str = ""      # "" for a number, "%" for a percentage
+    dp: int = 0
+
+
+def reporting_year(period_end: dt.date) -> str:
+    """DfE 'Reporting year' (to 31 March) containing ``period_end``."""
+    return str(period_end.year if period_end.month <= 3 else period_end.year + 1)
+
+
+def authority_geography(name: str, new_la_code: str | None, period_end: dt.date) -> dict[str, str]:
+    """The standard columns for a study authority (fictional ones have no LA code)."""
+    return {"time_period": reporting_year(period_end), "time_identifier": "Reporting year",
+            "geographic_level": "Local authority", "country_code": ENGLAND[0], "country_name": ENGLAND[1],
+            "la_name": name, "new_la_code": new_la_code or "", "old_la_code": ""}
+
+
+def national_geography(time_period: str) -> dict[str, str]:
+    return {"time_period": str(time_period), "time_identifier": "Reporting year", "geographic_level": "National",
+            "country_code": ENGLAND[0], "country_name": ENGLAND[1], "la_name": "", "new_la_code": "",
+            "old_la_code": ""}
+
+
+def snake(text: str) -> str:
+    out = "".join(ch.lower() if ch.isalnum() else "_" for ch in str(text)).strip("_")
+    while "__" in out:
+        out = out.replace("__", "_")
+    return out
+
+
+def tidy_frame(rows: pd.DataFrame, geography: pd.DataFrame | dict[str, str], filters: dict[str, str],
+               indicators: dict[str, Indicator]) -> pd.DataFrame:
+    """Columns in DfE order: the geography (one dict for all rows, or a frame aligned with ``rows``),
+    the filters, the indicators. Raises ValueError when a named column is missing."""
+    missing = [c for c in [*filters, *indicators] if c not in rows.columns]
+    if missing:
+        raise ValueError(f"open-data table lacks columns {missing}; it has {list(rows.columns)}")
+    geo = (pd.DataFrame([geography] * len(rows)) if isinstance(geography, dict)
+           else geography.reset_index(drop=True))
+    body = rows[[*filters, *indicators]].reset_index(drop=True).astype(str)
+    out = pd.concat([geo[GEOGRAPHY].reset_index(drop=True), body], axis=1)
+    return out.fillna("")
+
+
+def meta_frame(filters: dict[str, str], indicators: dict[str, Indicator]) -> pd.DataFrame:
+    rows = [{"col_name": c, "col_type": "Filter", "label": label} for c, label in filters.items()]
+    rows += [{"col_name": c, "col_type": "Indicator", "label": i.label, "indicator_unit": i.unit,
+              "indicator_dp": str(i.dp)} for c, i in indicators.items()]
+    return pd.DataFrame(rows, columns=META_COLUMNS).astype(object).fillna("")
+
+
+def write_open_table(out_dir: Path | str, name: str, title: str, chapter: str, rows: pd.DataFrame,
+                     geography: pd.DataFrame | dict[str, str], filters: dict[str, str],
+                     indicators: dict[str, Indicator]) -> Path:
+    """Write ``<out_dir>/open/<name>.csv`` with its ``.meta.csv`` and ``.about.json``; return the CSV."""
+    folder = Path(out_dir) / "open"
+    data = tidy_frame(rows, geography, filters, indicators)
+    path = write_csv(folder / f"{name}.csv", data)
+    write_csv(folder / f"{name}.meta.csv", meta_frame(filters, indicators))
+    write_json(folder / f"{name}.about.json", {"name": name, "title": title, "chapter": chapter,
+                                               "rows": int(len(data))})
+    return path
+
+
+def count_table_rows(display: pd.DataFrame, percent: pd.DataFrame | None, group_label: str,
+                     category: str) -> pd.DataFrame:
+    """Long rows (group, category, number, percent) from a published count table's display frames
+    (categories × groups, symbols already applied)."""
+    rows = []
+    for group in display.columns:
+        for cat in display.index:
+            row = {group_label: group, category: cat, "number": display.loc[cat, group]}
+            if percent is not None:
+                row["percent"] = percent.loc[cat, group]
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def wide_rows(frame: pd.DataFrame, row_name: str, column_name: str, value_name: str) -> pd.DataFrame:
+    """Long rows (row_name, column_name, value_name) from a display table (rows × columns)."""
+    long = frame.rename_axis(row_name).reset_index().melt(id_vars=row_name, var_name=column_name,
+                                                           value_name=value_name)
+    long[value_name] = long[value_name].astype(str).str.rstrip("%").str.replace(",", "", regex=False)
+    return long
+
+
+# -- gathering into the book -------------------------------------------------------------------------
+def open_tables(build_dir: Path | str) -> list[Path]:
+    """Every open-data CSV the chapters wrote, study chapters first, then authorities, by name."""
+    build = Path(build_dir)
+    found = sorted((build / "study" / "open").glob("*.csv")) + sorted((build / "authorities").glob("*/open/*.csv"))
+    return [p for p in found if not p.name.endswith(".meta.csv")]
+
+
+def publish(build_dir: Path | str, dest: Path | str) -> list[Path]:
+    """Copy every open-data table with its metadata into ``dest`` and write the catalogue
+    (``datasets.csv``) and ``index.html``. ``dest`` is inside the book being built, so the book and
+    its data are swapped into place together."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    catalogue = []
+    for path in open_tables(build_dir):
+        about = json.loads(path.with_suffix(".about.json").read_text(encoding="utf-8"))
+        meta = path.with_name(path.stem + ".meta.csv")
+        for src in (path, meta):
+            shutil.copyfile(src, dest / src.name)
+        catalogue.append({"file_name": path.name, "metadata_file": meta.name, "title": about["title"],
+                          "chapter": about["chapter"], "rows": about["rows"]})
+    frame = pd.DataFrame(catalogue, columns=["file_name", "metadata_file", "title", "chapter", "rows"])
+    write_csv(dest / "datasets.csv", frame)
+    write_text(dest / "index.html", index_html(frame))
+    return [dest / name for name in frame["file_name"]]
+
+
+def index_html(catalogue: pd.DataFrame) -> str:
+    rows = "\n".join(
+        f'<tr><td><a href="{html.escape(r.file_name)}">{html.escape(r.file_name)}</a></td>'
+        f'<td><a href="{html.escape(r.metadata_file)}">{html.escape(r.metadata_file)}</a></td>'
+        f"<td>{html.escape(r.title)}</td><td>{html.escape(r.chapter)}</td><td>{r.rows}</td></tr>"
+        for r in catalogue.itertuples())
+    return f"""<!DOCTYPE html>
+<html lang="en-GB">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Open data: the report's tables as CSV</title>
+<link rel="stylesheet" href="../style.css">
+</head>
+<body>
+<main id="main">
+<h1>Open data: the report's tables as CSV</h1>
+<p><a href="../index.html">Back to the report</a></p>
+<p>Every table published in the report, after disclosure control, as a tidy CSV in the Department for
+Education's open-data layout (<code>time_period</code>, <code>time_identifier</code>,
+<code>geographic_level</code>, <code>country_code</code>, <code>country_name</code>, <code>la_name</code>,
+<code>new_la_code</code>, <code>old_la_code</code>, then filters and indicators). Each has a metadata file describing its columns.
+<code>c</code> marks a suppressed value (a count from 1 to the disclosure threshold minus one, or one that
+would reveal it), <code>z</code> not applicable. The catalogue is <a href="datasets.csv">datasets.csv</a>.</p>
+<div class="table-wrap" role="region" tabindex="0" aria-label="Data files" style="overflow-x: auto; max-width: 100%">
+<table>
+<caption>Data files ({len(catalogue)})</caption>
+<thead><tr><th scope="col">Data</th><th scope="col">Metadata</th><th scope="col">Table</th>
+<th scope="col">Chapter</th><th scope="col">Rows</th></tr></thead>
+<tbody>
+{rows}
+</tbody>
+</table>
+</div>
+</main>
+</body>
+</html>
+"""
