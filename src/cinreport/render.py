@@ -525,14 +525,19 @@ class PandocCache:
     A key covers the Pandoc version, the conversion and the exact bytes converted, so an entry is
     reused only for identical input: a chapter whose notebook did not change is not read again, and
     an HTML page whose document (numbering and links included) did not change is not converted
-    again. Entries are written atomically; :meth:`prune` drops those the last render did not use.
+    again. The key also covers this module's source, so any change to the renderer (to how it
+    prepares a document for Pandoc, say) starts afresh. Entries are written atomically;
+    :meth:`prune` drops those the last render did not use.
     """
 
     def __init__(self, folder: Path):
+        import hashlib
+
         import pypandoc
 
         self.folder = folder
-        self.version = str(pypandoc.get_pandoc_version())
+        self.version = (str(pypandoc.get_pandoc_version()) + "\0"
+                        + hashlib.sha256(Path(__file__).read_bytes()).hexdigest())
         self.used: set[str] = set()
         self._remove_stale_temps()
 
@@ -790,6 +795,15 @@ def _resolve_links(doc: _Doc, targets: dict, chapter_pages: dict[Path, str], roo
                 node["c"][2][0] = page + (f"#{fragment}" if fragment else "")
 
 
+def _link_or_copy(src: Path, dest: Path) -> None:
+    """A hard link where the file system allows (outputs are only ever replaced by rename, never
+    written in place, so the book keeps the bytes it was rendered with), else a copy."""
+    try:
+        os.link(src, dest)
+    except OSError:
+        shutil.copyfile(src, dest)
+
+
 def _copy_images(doc: _Doc, source_dir: Path, out: Path) -> None:
     """Copy local images into out/figures/<page>/ and point the AST at the copies."""
     folder = f"figures/{Path(doc.page).stem}"
@@ -822,7 +836,7 @@ def _copy_images(doc: _Doc, source_dir: Path, out: Path) -> None:
         if name not in used:
             used[name] = src
             (out / folder).mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, out / folder / name)
+            _link_or_copy(src, out / folder / name)
         node["c"][2][0] = f"{folder}/{name}"
 
 
@@ -1330,11 +1344,13 @@ def _book_meta(root: Path) -> dict:
 def _html_fragment(doc: _Doc, api_version, cache: PandocCache | None) -> str:
     import pypandoc
 
-    fragment = json.dumps({"pandoc-api-version": api_version, "meta": {}, "blocks": _html_blocks(doc.blocks)})
-    key = cache.key("html", fragment.encode()) if cache else None
+    # Keyed on the document before the HTML-only changes below (they follow from it and from this
+    # module's source, which the key covers), so an unchanged page costs no copy of its document.
+    key = cache.key("html", json.dumps([api_version, doc.blocks]).encode()) if cache else None
     cached = cache.get(key) if cache else None
     if cached is not None:
         return cached
+    fragment = json.dumps({"pandoc-api-version": api_version, "meta": {}, "blocks": _html_blocks(doc.blocks)})
     body = _pandoc(
         pypandoc.convert_text, f"chapter {doc.chapter.path} (HTML output)", fragment, "html5",
         format="json", extra_args=["--mathml", "--section-divs"],
