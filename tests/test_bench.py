@@ -365,3 +365,13 @@ def test_render_with_cache_and_pdf_exclusion(tmp_path, monkeypatch):
         assert (root / "warm2" / page).read_bytes() == (root / "cold" / page).read_bytes()
     assert len(sources) == 2 and "plans-la-a" not in sources[-1] and "plans-reasons" in sources[-1]
     assert "chapter: build/authorities/la-a/authority.ipynb" not in sources[-1]
+
+
+def test_bench_markdown_table_for_the_readme():
+    run = {"seconds": 10.0, "peak_mib": 100.0, "peak_rss_mib": 300.0, "notebooks": 3, "authority_s": 2.0,
+           "study_render_s": 8.0}
+    doc = {"sizes": [{"n": 4, "notebooks": 13, "floor_s": 13.0, "runs": {"clean": run, "noop": run, "change": run},
+                      "naive": dict(run, seconds=30.0), "naive_over_clean": 3.0, "clean_over_floor": 0.77,
+                      "peak_mib": 100.0, "peak_rss_mib": 300.0}]}
+    row = bench.markdown(doc).splitlines()[2]
+    assert row == "| 4 | 13 | 10.0 | 10.00 | 10.0 (2.0 + 8.0) | – | 30.0 | 3.00 | 13.0 | 0.77 | 100 (300) |"

@@ -375,6 +375,27 @@ def table(doc: dict) -> str:
     return "\n".join(lines)
 
 
+def markdown(doc: dict) -> str:
+    """The results as a Markdown table (for the README)."""
+    rows = ["| N | notebooks | clean | no-op | one changed (authority + study/render) | one added (authority + study/render) "
+            "| naive | naive ÷ clean | floor | clean ÷ floor | peak PSS (RSS) MiB |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for s in doc["sizes"]:
+        r = s["runs"]
+
+        def split(name: str) -> str:
+            run = r.get(name)
+            return (f"{run['seconds']:.1f} ({run['authority_s']:.1f} + {run['study_render_s']:.1f})"
+                    if run else "–")
+
+        rows.append(f"| {s['n']} | {s['notebooks']} | {r['clean']['seconds']:.1f} | {r['noop']['seconds']:.2f} | "
+                    f"{split('change')} | {split('add')} | {s['naive']['seconds']:.1f} | "
+                    f"{s['naive_over_clean']:.2f} | {s['floor_s']:.1f} | {s['clean_over_floor']:.2f} | "
+                    f"{s['peak_mib']:.0f} ({s.get('peak_rss_mib', 0):.0f}) |"
+                    if s.get("naive") and "clean" in r and "noop" in r else f"| {s['n']} | (partial run) |")
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cinreport bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default=" ".join(map(str, SIZES)), help="numbers of authorities, e.g. '4 16'")
