@@ -41,6 +41,31 @@ def profile_row(metrics: dict[str, Any], threshold: int, symbol: str) -> dict[st
     }
 
 
+OPEN_INDICATORS = {  # open-data column: (column of the table, label, unit)
+    "case_files": ("Case files reviewed", "Case files reviewed", ""),
+    "children_on_plans": ("Children on plans", "Children on plans (administrative data)", ""),
+    "median_plan_length_days": ("Median plan length (days)", "Median plan length in days", ""),
+    "advice_coordination_percent": ("Advice and co-ordination", "Share of services that were advice, guidance "
+                                                                "or co-ordination", "%"),
+}
+
+
+def _open_value(text: str) -> str:
+    """A display value in the open-data form: no thousands separators or %; '–' (none) is 'z'."""
+    return "z" if text == "–" else text.replace(",", "").rstrip("%")
+
+
+def _open_data(out: Path, authorities, csv_rows: list[dict[str, str]]) -> None:
+    """The comparison table as open data (one row per authority), like every published table."""
+    from .opendata import Indicator, authority_geography, write_open_table
+
+    geo = pd.DataFrame([authority_geography(a.name, a.new_la_code, a.period_end) for a in authorities])
+    rows = pd.DataFrame([{key: _open_value(row[column]) for key, (column, _, _) in OPEN_INDICATORS.items()}
+                         for row in csv_rows])
+    write_open_table(out, "profiles", "Headline measures by authority", "Authority profiles at a glance", rows,
+                     geo, {}, {key: Indicator(label, unit) for key, (_, label, unit) in OPEN_INDICATORS.items()})
+
+
 def comparison(params_dir: str = "params", build_dir: str = "build", out_dir: str | None = None) -> list[str]:
     """The chapter's Markdown parts; writes the table as ``<out_dir>/tables/profiles.csv``."""
     report = load_report(params_dir)
@@ -56,7 +81,9 @@ def comparison(params_dir: str = "params", build_dir: str = "build", out_dir: st
         csv_rows.append({"code": a.code, "authority": a.name, **row})
         rows[f"[{a.name}](../authorities/{a.code}/authority.ipynb)"] = row
     frame = pd.DataFrame.from_dict(rows, orient="index")
-    write_csv(Path(out_dir or Path(build_dir) / "study") / "tables" / "profiles.csv", pd.DataFrame(csv_rows))
+    out = Path(out_dir or Path(build_dir) / "study")
+    write_csv(out / "tables" / "profiles.csv", pd.DataFrame(csv_rows))
+    _open_data(out, authorities, csv_rows)
     if len(in_pdf) == len(codes):
         where = "Each has a full profile in the chapters that follow."
     elif in_pdf:
