@@ -384,3 +384,12 @@ def test_a_small_total_is_suppressed_and_its_column_protected():
     assert pub.counts.loc["Total", "A"] == "c"
     assert pub.counts.loc["Total", "B"] == "23"
     assert (pub.counts["A"] == "c").all() and (pub.percent["A"] == "c").all()
+
+
+def test_markdown_table_right_aligns_only_number_columns():
+    from cinreport.tables import markdown_table
+
+    frame = pd.DataFrame({"n": ["1,234", "c"], "share": ["45% (26% to 66%)", "z"], "range": ["1.0% to 2.5%", "x"],
+                          "meaning": ["text", "more text 2"]}, index=["a", "b"])
+    rule = markdown_table(frame).splitlines()[1]
+    assert rule == "|:---|---:|---:|---:|:---|"

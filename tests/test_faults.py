@@ -8,7 +8,9 @@ builds at once, a render that fails; and scan every output for identifying data.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 import os
 import random
@@ -135,7 +137,8 @@ def check_outputs(project: Path, codes: list[str]) -> None:
     for path in build.rglob("*.csv"):
         if not path.name.startswith("."):
             text = path.read_text(encoding="utf-8")
-            assert text.endswith("\n") and text.count("\n") >= 2, f"{path} is truncated"
+            rows = list(csv.reader(io.StringIO(text)))
+            assert text.endswith("\n") and rows and all(len(r) == len(rows[0]) for r in rows), f"{path} is truncated"
     for path in build.rglob("*.png"):
         if not path.name.startswith("."):
             assert path.read_bytes().endswith(PNG_END), f"{path} is truncated"

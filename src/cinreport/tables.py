@@ -45,13 +45,22 @@ def _escape(value: object) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
+_NUMBER = r"^\s*(?:[-+]?[\d,]*\.?\d+%?(?:\s+to\s+[-+]?[\d,]*\.?\d+%?)?(?:\s*\(.*\))?|c|z|x|–|-)?\s*$"
+
+
+def _numeric(column: pd.Series) -> bool:
+    """A column of numbers, percentages (optionally with an interval in brackets) or symbols."""
+    text = column.astype(str)
+    return bool(text.str.match(_NUMBER).all()) and bool((text.str.contains(r"\d")).any())
+
+
 def markdown_table(frame: pd.DataFrame, index_label: str | None = None) -> str:
     """A pipe table; the index becomes the first column; numeric-looking columns right-aligned."""
     df = frame.reset_index()
     first = index_label or (frame.index.name or "")
     df.columns = [first] + [str(c) for c in frame.columns]
     header = "| " + " | ".join(_escape(c) for c in df.columns) + " |"
-    rule = "|" + "|".join([":---"] + ["---:" for _ in frame.columns]) + "|"
+    rule = "|" + "|".join([":---"] + ["---:" if _numeric(frame[c]) else ":---" for c in frame.columns]) + "|"
     rows = ["| " + " | ".join(_escape(v) for v in row) + " |" for row in df.itertuples(index=False)]
     return "\n".join([header, rule, *rows])
 
