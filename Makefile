@@ -100,7 +100,12 @@ $(BUILD)/validated/%.ok: params/authorities/%.yml $(COMMON)
 $(BUILD)/authorities/%/authority.ipynb: notebooks/authority.ipynb $(BUILD)/validated/%.ok $(NATIONAL) $(COMMON) | $(VALIDATED)
 	@$(CINREPORT) run-authority $*
 
-$(BUILD)/study/%.ipynb: notebooks/study/%.ipynb $(AUTHORITY_NB) $(NATIONAL) $(COMMON)
+# The findings' permutation tests run once, before the study chapters that quote them.
+FINDINGS := $(BUILD)/study/evaluated-findings.json
+$(FINDINGS): $(AUTHORITY_NB) $(COMMON)
+	@$(CINREPORT) findings >/dev/null
+
+$(BUILD)/study/%.ipynb: notebooks/study/%.ipynb $(AUTHORITY_NB) $(NATIONAL) $(FINDINGS) $(COMMON)
 	@$(CINREPORT) run-study $*
 
 # DfE national files (params/report.yml `national:`), read once for every chapter.  Where they are
@@ -118,7 +123,7 @@ _quarto-authorities.yml: params/authorities $(AUTHORITY_PARAMS) | $(INSTALLED)
 # Every recipe writes its output atomically (temporary name, then rename), so a file at a target's
 # path is always complete: Make must not delete one when a build is interrupted right after the
 # rename (it would throw away a good book).  A recipe that fails or is killed leaves the old file.
-.PRECIOUS: $(BOOK) $(AUTHORITY_NB) $(STUDY_NB) $(VALIDATED) $(NATIONAL) _quarto-authorities.yml $(BUILD)/deps.mk
+.PRECIOUS: $(BOOK) $(AUTHORITY_NB) $(STUDY_NB) $(VALIDATED) $(NATIONAL) $(FINDINGS) _quarto-authorities.yml $(BUILD)/deps.mk
 
 $(BOOK): $(STATIC) _quarto-authorities.yml $(STUDY_NB) $(AUTHORITY_NB) $(PACKAGE)
 	$(CINREPORT) render --out $(BOOK_DIR)

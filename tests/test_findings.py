@@ -11,6 +11,7 @@ import json
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from cinreport import findings, synth
@@ -338,3 +339,22 @@ def test_rendered_findings_json_matches_the_findings(rendered):
         mh = next(f for f in case["json"]["findings"] if f["id"] == "mental-health-gap")
         assert mh["sentence"] == case["mh"].sentence
         assert mh["holds"] == case["mh"].holds
+
+
+def test_saved_evaluation_is_used_only_for_the_same_inputs(tmp_path):
+    from cinreport.findings import Finding, evaluation_key, load_evaluation, save_evaluation
+
+    metrics = {"la-a": {"counts": {"case_files": 20}}}
+    cases = {"la-a": pd.DataFrame({"plan_days": [10, 20]})}
+    key = evaluation_key(metrics, cases, {"alpha": 0.05}, 1)
+    f = Finding("x", "theme", "Title", "present", True, "A sentence.", "rule", {"alpha": 0.05},
+                {"v": 0.3, "by": [1, 2]}, "sec-x")
+    save_evaluation(tmp_path / "e.json", key, [f])
+    assert load_evaluation(tmp_path / "e.json", key) == [f]
+    changed_case = {"la-a": pd.DataFrame({"plan_days": [10, 21]})}
+    for other in (evaluation_key(metrics, changed_case, {"alpha": 0.05}, 1),
+                  evaluation_key(metrics, cases, {"alpha": 0.01}, 1),
+                  evaluation_key(metrics, cases, {"alpha": 0.05}, 2),
+                  evaluation_key({"la-a": {"counts": {"case_files": 21}}}, cases, {"alpha": 0.05}, 1)):
+        assert other != key and load_evaluation(tmp_path / "e.json", other) is None
+    assert load_evaluation(tmp_path / "missing.json", key) is None

@@ -187,6 +187,15 @@ def pdf_excluded_chapters(params: str, build: str = "build") -> set[str]:
     return {f"{build}/authorities/{c}/authority.ipynb" for c in codes if c not in keep}
 
 
+def cmd_findings(args: argparse.Namespace) -> int:
+    """Evaluate the key findings once, for every study chapter to read."""
+    from .study import Study
+
+    path = Study.load("findings", params_dir=args.params, build_dir=args.build).save_findings()
+    print(f"findings evaluated: {path}")
+    return 0
+
+
 def cmd_national(args: argparse.Namespace) -> int:
     """Read the DfE national files once into build/national/ (or record why they are absent)."""
     from .config import load_report
@@ -280,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("deps", help="write the Make dependency fragment")
     p.add_argument("--out", default="build/deps.mk")
     p.set_defaults(func=cmd_deps)
+    p = sub.add_parser("findings", help="evaluate the key findings once for the study chapters")
+    p.set_defaults(func=cmd_findings)
     p = sub.add_parser("national", help="read the DfE national files into build/national/")
     p.set_defaults(func=cmd_national)
     p = sub.add_parser("national-data", help="download the DfE national files (needs a network)")

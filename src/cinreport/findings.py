@@ -8,6 +8,8 @@ findings holds. ``findings.json`` is the machine-readable form.
 
 from __future__ import annotations
 
+import json
+
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -407,3 +409,37 @@ def findings_document(findings: list[Finding], implications_: list[Implication],
     return {"meta": meta, "findings": [f.to_dict() for f in findings],
             "implications": [asdict(i) for i in implications_]}
 
+
+
+# -- evaluated once per build -------------------------------------------------------------------------
+def evaluation_key(metrics: dict[str, dict], cases: dict[str, pd.DataFrame], thresholds: dict[str, float],
+                   seed: int) -> str:
+    """A hash of everything :func:`evaluate` reads, so a saved evaluation is used only for the same inputs."""
+    import hashlib
+
+    h = hashlib.sha256()
+    h.update(json.dumps([metrics, thresholds, seed], sort_keys=True, default=str).encode())
+    for code in sorted(cases):
+        h.update(code.encode())
+        h.update(cases[code].to_csv(index=False).encode())
+    return h.hexdigest()
+
+
+def save_evaluation(path, key: str, found: list[Finding]) -> None:
+    """Write the evaluated findings for the study chapters to share (atomic)."""
+    from .atomic import write_json
+
+    write_json(path, {"key": key, "findings": [f.to_dict() for f in found]})
+
+
+def load_evaluation(path, key: str) -> list[Finding] | None:
+    """The saved findings when they were evaluated from the same inputs, else None."""
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        return None
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    if doc.get("key") != key:
+        return None
+    return [Finding(**d) for d in doc["findings"]]

@@ -17,7 +17,8 @@ from . import figures
 from .atomic import write_csv, write_json
 from .codebook import Codebook, load_codebook
 from .config import Authority, ReportParams, load_authorities, load_report
-from .findings import Finding, contingency, evaluate, findings_document, implications, metric_at
+from .findings import (Finding, contingency, evaluate, evaluation_key, findings_document, implications,
+                       load_evaluation, metric_at, save_evaluation)
 
 from .opendata import Indicator, authority_geography, count_table_rows, snake, write_open_table
 from .report import proportion_cell, proportion_values
@@ -40,6 +41,7 @@ class Study:
     codebook: Codebook
     out_dir: Path
     chapter: str
+    build_dir: Path = Path("build")
     _findings: list[Finding] | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
@@ -53,7 +55,7 @@ class Study:
             metrics[a.code] = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
             cases[a.code] = pd.read_csv(folder / "cases.csv")
         return cls(report, authorities, metrics, cases, load_codebook(Path(root) / "data" / "codebook.yml"),
-                   Path(out_dir or Path(build_dir) / "study"), chapter)
+                   Path(out_dir or Path(build_dir) / "study"), chapter, Path(build_dir))
 
     # -- helpers -----------------------------------------------------------------------------
     @property
@@ -136,10 +138,23 @@ class Study:
         """Every finding, evaluated once per chapter (seeded permutation tests are costly with many
         authorities, and a chapter quotes several findings)."""
         if self._findings is None:
-            self._findings = evaluate(self.metrics, self.cases,
-                                      {**self.report.findings, "disclosure_threshold": self.threshold},
-                                      seed=self.report.seed)
+            thresholds = {**self.report.findings, "disclosure_threshold": self.threshold}
+            key = evaluation_key(self.metrics, self.cases, thresholds, self.report.seed)
+            self._findings = load_evaluation(self.evaluation_path, key)  # `cinreport findings` (make)
+            if self._findings is None:
+                self._findings = evaluate(self.metrics, self.cases, thresholds, seed=self.report.seed)
         return self._findings
+
+    @property
+    def evaluation_path(self) -> Path:
+        return self.build_dir / "study" / "evaluated-findings.json"
+
+    def save_findings(self) -> Path:
+        """Evaluate the findings once for every study chapter of this build."""
+        thresholds = {**self.report.findings, "disclosure_threshold": self.threshold}
+        key = evaluation_key(self.metrics, self.cases, thresholds, self.report.seed)
+        save_evaluation(self.evaluation_path, key, self.findings())
+        return self.evaluation_path
 
     def finding(self, fid: str) -> Finding:
         return next(f for f in self.findings() if f.id == fid)
