@@ -375,3 +375,19 @@ def test_bench_markdown_table_for_the_readme():
                       "peak_mib": 100.0, "peak_rss_mib": 300.0}]}
     row = bench.markdown(doc).splitlines()[2]
     assert row == "| 4 | 13 | 10.0 | 10.00 | 10.0 (2.0 + 8.0) | – | 30.0 | 3.00 | 13.0 | 0.77 | 100 (300) |"
+
+
+def test_many_authorities_get_a_dot_per_authority_not_a_bar(tmp_path):
+    import pandas as pd
+
+    from cinreport.config import load_report
+    from cinreport.study import BARS_UP_TO, Study
+
+    study = Study(load_report(ROOT / "params"), [], {}, {}, None, tmp_path, "x")
+    few = pd.DataFrame({f"A{i}": [10, 20, 30] for i in range(3)}, index=["p", "q", "r"])
+    many = pd.DataFrame({f"A{i}": [10, 20, 30 + i] for i in range(BARS_UP_TO + 1)}, index=["p", "q", "r"])
+    bars = study.share_figure("few", few, "Few", "Grouped bars.", "Per cent")
+    dots = study.share_figure("many", many, "Many", "Grouped bars.", "Per cent")
+    assert "Grouped bars." in bars and (tmp_path / "figures" / "few.png").is_file()
+    assert f"one dot per authority ({BARS_UP_TO + 1} authorities)" in dots
+    assert (tmp_path / "figures" / "many.png").read_bytes().startswith(b"\x89PNG")

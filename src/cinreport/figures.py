@@ -97,7 +97,7 @@ def box_by_group(values: pd.DataFrame, value: str, group: str, xlabel: str, size
 
 def dot_distribution(values: pd.DataFrame, xlabel: str, reference: dict[str, float] | None = None,
                      highlights: pd.DataFrame | None = None, reference_label: str = "England",
-                     size=SIZE_TALL) -> plt.Figure:
+                     size=SIZE_TALL, points_label: str = "Local authorities") -> plt.Figure:
     """One row per group (``values['group']``), a small grey dot per area (``values['value']``), a
     black bar for the reference value (England) and coloured markers for highlighted areas
     (``highlights`` with columns group, label, value) — the national distribution at a glance."""
@@ -107,7 +107,7 @@ def dot_distribution(values: pd.DataFrame, xlabel: str, reference: dict[str, flo
     fig, ax = plt.subplots(figsize=size)
     rng = np.random.default_rng(0)
     y = values["group"].map(pos).to_numpy(dtype=float) + rng.uniform(-0.18, 0.18, len(values))
-    ax.scatter(values["value"], y, s=12, color="#8C8C8C", alpha=0.7, linewidths=0, label="Local authorities")
+    ax.scatter(values["value"], y, s=12, color="#8C8C8C", alpha=0.7, linewidths=0, label=points_label)
     if reference:
         ref = [(pos[g], v) for g, v in reference.items() if g in pos and v is not None and not np.isnan(v)]
         if ref:
