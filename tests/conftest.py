@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,15 +17,9 @@ PROJECT_ITEMS = ["Makefile", "_quarto.yml", "index.qmd", "pyproject.toml", "requ
 
 def copy_project(dest: Path) -> Path:
     """Copy what a build needs, keeping modification times (so Make's view is unchanged)."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for item in PROJECT_ITEMS:
-        src = ROOT / item
-        if src.is_dir():
-            shutil.copytree(src, dest / item, copy_function=shutil.copy2,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        else:
-            shutil.copy2(src, dest / item)
-    return dest
+    from cinreport.bench import copy_items
+
+    return copy_items(ROOT, dest, PROJECT_ITEMS)
 
 
 def national_dir() -> Path | None:

@@ -197,19 +197,27 @@ def floor_per_notebook(venv: Path, work: Path, repeats: int = 3) -> float:
 # Workspaces
 
 
+def copy_items(root: Path, dest: Path, items) -> Path:
+    """Copy the named files and folders of a project, keeping modification times (so Make's view of
+    what is up to date is unchanged); caches and build metadata are left out."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for item in items:
+        src = Path(root) / item
+        if src.is_dir():
+            shutil.copytree(src, dest / item, copy_function=shutil.copy2,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy2(src, dest / item)
+    return dest
+
+
 def make_workspace(root: Path, dest: Path, n: int, seed: int) -> Path:
     """A copy of the project at ``root`` with N fictional authorities instead of the demo ones."""
     from .config import load_report
     from .synth import write_many
 
     dest.mkdir(parents=True)
-    for item in PROJECT_ITEMS:
-        src = root / item
-        if src.is_dir():
-            shutil.copytree(src, dest / item, copy_function=shutil.copy2,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        else:
-            shutil.copy2(src, dest / item)
+    copy_items(root, dest, PROJECT_ITEMS)
     (dest / "params" / "authorities").mkdir(parents=True)
     shutil.copy2(root / "params" / "report.yml", dest / "params" / "report.yml")
     (dest / "data").mkdir()
