@@ -626,3 +626,16 @@ def test_fetch_refuses_names_that_are_not_plain_file_names(dest, name):
 def test_fetch_refuses_other_schemes(dest):
     with pytest.raises(DfEFetchError, match=r"^file:///etc/passwd: only http and https"):
         fetch_files({"b1.csv": "file:///etc/passwd"}, dest)
+
+
+def test_levels_keeps_the_rows_of_several_levels(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("time_period,time_identifier,geographic_level,country_code,country_name,region_code,"
+                    "region_name,n\n2024,Reporting year,National,E92000001,England,,,5\n"
+                    "2024,Reporting year,Regional,E92000001,England,E12000001,North East,c\n")
+    table = dfe.read_dfe_csv(path)
+    both = table.levels("National", "Regional")
+    assert list(both.status("n")) == ["value", "c"]
+    assert list(table.levels("National").value("n")) == [5.0]
+    with pytest.raises(ValueError, match="'County' is not a DfE geographic level"):
+        table.levels("National", "County")

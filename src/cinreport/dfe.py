@@ -192,10 +192,15 @@ class DfETable:
 
     def level(self, geographic_level: str) -> "DfETable":
         """The rows of one geographic level (e.g. ``'Local authority'``), as a table."""
-        if geographic_level not in GEOGRAPHIC_LEVELS:
-            raise ValueError(f"'{geographic_level}' is not a DfE geographic level; one of: "
-                             f"{', '.join(GEOGRAPHIC_LEVELS)}")
-        return self._subset(self.data["geographic_level"] == geographic_level)
+        return self.levels(geographic_level)
+
+    def levels(self, *geographic_levels: str) -> "DfETable":
+        """The rows of any of these geographic levels, as a table."""
+        for name in geographic_levels:
+            if name not in GEOGRAPHIC_LEVELS:
+                raise ValueError(f"'{name}' is not a DfE geographic level; one of: "
+                                 f"{', '.join(GEOGRAPHIC_LEVELS)}")
+        return self._subset(self.data["geographic_level"].isin(geographic_levels))
 
     def periods(self) -> list[str]:
         """The distinct time periods, earliest first."""

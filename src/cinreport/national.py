@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from .atomic import write_csv, write_json
@@ -69,6 +68,7 @@ CPP_BANDS: dict[str, str] = {
 LONDON = ("E12000007", "London")
 REGION_LEVELS = ("Regional",)
 LA_LEVEL = "Local authority"
+STUDIED_LEVELS = ("National", *REGION_LEVELS, LA_LEVEL)
 
 
 class NationalDataError(ValueError):
@@ -129,25 +129,14 @@ def _areas(data: pd.DataFrame) -> pd.DataFrame:
                          "old_la_code": data.get("old_la_code", pd.Series("", index=data.index)).fillna("")})
 
 
-def _keep_levels(table) -> pd.Series:
-    return table.data["geographic_level"].isin(["National", *REGION_LEVELS, LA_LEVEL])
-
-
 def _long(areas: pd.DataFrame, measure: str, value: pd.Series, status: pd.Series) -> pd.DataFrame:
     return areas.assign(measure=measure, value=value.to_numpy(dtype=float), status=status.to_numpy())
-
-
-def _status(table, column: str) -> pd.Series:
-    sym = table.symbols[column]
-    val = table.data[column]
-    return pd.Series(np.where(sym.notna(), sym.astype(object), np.where(val.notna(), "value", "missing")),
-                     index=table.data.index)
 
 
 def _share_measures(table, areas: pd.DataFrame, total: str, parts: dict[str, str], prefix: str) -> list[pd.DataFrame]:
     """Each part column as a share of ``total``; status is the first non-value status of the two."""
     denom = table.data[total]
-    denom_status = _status(table, total)
+    denom_status = table.status(total)
     frames = []
     by_name: dict[str, list[str]] = {}
     for column, key in parts.items():
@@ -156,7 +145,7 @@ def _share_measures(table, areas: pd.DataFrame, total: str, parts: dict[str, str
     for key, columns in by_name.items():
         column = columns[0]
         num = table.data[column]
-        st = _status(table, column)
+        st = table.status(column)
         st = st.where(st != "value", denom_status)
         share = (num / denom.where(denom > 0)).where(st == "value")
         st = st.where(~((st == "value") & share.isna()), "z")
@@ -168,34 +157,21 @@ def read_measures(files: dict[str, Path]) -> pd.DataFrame:
     """The tidy measures table from the b1, c3, d5 and ONS population files."""
     from .dfe import read_dfe_csv
 
-    frames = []
-    cin = read_dfe_csv(files["children_in_need"])
-    cin_rows = _keep_levels(cin)
-    cin_areas = _areas(cin.data[cin_rows])
-    need = _require(cin, "At31_episodes", files["children_in_need"])
-    frames.append(_long(cin_areas, "cin_at31", cin.data.loc[cin_rows, need], _status(cin, need)[cin_rows]))
+    def read(key: str, indicator: str):
+        table = read_dfe_csv(files[key]).levels(*STUDIED_LEVELS)
+        return table, _areas(table.data), _require(table, indicator, files[key])
 
-    pop = read_dfe_csv(files["population"])
-    pop_col = _require(pop, "population_estimate", files["population"])
-    pop_rows = _keep_levels(pop)
-    pop_areas = _areas(pop.data[pop_rows])
-    frames.append(_long(pop_areas, "population", pop.data.loc[pop_rows, pop_col], _status(pop, pop_col)[pop_rows]))
+    cin, cin_areas, need = read("children_in_need", "At31_episodes")
+    pop, pop_areas, pop_col = read("population", "population_estimate")
+    fac, fac_areas, total = read("factors", "Episodes_with_assessment_factor")
+    cpp, cpp_areas, cpp_total = read("cpp_duration", "CPP_At31")
+    frames = [_long(cin_areas, "cin_at31", cin.value(need), cin.status(need)),
+              _long(pop_areas, "population", pop.value(pop_col), pop.status(pop_col))]
     frames.append(_rates(frames[0], frames[1]))
-
-    fac = read_dfe_csv(files["factors"])
-    total = _require(fac, "Episodes_with_assessment_factor", files["factors"])
-    fac_rows = _keep_levels(fac)
-    fac_sub = _subset(fac, fac_rows)
-    fac_areas = _areas(fac_sub.data)
-    frames.append(_long(fac_areas, "factor_episodes", fac_sub.data[total], _status(fac_sub, total)))
-    frames += _share_measures(fac_sub, fac_areas, total, FACTOR_COLUMNS, "factor")
-
-    cpp = read_dfe_csv(files["cpp_duration"])
-    cpp_total = _require(cpp, "CPP_At31", files["cpp_duration"])
-    cpp_sub = _subset(cpp, _keep_levels(cpp))
-    cpp_areas = _areas(cpp_sub.data)
-    frames.append(_long(cpp_areas, "cpp_at31", cpp_sub.data[cpp_total], _status(cpp_sub, cpp_total)))
-    frames += _share_measures(cpp_sub, cpp_areas, cpp_total, CPP_BANDS, "cpp_duration")
+    frames.append(_long(fac_areas, "factor_episodes", fac.value(total), fac.status(total)))
+    frames += _share_measures(fac, fac_areas, total, FACTOR_COLUMNS, "factor")
+    frames.append(_long(cpp_areas, "cpp_at31", cpp.value(cpp_total), cpp.status(cpp_total)))
+    frames += _share_measures(cpp, cpp_areas, cpp_total, CPP_BANDS, "cpp_duration")
 
     out = pd.concat(frames, ignore_index=True)[MEASURE_COLUMNS]
     return out.sort_values(["measure", "time_period", "geographic_level", "area_code"], kind="stable",
@@ -207,18 +183,6 @@ def _require(table, column: str, path: Path) -> str:
         raise NationalDataError(f"{path}: expected the indicator column '{column}', which is not there "
                                 f"(indicators: {', '.join(table.indicators[:8])}...)")
     return column
-
-
-@dataclass(frozen=True)
-class _Sub:
-    data: pd.DataFrame
-    symbols: pd.DataFrame
-    indicators: tuple[str, ...]
-
-
-def _subset(table, rows: pd.Series) -> _Sub:
-    return _Sub(table.data[rows].reset_index(drop=True), table.symbols[rows].reset_index(drop=True),
-                tuple(table.indicators))
 
 
 def _rates(cin: pd.DataFrame, pop: pd.DataFrame) -> pd.DataFrame:
