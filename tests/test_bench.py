@@ -166,12 +166,10 @@ def test_cache_reuses_conversions_and_drops_unused_ones(tmp_path, monkeypatch):
     first = render._read_chapter(source, tmp_path / "media" / "chapter", "chapter.md", cache)
     (tmp_path / "cache" / "stale-entry").write_text("{}", encoding="utf-8")
 
-    import pypandoc
-
     def refuse(*args, **kwargs):
         raise AssertionError("Pandoc was run for an unchanged chapter")
 
-    monkeypatch.setattr(pypandoc, "convert_file", refuse)
+    monkeypatch.setattr(render, "_pandoc", refuse)
     again = render.PandocCache(tmp_path / "cache")
     assert render._read_chapter(source, tmp_path / "media" / "chapter", "chapter.md", again) == first
     again.prune()
@@ -391,3 +389,14 @@ def test_many_authorities_get_a_dot_per_authority_not_a_bar(tmp_path):
     assert "Grouped bars." in bars and (tmp_path / "figures" / "few.png").is_file()
     assert f"one dot per authority ({BARS_UP_TO + 1} authorities)" in dots
     assert (tmp_path / "figures" / "many.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_study_part_of_a_timed_build_starts_with_the_findings(tmp_path):
+    """The findings are evaluated for the study chapters, so their time counts as study time."""
+    script = ("echo '[ 1/3] authority la-a executed in 1.0 s'; "
+              "echo '[cinreport] evaluating the findings of 4 authorities -> build/study/x.json'; sleep 1; "
+              "echo '[cinreport] running study-reasons -> build/study/reasons.ipynb'; "
+              "echo '[ 2/3] study chapter reasons executed in 0.1 s'")
+    run = bench.run_timed(["bash", "-c", script], tmp_path)
+    assert run.study_render_s >= 1.0 > run.authority_s
+    assert run.notebooks == 2

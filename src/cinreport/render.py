@@ -26,7 +26,7 @@ when everything succeeded; on failure the previous output folder is untouched.
 from __future__ import annotations
 
 import argparse
-import copy
+import functools
 import html
 import importlib.metadata
 import json
@@ -36,6 +36,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
@@ -448,16 +449,35 @@ def _str_inlines(text: str) -> list:
     return out
 
 
-def _nodes(obj):
-    """Every AST element (dict with "t") inside obj, depth first."""
+def _nodes(obj) -> list:
+    """Every AST element (dict with "t") inside obj, depth first (in document order).
+
+    A list, built with an explicit stack: a recursive generator costs a frame per level for every
+    node, and the book's documents have millions of nodes at 153 authorities. Nodes added to the
+    tree while the caller goes through the list are not in it."""
+    found: list = []
+    stack = [obj]
+    pop, push = stack.pop, stack.extend
+    while stack:
+        node = pop()
+        if isinstance(node, dict):
+            if "t" in node:
+                found.append(node)
+            children = [v for v in node.values() if isinstance(v, (dict, list))]
+        elif isinstance(node, list):
+            children = [v for v in node if isinstance(v, (dict, list))]
+        else:
+            continue
+        push(reversed(children))
+    return found
+
+
+def _copy_ast(obj):
+    """A deep copy of a Pandoc JSON AST (dicts, lists and immutable leaves): several times faster
+    than :func:`copy.deepcopy`, which tracks shared references the AST never has."""
     if isinstance(obj, dict):
-        if "t" in obj:
-            yield obj
-        for value in obj.values():
-            yield from _nodes(value)
-    elif isinstance(obj, list):
-        for item in obj:
-            yield from _nodes(item)
+        return {k: _copy_ast(v) if isinstance(v, (dict, list)) else v for k, v in obj.items()}
+    return [_copy_ast(v) if isinstance(v, (dict, list)) else v for v in obj]
 
 
 def _stringify(obj) -> str:
@@ -499,11 +519,34 @@ def _header_blocks(blocks: list):
             yield from _header_blocks(block["c"][1])
 
 
-def _pandoc(convert, what: str, *args, **kwargs) -> str:
+@functools.lru_cache(maxsize=1)
+def _pandoc_path() -> str:
+    import pypandoc
+
+    return pypandoc.get_pandoc_path()  # the binary pypandoc-binary ships, else the one on PATH
+
+
+def _pandoc(what: str, args: list[str], text: str | None = None) -> str:
+    """Run Pandoc directly (one process per conversion: pypandoc would also list Pandoc's formats
+    twice on every call) and return its output; a failure names ``what`` it was converting."""
     try:
-        return convert(*args, **kwargs)
-    except (RuntimeError, OSError) as exc:
+        proc = subprocess.run([_pandoc_path(), *args], input=text, capture_output=True, encoding="utf-8")
+    except OSError as exc:
         raise RenderError(f"Pandoc failed on {what}: {exc}") from exc
+    if proc.returncode != 0:
+        raise RenderError(f"Pandoc failed on {what} (exit {proc.returncode}): {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def _in_parallel(function, items: list) -> list:
+    """``[function(item) for item in items]`` on a thread per core: the work is mostly Pandoc
+    processes, which run at the same time. Results keep their order; the first failure (in item
+    order) is raised."""
+    workers = min(len(items), os.cpu_count() or 1)
+    if workers <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(function, items))
 
 
 # --------------------------------------------------------------------------------------------
@@ -620,20 +663,17 @@ def _stable_notebook(data: bytes) -> str | None:
 
 
 def _read_chapter_uncached(source: Path, media_dir: Path, what: str) -> dict:
-    import pypandoc
-
     if source.suffix == ".ipynb":
         try:
             json.loads(source.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise RenderError(f"Chapter {what} is not a readable notebook: {exc}") from exc
-        markdown = _pandoc(
-            pypandoc.convert_file, what, str(source), "markdown", format="ipynb",
-            extra_args=[f"--extract-media={media_dir}"],
-        )
-        text = _pandoc(pypandoc.convert_text, what, markdown, "json", format="markdown")
+        # Through Markdown, so that cells are read with all of Pandoc's Markdown extensions
+        # (cross-references, fenced divs, table captions), as Quarto reads them.
+        markdown = _pandoc(what, ["--from=ipynb", "--to=markdown", f"--extract-media={media_dir}", str(source)])
+        text = _pandoc(what, ["--from=markdown", "--to=json"], markdown)
     else:
-        text = _pandoc(pypandoc.convert_file, what, str(source), "json", format="markdown")
+        text = _pandoc(what, ["--from=markdown", "--to=json", str(source)])
     return json.loads(text)
 
 
@@ -913,7 +953,7 @@ def _html_blocks(blocks: list) -> list:
     section = ["Table"]
     used: set[str] = set()
 
-    def wrap(node):
+    def wrap(node):  # copies as it goes: the chapter's own blocks are left as they are
         if isinstance(node, list):
             return [wrap(item) for item in node]
         if not isinstance(node, dict):
@@ -927,10 +967,10 @@ def _html_blocks(blocks: list) -> list:
                 label, k = f"{base} ({k})", k + 1
             used.add(label)
             attrs = [["role", "region"], ["tabindex", "0"], ["aria-label", label]]
-            return _el("Div", [["", ["table-wrap"], attrs], [node]])
+            return _el("Div", [["", ["table-wrap"], attrs], [_copy_ast(node)]])
         return {key: wrap(value) for key, value in node.items()}
 
-    return wrap(copy.deepcopy(blocks))
+    return wrap(blocks)
 
 
 NAV_FOLD = 12  # a part with more chapters than this is folded in the sidebar unless it holds the page
@@ -1238,7 +1278,7 @@ def _pdf_blocks(docs: list[_Doc], out: Path | None = None) -> list:
     """All chapters joined, each on a new page, with part pages. Ids are made unique across
     chapters and links are pointed at ids in the joined document (Typst rejects links to
     missing or repeated labels); a link whose target is not in the book keeps only its text."""
-    copies = {doc.page: copy.deepcopy(doc.blocks) for doc in docs}
+    copies = {doc.page: _copy_ast(doc.blocks) for doc in docs}
     renames: dict[str, dict[str, str]] = {}  # page -> {old id: id in the PDF}
     seen: set[str] = set()
     for doc in docs:
@@ -1282,7 +1322,6 @@ def _pdf_blocks(docs: list[_Doc], out: Path | None = None) -> list:
 
 
 def _write_pdf(docs: list[_Doc], api_version, meta: dict, description: str, out: Path, work: Path) -> None:
-    import pypandoc
     import typst
 
     doc_meta = {
@@ -1300,10 +1339,8 @@ def _write_pdf(docs: list[_Doc], api_version, meta: dict, description: str, out:
     book = {"pandoc-api-version": api_version, "meta": doc_meta, "blocks": _pdf_blocks(docs, out)}
     template = work / "book-template.typst"
     template.write_text(_TYPST_TEMPLATE, encoding="utf-8")
-    source = _pandoc(
-        pypandoc.convert_text, "the joined book (Typst output)", json.dumps(book), "typst",
-        format="json", extra_args=["--standalone", f"--template={template}"],
-    )
+    source = _pandoc("the joined book (Typst output)",
+                     ["--from=json", "--to=typst", "--standalone", f"--template={template}"], json.dumps(book))
     typ = out / ".cinreport.typ"  # next to figures/ so image paths resolve; removed below
     typ.write_text(source, encoding="utf-8")
     try:
@@ -1342,8 +1379,6 @@ def _book_meta(root: Path) -> dict:
 
 
 def _html_fragment(doc: _Doc, api_version, cache: PandocCache | None) -> str:
-    import pypandoc
-
     # Keyed on the document before the HTML-only changes below (they follow from it and from this
     # module's source, which the key covers), so an unchanged page costs no copy of its document.
     key = cache.key("html", json.dumps([api_version, doc.blocks]).encode()) if cache else None
@@ -1351,10 +1386,8 @@ def _html_fragment(doc: _Doc, api_version, cache: PandocCache | None) -> str:
     if cached is not None:
         return cached
     fragment = json.dumps({"pandoc-api-version": api_version, "meta": {}, "blocks": _html_blocks(doc.blocks)})
-    body = _pandoc(
-        pypandoc.convert_text, f"chapter {doc.chapter.path} (HTML output)", fragment, "html5",
-        format="json", extra_args=["--mathml", "--section-divs"],
-    )
+    body = _pandoc(f"chapter {doc.chapter.path} (HTML output)",
+                   ["--from=json", "--to=html5", "--mathml", "--section-divs"], fragment)
     if cache:
         cache.put(key, body)
     return body
@@ -1362,8 +1395,6 @@ def _html_fragment(doc: _Doc, api_version, cache: PandocCache | None) -> str:
 
 def _render_fallback(root: Path, chapters: list[Chapter], out: Path, cache: PandocCache | None = None,
                      pdf_exclude: frozenset[str] = frozenset()) -> None:
-    import pypandoc
-
     description = renderer_description("pandoc-typst")
     meta = _book_meta(root)
     pages = page_names(chapters)
@@ -1372,20 +1403,20 @@ def _render_fallback(root: Path, chapters: list[Chapter], out: Path, cache: Pand
     api_version = None
     with tempfile.TemporaryDirectory(prefix="cinreport-render-") as tmp:
         work = Path(tmp)
-        for chapter, page in zip(chapters, pages):
-            source = root / chapter.path
-            raw = _read_chapter(source, work / "media" / Path(page).stem, str(chapter.path), cache)
+        raws = _in_parallel(lambda cp: _read_chapter(root / cp[0].path, work / "media" / Path(cp[1]).stem,
+                                                     str(cp[0].path), cache), list(zip(chapters, pages)))
+        for chapter, page, raw in zip(chapters, pages, raws):
             api_version = raw["pandoc-api-version"]
             doc = _prepare(raw, chapter, page)
-            _copy_images(doc, source.parent, out)
+            _copy_images(doc, (root / chapter.path).parent, out)
             docs.append(doc)
         targets = _number_floats(docs)
         downloads = _downloads(out)
         for doc in docs:
             _resolve_links(doc, targets, chapter_pages, root)
 
-        for doc in docs:
-            body = _html_fragment(doc, api_version, cache)
+        bodies = _in_parallel(lambda doc: _html_fragment(doc, api_version, cache), docs)
+        for doc, body in zip(docs, bodies):
             (out / doc.page).write_text(_page_html(doc, docs, body, meta, description, downloads), encoding="utf-8")
 
         css = _BASE_CSS
