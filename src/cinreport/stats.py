@@ -1,8 +1,9 @@
 """Small statistical helpers used by the measures and findings.
 
-All functions are pure and deterministic: permutation tests draw from a
-:class:`numpy.random.Generator` seeded by the ``seed`` argument, so the same inputs always give
-the same outputs (byte-identical JSON downstream).
+All functions are pure and deterministic: permutation tests draw from
+:class:`numpy.random.Generator` objects spawned from the ``seed`` argument, in chunks that do not
+depend on the number of cores, so the same inputs always give the same outputs (byte-identical
+JSON downstream).
 
 Conventions
 -----------
@@ -17,6 +18,8 @@ Conventions
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
@@ -42,8 +45,38 @@ Variation = Literal["considerable", "some", "none", "uncertain"]
 MIN_EXPECTED = 5
 #: Groups with fewer values than this make the Kruskal-Wallis chi-squared approximation unreliable.
 MIN_GROUP_SIZE = 5
-#: Upper bound on the number of cells held in memory at once by the permutation tests.
+#: Upper bound on the number of cells held in memory at once by each thread of a permutation test.
 _BATCH_CELLS = 2_000_000
+#: Permutations per independently seeded chunk (see :func:`_monte_carlo_hits`).
+_CHUNK = 1_000
+
+
+def _monte_carlo_hits(batch_hits, n_permutations: int, seed: int, n: int) -> int:
+    """How many of ``n_permutations`` random permutations give a statistic at least the observed
+    one, where ``batch_hits(rng, b)`` draws ``b`` permutations and counts those that do.
+
+    The permutations are drawn in chunks of ``_CHUNK``, each from its own generator spawned from
+    ``SeedSequence(seed)``, and the chunks run on a thread per core (NumPy releases the GIL while
+    it shuffles). Each chunk's draws depend only on the seed and the chunk's place, so the count
+    is the same on any machine whatever its number of cores.
+    """
+    sizes = [min(_CHUNK, n_permutations - start) for start in range(0, n_permutations, _CHUNK)]
+    seeds = np.random.SeedSequence(seed).spawn(len(sizes))
+    batch = max(1, min(_CHUNK, _BATCH_CELLS // max(n, 1)))
+
+    def chunk(i: int) -> int:
+        rng, hits, done = np.random.default_rng(seeds[i]), 0, 0
+        while done < sizes[i]:
+            b = min(batch, sizes[i] - done)
+            hits += batch_hits(rng, b)
+            done += b
+        return hits
+
+    workers = min(len(sizes), os.cpu_count() or 1)
+    if workers <= 1:
+        return sum(chunk(i) for i in range(len(sizes)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return sum(pool.map(chunk, range(len(sizes))))
 
 
 @dataclass(frozen=True)
@@ -215,19 +248,16 @@ def _permutation_chi2_p(obs: np.ndarray, n_permutations: int, seed: int) -> floa
     inv_rc = 1.0 / np.outer(row_tot, col_tot)
     observed = n * (float((obs.astype(float) ** 2 * inv_rc).sum()) - 1.0)
     tol = 1e-9 * max(1.0, abs(observed))
-    rng = np.random.default_rng(seed)
-    batch = max(1, _BATCH_CELLS // max(n, 1))
-    hits = 0
-    done = 0
     base = rows * c
-    while done < n_permutations:
-        b = min(batch, n_permutations - done)
+
+    def batch_hits(rng: np.random.Generator, b: int) -> int:
         perm = rng.permuted(np.tile(groups, (b, 1)), axis=1)
         idx = (base[None, :] + perm) + (np.arange(b) * (r * c))[:, None]
         counts = np.bincount(idx.ravel(), minlength=b * r * c).reshape(b, r, c)
         stat = n * ((counts.astype(float) ** 2 * inv_rc).sum(axis=(1, 2)) - 1.0)
-        hits += int((stat >= observed - tol).sum())
-        done += b
+        return int((stat >= observed - tol).sum())
+
+    hits = _monte_carlo_hits(batch_hits, n_permutations, seed, n)
     return (hits + 1) / (n_permutations + 1)
 
 
@@ -338,16 +368,13 @@ def kruskal_epsilon(
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
     observed = float(_h_from_rank_sums(np.add.reduceat(ranks, starts), sizes, n, tie))
     tol = 1e-9 * max(1.0, abs(observed))
-    rng = np.random.default_rng(seed)
-    batch = max(1, _BATCH_CELLS // n)
-    hits = 0
-    done = 0
-    while done < n_permutations:
-        b = min(batch, n_permutations - done)
+
+    def batch_hits(rng: np.random.Generator, b: int) -> int:
         perm = rng.permuted(np.tile(ranks, (b, 1)), axis=1)
         stat = _h_from_rank_sums(np.add.reduceat(perm, starts, axis=1), sizes, n, tie)
-        hits += int((stat >= observed - tol).sum())
-        done += b
+        return int((stat >= observed - tol).sum())
+
+    hits = _monte_carlo_hits(batch_hits, n_permutations, seed, n)
     p = (hits + 1) / (n_permutations + 1)
     method = (f"Kruskal-Wallis H with permutation p-value ({n_permutations:,} permutations; "
               f"some groups have fewer than {MIN_GROUP_SIZE} values)")
