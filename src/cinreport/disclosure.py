@@ -281,6 +281,44 @@ def _orient(lines: list[_Line], lines_of: dict[Cell, list[int]]) -> list[int] | 
 # --------------------------------------------------------------------------------------------
 
 
+def _bridges(n_nodes: int, edges: list[tuple[int, int]]) -> set[int]:
+    """Indices of the edges that are bridges of an undirected multigraph (Tarjan's low-link,
+    iterative): edges whose removal disconnects their two ends. Parallel edges are never bridges."""
+    adjacent: list[list[tuple[int, int]]] = [[] for _ in range(n_nodes)]
+    for i, (u, v) in enumerate(edges):
+        adjacent[u].append((v, i))
+        adjacent[v].append((u, i))
+    order = [-1] * n_nodes
+    low = [0] * n_nodes
+    found: set[int] = set()
+    clock = 0
+    for root in range(n_nodes):
+        if order[root] != -1:
+            continue
+        order[root] = low[root] = clock
+        clock += 1
+        stack = [(root, -1, iter(adjacent[root]))]
+        while stack:
+            node, via, neighbours = stack[-1]
+            for nxt, i in neighbours:
+                if i == via:
+                    continue
+                if order[nxt] == -1:
+                    order[nxt] = low[nxt] = clock
+                    clock += 1
+                    stack.append((nxt, i, iter(adjacent[nxt])))
+                    break
+                low[node] = min(low[node], order[nxt])
+            else:
+                stack.pop()
+                if stack:
+                    parent = stack[-1][0]
+                    low[parent] = min(low[parent], low[node])
+                    if low[node] > order[parent]:
+                        found.add(via)
+    return found
+
+
 def _determined(st: _Structure, mask: np.ndarray) -> list[Cell]:
     """Suppressed cells whose value every non-negative integer solution shares (exact).
 
@@ -328,8 +366,24 @@ def _determined(st: _Structure, mask: np.ndarray) -> list[Cell]:
                     stack.append(nxt)
         return False
 
+    # Most cells are settled without a search, by bridges of the graph taken as undirected (each
+    # cell one edge): a bridge of all the cells joins two parts no other path joins, so no cycle
+    # runs through it (pinned); a non-zero cell that is not a bridge of the non-zero cells lies on
+    # a cycle of cells that can each move both ways (free). Only the rest are searched.
+    cells = list(arcs)
+    ends_of = [arcs[c] for c in cells]
+    cut_all = _bridges(ground + 1, ends_of)
+    two_way = [i for i, c in enumerate(cells) if st.values[c] > 0]
+    cut_two_way = {two_way[j] for j in _bridges(ground + 1, [ends_of[i] for i in two_way])}
+
     pinned = []
-    for cell, (tail, head) in arcs.items():
+    for i, cell in enumerate(cells):
+        if i in cut_all:
+            pinned.append(cell)
+            continue
+        if st.values[cell] > 0 and i not in cut_two_way:
+            continue
+        tail, head = ends_of[i]
         can_grow = reaches(head, tail, cell)
         can_shrink = st.values[cell] > 0 and reaches(tail, head, cell)
         if not (can_grow or can_shrink):
