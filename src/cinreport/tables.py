@@ -7,6 +7,7 @@ in Pandoc's HTML and in Typst.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pandas as pd
@@ -63,6 +64,50 @@ def markdown_table(frame: pd.DataFrame, index_label: str | None = None) -> str:
     rule = "|" + "|".join([":---"] + ["---:" if _numeric(frame[c]) else ":---" for c in frame.columns]) + "|"
     rows = ["| " + " | ".join(_escape(v) for v in row) + " |" for row in df.itertuples(index=False)]
     return "\n".join([header, rule, *rows])
+
+
+MANY_GROUPS = 12  # above this many authorities a cross-authority table shows their spread, not a column each
+
+SPREAD_COLUMNS = ("Lowest", "Lower quartile", "Median", "Upper quartile", "Highest")
+
+
+def published_numbers(frame: pd.DataFrame) -> pd.DataFrame:
+    """The leading number of each published cell ('12', '12%', '45% (26% to 66%)'); a suppression or
+    not-applicable symbol becomes NaN."""
+    return frame.apply(lambda col: pd.to_numeric(
+        col.astype(str).str.extract(r"^\s*(-?\d+(?:\.\d+)?)", expand=False), errors="coerce"))
+
+
+def spread_table(values: pd.DataFrame, index_label: str, symbol: str = "c",
+                 groups: str = "Authorities with a figure") -> pd.DataFrame:
+    """Categories × groups of published percentages (NaN where not published) as one row per category:
+    how many groups have a figure, then the lowest, quartiles and highest of those figures.
+
+    Every number derives from cells already published (suppressed ones are left out, never
+    estimated), so the spread discloses nothing the full table would not. A category with no
+    published figure shows the suppression symbol.
+    """
+    quantiles = values.quantile([0, .25, .5, .75, 1], axis=1, interpolation="midpoint").T
+    out = pd.DataFrame(index=values.index)
+    out[groups] = values.notna().sum(axis=1).astype(str)
+    for name, q in zip(SPREAD_COLUMNS, quantiles.columns):
+        out[name] = [symbol if pd.isna(v) else f"{math.floor(v + 0.5)}%" for v in quantiles[q]]  # half up
+    out.index.name = index_label
+    return out
+
+
+def spread_markdown(values: pd.DataFrame, index_label: str, caption: str, label: str, open_name: str,
+                    symbol: str = "c") -> str:
+    """A cross-authority table for many authorities: the spread of their published percentages, with
+    a caption saying where each authority's own figures are."""
+    spread = spread_table(values, index_label, symbol)
+    text = markdown_table(spread)
+    text += (f"\n\n: {caption}: spread across the {values.shape[1]} authorities (each authority's figures are in "
+             f"its chapter and the open data file `{open_name}.csv`) {{#{label}}}")
+    if values.isna().any().any():
+        text += (f"\n\nPercentages suppressed for an authority (`{symbol}`) are left out of the spread; "
+                 "*Authorities with a figure* counts those that remain.")
+    return text
 
 
 def publish_counts(table: pd.DataFrame, threshold: int, symbol: str = "c", percent_axis: int | None = 0,

@@ -1,0 +1,84 @@
+"""Cross-authority tables for many authorities: the spread of published figures, not a column each."""
+
+import datetime as dt
+import math
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+
+from cinreport.tables import MANY_GROUPS, publish_counts, published_numbers, spread_markdown, spread_table
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_published_numbers_reads_cells_and_leaves_symbols_out():
+    frame = pd.DataFrame({"A": ["12", "c", "45% (26% to 66%)"], "B": ["z", "7%", "0"]})
+    got = published_numbers(frame)
+    assert got["A"].tolist()[0] == 12 and np.isnan(got["A"].tolist()[1]) and got["A"].tolist()[2] == 45
+    assert np.isnan(got["B"].tolist()[0]) and got["B"].tolist()[1:] == [7, 0]
+
+
+def test_spread_is_quartiles_of_published_figures_only():
+    values = pd.DataFrame({"A": [10.0, np.nan], "B": [20.0, np.nan], "C": [30.0, np.nan], "D": [40.0, 5.0],
+                           "E": [50.0, np.nan]}, index=["p", "q"])
+    spread = spread_table(values, "Category")
+    assert spread.index.name == "Category"
+    assert spread.loc["p"].tolist() == ["5", "10%", "20%", "30%", "40%", "50%"]
+    assert spread.loc["q"].tolist() == ["1", "5%", "5%", "5%", "5%", "5%"]
+    none = spread_table(pd.DataFrame({"A": [np.nan], "B": [np.nan]}, index=["r"]), "Category", symbol="c")
+    assert none.loc["r"].tolist() == ["0", "c", "c", "c", "c", "c"]
+
+
+def test_spread_markdown_names_the_open_data_and_the_suppression():
+    values = pd.DataFrame({f"LA {i}": [float(i), np.nan if i == 3 else 50.0] for i in range(20)}, index=["p", "q"])
+    text = spread_markdown(values, "Need", "Primary need by authority", "tbl-need", "need")
+    lines = text.splitlines()
+    assert lines[0] == "| Need | Authorities with a figure | Lowest | Lower quartile | Median | Upper quartile | Highest |"
+    assert lines[2] == "| p | 20 | 0% | 5% | 10% | 15% | 19% |"   # midpoint quartiles of 0..19, half up
+    assert lines[3] == "| q | 19 | 50% | 50% | 50% | 50% | 50% |"
+    assert ": Primary need by authority: spread across the 20 authorities" in text and "`need.csv`" in text
+    assert text.count("{#tbl-need}") == 1 and "left out of the spread" in text
+    clean = spread_markdown(values.fillna(1.0), "Need", "C", "tbl-x", "x")
+    assert "left out" not in clean
+
+
+def _study(tmp_path, n):
+    from cinreport.config import load_report
+    from cinreport.study import Study
+
+    authorities = [SimpleNamespace(code=f"la-{i:03d}", name=f"Authority {i:03d}", new_la_code=None,
+                                   period_end=dt.date(2022, 3, 31)) for i in range(n)]
+    return Study(load_report(ROOT / "params"), authorities, {}, {}, None, tmp_path, "x")
+
+
+def test_a_study_table_has_a_column_per_authority_up_to_the_limit_then_a_spread(tmp_path):
+    rng = np.random.default_rng(1)
+    for n, wide in ((MANY_GROUPS, True), (MANY_GROUPS + 1, False)):
+        study = _study(tmp_path / str(n), n)
+        counts = pd.DataFrame({a.name: rng.integers(0, 40, 4) for a in study.authorities},
+                              index=["w", "x", "y", "z"])
+        counts.iloc[0, 0] = 2  # a small count: suppressed, and left out of the spread
+        text = study.table("demo", counts, "Category", "Demo by authority")
+        header = text.splitlines()[0]
+        assert ("Authority 000 (n)" in header) is wide and ("Median" in header) is not wide
+        published = pd.read_csv(tmp_path / str(n) / "tables" / "demo.csv", dtype=str)
+        assert published.shape[1] == 1 + 2 * n  # the tables/ CSV keeps every authority either way
+        if not wide:
+            pub = publish_counts(counts.loc[counts.sum(axis=1) > 0], study.threshold)
+            shares = published_numbers(pub.percent.drop(index="Total"))
+            row = next(line for line in text.splitlines() if line.startswith("| w |"))
+            assert row.split(" | ")[1] == str(int(shares.loc["w"].notna().sum()))
+            assert row.split(" | ")[4] == f"{math.floor(shares.loc['w'].median() + 0.5)}%"
+            assert "Total" not in text.split(":")[0]
+
+
+def test_key_findings_evidence_gives_the_range_of_a_per_authority_count_when_there_are_many():
+    from cinreport.study import evidence_text
+
+    few = evidence_text({"n_per_authority": {"la-a": 20, "la-b": 24}})
+    assert few == "n per authority la-a 20; n per authority la-b 24"
+    many = {f"la-{i:03d}": 18 + i % 7 for i in range(MANY_GROUPS + 1)}
+    text = evidence_text({"n_per_authority": many, "test": {"p_value": 0.01}})
+    assert text == f"n per authority 18 to 24 (median 21, {MANY_GROUPS + 1} authorities); p value 0.01"
