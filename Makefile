@@ -103,7 +103,7 @@ $(BUILD)/authorities/%/authority.ipynb: notebooks/authority.ipynb $(BUILD)/valid
 # The findings' permutation tests run once, before the study chapters that quote them.
 FINDINGS := $(BUILD)/study/evaluated-findings.json
 $(FINDINGS): $(AUTHORITY_NB) $(COMMON)
-	@$(CINREPORT) findings >/dev/null
+	@$(CINREPORT) findings
 
 $(BUILD)/study/%.ipynb: notebooks/study/%.ipynb $(AUTHORITY_NB) $(NATIONAL) $(FINDINGS) $(COMMON)
 	@$(CINREPORT) run-study $*

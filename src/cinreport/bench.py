@@ -47,7 +47,7 @@ PROJECT_ITEMS = ["Makefile", "_quarto.yml", "index.qmd", "pyproject.toml", "requ
 SIZES = (4, 16, 64, 153)
 SCENARIOS = ("clean", "noop", "change", "add")
 # Lines of `make report` output that mark where the study notebooks and the render start.
-STUDY_MARK = re.compile(r"\brun-study\b|\brunning study-")
+STUDY_MARK = re.compile(r"\brun-study\b|\brunning study-|\bevaluating the findings\b")  # study part starts
 RENDER_MARK = re.compile(r"\brender --out\b")
 DONE_MARK = re.compile(r"\bexecuted in\b")
 

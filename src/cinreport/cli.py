@@ -189,10 +189,16 @@ def pdf_excluded_chapters(params: str, build: str = "build") -> set[str]:
 
 def cmd_findings(args: argparse.Namespace) -> int:
     """Evaluate the key findings once, for every study chapter to read."""
+    import time
+
+    from .pipeline import _say
     from .study import Study
 
-    path = Study.load("findings", params_dir=args.params, build_dir=args.build).save_findings()
-    print(f"findings evaluated: {path}")
+    started = time.monotonic()
+    study = Study.load("findings", params_dir=args.params, build_dir=args.build)
+    _say(f"[cinreport] evaluating the findings of {len(study.authorities)} authorities -> {study.evaluation_path}")
+    study.save_findings()
+    _say(f"[cinreport] findings evaluated in {time.monotonic() - started:.1f} s")
     return 0
 
 
