@@ -82,3 +82,16 @@ def test_key_findings_evidence_gives_the_range_of_a_per_authority_count_when_the
     many = {f"la-{i:03d}": 18 + i % 7 for i in range(MANY_GROUPS + 1)}
     text = evidence_text({"n_per_authority": many, "test": {"p_value": 0.01}})
     assert text == f"n per authority 18 to 24 (median 21, {MANY_GROUPS + 1} authorities); p value 0.01"
+
+
+def test_plan_length_figure_leaves_out_small_authorities_and_uses_dots_when_many(tmp_path):
+    rng = np.random.default_rng(2)
+    for n, kind in ((4, "Box plots"), (MANY_GROUPS + 2, "Dot plot")):
+        study = _study(tmp_path / str(n), n)
+        study.cases = {a.code: pd.DataFrame({"plan_days": rng.integers(30, 400, 3 if i == 0 else 12).astype(float)})
+                       for i, a in enumerate(study.authorities)}
+        text = study.plan_length_figure()
+        assert kind in text and (tmp_path / str(n) / "figures" / "plan-length.png").is_file()
+        assert "1 authority has fewer than 5 ended plans and is not shown" in text
+        if kind == "Dot plot":
+            assert f"one dot per authority ({n - 1} authorities)" in text

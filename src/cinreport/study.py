@@ -253,21 +253,42 @@ class Study:
         ]
 
     # -- research question 3 -----------------------------------------------------------------
-    def support(self) -> list[str]:
+    def plan_length_figure(self) -> str:
+        """Length of ended plans by authority: a box each, or above ``BARS_UP_TO`` authorities a dot
+        per authority for its quartiles. Authorities with fewer ended plans than the disclosure
+        threshold are not drawn (a box of two or three plans would show their lengths)."""
         lengths = pd.concat([df.assign(authority=self.names[c]) for c, df in self.cases.items()])
-        fig = figures.box_by_group(lengths.dropna(subset=["plan_days"]), "plan_days", "authority",
-                                   "Plan length (days)")
-        box = figures.save(fig, self.out_dir / "figures" / "plan-length.png", "fig-plan-length",
-                           "Length of ended plans by authority (reviewed case files)",
-                           "Box plots of plan length in days for each authority, showing median and quartiles; "
-                           "individual cases are not shown.")
+        lengths = lengths.dropna(subset=["plan_days"])
+        sizes = lengths.groupby("authority").size()
+        shown = lengths[lengths["authority"].isin(sizes[sizes >= self.threshold].index)]
+        left_out = int((sizes < self.threshold).sum())
+        caption = "Length of ended plans by authority (reviewed case files)"
+        if left_out:
+            caption += (f"; {left_out} {'authority has' if left_out == 1 else 'authorities have'} fewer than "
+                        f"{self.threshold} ended plans and {'is' if left_out == 1 else 'are'} not shown")
+        n = shown["authority"].nunique()
+        if n > BARS_UP_TO:
+            q = shown.groupby("authority")["plan_days"].quantile([0.25, 0.5, 0.75]).unstack()
+            long = pd.concat([pd.DataFrame({"group": label, "value": q[p]}) for p, label in
+                              ((0.25, "Lower quartile"), (0.5, "Median"), (0.75, "Upper quartile"))])
+            fig = figures.dot_distribution(long, "Plan length (days)", points_label="Study authorities")
+            alt = (f"Dot plot: for the lower quartile, median and upper quartile of plan length in days, one dot "
+                   f"per authority ({n} authorities); individual cases are not shown.")
+        else:
+            fig = figures.box_by_group(shown, "plan_days", "authority", "Plan length (days)")
+            alt = ("Box plots of plan length in days for each authority, showing median and quartiles; "
+                   "individual cases are not shown.")
+        return figures.save(fig, self.out_dir / "figures" / "plan-length.png", "fig-plan-length", caption,
+                            alt).markdown(self.out_dir)
+
+    def support(self) -> list[str]:
         return [
             self.intro("Support and activities received", "sec-support",
                        "*Research question 3: what support and activities are families of children who have Child "
                        "in Need plans receiving?*"),
             "## Length of plans",
             self.finding("variation-length").sentence,
-            box.markdown(self.out_dir),
+            self.plan_length_figure(),
             "## Kinds of support",
             self.finding("range-and-advice").sentence + " " + self.finding("variation-services").sentence,
             self.table("service-group", self.by_authority("support", "service_group"), "Kind of service",
