@@ -95,3 +95,10 @@ def test_plan_length_figure_leaves_out_small_authorities_and_uses_dots_when_many
         assert "1 authority has fewer than 5 ended plans and is not shown" in text
         if kind == "Dot plot":
             assert f"one dot per authority ({n - 1} authorities)" in text
+
+
+def test_plan_length_figure_is_not_drawn_when_no_authority_has_enough_ended_plans(tmp_path):
+    study = _study(tmp_path, 3)
+    study.cases = {a.code: pd.DataFrame({"plan_days": [40.0, np.nan, 90.0]}) for a in study.authorities}
+    assert study.plan_length_figure().startswith("No authority has 5 or more ended plans")
+    assert not (tmp_path / "figures" / "plan-length.png").exists()

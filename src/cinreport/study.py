@@ -257,11 +257,15 @@ class Study:
         """Length of ended plans by authority: a box each, or above ``BARS_UP_TO`` authorities a dot
         per authority for its quartiles. Authorities with fewer ended plans than the disclosure
         threshold are not drawn (a box of two or three plans would show their lengths)."""
-        lengths = pd.concat([df.assign(authority=self.names[c]) for c, df in self.cases.items()])
+        lengths = pd.concat([df[["plan_days"]].assign(authority=self.names[c]) for c, df in self.cases.items()]
+                            + [pd.DataFrame({"plan_days": [], "authority": []})])
         lengths = lengths.dropna(subset=["plan_days"])
         sizes = lengths.groupby("authority").size()
         shown = lengths[lengths["authority"].isin(sizes[sizes >= self.threshold].index)]
         left_out = int((sizes < self.threshold).sum())
+        if shown.empty:
+            return (f"No authority has {self.threshold} or more ended plans in the reviewed case files, so plan "
+                    "lengths are not drawn.")
         caption = "Length of ended plans by authority (reviewed case files)"
         if left_out:
             caption += (f"; {left_out} {'authority has' if left_out == 1 else 'authorities have'} fewer than "
