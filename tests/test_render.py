@@ -494,3 +494,61 @@ def test_built_pdf_has_contents_and_every_key_finding(built_project):
     assert quoted
     for finding in quoted:
         assert _words(finding["sentence"]) in text, f"key finding {finding['id']} not in the PDF"
+
+
+def _cached_book(root: Path, support_figures: int) -> Path:
+    """A book whose chapters the cache keeps prepared (no media embedded): the preface cites a
+    figure of the support chapter and links to it, so its page depends on that chapter's numbering."""
+    if not (root / "_quarto.yml").exists():
+        (root / "report").mkdir(parents=True)
+        (root / "_quarto.yml").write_text(QUARTO_YML)
+        (root / "_quarto-authorities.yml").write_text(PROFILE_YML)
+        (root / "report" / "limitations.qmd").write_text("# Limitations\n\nSmall.\n")
+        (root / "report" / "extra.qmd").write_text("# Extra\n\nMore.\n")
+        (root / "index.qmd").write_text("# Preface {.unnumbered}\n\nSee @fig-target and "
+                                        "[the support chapter](build/study/support.ipynb#sec-detail).\n")
+        for rel, figure in (("build/study/reasons.ipynb", "r"), ("build/authorities/la-a/authority.ipynb", "a")):
+            _write_markdown_notebook(root / rel, f"Chapter {figure}", f"![Chart {figure}](figures/{figure}.png){{#fig-{figure}}}")
+    extra = "".join(f"![Extra {i}](figures/extra.png){{#fig-extra-{i}}}\n\n" for i in range(support_figures))
+    _write_markdown_notebook(root / "build/study/support.ipynb", "Support provided",
+                             extra + "![Target](figures/target.png){#fig-target}\n\n## Detail {#sec-detail}\n\nText.")
+    return root
+
+
+def _write_markdown_notebook(path: Path, title: str, body: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    (path.parent / "figures").mkdir(exist_ok=True)
+    for name in ("r", "a", "target", "extra"):
+        fig, ax = plt.subplots(figsize=(2, 1.5))
+        ax.plot([1, 2], [len(name), 1])
+        fig.savefig(path.parent / "figures" / f"{name}.png", dpi=40)
+        plt.close(fig)
+    nb = new_notebook()
+    nb.cells = [new_code_cell("show()", execution_count=1, outputs=[new_output(
+        "display_data", data={"text/markdown": f"# {title}\n\n{body}\n", "text/plain": "<Markdown>"})])]
+    nbformat.write(nb, path)
+
+
+def test_a_cached_render_is_the_same_book_as_a_fresh_one_after_a_chapter_changes(tmp_path):
+    """Chapters kept prepared in the cache, and pages whose links point into a changed chapter, are
+    rendered again exactly as a render without any cache would."""
+    root = _cached_book(tmp_path / "book", support_figures=0)
+    cache = tmp_path / "cache"
+    render_book(root, tmp_path / "first", renderer="pandoc-typst", cache_dir=cache)
+    assert "Figure 2.1" in (tmp_path / "first" / "index.html").read_text()
+    prepared = len(list(cache.iterdir()))
+
+    _cached_book(root, support_figures=2)  # the cited figure is now 2.3
+    render_book(root, tmp_path / "cached", renderer="pandoc-typst", cache_dir=cache)
+    render_book(root, tmp_path / "fresh", renderer="pandoc-typst")
+    assert "Figure 2.3" in (tmp_path / "cached" / "index.html").read_text()
+    assert _tree(tmp_path / "cached") == _tree(tmp_path / "fresh")
+    assert len(list(cache.iterdir())) == prepared  # the old entries were pruned, new ones kept
+
+    render_book(root, tmp_path / "again", renderer="pandoc-typst", cache_dir=cache)  # nothing changed
+    assert _tree(tmp_path / "again") == _tree(tmp_path / "fresh")
+
+    (root / "build/authorities/la-a/figures/a.png").unlink()  # an image gone: named, even from the cache
+    with pytest.raises(RenderError, match=r"build/authorities/la-a/authority.ipynb: image not found: figures/a.png"):
+        render_book(root, tmp_path / "broken", renderer="pandoc-typst", cache_dir=cache)
+    assert not (tmp_path / "broken").exists()

@@ -558,8 +558,14 @@ class _Doc:
     chapter: Chapter
     page: str  # e.g. "reasons.html"
     title: str  # plain text, including number
-    blocks: list
+    blocks: list | None  # None: not loaded yet (see :func:`_blocks`)
     toc: list[tuple[int, str, str]]  # (level, id, text)
+    targets: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # its own ids -> (kind, number, page)
+    refs: dict[str, list[str]] = field(default_factory=dict)  # the ids it cites and chapter files it links
+    key: str | None = None  # cache key of the prepared document; None when it is not cached
+    resolved: bool = False  # links resolved (see :func:`_resolve_links`)
+    api: list | None = None  # Pandoc's API version of the document
+    load: object = None  # loads ``blocks`` from the cache when they are needed
 
 
 class PandocCache:
@@ -608,6 +614,13 @@ class PandocCache:
             return path.read_text(encoding="utf-8")
         return None
 
+    def has(self, key: str) -> bool:
+        """Whether an entry is there (kept by :meth:`prune`, like one read), without reading it."""
+        if (self.folder / key).is_file():
+            self.used.add(key)
+            return True
+        return False
+
     def put(self, key: str, text: str) -> None:
         from .atomic import write_text
 
@@ -621,27 +634,36 @@ class PandocCache:
                     path.unlink(missing_ok=True)
 
 
-def _read_chapter(source: Path, media_dir: Path, what: str, cache: PandocCache | None = None) -> dict:
-    """A chapter as Pandoc's JSON AST; cached only when the notebook embeds no media (the AST of one
-    that does points into this render's temporary folder)."""
-    if cache is None:
-        return _read_chapter_uncached(source, media_dir, what)
+def _read_key(source: Path, media_dir: Path, cache: PandocCache) -> tuple[str, Path, bytes]:
+    """The cache key of reading a chapter, and the file and bytes Pandoc would read."""
     data = source.read_bytes()
     if source.suffix == ".ipynb":
         normal = _stable_notebook(data)
         if normal is not None:  # Pandoc reads the stable form, so the key covers all it reads
             data = normal.encode("utf-8")
             source = media_dir.with_suffix(".ipynb")
-            source.parent.mkdir(parents=True, exist_ok=True)
-            source.write_bytes(data)
-    key = cache.key(f"read{source.suffix}", data)
-    cached = cache.get(key)
+    return cache.key(f"read{source.suffix}", data), source, data
+
+
+def _read_chapter(source: Path, media_dir: Path, what: str, cache: PandocCache | None = None,
+                  key: tuple[str, Path, bytes] | None = None) -> tuple[dict, bool]:
+    """A chapter as Pandoc's JSON AST, and whether it is cached; cached only when the notebook
+    embeds no media (the AST of one that does points into this render's temporary folder)."""
+    if cache is None:
+        return _read_chapter_uncached(source, media_dir, what), False
+    read_key, reads, data = key or _read_key(source, media_dir, cache)
+    cached = cache.get(read_key)
     if cached is not None:
-        return json.loads(cached)
+        return json.loads(cached), True
+    if reads != source:  # the stable form of a notebook, written for Pandoc to read
+        reads.parent.mkdir(parents=True, exist_ok=True)
+        reads.write_bytes(data)
+        source = reads
     doc = _read_chapter_uncached(source, media_dir, what)
     if not (media_dir.exists() and any(media_dir.rglob("*"))):
-        cache.put(key, json.dumps(doc))
-    return doc
+        cache.put(read_key, json.dumps(doc))
+        return doc, True
+    return doc, False
 
 
 def _stable_notebook(data: bytes) -> str | None:
@@ -781,32 +803,63 @@ def _prepare(doc: dict, chapter: Chapter, page: str) -> _Doc:
     return _Doc(chapter, page, title, blocks, toc)
 
 
-def _number_floats(docs: list[_Doc]) -> dict[str, tuple[str, str, str]]:
-    """Number fig-/tbl- figures and tables per chapter; return id -> (kind, number, page)."""
+def _number_floats(doc: _Doc) -> dict[str, tuple[str, str, str]]:
+    """Number a chapter's fig-/tbl- figures and tables; return its id -> (kind, number, page)."""
     targets: dict[str, tuple[str, str, str]] = {}
-    for doc in docs:
-        counts = {"Figure": 0, "Table": 0}
-        for node in _nodes(doc.blocks):
-            if node["t"] == "Header" and node["c"][1][0].startswith("sec-"):
-                number = dict(node["c"][1][2]).get("number", "")
-                kind = "Chapter" if node["c"][0] == 1 else "Section"
-                targets[node["c"][1][0]] = (kind, number or _stringify(node["c"][2]), doc.page)
-            if node["t"] not in ("Figure", "Table"):
-                continue
-            ident = node["c"][0][0]
-            kind = "Figure" if ident.startswith("fig-") else "Table" if ident.startswith("tbl-") else None
-            if kind is None:
-                continue
-            counts[kind] += 1
-            number = f"{doc.chapter.label}.{counts[kind]}" if doc.chapter.label else str(counts[kind])
-            targets[ident] = (kind, number, doc.page)
-            caption_blocks = node["c"][1][1]
-            prefix = [_el("Str", kind), _el("Space"), _el("Str", f"{number}:"), _el("Space")]
-            if caption_blocks and caption_blocks[0]["t"] in ("Plain", "Para"):
-                caption_blocks[0]["c"] = prefix + caption_blocks[0]["c"]
-            else:
-                caption_blocks.insert(0, _el("Plain", prefix[:-1]))
+    counts = {"Figure": 0, "Table": 0}
+    for node in _nodes(doc.blocks):
+        if node["t"] == "Header" and node["c"][1][0].startswith("sec-"):
+            number = dict(node["c"][1][2]).get("number", "")
+            kind = "Chapter" if node["c"][0] == 1 else "Section"
+            targets[node["c"][1][0]] = (kind, number or _stringify(node["c"][2]), doc.page)
+        if node["t"] not in ("Figure", "Table"):
+            continue
+        ident = node["c"][0][0]
+        kind = "Figure" if ident.startswith("fig-") else "Table" if ident.startswith("tbl-") else None
+        if kind is None:
+            continue
+        counts[kind] += 1
+        number = f"{doc.chapter.label}.{counts[kind]}" if doc.chapter.label else str(counts[kind])
+        targets[ident] = (kind, number, doc.page)
+        caption_blocks = node["c"][1][1]
+        prefix = [_el("Str", kind), _el("Space"), _el("Str", f"{number}:"), _el("Space")]
+        if caption_blocks and caption_blocks[0]["t"] in ("Plain", "Para"):
+            caption_blocks[0]["c"] = prefix + caption_blocks[0]["c"]
+        else:
+            caption_blocks.insert(0, _el("Plain", prefix[:-1]))
     return targets
+
+
+def _refs(doc: _Doc) -> dict[str, list[str]]:
+    """What :func:`_resolve_links` reads in a chapter: the ids it cites and its relative links."""
+    cites: list[str] = []
+    links: list[str] = []
+    for node in _nodes(doc.blocks):
+        if node["t"] == "Cite":
+            cites += [c["citationId"] for c in node["c"][0]]
+        elif node["t"] == "Link" and not (_URL_SCHEME.match(node["c"][2][0]) or node["c"][2][0].startswith("#")):
+            links.append(node["c"][2][0])
+    return {"cites": cites, "links": links}
+
+
+def _resolution(doc: _Doc, targets: dict, chapter_pages: dict[Path, str], root: Path) -> list:
+    """Everything the resolved links of a chapter depend on, beyond its own prepared document."""
+    return [[targets.get(i) for i in doc.refs.get("cites", [])],
+            [chapter_pages.get(_link_target(doc, href, root)) for href in doc.refs.get("links", [])]]
+
+
+def _link_target(doc: _Doc, href: str, root: Path) -> Path:
+    return (root / doc.chapter.path.parent / unquote(href.partition("#")[0])).resolve()
+
+
+def _blocks(doc: _Doc, targets: dict, chapter_pages: dict[Path, str], root: Path) -> list:
+    """The chapter's document, loaded from the cache if need be, with its links resolved."""
+    if doc.blocks is None:
+        doc.blocks = doc.load()
+    if not doc.resolved:
+        _resolve_links(doc, targets, chapter_pages, root)
+        doc.resolved = True
+    return doc.blocks
 
 
 def _resolve_links(doc: _Doc, targets: dict, chapter_pages: dict[Path, str], root: Path) -> None:
@@ -828,9 +881,8 @@ def _resolve_links(doc: _Doc, targets: dict, chapter_pages: dict[Path, str], roo
             href = node["c"][2][0]
             if _URL_SCHEME.match(href) or href.startswith("#"):
                 continue
-            path, _, fragment = href.partition("#")
-            target = (root / doc.chapter.path.parent / unquote(path)).resolve()
-            page = chapter_pages.get(target)
+            fragment = href.partition("#")[2]
+            page = chapter_pages.get(_link_target(doc, href, root))
             if page:
                 node["c"][2][0] = page + (f"#{fragment}" if fragment else "")
 
@@ -844,10 +896,12 @@ def _link_or_copy(src: Path, dest: Path) -> None:
         shutil.copyfile(src, dest)
 
 
-def _copy_images(doc: _Doc, source_dir: Path, out: Path) -> None:
-    """Copy local images into out/figures/<page>/ and point the AST at the copies."""
+def _copy_images(doc: _Doc, source_dir: Path, out: Path) -> list[list[str]]:
+    """Copy local images into out/figures/<page>/ and point the AST at the copies; return the
+    copies made, as [source relative to ``source_dir``, destination in the book, url in the chapter]."""
     folder = f"figures/{Path(doc.page).stem}"
     used: dict[str, Path] = {}
+    copies: list[list[str]] = []
     for node in _nodes(doc.blocks):
         if node["t"] == "Figure":
             caption = _stringify(node["c"][1][1])
@@ -877,7 +931,53 @@ def _copy_images(doc: _Doc, source_dir: Path, out: Path) -> None:
             used[name] = src
             (out / folder).mkdir(parents=True, exist_ok=True)
             _link_or_copy(src, out / folder / name)
+            copies.append([os.path.relpath(src, source_dir.resolve()), f"{folder}/{name}", url])
         node["c"][2][0] = f"{folder}/{name}"
+    return copies
+
+
+def _chapter_doc(root: Path, chapter: Chapter, page: str, work: Path, out: Path,
+                 cache: PandocCache | None) -> _Doc:
+    """A chapter read, prepared (cells filtered, callouts, numbered headings), its images copied
+    into the book and its figures and tables numbered.
+
+    With a cache, the prepared chapter is kept too, keyed by what it was read from and where it
+    sits in the book; an unchanged chapter then costs its images' links and a small index, and its
+    document is loaded only if its page or the PDF needs converting again."""
+    source = root / chapter.path
+    media = work / "media" / Path(page).stem
+    what = str(chapter.path)
+    read = _read_key(source, media, cache) if cache else None
+    key = None
+    if cache and read:
+        place = json.dumps([read[0], chapter.path.as_posix(), chapter.label, page])
+        key = cache.key("prepared", place.encode())
+        index = cache.get(key)
+        entry = json.loads(index) if index is not None else None
+        if entry is not None and cache.has(entry["blocks"]):
+            for rel, dest, url in entry["images"]:
+                src = (source.parent / rel).resolve()
+                if not src.is_file():
+                    raise RenderError(f"Chapter {chapter.path}: image not found: {url} (looked for {src})")
+                (out / dest).parent.mkdir(parents=True, exist_ok=True)
+                _link_or_copy(src, out / dest)
+            cache.has(read[0])  # kept too: a chapter that moves in the book is prepared again, not read again
+            return _Doc(chapter, page, entry["title"], None, [tuple(t) for t in entry["toc"]],
+                        {k: tuple(v) for k, v in entry["targets"].items()}, entry["refs"], key,
+                        api=entry["api"], load=lambda: json.loads(cache.get(entry["blocks"])))
+    raw, cacheable = _read_chapter(source, media, what, cache, read)
+    doc = _prepare(raw, chapter, page)
+    images = _copy_images(doc, source.parent, out)
+    doc.targets = _number_floats(doc)
+    doc.refs = _refs(doc)
+    doc.api = raw["pandoc-api-version"]
+    if cache and cacheable:
+        blocks_key = cache.key("prepared-blocks", key.encode())
+        cache.put(blocks_key, json.dumps(doc.blocks))  # the document first, then the index naming it
+        cache.put(key, json.dumps({"title": doc.title, "toc": doc.toc, "targets": doc.targets, "refs": doc.refs,
+                                   "images": images, "blocks": blocks_key, "api": doc.api}))
+        doc.key = key
+    return doc
 
 
 # --------------------------------------------------------------------------------------------
@@ -1378,14 +1478,22 @@ def _book_meta(root: Path) -> dict:
     }
 
 
-def _html_fragment(doc: _Doc, api_version, cache: PandocCache | None) -> str:
+def _html_fragment(doc: _Doc, api_version, cache: PandocCache | None, resolve, resolution) -> str:
+    """The chapter's page body. ``resolve(doc)`` gives its document with links resolved; a chapter
+    kept prepared in the cache is keyed by that entry and ``resolution(doc)`` (what its links
+    resolve to) instead, so an unchanged page is not even loaded."""
     # Keyed on the document before the HTML-only changes below (they follow from it and from this
     # module's source, which the key covers), so an unchanged page costs no copy of its document.
-    key = cache.key("html", json.dumps([api_version, doc.blocks]).encode()) if cache else None
+    if cache is None:
+        key = None
+    elif doc.key is not None:
+        key = cache.key("html-prepared", json.dumps([api_version, doc.key, resolution(doc)]).encode())
+    else:
+        key = cache.key("html", json.dumps([api_version, resolve(doc)]).encode())
     cached = cache.get(key) if cache else None
     if cached is not None:
         return cached
-    fragment = json.dumps({"pandoc-api-version": api_version, "meta": {}, "blocks": _html_blocks(doc.blocks)})
+    fragment = json.dumps({"pandoc-api-version": api_version, "meta": {}, "blocks": _html_blocks(resolve(doc))})
     body = _pandoc(f"chapter {doc.chapter.path} (HTML output)",
                    ["--from=json", "--to=html5", "--mathml", "--section-divs"], fragment)
     if cache:
@@ -1399,23 +1507,26 @@ def _render_fallback(root: Path, chapters: list[Chapter], out: Path, cache: Pand
     meta = _book_meta(root)
     pages = page_names(chapters)
     chapter_pages = {(root / c.path).resolve(): p for c, p in zip(chapters, pages)}
-    docs: list[_Doc] = []
-    api_version = None
     with tempfile.TemporaryDirectory(prefix="cinreport-render-") as tmp:
         work = Path(tmp)
-        raws = _in_parallel(lambda cp: _read_chapter(root / cp[0].path, work / "media" / Path(cp[1]).stem,
-                                                     str(cp[0].path), cache), list(zip(chapters, pages)))
-        for chapter, page, raw in zip(chapters, pages, raws):
-            api_version = raw["pandoc-api-version"]
-            doc = _prepare(raw, chapter, page)
-            _copy_images(doc, (root / chapter.path).parent, out)
-            docs.append(doc)
-        targets = _number_floats(docs)
-        downloads = _downloads(out)
+        docs = _in_parallel(lambda cp: _chapter_doc(root, cp[0], cp[1], work, out, cache),
+                            list(zip(chapters, pages)))
+        api_version = docs[-1].api if docs else None
+        targets: dict[str, tuple[str, str, str]] = {}
         for doc in docs:
-            _resolve_links(doc, targets, chapter_pages, root)
+            targets.update(doc.targets)
+        downloads = _downloads(out)
 
-        bodies = _in_parallel(lambda doc: _html_fragment(doc, api_version, cache), docs)
+        def resolve(doc: _Doc) -> list:
+            return _blocks(doc, targets, chapter_pages, root)
+
+        def resolution(doc: _Doc) -> list:
+            return _resolution(doc, targets, chapter_pages, root)
+
+        for doc in docs:
+            if doc.blocks is not None:  # read afresh: resolved now, before threads convert pages
+                resolve(doc)
+        bodies = _in_parallel(lambda doc: _html_fragment(doc, api_version, cache, resolve, resolution), docs)
         for doc, body in zip(docs, bodies):
             (out / doc.page).write_text(_page_html(doc, docs, body, meta, description, downloads), encoding="utf-8")
 
@@ -1426,6 +1537,8 @@ def _render_fallback(root: Path, chapters: list[Chapter], out: Path, cache: Pand
         (out / "style.css").write_text(css, encoding="utf-8")
 
         pdf_docs = [d for d in docs if d.chapter.path.as_posix() not in pdf_exclude]
+        for doc in pdf_docs:
+            resolve(doc)
         _write_pdf(pdf_docs, api_version, meta, description, out, work)
 
 
