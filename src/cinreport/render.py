@@ -18,7 +18,9 @@ The fallback is deliberately small glue around Pandoc:
 * HTML: one page per chapter (Pandoc HTML fragment inside a page shell built here: sidebar nav,
   on-this-page contents, previous/next links, footer naming the renderer);
 * PDF: all chapters joined into one document, written as Typst by Pandoc with a small template
-  (title page, contents, running header, page numbers) and compiled with the ``typst`` module.
+  (title page, contents, running header, page numbers) and compiled with the ``typst`` module;
+* with a cache folder, conversions and prepared chapters are reused (see :class:`PandocCache`) and
+  Pandoc runs on a thread per core; the book is the same, byte for byte, with or without it.
 
 Rendering is atomic: output is built in a temporary sibling folder and swapped into place only
 when everything succeeded; on failure the previous output folder is untouched.
@@ -574,9 +576,12 @@ class PandocCache:
     A key covers the Pandoc version, the conversion and the exact bytes converted, so an entry is
     reused only for identical input: a chapter whose notebook did not change is not read again, and
     an HTML page whose document (numbering and links included) did not change is not converted
-    again. The key also covers this module's source, so any change to the renderer (to how it
-    prepares a document for Pandoc, say) starts afresh. Entries are written atomically;
-    :meth:`prune` drops those the last render did not use.
+    again. Each chapter is also kept *prepared* (numbered, its images listed, the ids and chapter
+    files its links point to recorded), keyed by what it was read from and its place in the book:
+    an unchanged chapter is then not even loaded unless its page (because a link of it now resolves
+    differently) or the PDF must be converted again. The key also covers this module's source, so
+    any change to the renderer (to how it prepares a document for Pandoc, say) starts afresh.
+    Entries are written atomically; :meth:`prune` drops those the last render did not use.
     """
 
     def __init__(self, folder: Path):
