@@ -130,13 +130,13 @@ def test_chi2_small_expected_uses_seeded_permutation():
 
 
 def test_permutation_p_values_do_not_depend_on_the_number_of_cores(monkeypatch):
-    import cinreport.stats as stats_module
+    import cinreport.parallel as parallel_module
 
     table = pd.DataFrame([[3, 1, 2, 0], [1, 4, 0, 2], [2, 2, 5, 1]])
     groups = {"a": [1.0, 2.0, 3.5], "b": [2.5, 4.0, 6.0, 7.0], "c": [5.0, 8.0, 9.0]}
     results = []
     for cores in (1, 2, 7):
-        monkeypatch.setattr(stats_module.os, "cpu_count", lambda cores=cores: cores)
+        monkeypatch.setattr(parallel_module.os, "cpu_count", lambda cores=cores: cores)
         results.append((chi2_or_exact(table, n_permutations=3500, seed=4),
                         kruskal_epsilon(groups, n_permutations=3500, seed=4)))
     assert results[0] == results[1] == results[2]

@@ -38,12 +38,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
 
 import yaml
+
+from .parallel import in_parallel
 
 __all__ = [
     "Chapter",
@@ -538,17 +539,6 @@ def _pandoc(what: str, args: list[str], text: str | None = None) -> str:
     if proc.returncode != 0:
         raise RenderError(f"Pandoc failed on {what} (exit {proc.returncode}): {proc.stderr.strip()}")
     return proc.stdout
-
-
-def _in_parallel(function, items: list) -> list:
-    """``[function(item) for item in items]`` on a thread per core: the work is mostly Pandoc
-    processes, which run at the same time. Results keep their order; the first failure (in item
-    order) is raised."""
-    workers = min(len(items), os.cpu_count() or 1)
-    if workers <= 1:
-        return [function(item) for item in items]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(function, items))
 
 
 # --------------------------------------------------------------------------------------------
@@ -1514,7 +1504,7 @@ def _render_fallback(root: Path, chapters: list[Chapter], out: Path, cache: Pand
     chapter_pages = {(root / c.path).resolve(): p for c, p in zip(chapters, pages)}
     with tempfile.TemporaryDirectory(prefix="cinreport-render-") as tmp:
         work = Path(tmp)
-        docs = _in_parallel(lambda cp: _chapter_doc(root, cp[0], cp[1], work, out, cache),
+        docs = in_parallel(lambda cp: _chapter_doc(root, cp[0], cp[1], work, out, cache),
                             list(zip(chapters, pages)))
         api_version = docs[-1].api if docs else None
         targets: dict[str, tuple[str, str, str]] = {}
@@ -1531,7 +1521,7 @@ def _render_fallback(root: Path, chapters: list[Chapter], out: Path, cache: Pand
         for doc in docs:
             if doc.blocks is not None:  # read afresh: resolved now, before threads convert pages
                 resolve(doc)
-        bodies = _in_parallel(lambda doc: _html_fragment(doc, api_version, cache, resolve, resolution), docs)
+        bodies = in_parallel(lambda doc: _html_fragment(doc, api_version, cache, resolve, resolution), docs)
         for doc, body in zip(docs, bodies):
             (out / doc.page).write_text(_page_html(doc, docs, body, meta, description, downloads), encoding="utf-8")
 

@@ -18,8 +18,6 @@ Conventions
 from __future__ import annotations
 
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
@@ -27,6 +25,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from scipy import stats as _st
+
+from .parallel import in_parallel
 
 __all__ = [
     "TestResult",
@@ -72,11 +72,7 @@ def _monte_carlo_hits(batch_hits, n_permutations: int, seed: int, n: int) -> int
             done += b
         return hits
 
-    workers = min(len(sizes), os.cpu_count() or 1)
-    if workers <= 1:
-        return sum(chunk(i) for i in range(len(sizes)))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return sum(pool.map(chunk, range(len(sizes))))
+    return sum(in_parallel(chunk, list(range(len(sizes)))))
 
 
 @dataclass(frozen=True)
