@@ -92,18 +92,25 @@ ifneq ($(OUTER),yes)
 authority: $(BUILD)/authorities/$(CODE)/authority.ipynb ## Build one authority's chapter: make authority CODE=la-a
 endif
 
+# Validation also measures the authority (build/authorities/<code>/metrics.json, never published).
 $(BUILD)/validated/%.ok: params/authorities/%.yml $(COMMON)
-	$(CINREPORT) validate --authority $* --quiet
+	$(CINREPORT) validate --authority $* --quiet --measure
 	@mkdir -p $(@D) && touch $@
 
-# Order-only on every validation: no notebook runs until all the data are valid.
-$(BUILD)/authorities/%/authority.ipynb: notebooks/authority.ipynb $(BUILD)/validated/%.ok $(NATIONAL) $(COMMON) | $(VALIDATED)
-	@$(CINREPORT) run-authority $*
-
-# The findings' permutation tests run once, before the study chapters that quote them.
+# One disclosure pass over every number the book publishes, once all authorities are measured,
+# then the findings' permutation tests (once, for every chapter that quotes them).  It writes the
+# store (build/published/store.json), a slice per authority that is rewritten only when that
+# authority's published numbers change, and the output-checking log.
 FINDINGS := $(BUILD)/study/evaluated-findings.json
-$(FINDINGS): $(AUTHORITY_NB) $(COMMON)
+PUBLISHED := $(CODES:%=$(BUILD)/published/%.json)
+$(FINDINGS): $(VALIDATED) $(COMMON)
 	@$(CINREPORT) findings
+$(BUILD)/published/%.json: $(FINDINGS)
+	@test -f $@ || { echo "cinreport: $@ was not written by the disclosure pass" >&2; exit 1; }
+
+# An authority chapter runs after the pass, and again only when its own published numbers change.
+$(BUILD)/authorities/%/authority.ipynb: notebooks/authority.ipynb $(BUILD)/published/%.json $(NATIONAL) $(COMMON) | $(FINDINGS)
+	@$(CINREPORT) run-authority $*
 
 $(BUILD)/study/%.ipynb: notebooks/study/%.ipynb $(AUTHORITY_NB) $(NATIONAL) $(FINDINGS) $(COMMON)
 	@$(CINREPORT) run-study $*
@@ -123,7 +130,7 @@ _quarto-authorities.yml: params/authorities $(AUTHORITY_PARAMS) | $(INSTALLED)
 # Every recipe writes its output atomically (temporary name, then rename), so a file at a target's
 # path is always complete: Make must not delete one when a build is interrupted right after the
 # rename (it would throw away a good book).  A recipe that fails or is killed leaves the old file.
-.PRECIOUS: $(BOOK) $(AUTHORITY_NB) $(STUDY_NB) $(VALIDATED) $(NATIONAL) $(FINDINGS) _quarto-authorities.yml $(BUILD)/deps.mk
+.PRECIOUS: $(BOOK) $(AUTHORITY_NB) $(STUDY_NB) $(VALIDATED) $(NATIONAL) $(FINDINGS) $(PUBLISHED) _quarto-authorities.yml $(BUILD)/deps.mk
 
 $(BOOK): $(STATIC) _quarto-authorities.yml $(STUDY_NB) $(AUTHORITY_NB) $(PACKAGE)
 	$(CINREPORT) render --out $(BOOK_DIR)

@@ -1,9 +1,11 @@
-"""One authority's chapter: measures, published tables, figures and text.
+"""One authority's chapter: published tables, figures and text, all read from the build's store.
 
-The authority notebook calls :meth:`AuthorityChapter.build` and shows each section. Outputs go to
-``out_dir`` (``build/authorities/<code>/``): ``metrics.json`` (read by the study notebooks),
-``cases.csv`` (per-case values without identifiers, for tests across authorities), published
-tables as CSV, and figures as PNG.
+The build measures each authority when it validates it (:func:`measure`: ``metrics.json`` and
+``cases.csv`` in ``build/authorities/<code>/``, never published), runs one disclosure pass over
+every number the whole book publishes (``cinreport findings``, :mod:`cinreport.plan`), and only
+then executes the authority notebook, which calls :meth:`AuthorityChapter.build` and shows each
+section. Every number here comes from the store (``build/published/<code>.json``): a count that
+is suppressed in any output is suppressed here too, and nothing formats a raw count.
 """
 
 from __future__ import annotations
@@ -19,9 +21,35 @@ from .atomic import write_csv, write_json
 from .codebook import Codebook, load_codebook
 from .config import Authority, ReportParams, load_authority, load_report
 from .opendata import Indicator, authority_geography, count_table_rows, write_open_table
-from .report import count_text, days_text, share_text
-from .tables import publish_counts
-from .validate import load_validated
+from .publication import Published
+from .tables import store_table
+
+
+def measure(authority: Authority, report: ReportParams, codebook: Codebook, tables: dict[str, pd.DataFrame],
+            out: Path) -> dict[str, Any]:
+    """Measure one authority's validated tables: ``metrics.json`` (with the atoms every published
+    number is a sum of) and ``cases.csv`` (per-case values for the tests, no identifiers)."""
+    wait = report.findings["mental_health_wait_days"]
+    metrics = measures.authority_metrics(tables, codebook, authority.period_end, wait)
+    metrics["atoms"] = measures.authority_atoms(tables, codebook, authority.period_end, wait)
+    metrics["authority"] = {"code": authority.code, "name": authority.name,
+                            "period_start": authority.period_start.isoformat(),
+                            "period_end": authority.period_end.isoformat()}
+    write_json(out / "metrics.json", metrics)
+    write_csv(out / "cases.csv", measures.case_measures(tables["case_files"], pd.Timestamp(authority.period_end)))
+    return metrics
+
+
+def _first_upper(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _days(q: dict, unit: str = "days") -> str:
+    """'a median of 120 days (IQR 80 to 200)' from a published quantiles object, or why it is not shown."""
+    if q["median"] is None:
+        return f"(not shown: {q['why_not']})"
+    iqr = f" (IQR {q['q1']:.0f} to {q['q3']:.0f})" if q["q1"] is not None else f" ({q['why_not']} for an IQR)"
+    return f"a median of {q['median']:.0f} {unit}{iqr}"
 
 
 @dataclass
@@ -31,8 +59,7 @@ class AuthorityChapter:
     authority: Authority
     report: ReportParams
     codebook: Codebook
-    tables: dict[str, pd.DataFrame]
-    metrics: dict[str, Any]
+    pub: Published
     out_dir: Path
 
     @classmethod
@@ -41,72 +68,68 @@ class AuthorityChapter:
         report = load_report(params_dir)
         authority = load_authority(Path(params_dir) / "authorities" / f"{code}.yml", report, root=root)
         codebook = load_codebook(Path(root) / "data" / "codebook.yml")
-        tables = load_validated(authority, codebook)
-        metrics = measures.authority_metrics(tables, codebook, authority.period_end,
-                                             report.findings["mental_health_wait_days"])
-        metrics["authority"] = {"code": authority.code, "name": authority.name,
-                                "period_start": authority.period_start.isoformat(),
-                                "period_end": authority.period_end.isoformat()}
         out = Path(out_dir or f"build/authorities/{code}")
-        ch = cls(authority, report, codebook, tables, metrics, out)
-        write_json(out / "metrics.json", metrics)
-        write_csv(out / "cases.csv", measures.case_measures(tables["case_files"],
-                                                            pd.Timestamp(authority.period_end)))
-        return ch
+        pub = Published.load(out.parent.parent / "published" / f"{code}.json")
+        return cls(authority, report, codebook, pub, out)
 
     # -- helpers ---------------------------------------------------------------------------
     @property
-    def threshold(self) -> int:
-        return self.report.disclosure_threshold
+    def code(self) -> str:
+        return self.authority.code
 
-    def _table(self, name: str, counts: dict[str, int], category: str, caption: str) -> str:
-        frame = pd.DataFrame({"Children": pd.Series(counts, dtype=int)})
-        pub = publish_counts(frame, self.threshold, self.report.disclosure_symbol, index_label=category)
-        write_csv(self.out_dir / "tables" / f"{name}.csv", pub.display.reset_index())
-        rows = count_table_rows(pub.counts, pub.percent, "group", "category").drop(columns="group")
+    def obj(self, name: str) -> dict:
+        return self.pub.obj(f"{self.code}/{name}")
+
+    def words(self, name: str, unit: str = "") -> str:
+        o = self.obj(name)
+        return self.pub.words(o["k"], o["n"], unit)
+
+    def _table(self, name: str, category: str, caption: str, unit: str = "Children") -> str:
+        t = store_table(self.pub, f"{self.code}/{name}", category)
+        write_csv(self.out_dir / "tables" / f"{name}.csv", t.display({self.code: unit}).reset_index())
+        rows = count_table_rows(t.counts, t.percent, "group", "category").drop(columns="group")
         for col in ("number", "percent"):
             rows[col] = rows[col].astype(str).str.replace(",", "", regex=False)
         a = self.authority
         write_open_table(self.out_dir, f"{a.code}-{name}", caption, a.name, rows,
                          authority_geography(a.name, a.new_la_code, a.period_end), {"category": category},
-                         {"number": Indicator("Children"), "percent": Indicator("Per cent of children", "%")})
-        return pub.markdown(caption, f"tbl-{self.authority.code}-{name}", self.threshold)
+                         {"number": Indicator(unit), "percent": Indicator(f"Per cent of {unit.lower()}", "%")})
+        return t.markdown(caption, f"tbl-{self.code}-{name}", {self.code: unit})
 
-    def _figure(self, name: str, counts: dict[str, int], caption: str, alt: str, xlabel: str) -> str:
-        s = pd.Series(counts, dtype=float)
-        total = s.sum()
-        shares = pd.DataFrame({self.authority.name: (100 * s / total) if total else s})
-        shares[s.between(1, self.threshold - 1)] = float("nan")
-        fig = figures.percent_bars(shares, xlabel=xlabel)
-        saved = figures.save(fig, self.out_dir / "figures" / f"{name}.png",
-                             f"fig-{self.authority.code}-{name}", caption, alt)
+    def _figure(self, table: str, name: str, caption: str, alt: str, xlabel: str) -> str:
+        """Bars of published percentages only: a suppressed one is a marked gap (`c`), never a bar."""
+        t = store_table(self.pub, f"{self.code}/{table}", "")
+        shares = t.values.rename(columns={self.code: self.authority.name})
+        fig = figures.percent_bars(shares, xlabel=xlabel, symbol=self.pub.symbol)
+        saved = figures.save(fig, self.out_dir / "figures" / f"{name}.png", f"fig-{self.code}-{name}", caption,
+                             alt + (f" Suppressed values are marked {self.pub.symbol} and not drawn."
+                                    if shares.isna().any().any() else ""))
         return saved.markdown(self.out_dir)
 
     # -- sections ----------------------------------------------------------------------------
     def heading(self) -> str:
-        a, c = self.authority, self.metrics["counts"]
+        a, h = self.authority, self.obj("heading")
         synthetic = (" The data in this chapter are **synthetic**: generated by `cinreport synth` for a "
                      "fictional authority, not real children." if self.report.synthetic_data else "")
+        fg, pi = h["focus_groups"], self.pub.value(h["parent_interviews"])
         return (f"# {a.name} {{#sec-{a.code}}}\n\n"
-                f"This chapter profiles {a.name} from {c['case_files']} reviewed case files, an administrative "
-                f"extract of {c['admin_children']:,} children on Child in Need plans between "
-                f"{a.period_start:%-d %B %Y} and {a.period_end:%-d %B %Y}, "
-                f"{c['focus_groups']} practitioner focus group(s) and {c['parent_interviews']} parent "
-                f"interview(s).{synthetic}")
+                f"This chapter profiles {a.name} from {self.pub.text(h['case_files'])} reviewed case files, an "
+                f"administrative extract of {self.pub.text(h['admin_children'])} children on Child in Need plans "
+                f"between {a.period_start:%-d %B %Y} and {a.period_end:%-d %B %Y}, "
+                f"{fg} practitioner focus group{'' if fg == 1 else 's'} and {pi} parent "
+                f"interview{'' if pi == 1 else 's'}.{synthetic}")
 
     def characteristics(self) -> str:
-        ch, n = self.metrics["characteristics"], self.metrics["counts"]["case_files"]
-        dis = ch["disability"]
-        text = [f"## Characteristics of the children {{#sec-{self.authority.code}-characteristics}}",
-                f"Of the {n} children whose files were reviewed, "
-                f"{share_text(ch['gender'].get('Male', 0), n, self.threshold)} were boys. A disability was "
-                f"recorded for {share_text(dis['One or more disabilities'], n, self.threshold)}, and no "
-                f"disability status was recorded for {share_text(dis['Not recorded'], n, self.threshold)}.",
-                self._table("age-band", ch["age_band"], "Age at plan start",
-                            f"Age of children at the start of the plan, {self.authority.name}"),
-                self._table("ethnicity", ch["ethnicity_group"], "Ethnic group",
-                            f"Ethnic group of children, {self.authority.name}"),
-                self._figure("age-band", ch["admin_age_band"],
+        n = self.pub.text(self.obj("heading")["case_files"])
+        text = [f"## Characteristics of the children {{#sec-{self.code}-characteristics}}",
+                f"Of the {n} children whose files were reviewed, {self.words('boys')} were boys. A disability was "
+                f"recorded for {self.words('disability')}, and no disability status was recorded for "
+                f"{self.words('disability-not-recorded')}.",
+                self._table("age-band", "Age at plan start",
+                            f"Age of children at the start of the plan, reviewed case files, {self.authority.name}"),
+                self._table("ethnicity", "Ethnic group",
+                            f"Ethnic group of children, reviewed case files, {self.authority.name}"),
+                self._figure("admin-age-band", "age-band",
                              f"Age at plan start, all children on plans (administrative data), {self.authority.name}",
                              f"Bar chart of the percentage of children on Child in Need plans in "
                              f"{self.authority.name} in each age band, from administrative data.",
@@ -114,48 +137,51 @@ class AuthorityChapter:
         return "\n\n".join(text)
 
     def reasons(self) -> str:
-        r, n = self.metrics["reasons"], self.metrics["counts"]["case_files"]
-        top_need = max(r["primary_need"], key=r["primary_need"].get)
-        top_factor = max(r["factor_groups"], key=r["factor_groups"].get)
-        return "\n\n".join([
-            f"## Reasons for the plans {{#sec-{self.authority.code}-reasons}}",
-            f"The most common primary need was *{top_need}* "
-            f"({share_text(r['primary_need'][top_need], n, self.threshold)}), and the most common group of "
-            f"factors identified at assessment was *{top_factor}* "
-            f"({share_text(r['factor_groups'][top_factor], n, self.threshold)}).",
-            self._table("primary-need", r["primary_need"], "Primary need",
+        parts = [f"## Reasons for the plans {{#sec-{self.code}-reasons}}"]
+        sentence = []
+        if f"{self.code}/top-need" in self.pub.objects:
+            sentence.append(f"The most common primary need was *{self.obj('top-need')['label']}* "
+                            f"({self.words('top-need')})")
+        if f"{self.code}/top-factor-group" in self.pub.objects:
+            sentence.append(f"the most common group of factors identified at assessment was "
+                            f"*{self.obj('top-factor-group')['label']}* ({self.words('top-factor-group')})")
+        if sentence:
+            parts.append(", and ".join(sentence) + ".")
+        parts += [
+            self._table("primary-need", "Primary need",
                         f"Primary need at assessment, reviewed case files, {self.authority.name}"),
-            self._figure("factors", r["admin_factor_groups"],
-                         f"Factors identified at assessment, all children on plans, {self.authority.name}",
-                         f"Bar chart of the share of factor mentions in each factor group for children on "
-                         f"plans in {self.authority.name}; the largest group is shown first in the legend order.",
-                         "Per cent of factor mentions"),
-        ])
+            self._figure("admin-factor-groups", "factors",
+                         f"Children with at least one factor in each group, all children on plans (administrative "
+                         f"data), {self.authority.name}",
+                         f"Bar chart of the percentage of children on plans in {self.authority.name} with at least "
+                         f"one factor identified at assessment in each factor group.",
+                         "Per cent of children on plans"),
+        ]
+        return "\n\n".join(parts)
 
     def plans(self) -> str:
-        p, n = self.metrics["plans"], self.metrics["counts"]["case_files"]
         return "\n\n".join([
-            f"## Plan length and outcomes {{#sec-{self.authority.code}-plans}}",
-            f"Plans in the reviewed files that had ended lasted a {days_text(p['length_days'])}; "
-            f"across all children in the administrative data the figure was {days_text(p['admin_length_days'])}. "
-            f"{share_text(self.metrics['counts']['open_plans'], n, self.threshold).capitalize()} plans were still "
-            f"open at the end of the period.",
-            self._table("outcome", p["outcome"], "Outcome", f"Plan outcomes, {self.authority.name}"),
+            f"## Plan length and outcomes {{#sec-{self.code}-plans}}",
+            f"Plans in the reviewed files that had ended lasted {_days(self.obj('length-days'))}; across all "
+            f"children in the administrative data, ended plans lasted {_days(self.obj('admin-length-days'))}. "
+            f"{_first_upper(self.words('open'))} plans were still open at the end of the period.",
+            self._table("outcome", "Outcome", f"Plan outcomes, reviewed case files, {self.authority.name}"),
         ])
 
     def support(self) -> str:
-        s = self.metrics["support"]
-        total = self.metrics["counts"]["services"]
-        groups = {k: v for k, v in s["service_group"].items()}
+        per_case = self.obj("services-per-case")
+        median = (f"a median of {per_case['median']:.0f} per child" if per_case["median"] is not None
+                  else f"the median per child is not shown ({per_case['why_not']})")
+        kinds = self.obj("service-kinds-count")["value"]
         return "\n\n".join([
-            f"## Services received {{#sec-{self.authority.code}-support}}",
-            f"The files recorded {total} services or interventions, "
-            f"{s['distinct_services']} different kinds; a median of {s['services_per_case']['median']:.0f} per "
-            f"child. Advice, guidance and co-ordination by the social worker made up "
-            f"{share_text(s['advice_or_coordination'], total, self.threshold)} of them.",
-            self._table("service-group", groups, "Kind of service",
-                        f"Services and interventions by kind, {self.authority.name}"),
-            self._figure("services", s["service"], f"Services and interventions recorded, {self.authority.name}",
+            f"## Services received {{#sec-{self.code}-support}}",
+            f"The files recorded {self.pub.text(self.obj('services')['key'])} services or interventions, "
+            f"{kinds} different kind{'' if kinds == 1 else 's'}; {median}. Advice, guidance and co-ordination "
+            f"by the social worker made up {self.words('advice')} of them.",
+            self._table("service-group", "Kind of service",
+                        f"Services and interventions by kind, reviewed case files, {self.authority.name}",
+                        unit="Services"),
+            self._figure("service", "services", f"Services and interventions recorded, {self.authority.name}",
                          f"Bar chart of the percentage of all recorded services in {self.authority.name} "
                          f"that were each kind of service.", "Per cent of services"),
         ])
@@ -166,19 +192,17 @@ class AuthorityChapter:
         from .national_chapter import authority_context
 
         data = NationalData.load(self.out_dir.parent.parent / "national")
-        return authority_context(self.authority, self.metrics, data, self.codebook, self.threshold,
-                                 self.report.disclosure_symbol, out_dir=self.out_dir)
+        return authority_context(self.authority, self.pub, data, self.codebook, out_dir=self.out_dir)
 
     def needs(self) -> str:
-        mh = self.metrics["needs"]["mental_health"]
-        wait = mh["wait_days"]
-        wait_text = (f"those that started waited a median of {wait['median']:.0f} days"
-                     if wait["n"] else "none had started")
+        wait = self.obj("mh-wait")
+        wait_text = (f"those that started waited a median of {wait['median']:.0f} days" if wait["median"] is not None
+                     else f"their median wait is not shown ({wait['why_not']})")
+        days = self.report.findings["mental_health_wait_days"]
         return "\n\n".join([
-            f"## Support and need {{#sec-{self.authority.code}-needs}}",
-            f"There were {count_text(mh['referrals'], self.threshold)} referrals to child or adult mental-health "
-            f"services; {wait_text}. "
-            f"{share_text(mh['not_timely'], mh['referrals'], self.threshold).capitalize()} were not met in time "
-            f"(not available, started after more than {self.report.findings['mental_health_wait_days']:.0f} "
-            f"days, or still waiting after more than that).",
+            f"## Support and need {{#sec-{self.code}-needs}}",
+            f"There were {self.pub.text(self.obj('mh-referrals')['key'])} referrals to child or adult "
+            f"mental-health services; {wait_text}. Of these referrals, {self.words('mh-not-timely')} were not met "
+            f"in time (not available, started after more than {days:.0f} days, or still waiting after more than "
+            f"that).",
         ])

@@ -66,7 +66,7 @@ def cmd_synth_like(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from .codebook import load_codebook
-    from .config import ParamsError, load_authorities
+    from .config import ParamsError, load_authorities, load_report
     from .validate import validate_authority
 
     try:
@@ -85,14 +85,24 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         print(f"codebook not found: {exc.filename} (run cinreport from the project folder)", file=sys.stderr)
         return 1
-    problems = []
+    problems, valid = [], {}
     for a in authorities:
-        problems += validate_authority(a, codebook)[1]
+        tables, found = validate_authority(a, codebook)
+        problems += found
+        valid[a.code] = tables
     if problems:
         print(f"{len(problems)} problem(s) found in the data:", file=sys.stderr)
         for p in sorted(problems):
             print(f"  {p}", file=sys.stderr)
         return 1
+    if args.measure:
+        from .authority_chapter import measure
+        from .validate import LINE
+
+        report = load_report(args.params)
+        for a in authorities:
+            tables = {name: t.drop(columns=[LINE]) for name, t in valid[a.code].items()}
+            measure(a, report, codebook, tables, Path(args.build) / "authorities" / a.code)
     if not args.quiet:
         print(f"valid: {', '.join(a.code for a in authorities)}")
     return 0
@@ -188,7 +198,14 @@ def pdf_excluded_chapters(params: str, build: str = "build") -> set[str]:
 
 
 def cmd_findings(args: argparse.Namespace) -> int:
-    """Evaluate the key findings once, for every study chapter to read."""
+    """The single disclosure pass over everything the build publishes, then the key findings.
+
+    Writes ``<build>/published/``: ``store.json`` (every published number, shown or suppressed),
+    ``<code>.json`` per authority (rewritten only when it changes, so an authority chapter runs
+    again only when its published numbers change) and ``output-log.csv`` (the output-checking
+    log); then ``<build>/study/evaluated-findings.json``. A publication that would disclose a
+    count stops here, before any chapter or the book is touched.
+    """
     import time
 
     from .pipeline import _say
@@ -196,9 +213,12 @@ def cmd_findings(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     study = Study.load("findings", params_dir=args.params, build_dir=args.build)
+    _say(f"[cinreport] disclosure pass over everything {len(study.authorities)} authorities publish "
+         f"-> {Path(args.build) / 'published'}")
+    study.publish()
     _say(f"[cinreport] evaluating the findings of {len(study.authorities)} authorities -> {study.evaluation_path}")
     study.save_findings()
-    _say(f"[cinreport] findings evaluated in {time.monotonic() - started:.1f} s")
+    _say(f"[cinreport] published and findings evaluated in {time.monotonic() - started:.1f} s")
     return 0
 
 
@@ -283,6 +303,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("validate", help="check params and data against the codebook")
     p.add_argument("--authority", action="append", help="only this authority (repeatable)")
     p.add_argument("--quiet", action="store_true", help="say nothing when the data are valid")
+    p.add_argument("--measure", action="store_true",
+                   help="also write each valid authority's measures to <build>/authorities/<code>/ "
+                        "(metrics.json, cases.csv), for the disclosure pass")
     p.set_defaults(func=cmd_validate)
     p = sub.add_parser("run-authority", help="execute the authority notebook for one authority")
     p.add_argument("code")
@@ -295,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("deps", help="write the Make dependency fragment")
     p.add_argument("--out", default="build/deps.mk")
     p.set_defaults(func=cmd_deps)
-    p = sub.add_parser("findings", help="evaluate the key findings once for the study chapters")
+    p = sub.add_parser("findings", help="the disclosure pass over every published number, then the key findings")
     p.set_defaults(func=cmd_findings)
     p = sub.add_parser("national", help="read the DfE national files into build/national/")
     p.set_defaults(func=cmd_national)
@@ -321,10 +344,12 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # one clear line for users; the traceback is not their problem
         from .config import ParamsError
         from .pipeline import NotebookFailed
+        from .publication import DisclosureError
         from .render import RenderError
         from .validate import ValidationError
 
-        if isinstance(exc, (ParamsError, NotebookFailed, RenderError, ValidationError, ValueError)):
+        if isinstance(exc, (ParamsError, NotebookFailed, RenderError, ValidationError, ValueError,
+                            DisclosureError)):
             print(f"cinreport {args.command}: {exc}", file=sys.stderr)
             return 1
         raise

@@ -60,10 +60,12 @@ def save(fig: plt.Figure, path: Path | str, label: str, caption: str, alt: str) 
     return SavedFigure(Path(path), label, caption, alt)
 
 
-def percent_bars(shares: pd.DataFrame, xlabel: str = "Per cent of children", size=SIZE_WIDE) -> plt.Figure:
-    """Horizontal grouped bars: rows = categories, columns = groups, values = percentages.
+def percent_bars(shares: pd.DataFrame, xlabel: str = "Per cent of children", size=SIZE_WIDE,
+                 symbol: str = "c") -> plt.Figure:
+    """Horizontal grouped bars: rows = categories, columns = groups, values = published percentages.
 
-    Missing values (suppressed) are drawn as no bar and marked 'c'.
+    Missing values (suppressed) are drawn as no bar and the category is marked with the symbol, so
+    no bar's length gives back a suppressed count.
     """
     set_theme()
     long = shares.reset_index(names="category").melt(id_vars="category", var_name="group", value_name="percent")
@@ -73,7 +75,7 @@ def percent_bars(shares: pd.DataFrame, xlabel: str = "Per cent of children", siz
                 color=PALETTE[0] if shares.shape[1] == 1 else None)
     for i, (cat, row) in enumerate(shares.iterrows()):
         if row.isna().any():
-            ax.text(0.5, i, "c", va="center", fontsize=8, color="#333333")
+            ax.text(0.5, i, symbol, va="center", fontsize=8, color="#333333")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("")
     ax.set_xlim(0, max(10.0, float(np.nanmax(shares.to_numpy(dtype=float))) * 1.1 if shares.size else 10.0))
@@ -83,12 +85,17 @@ def percent_bars(shares: pd.DataFrame, xlabel: str = "Per cent of children", siz
     return fig
 
 
-def box_by_group(values: pd.DataFrame, value: str, group: str, xlabel: str, size=SIZE_WIDE) -> plt.Figure:
-    """Box plots of ``value`` by ``group`` (no individual points, so no single case is shown)."""
+def quartile_boxes(quartiles: pd.DataFrame, xlabel: str, size=SIZE_WIDE) -> plt.Figure:
+    """A box per group from its published quartiles (columns q1, median, q3; index = group): the box
+    spans the quartiles and the line is the median. No whiskers and no points, which would be the
+    lengths of single plans."""
     set_theme()
     fig, ax = plt.subplots(figsize=size)
-    sns.boxplot(data=values, y=group, x=value, ax=ax, orient="h", color=PALETTE[4], showfliers=False,
-                width=0.5)
+    stats = [{"label": str(g), "q1": r["q1"], "med": r["median"], "q3": r["q3"], "whislo": r["q1"], "whishi": r["q3"]}
+             for g, r in quartiles.iterrows()]
+    ax.bxp(stats, orientation="horizontal", showfliers=False, showcaps=False, widths=0.5, patch_artist=True,
+           boxprops={"facecolor": PALETTE[4], "edgecolor": "#333333"}, medianprops={"color": "#000000"})
+    ax.invert_yaxis()
     ax.set_xlabel(xlabel)
     ax.set_ylabel("")
     fig.tight_layout()

@@ -47,6 +47,7 @@ class Finding:
     thresholds: dict[str, float]
     measures: dict[str, Any]
     section: str
+    evidence: list[str] = field(default_factory=list)  # published text only (from the store)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,16 +66,21 @@ def _is_nan(x: float | None) -> bool:
     return x is None or x != x
 
 
+def p_band(p: float) -> str:
+    """A p-value as a band: exact p-values, with the published margins, can give suppressed cells back."""
+    return next((f"p < {b}" for b in (0.001, 0.01, 0.05) if p < b), "p ≥ 0.05")
+
+
 def _effect_text(t: TestResult) -> str:
     if _is_nan(t.p_value) or _is_nan(t.effect_size):  # the data could not be tested
         return "not testable with these data"
-    p = "p < 0.001" if t.p_value < 0.001 else f"p = {t.p_value:.3f}"
-    return f"{t.effect_name} {t.effect_size:.2f}, {p}, {t.method}"
+    return f"{t.effect_name} {t.effect_size:.2f}, {p_band(t.p_value)}, {t.method}"
 
 
 def variation_finding(fid: str, title: str, what: str, test: TestResult, thresholds: dict[str, float],
                       threshold_key: str, min_n_ok: bool, section: str, extra: dict | None = None, *,
-                      n_per_authority: dict[str, int] | None = None, unit: str = "cases") -> Finding:
+                      n_per_authority: dict[str, int] | None = None, unit: str = "cases",
+                      evidence: list[str] | None = None) -> Finding:
     """A finding about variation between authorities, from a test result and the thresholds.
 
     ``min_n_ok`` says whether every authority has at least ``min_cases_per_authority`` ``unit``
@@ -102,7 +108,7 @@ def variation_finding(fid: str, title: str, what: str, test: TestResult, thresho
               f"some if p < {thresholds['alpha']} with a smaller effect; otherwise none"),
         thresholds={threshold_key: thresholds[threshold_key], "alpha": thresholds["alpha"],
                     "min_cases_per_authority": min_n},
-        measures={**measures, **(extra or {})}, section=section)
+        measures={**measures, **(extra or {})}, section=section, evidence=list(evidence or []))
 
 
 def metric_at(m: dict[str, Any], path: tuple[str, ...]) -> Any:
@@ -123,18 +129,52 @@ def contingency(metrics: dict[str, dict], path: tuple[str, ...]) -> pd.DataFrame
     return frame.loc[frame.sum(axis=1) > 0]
 
 
+def _published(metrics: dict[str, dict], thresholds: dict[str, float]):
+    """The store for these metrics (for callers that have not built it: tests, scenarios)."""
+    from .codebook import load_codebook
+    from .plan import build_publication
+    from .publication import Published
+
+    pub = build_publication({c: m["atoms"] for c, m in metrics.items()}, metrics, load_codebook(),
+                            int(thresholds.get("disclosure_threshold", 5)), "c")
+    return Published.from_dict(pub.to_dict())
+
+
+def by_authority_text(values: dict[str, str], names: dict[str, str] | None = None) -> str:
+    """'Authority A 21, Authority B 20' — or, above ``MANY`` authorities, the range of the shown values."""
+    names = names or {}
+    shown = {c: v for c, v in values.items()}
+    if len(shown) > MANY:
+        numbers = sorted(float(v.rstrip("%").replace(",", "")) for v in shown.values()
+                         if v.rstrip("%").replace(",", "").replace(".", "", 1).isdigit())
+        if not numbers:
+            return f"all suppressed across {len(shown)} authorities"
+        return (f"from {numbers[0]:g} to {numbers[-1]:g} across the {len(numbers)} authorities with a published "
+                f"figure (of {len(shown)})")
+    return ", ".join(f"{names.get(c, c)} {v}" for c, v in sorted(shown.items()))
+
+
+MANY = 12  # above this many authorities evidence gives a range, not a list (tables.MANY_GROUPS)
+
+
 def evaluate(metrics: dict[str, dict], cases: dict[str, pd.DataFrame], thresholds: dict[str, float],
-             seed: int = 0, *, n_permutations: int = 10_000) -> list[Finding]:
+             seed: int = 0, *, n_permutations: int = 10_000, pub=None,
+             names: dict[str, str] | None = None) -> list[Finding]:
     """All key findings for a study, in report order.
 
+    Outcomes come from the data; every number a sentence or evidence line quotes comes from ``pub``
+    (:class:`cinreport.publication.Published`, the build's store after disclosure control).
     ``n_permutations`` is passed to the permutation tests used when expected counts or groups are
     small (see :mod:`cinreport.stats`).
     """
     t = thresholds
+    pub = pub if pub is not None else _published(metrics, thresholds)
     min_n = t["min_cases_per_authority"]
     n_cases = {c: int(m["counts"]["case_files"]) for c, m in metrics.items()}
     min_ok = all(n >= min_n for n in n_cases.values())
     out: list[Finding] = []
+    cases_text = "reviewed case files per authority: " + by_authority_text(
+        {c: pub.text(pub.obj(f"{c}/heading")["case_files"]) for c in metrics}, names)
 
     def chi2(path: tuple[str, ...]) -> TestResult:
         return chi2_or_exact(contingency(metrics, path), n_permutations=n_permutations, seed=seed)
@@ -145,34 +185,46 @@ def evaluate(metrics: dict[str, dict], cases: dict[str, pd.DataFrame], threshold
         return (kruskal_epsilon(values, n_permutations=n_permutations, seed=seed),
                 {c: len(v) for c, v in values.items()})
 
+    def medians(name: str, unit: str) -> str:
+        vals = {}
+        for c in metrics:
+            q = pub.obj(f"{c}/{name}")
+            vals[c] = f"{q['median']:.{1 if unit == 'sessions' else 0}f}" if q["median"] is not None else pub.symbol
+        return f"median {unit} per authority: " + by_authority_text(vals, names)
+
     out.append(variation_finding("variation-reasons", "Reasons for Child in Need plans",
                                  "the primary need recorded for children on plans", chi2(("reasons", "primary_need")),
-                                 t, "cramers_v_considerable", min_ok, "sec-reasons", n_per_authority=n_cases))
+                                 t, "cramers_v_considerable", min_ok, "sec-reasons", n_per_authority=n_cases,
+                                 evidence=[cases_text]))
     out.append(variation_finding("variation-use", "Use of plans and thresholds",
                                  "the level of safeguarding concern among children on plans",
                                  chi2(("reasons", "safeguarding_concern")), t, "cramers_v_considerable", min_ok,
-                                 "sec-reasons", n_per_authority=n_cases))
+                                 "sec-reasons", n_per_authority=n_cases, evidence=[cases_text]))
     length, ended = per_case("plan_days")
-    medians = {c: m["plans"]["length_days"]["median"] for c, m in metrics.items()}
+    ended_text = "ended plans per authority: " + by_authority_text(
+        {c: pub.text(pub.obj(f"{c}/ended-evidence")["key"]) for c in metrics}, names)
     out.append(variation_finding("variation-length", "Length of plans", "how long plans lasted", length, t,
                                  "epsilon_squared_considerable",
                                  min_ok and all(ended.get(c, 0) >= min_n for c in metrics), "sec-support",
-                                 {"median_days": medians}, n_per_authority=ended, unit="ended plans"))
+                                 {"median_days": {c: m["plans"]["length_days"]["median"] for c, m in metrics.items()}},
+                                 n_per_authority=ended, unit="ended plans",
+                                 evidence=[ended_text, medians("length-days", "days")]))
     out.append(variation_finding("variation-services", "Types of support", "the kinds of support provided",
                                  chi2(("support", "service_group")), t, "cramers_v_considerable", min_ok,
-                                 "sec-support", n_per_authority=n_cases))
+                                 "sec-support", n_per_authority=n_cases, evidence=[cases_text]))
     direct, n_direct = per_case("direct_work_per_month")
     out.append(variation_finding("variation-direct-work", "Direct work", "how often direct work took place "
                                  "(sessions per month of plan)", direct, t, "epsilon_squared_considerable",
                                  min_ok and all(n_direct.get(c, 0) >= min_n for c in metrics), "sec-support",
                                  {"median_sessions_per_month": {c: m["plans"]["direct_work_per_month"]["median"]
                                                                 for c, m in metrics.items()}},
-                                 n_per_authority=n_direct))
+                                 n_per_authority=n_direct,
+                                 evidence=[cases_text, medians("direct-work", "sessions")]))
     out.append(decision_finding(metrics))
-    out.append(involvement_finding(metrics, t))
-    out.append(recording_finding(metrics, t))
-    out.append(advice_finding(metrics, t))
-    out.append(mental_health_finding(metrics, t))
+    out.append(involvement_finding(metrics, t, pub))
+    out.append(recording_finding(metrics, t, pub, names))
+    out.append(advice_finding(metrics, t, pub))
+    out.append(mental_health_finding(metrics, t, pub))
     return out
 
 
@@ -223,27 +275,14 @@ def _ci(k: int, n: int) -> list[float] | None:
     return [round(lo, 4), round(hi, 4)]
 
 
-def _pct(k: int, n: int) -> int:
-    """``k / n`` as a whole percentage (the number quoted in sentences)."""
-    return round(100 * k / n)
+def _share_words(pub, name: str) -> str:
+    """A published share as a percentage for a sentence: '45%', or '`c` (suppressed)'."""
+    o = pub.obj(name)
+    p = pub.percent(o["k"], o["n"])
+    return f"`{p}` (suppressed)" if p == pub.symbol else p
 
 
-def _share(k: int, n: int, t: dict[str, float]) -> str:
-    """'45%' for a sentence, or 'a small share (c)' when ``k`` or ``n - k`` is below the disclosure
-    threshold (with ``n`` quoted, either would reveal a small count)."""
-    threshold = t.get("disclosure_threshold", 5)
-    if 0 < k < threshold or 0 < n - k < threshold:
-        return "a small share (c)" if 0 < k < threshold else "nearly all (c)"
-    return f"{_pct(k, n)}%"
-
-
-def _count(k: int, n: int, t: dict[str, float]) -> str:
-    """'7 of 11', or 'fewer than 5 of 11' when the count is small."""
-    threshold = int(t.get("disclosure_threshold", 5))
-    return f"fewer than {threshold} of {n}" if 0 < k < threshold else f"{k} of {n}"
-
-
-def involvement_finding(metrics: dict[str, dict], t: dict[str, float]) -> Finding:
+def involvement_finding(metrics: dict[str, dict], t: dict[str, float], pub) -> Finding:
     """Practitioners' record of parents' involvement against parents' own accounts (pooled)."""
     rec = sum(m["involvement"]["case_files_with_record"] for m in metrics.values())
     inv = sum(m["involvement"]["case_files_parents_involved"] for m in metrics.values())
@@ -255,24 +294,31 @@ def involvement_finding(metrics: dict[str, dict], t: dict[str, float]) -> Findin
     practitioner = 100 * inv / rec if rec else None
     parents = 100 * felt / interviews if interviews else None
     gap = practitioner - parents if practitioner is not None and parents is not None else None
+    records, felt_p = _share_words(pub, "study/involved-records"), _share_words(pub, "study/felt-involved")
+    n_int = pub.text(pub.obj("study/felt-involved")["n"])
+    un = pub.obj("study/unaware")
     if gap is None:
         outcome = "no-data"
         sentence = "There were no parent interviews or case records to compare accounts of involvement."
     elif gap >= points:
         outcome = "gap"
-        sentence = (f"Case files recorded parents as involved in {_share(inv, rec, t)} of plans, but parents in only "
-                    f"{_share(felt, interviews, t)} of {interviews} interviews described feeling involved in developing "
-                    f"their plan; {_count(unaware, interviews, t)} interviewed parents were not aware of the plan's goals.")
+        sentence = (f"Case files recorded parents as involved in {records} of plans, but parents in only "
+                    f"{felt_p} of {n_int} interviews described feeling involved in developing "
+                    f"their plan; {pub.words(un['k'], un['n'])} interviewed parents were not aware of the "
+                    f"plan's goals.")
     elif gap <= -points:
         outcome = "parents-higher"
         sentence = (f"Parents described feeling involved in developing their plan more often "
-                    f"({_share(felt, interviews, t)} of {interviews} interviews) than case files recorded parents "
-                    f"as involved "
-                    f"({_share(inv, rec, t)} of plans).")
+                    f"({felt_p} of {n_int} interviews) than case files recorded parents as involved "
+                    f"({records} of plans).")
     else:
         outcome = "no-gap"
-        sentence = (f"Parents' accounts of involvement ({_share(felt, interviews, t)} of {interviews} interviewed parents "
-                    f"felt involved) were close to what case files recorded ({_share(inv, rec, t)} of plans).")
+        sentence = (f"Parents' accounts of involvement ({felt_p} of {n_int} interviewed parents "
+                    f"felt involved) were close to what case files recorded ({records} of plans).")
+    rec_o, felt_o = pub.obj("study/involved-records"), pub.obj("study/felt-involved")
+    evidence = [f"case files recording parents as involved: {pub.words(rec_o['k'], rec_o['n'], 'with a record')}",
+                f"interviewed parents who felt involved: {pub.words(felt_o['k'], felt_o['n'])}",
+                f"interviewed parents not aware of the goals: {pub.words(un['k'], un['n'])}"]
     return Finding("involvement-gap", "involvement", "Parents' involvement in planning", outcome, outcome == "gap",
                    sentence,
                    f"gap if the share of case files recording parents as involved exceeds the share of interviewed "
@@ -283,17 +329,23 @@ def involvement_finding(metrics: dict[str, dict], t: dict[str, float]) -> Findin
                     "parent_share": None if parents is None else round(parents, 1),
                     "parent_share_ci95": None if not interviews else [round(100 * x, 1) for x in _ci(felt, interviews)],
                     "gap_points": None if gap is None else round(gap, 1), "parent_interviews": interviews,
-                    "parents_felt_involved": felt, "parents_unaware_of_goals": unaware}, "sec-needs")
+                    "parents_felt_involved": felt, "parents_unaware_of_goals": unaware}, "sec-needs", evidence)
 
 
 FIELD_NAMES = {"ethnicity": "ethnicity", "disability": "disability", "referral_source": "referral source"}
+FIELD_KEYS = {"ethnicity": "ethnicity", "disability": "disability", "referral_source": "referral"}
 
 
 SOURCE_NAMES = {"case_files": "case files", "admin": "administrative data"}
 
 
-def recording_finding(metrics: dict[str, dict], t: dict[str, float]) -> Finding:
-    """Characteristics recorded for too few children in any authority's case files or admin data."""
+def recording_finding(metrics: dict[str, dict], t: dict[str, float], pub, names: dict[str, str] | None = None
+                      ) -> Finding:
+    """Characteristics recorded for too few children in any authority's case files or admin data.
+
+    The outcome is decided on the data; the sentence quotes the lowest *published* share of each
+    characteristic (a share whose count or complement is small is suppressed, and said to be)."""
+    names = names or {}
     worst: dict[str, float] = {}
     where: dict[str, str] = {}
     for code, m in sorted(metrics.items()):
@@ -302,42 +354,72 @@ def recording_finding(metrics: dict[str, dict], t: dict[str, float]) -> Finding:
                 if share < worst.get(col, 1.01):
                     worst[col], where[col] = share, f"{code} {SOURCE_NAMES[source]}"
     gaps = sorted((c for c, s in worst.items() if s < t["completeness_gap"]), key=lambda c: (worst[c], c))
+
+    def lowest(col: str) -> tuple[float | None, list[str]]:
+        """Lowest published share of ``col`` and where; the places whose share is suppressed."""
+        best, hidden = None, []
+        for code in sorted(metrics):
+            for source in ("case_files", "admin"):
+                o = pub.obj(f"{code}/recorded/{source}/{FIELD_KEYS.get(col, col)}")
+                s = pub.share(o["k"], o["n"])
+                if s is None:
+                    hidden.append(f"{names.get(code, code)} {SOURCE_NAMES[source]}")
+                elif best is None or s < best:
+                    best = s
+        return best, hidden
+
     if gaps:
-        listed = ", ".join(f"{FIELD_NAMES.get(c, c.replace('_', ' '))} (recorded for as few as "
-                           f"{round(100 * worst[c])}% of children)" for c in gaps)
-        sentence = f"Some characteristics of children on plans were often not recorded: {listed}."
+        parts = []
+        for c in gaps:
+            low, hidden = lowest(c)
+            name = FIELD_NAMES.get(c, c.replace("_", " "))
+            if low is not None and low < t["completeness_gap"]:
+                parts.append(f"{name} (recorded for as few as {round(100 * low)}% of children in one authority)")
+            else:
+                parts.append(f"{name} (the lowest share is suppressed, `{pub.symbol}`, to protect a small count)")
+        sentence = f"Some characteristics of children on plans were often not recorded: {', '.join(parts)}."
     else:
         sentence = "Children's characteristics were well recorded in every authority."
+    evidence = []
+    for c in sorted(worst):
+        low, hidden = lowest(c)
+        evidence.append(f"{FIELD_NAMES.get(c, c)}: lowest published share recorded "
+                        + (f"{round(100 * low)}%" if low is not None else "none published")
+                        + (f" ({len(hidden)} suppressed)" if hidden else ""))
     return Finding("recording-gaps", "recording", "What is recorded about children",
                    "gap" if gaps else "complete", bool(gaps), sentence,
                    f"gap if any characteristic is recorded for fewer than {100 * t['completeness_gap']:.0f}% "
                    "of children in any authority's case files or administrative data",
                    {"completeness_gap": t["completeness_gap"]},
                    {"lowest_completeness": dict(sorted(worst.items())), "lowest_in": dict(sorted(where.items()))},
-                   "sec-characteristics")
+                   "sec-characteristics", evidence)
 
 
-def advice_finding(metrics: dict[str, dict], t: dict[str, float]) -> Finding:
+def advice_finding(metrics: dict[str, dict], t: dict[str, float], pub) -> Finding:
     total = sum(m["counts"]["services"] for m in metrics.values())
     advice = sum(m["support"]["advice_or_coordination"] for m in metrics.values())
     kinds = sorted({k for m in metrics.values() for k, v in m["support"]["service"].items() if v})
     share = advice / total if total else 0.0
     large = bool(total) and share >= t["advice_share_large"]
+    share_text = _share_words(pub, "study/advice")
     if not total:
         outcome, sentence = "no-services", "No services or interventions were recorded for the reviewed cases."
     else:
         outcome = "large" if large else "not-large"
         sentence = (f"Families received {len(kinds)} different kinds of support. "
-                    + (f"A large share of all services recorded ({_share(advice, total, t)}) was advice, guidance and "
+                    + (f"A large share of all services recorded ({share_text}) was advice, guidance and "
                        "multi-agency co-ordination by social workers." if large else
-                       f"Advice, guidance and co-ordination made up {_share(advice, total, t)} of all services "
+                       f"Advice, guidance and co-ordination made up {share_text} of all services "
                        "recorded."))
+    o = pub.obj("study/advice")
     return Finding("range-and-advice", "support", "Range of services and the advice role",
                    outcome, large, sentence,
                    f"large if advice/guidance/co-ordination is at least {100 * t['advice_share_large']:.0f}% "
                    "of services", {"advice_share_large": t["advice_share_large"]},
                    {"services": total, "advice_or_coordination": advice, "share": round(share, 4),
-                    "kinds_of_service": len(kinds)}, "sec-support")
+                    "kinds_of_service": len(kinds)}, "sec-support",
+                   [f"services that were advice, guidance or co-ordination: {pub.words(o['k'], o['n'], 'services')}",
+                    f"kinds of service recorded: {len(kinds)}"])
 
 
 def _measured_wait_days(metrics: dict[str, dict], configured: float) -> float:
@@ -349,7 +431,7 @@ def _measured_wait_days(metrics: dict[str, dict], configured: float) -> float:
     return configured
 
 
-def mental_health_finding(metrics: dict[str, dict], t: dict[str, float]) -> Finding:
+def mental_health_finding(metrics: dict[str, dict], t: dict[str, float], pub) -> Finding:
     """Share of child and adult mental-health referrals not met in time (pooled over authorities)."""
     referrals = sum(m["needs"]["mental_health"]["referrals"] for m in metrics.values())
     not_timely = sum(m["needs"]["mental_health"]["not_timely"] for m in metrics.values())
@@ -358,17 +440,16 @@ def mental_health_finding(metrics: dict[str, dict], t: dict[str, float]) -> Find
     share = not_timely / referrals if referrals else 0.0
     which = (f"not available, still waiting after more than {days:.0f} days, or started after more than "
              f"{days:.0f} days")
+    o = pub.obj("study/mh-not-timely")
+    words = pub.words(o["k"], o["n"], "referrals to child or adult mental-health services")
     if not referrals:
         outcome, sentence = "no-referrals", "No child or parent mental-health referrals were recorded."
     elif share >= gap_share:
         outcome = "gap"
-        sentence = (f"There were gaps in provision, especially timely mental-health support: "
-                    f"{_share(not_timely, referrals, t)} of {referrals} referrals to child or adult mental-health "
-                    f"services were {which}.")
+        sentence = f"There were gaps in provision, especially timely mental-health support: {words} were {which}."
     else:
         outcome = "no-gap"
-        sentence = (f"Most mental-health referrals were met in time: {_share(not_timely, referrals, t)} of {referrals} "
-                    f"were {which}.")
+        sentence = f"Most mental-health referrals were met in time: {words} were {which}."
     return Finding("mental-health-gap", "provision", "Timely mental-health support", outcome, outcome == "gap",
                    sentence,
                    f"gap if at least {100 * gap_share:.0f}% of mental-health referrals are not met within "
@@ -376,7 +457,8 @@ def mental_health_finding(metrics: dict[str, dict], t: dict[str, float]) -> Find
                    f"later)",
                    {"mental_health_gap_share": gap_share, "mental_health_wait_days": days},
                    {"referrals": referrals, "not_timely": not_timely, "share": round(share, 4),
-                    "share_ci95": _ci(not_timely, referrals)}, "sec-needs")
+                    "share_ci95": _ci(not_timely, referrals)}, "sec-needs",
+                   [f"referrals not met in time: {words}"])
 
 
 IMPLICATIONS: list[tuple[str, str, tuple[str, ...]]] = [
@@ -405,8 +487,13 @@ def implications(findings: list[Finding]) -> list[Implication]:
     return out
 
 
+PUBLIC_FIELDS = ("id", "theme", "title", "outcome", "holds", "sentence", "rule", "thresholds", "section", "evidence")
+
+
 def findings_document(findings: list[Finding], implications_: list[Implication], meta: dict) -> dict:
-    return {"meta": meta, "findings": [f.to_dict() for f in findings],
+    """The machine-readable findings: what the book publishes of each (its sentence, rule and published
+    evidence), never the raw measures behind the outcome (those stay in the build's evaluation cache)."""
+    return {"meta": meta, "findings": [{k: f.to_dict()[k] for k in PUBLIC_FIELDS} for f in findings],
             "implications": [asdict(i) for i in implications_]}
 
 

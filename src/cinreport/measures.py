@@ -322,3 +322,120 @@ def needs_met(cases: pd.DataFrame, support: pd.DataFrame) -> dict[str, dict[str,
         out[need] = {"children": len(ids), "referred": int(matching["case_id"].nunique()),
                      "received": int(received["case_id"].nunique())}
     return out
+
+
+# -- atoms: the finest counts every published number is a sum of ---------------------------------------
+# Each *variable* splits one population of one authority (its case files, administrative children,
+# services, mental-health referrals, parent interviews, coded segments) into categories along one or
+# more *views* (e.g. ethnicity: its reporting group and whether it was recorded). An atom is one
+# combination of view categories, keyed "category|category" in view order; its value is a count. Every
+# number the report publishes is a sum of atoms (see cinreport.publication), so one disclosure pass and
+# one attacker can see how published numbers overlap.
+UNUSABLE = ("NOBT", "REFU", "10")
+RECORDED = {True: "Recorded", False: "Not recorded"}
+YES_NO = {True: "yes", False: "no"}
+MH_TIMELY = ("Met in time", "Not met in time")
+NOT_MENTAL_HEALTH = "Not a mental-health service"
+NEED_STATUS = ("No such need", "Need, not referred", "Referred, not received", "Received")
+
+
+def _recorded(s: pd.Series) -> pd.Series:
+    return (s.notna() & (s != "") & ~s.isin(UNUSABLE)).map(RECORDED)
+
+
+def _atoms(*views: pd.Series) -> dict[str, int]:
+    """Counts of each combination of view categories (rows aligned), keys 'a|b', sorted."""
+    if not views or len(views[0]) == 0:
+        return {}
+    key = views[0].astype(str)
+    for v in views[1:]:
+        key = key + "|" + v.astype(str).to_numpy()
+    return {str(k): int(v) for k, v in sorted(key.value_counts().items())}
+
+
+def _status(v: Any) -> str:
+    if not isinstance(v, str) or v == "":
+        return NOT_RECORDED
+    return "No disability" if v == "NONE" else "One or more disabilities"
+
+
+def _label(frame: pd.DataFrame, column: str, cl, missing: str = NOT_RECORDED) -> pd.Series:
+    return frame[column].map(lambda v: cl.label(v) if isinstance(v, str) and v else missing)
+
+
+def _group(frame: pd.DataFrame, column: str, cl) -> pd.Series:
+    return frame[column].map(lambda v: (cl.group_of(v) or "Other") if isinstance(v, str) and v else NOT_RECORDED)
+
+
+def _children_atoms(frame: pd.DataFrame, codebook: Codebook, prefix: str) -> dict[str, dict[str, int]]:
+    """Variables shared by case files and the administrative extract (``prefix`` '' or 'admin_')."""
+    fl = codebook.codes("assessment_factor")
+    codes = explode_codes(frame["assessment_factors"])
+    groups_of = codes.map(lambda c: fl.group_of(c) or "Other").groupby(level=0).agg(set)
+    out = {
+        f"{prefix}age": _atoms(frame["age_at_plan_start"].astype(int).map(age_band)),
+        f"{prefix}gender": _atoms(_label(frame, "gender", codebook.codes("gender"))),
+        f"{prefix}ethnicity": _atoms(_group(frame, "ethnicity", codebook.codes("ethnicity")),
+                                     _recorded(frame["ethnicity"])),
+        f"{prefix}disability": _atoms(frame["disability"].map(_status), _recorded(frame["disability"])),
+        f"{prefix}referral": _atoms(_recorded(frame["referral_source"])),
+        f"{prefix}primary_need": _atoms(_label(frame, "primary_need", codebook.codes("primary_need"))),
+    }
+    for group in fl.groups:
+        has = pd.Series([group in groups_of.get(i, ()) for i in frame.index], index=frame.index)
+        out[f"{prefix}factor_group:{group}"] = _atoms(has.map(YES_NO))
+    return out
+
+
+def authority_atoms(tables: dict[str, pd.DataFrame], codebook: Codebook, period_end,
+                    mental_health_wait_days: float) -> dict[str, dict[str, int]]:
+    """Every variable's atoms for one authority (see the comment above), JSON-ready and sorted."""
+    cases, support, admin, themes = (tables[k] for k in ("case_files", "support", "admin", "themes"))
+    end = pd.Timestamp(period_end)
+    out = _children_atoms(cases, codebook, "")
+    out.update(_children_atoms(admin, codebook, "admin_"))
+    out["concern"] = _atoms(_label(cases, "safeguarding_concern", codebook.codes("concern_level")))
+    out["outcome"] = _atoms(_label(cases, "plan_outcome", codebook.codes("plan_outcome")),
+                            cases["plan_end_date"].notna().map(YES_NO))
+    out["parents_involved"] = _atoms(cases["parents_involved"].map(
+        {"yes": "Involved", "no": "Not involved"}).fillna(NOT_RECORDED))
+    for need, factors in NEED_FACTORS.items():
+        has = cases["assessment_factors"].fillna("").map(lambda v: bool(set(v.split(";")) & set(factors)))
+        matching = support[support["service"].isin(NEED_SERVICES[need])]
+        referred = cases["case_id"].isin(matching["case_id"])
+        received = cases["case_id"].isin(matching.loc[matching["status"].isin(["completed", "ongoing"]), "case_id"])
+        status = np.select([~has, ~referred, ~received], NEED_STATUS[:3], NEED_STATUS[3])
+        out[f"need:{need}"] = _atoms(pd.Series(status, index=cases.index))
+    # administrative children with each factor code, among those with any factor (DfE's denominator)
+    codes = explode_codes(admin["assessment_factors"])
+    codes = codes[codes != "21"]
+    per_child = codes.groupby(level=0).agg(set)
+    out["admin_factor:_any"] = _atoms(pd.Series(["yes" if i in per_child.index else "no factors" for i in admin.index],
+                                                index=admin.index, dtype=object))
+    for code in sorted(set(codes)):
+        status = pd.Series([("yes" if code in per_child[i] else "no") if i in per_child.index else "no factors"
+                            for i in admin.index], index=admin.index)
+        out[f"admin_factor:{code}"] = _atoms(status)
+    # A mental-health referral is a service (CAMHS or adult mental health): its timeliness is a view of
+    # the service variable, so the attacker sees that referrals and those services are the same rows.
+    waits = (support["start_date"] - support["referral_date"]).dt.days
+    waiting = (end - support["referral_date"]).dt.days
+    late = (support["status"] == "not_available") | (support["start_date"].notna() & (waits > mental_health_wait_days)) \
+        | ((support["status"] == "waiting") & (waiting > mental_health_wait_days))
+    is_mh = support["service"].isin(MENTAL_HEALTH_SERVICES)
+    timely = pd.Series(np.where(~is_mh, NOT_MENTAL_HEALTH, np.where(late, MH_TIMELY[1], MH_TIMELY[0])),
+                       index=support.index)
+    sl = codebook.codes("service")
+    out["service"] = _atoms(_label(support, "service", sl), _group(support, "service", sl),
+                            support["service"].isin(ADVICE_SERVICES).map(YES_NO), timely,
+                            support["start_date"].notna().map(YES_NO))
+    out["provider"] = _atoms(_label(support, "provider", codebook.codes("provider")))
+    parents = themes[themes["source_type"] == "parent_interview"]
+    ids = pd.Series(sorted(parents["source_id"].unique()), dtype=object)
+    not_involved = set(parents.loc[parents["theme"] == "parent_not_involved", "source_id"])
+    unaware = set(parents.loc[parents["theme"] == "parent_unaware_of_goals", "source_id"])
+    out["interview"] = _atoms(ids.map(lambda s: "no" if s in not_involved else "yes"),
+                              ids.map(lambda s: "no" if s in unaware else "yes"))
+    seg = themes.groupby(["theme", "source_type"])["segments"].sum()
+    out["segments"] = {f"{t}|{s}": int(v) for (t, s), v in sorted(seg.items()) if v}
+    return {k: v for k, v in sorted(out.items())}

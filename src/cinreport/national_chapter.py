@@ -56,16 +56,19 @@ def comparison_year(period_end: dt.date, available: list[str]) -> str:
     return str(min(years, key=lambda y: (abs(y - year), -y))) if years else str(year)
 
 
-def study_share(counts: dict[str, int], code: str, threshold: int) -> tuple[float | None, str]:
-    """Share of administrative-data children with factor ``code`` among those with any factor, or
-    ``(None, 'c')`` when the count or its complement is below the disclosure threshold."""
-    n = int(counts.get("_with_factors", 0))
-    k = int(counts.get(code, 0))
-    if not n:
+def study_share(pub, authority: str, code: str) -> tuple[float | None, str]:
+    """Share of a study authority's administrative-data children with factor ``code`` among those with
+    any factor, from the build's store: ``(None, 'c')`` when the disclosure pass suppressed it (the
+    count or its complement is small, or it would give a suppressed count back), ``(None, 'z')``
+    when no child has any factor, ``(None, 'x')`` for a factor the codebook does not list."""
+    name = f"{authority}/factor-code/{code}"
+    if name not in pub.objects:
+        return None, "x"
+    o = pub.obj(name)
+    if pub.value(o["n"]) == 0:
         return None, "z"
-    if 0 < k < threshold or 0 < n - k < threshold:
-        return None, "c"
-    return k / n, "value"
+    s = pub.share(o["k"], o["n"])
+    return (None, "c") if s is None else (s, "value")
 
 
 def factor_variation(data: NationalData, period: str, codes: list[str]) -> pd.DataFrame:
@@ -141,7 +144,7 @@ class NationalChapter:
 
     data: NationalData
     authorities: list[Authority]
-    metrics: dict[str, dict[str, Any]]
+    pub: Any  # the build's published store (cinreport.publication.Published)
     codebook: Codebook
     threshold: int
     symbol: str
@@ -343,13 +346,12 @@ class NationalChapter:
         codes = d.factor_codes(year, self.top_factors)
         rows, notes = {}, []
         for p in self.places:
-            counts = self.metrics[p.authority.code]["reasons"].get("admin_factor_codes", {})
             col = {}
             for code in codes:
                 if p.real:
                     v, st = d.area_value(f"factor:{code}", year, p.la["code"])
                 else:
-                    v, st = study_share(counts, code, self.threshold)
+                    v, st = study_share(self.pub, p.authority.code, code)
                 if st == "value":
                     rank = percentile_rank(d.la_values(f"factor:{code}", year), v)
                     col[self.label(code)] = f"{_pct(v)} ({_ordinal(rank)})"
@@ -380,16 +382,15 @@ class NationalChapter:
                        f"Factors identified at assessment: study authorities against England, {year} "
                        f"(percentile among local authorities in brackets)")
             + (f"\n\n`{self.symbol}` = suppressed: fewer than {self.threshold} children have, or do not have, the "
-               f"factor." if (frame == self.symbol).any().any() else ""),
+               f"factor, or the share would give a suppressed count back." if (frame == self.symbol).any().any() else ""),
         ]
 
     def open_study_factors(self, year: str, codes: list[str]) -> None:
         rows, geo = [], []
         for p in self.places:
-            counts = self.metrics[p.authority.code]["reasons"].get("admin_factor_codes", {})
             for code in codes:
                 v, st = (self.data.area_value(f"factor:{code}", year, p.la["code"]) if p.real
-                         else study_share(counts, code, self.threshold))
+                         else study_share(self.pub, p.authority.code, code))
                 ok = st == "value"
                 rank = percentile_rank(self.data.la_values(f"factor:{code}", year), v) if ok else None
                 shown = self.symbol if st == "c" else st
@@ -418,8 +419,7 @@ class NationalChapter:
                 if p.real:
                     v, st = d.area_value(f"factor:{code}", year, p.la["code"])
                 else:
-                    v, st = study_share(self.metrics[p.authority.code]["reasons"].get("admin_factor_codes", {}),
-                                        code, self.threshold)
+                    v, st = study_share(self.pub, p.authority.code, code)
                 if st == "value":
                     highlights.append({"group": label, "label": p.authority.name, "value": 100 * v})
         fig = figures.dot_distribution(pd.concat(values, ignore_index=True),
@@ -476,11 +476,12 @@ class NationalChapter:
         ]
 
 
-def authority_context(authority: Authority, metrics: dict[str, Any], data: NationalData, codebook: Codebook,
-                      threshold: int, symbol: str, top: int = 6, out_dir: Path | None = None) -> str:
+def authority_context(authority: Authority, pub, data: NationalData, codebook: Codebook, top: int = 6,
+                      out_dir: Path | None = None) -> str:
     """An authority chapter's section: the authority against England, its region and its statistical
     neighbours on children in need per 10,000 and the most common factors at assessment."""
     code = authority.code
+    threshold, symbol = pub.threshold, pub.symbol
     head = f"## In national context {{#sec-{code}-national}}"
     if not data.available:
         return f"{head}\n\n{unavailable_text(data)}"
@@ -516,10 +517,9 @@ def authority_context(authority: Authority, metrics: dict[str, Any], data: Natio
         if neighbours:
             columns["Statistical neighbours (median)"] = neighbour_median()
     else:
-        counts = metrics["reasons"].get("admin_factor_codes", {})
         own = {f"Children in need per 10,000 ({ryear})": "z"}
         for c in codes:
-            v, st = study_share(counts, c, threshold)
+            v, st = study_share(pub, code, c)
             own[f"{labels.get(c, c)} ({fyear})"] = _pct(v) if st == "value" else (symbol if st == "c" else st)
         columns[f"{authority.name} (study data)"] = own
     if p.region_code:
@@ -541,7 +541,8 @@ def authority_context(authority: Authority, metrics: dict[str, Any], data: Natio
                 f"Its share is of children on plans with any factor recorded; DfE's is of assessment episodes "
                 f"with factors, so differences are indicative. It has no statistical neighbours and no rate per "
                 f"10,000 (`z`: not applicable).")
-    note = (f"\n\n`{symbol}` = suppressed: fewer than {threshold} children have, or do not have, the factor."
+    note = (f"\n\n`{symbol}` = suppressed: fewer than {threshold} children have, or do not have, the factor, or "
+            "the share would give a suppressed count back."
             if (frame == symbol).any().any() else "")
     if out_dir is not None:
         write_open_table(out_dir, f"{code}-national", f"{authority.name} against England and comparators",

@@ -8,36 +8,26 @@ profiles chosen by ``pdf_profiles`` in ``params/report.yml`` (see :meth:`ReportP
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from .atomic import write_csv
 from .config import load_authorities, load_report
+from .publication import Published
 from .tables import markdown_table
 
 
-def share_cell(k: int, n: int, threshold: int, symbol: str = "c") -> str:
-    """'45%', or the suppression symbol when k or n - k is a small count; '–' when n is 0."""
-    if not n:
-        return "–"
-    if 0 < k < threshold or 0 < n - k < threshold:
-        return symbol
-    return f"{100 * k / n:.0f}%"
-
-
-def profile_row(metrics: dict[str, Any], threshold: int, symbol: str) -> dict[str, str]:
-    """The headline measures of one authority's ``metrics.json``."""
-    counts, plans = metrics["counts"], metrics["plans"]
-    length = plans["admin_length_days"]
+def profile_row(pub, code: str) -> dict[str, str]:
+    """The headline measures of one authority, from the build's published store."""
+    h = pub.obj(f"{code}/heading")
+    length = pub.obj(f"{code}/admin-length-days")
+    advice = pub.obj(f"{code}/advice")
     return {
-        "Case files reviewed": str(counts["case_files"]),
-        "Children on plans": f"{counts['admin_children']:,}",
-        "Median plan length (days)": f"{length['median']:.0f}" if length.get("n") else "–",
-        "Advice and co-ordination": share_cell(metrics["support"]["advice_or_coordination"],
-                                                counts["services"], threshold, symbol),
+        "Case files reviewed": pub.text(h["case_files"]),
+        "Children on plans": pub.text(h["admin_children"]),
+        "Median plan length (days)": f"{length['median']:.0f}" if length["median"] is not None else "–",
+        "Advice and co-ordination": "–" if pub.value(advice["n"]) == 0 else pub.percent(advice["k"], advice["n"]),
     }
 
 
@@ -73,10 +63,9 @@ def comparison(params_dir: str = "params", build_dir: str = "build", out_dir: st
     codes = [a.code for a in authorities]
     in_pdf = set(report.pdf_profile_codes(codes))
     rows, csv_rows = {}, []
+    pub = Published.load(Path(build_dir) / "published" / "store.json")
     for a in authorities:
-        path = Path(build_dir) / "authorities" / a.code / "metrics.json"
-        row = profile_row(json.loads(path.read_text(encoding="utf-8")), report.disclosure_threshold,
-                          report.disclosure_symbol)
+        row = profile_row(pub, a.code)
         row["Full profile"] = "in this PDF" if a.code in in_pdf else "HTML book"
         csv_rows.append({"code": a.code, "authority": a.name, **row})
         rows[f"[{a.name}](../authorities/{a.code}/authority.ipynb)"] = row

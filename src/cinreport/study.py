@@ -22,8 +22,8 @@ from .findings import (Finding, contingency, evaluate, evaluation_key, findings_
                        load_evaluation, metric_at, save_evaluation)
 
 from .opendata import Indicator, authority_geography, count_table_rows, snake, write_open_table
-from .report import proportion_cell, proportion_values
-from .tables import MANY_GROUPS, markdown_table, publish_counts, published_numbers, spread_markdown
+from .publication import Published
+from .tables import MANY_GROUPS, markdown_table, published_numbers, spread_markdown, store_table
 
 ALL_AUTHORITIES = "All study authorities"   # la_name of open-data rows that sum over the study's authorities
 SYNTHETIC_NOTE = ("::: {.callout-warning title=\"Synthetic demonstration data\"}\nThe numbers in this report come "
@@ -44,6 +44,7 @@ class Study:
     chapter: str
     build_dir: Path = Path("build")
     _findings: list[Finding] | None = field(default=None, init=False, repr=False, compare=False)
+    _pub: Published | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def load(cls, chapter: str, params_dir: str = "params", build_dir: str = "build",
@@ -71,30 +72,59 @@ class Study:
         return sum(int(metric_at(m, path)) for m in self.metrics.values())
 
     def by_authority(self, *path: str) -> pd.DataFrame:
-        """Categories × authority-name count table from the metrics at ``path`` (empty categories dropped)."""
+        """Categories × authority-name count table from the metrics at ``path`` (empty categories dropped).
+        For the tests of variation only: published tables come from the store (:meth:`table`)."""
         return contingency(self.metrics, path).rename(columns=self.names)
 
-    def table(self, name: str, counts: pd.DataFrame, category: str, caption: str,
-              percent_axis: int | None = 0, columns: str | None = None, total_label: str = "Total") -> str:
-        """A published count table; its columns are authorities unless ``columns`` names what they are
-        (then the table is for all study authorities together)."""
-        counts = counts.loc[counts.sum(axis=1) > 0]
-        pub = publish_counts(counts, self.threshold, self.report.disclosure_symbol, percent_axis=percent_axis,
-                             index_label=category, total_label=total_label)
-        write_csv(self.out_dir / "tables" / f"{name}.csv", pub.display.reset_index())
+    # -- the store ---------------------------------------------------------------------------
+    @property
+    def published_dir(self) -> Path:
+        return self.build_dir / "published"
+
+    @property
+    def pub(self) -> Published:
+        """The build's store of published numbers (``cinreport findings`` writes it)."""
+        if self._pub is None:
+            self._pub = Published.load(self.published_dir / "store.json")
+        return self._pub
+
+    def publish(self) -> Path:
+        """The single disclosure pass over everything the build publishes (see :mod:`cinreport.plan`):
+        writes the store, one slice per authority (only when it changes) and the output-checking log."""
+        from .cli import write_if_changed
+        from .plan import build_publication
+
+        store = build_publication({c: m["atoms"] for c, m in self.metrics.items()}, self.metrics, self.codebook,
+                                  self.threshold, self.report.disclosure_symbol)
+        out = self.published_dir
+        for a in self.authorities:
+            write_if_changed(out / f"{a.code}.json", json.dumps(store.to_dict([a.code]), indent=1, sort_keys=True))
+        write_csv(out / "output-log.csv", store.log())
+        write_json(out / "store.json", store.to_dict())
+        self._pub = Published.from_dict(store.to_dict())
+        return out / "store.json"
+
+    def table(self, name: str, category: str, caption: str, columns: str | None = None, percent: bool = True,
+              unit: str = "n") -> str:
+        """A published table from the store; its columns are authorities unless ``columns`` names what
+        they are (then the table is for all study authorities together)."""
+        t = store_table(self.pub, name, category, percent=percent, drop_empty=True)
+        names = self.names if columns is None else {}
+        write_csv(self.out_dir / "tables" / f"{name}.csv", t.display(names, unit).reset_index())
         group = "authority" if columns is None else "column"
-        rows = count_table_rows(pub.counts, pub.percent, group, "category")
+        counts = t.counts.rename(columns=names)
+        pct = None if t.percent is None else t.percent.rename(columns=names)
+        rows = count_table_rows(counts, pct, group, "category")
         if columns is not None:
             rows.insert(0, "authority", ALL_AUTHORITIES)
-        if columns is not None:
             rows = rows.rename(columns={"column": snake(columns)})
         self.open_table(name, caption, rows, {"category": category, **({snake(columns): columns} if columns else {})},
                         {"number": Indicator("Number"), **({"percent": Indicator("Per cent", "%")}
-                                                           if pub.percent is not None else {})})
-        if columns is None and pub.percent is not None and self.many:
-            shares = published_numbers(pub.percent.drop(index=total_label, errors="ignore"))
+                                                           if pct is not None else {})})
+        if columns is None and pct is not None and self.many:
+            shares = published_numbers(pct.iloc[:-1])
             return spread_markdown(shares, category, caption, f"tbl-{name}", name, self.report.disclosure_symbol)
-        return pub.markdown(caption, f"tbl-{name}", self.threshold)
+        return t.markdown(caption, f"tbl-{name}", names, unit)
 
     @property
     def many(self) -> bool:
@@ -112,19 +142,19 @@ class Study:
             rows[col] = rows[col].astype(str).str.replace(",", "", regex=False)
         write_open_table(self.out_dir, name, title, self.chapter, rows, geo, filters, indicators)
 
-    def proportions(self, name: str, rows: dict[str, tuple], caption: str) -> str:
-        """Per-authority shares of reviewed case files with 95% Wilson intervals (small counts as `c`)."""
+    def proportions(self, name: str, rows: dict[str, str], caption: str) -> str:
+        """Per-authority published shares (``rows``: label -> the share's name after ``<code>/``) with
+        95% Wilson intervals; suppressed shares as the symbol."""
         data, tidy = {}, []
-        for label, (section, key, cats) in rows.items():
-            cats = cats if isinstance(cats, tuple) else (cats,)
+        sym = self.report.disclosure_symbol
+        for label, share in rows.items():
             data[label] = {}
-            for code, m in self.metrics.items():
-                n = m["counts"]["case_files"]
-                k = sum(m[section][key].get(c, 0) for c in cats)
-                data[label][self.names[code]] = proportion_cell(k, n, self.threshold, self.report.disclosure_symbol)
-                p, lo, hi = proportion_values(k, n, self.threshold, self.report.disclosure_symbol)
-                tidy.append({"authority": self.names[code], "characteristic": label, "reviewed_cases": n,
-                             "percent": p, "ci_lower": lo, "ci_upper": hi})
+            for code in self.metrics:
+                o = self.pub.obj(f"{code}/{share}")
+                p, lo, hi = self.pub.proportion(o["k"], o["n"])
+                data[label][self.names[code]] = p if p in ("z", sym) else f"{p}% ({lo}% to {hi}%)"
+                tidy.append({"authority": self.names[code], "characteristic": label,
+                             "reviewed_cases": self.pub.text(o["n"]), "percent": p, "ci_lower": lo, "ci_upper": hi})
         frame = pd.DataFrame(data).T
         write_csv(self.out_dir / "tables" / f"{name}.csv", frame.reset_index(names="measure"))
         self.open_table(name, caption, pd.DataFrame(tidy), {"characteristic": "Characteristic"},
@@ -132,23 +162,26 @@ class Study:
                          "ci_lower": Indicator("95% interval, lower", "%"),
                          "ci_upper": Indicator("95% interval, upper", "%")})
         if self.many:
-            return spread_markdown(published_numbers(frame), "Share", caption, f"tbl-{name}", name,
-                                   self.report.disclosure_symbol)
-        note = ("\n\n`c` = suppressed: fewer than the disclosure threshold have, or do not have, "
-                "the characteristic.") if (frame == self.report.disclosure_symbol).any().any() else ""
+            return spread_markdown(published_numbers(frame), "Share", caption, f"tbl-{name}", name, sym)
+        note = (f"\n\n`{sym}` = suppressed: fewer than the disclosure threshold have, or do not have, the "
+                "characteristic, or the share would give a suppressed count back.") if (frame == sym).any().any() else ""
         return markdown_table(frame, index_label="Share (95% CI)") + f"\n\n: {caption} {{#tbl-{name}}}" + note
 
-    def share_figure(self, name: str, counts: pd.DataFrame, caption: str, alt: str, xlabel: str) -> str:
-        counts = counts.loc[counts.sum(axis=1) > 0]
-        shares = 100 * counts / counts.sum(axis=0).replace(0, 1)
-        shares = shares.mask((counts > 0) & (counts < self.threshold))
+    def share_figure(self, name: str, table: str, caption: str, alt: str, xlabel: str) -> str:
+        """Bars (or, with many authorities, dots) of the published percentages of a store table;
+        suppressed ones are not drawn (marked with the symbol on bars)."""
+        t = store_table(self.pub, table, "", drop_empty=True)
+        shares = t.values.rename(columns=self.names)
         if shares.shape[1] > MANY_GROUPS:  # many authorities: one dot each per category, not a bar each
             long = shares.reset_index(names="group").melt(id_vars="group", value_name="value").dropna()
             fig = figures.dot_distribution(long[["group", "value"]], xlabel, points_label="Study authorities")
             alt = (f"Dot plot: for each category, one dot per authority ({shares.shape[1]} authorities) showing "
                    f"its percentage; suppressed values are not drawn.")
         else:
-            fig = figures.percent_bars(shares, xlabel=xlabel, size=figures.SIZE_TALL)
+            fig = figures.percent_bars(shares, xlabel=xlabel, size=figures.SIZE_TALL,
+                                       symbol=self.report.disclosure_symbol)
+            if shares.isna().any().any():
+                alt += f" Suppressed values are marked {self.report.disclosure_symbol} and not drawn."
         saved = figures.save(fig, self.out_dir / "figures" / f"{name}.png", f"fig-{name}", caption, alt)
         return saved.markdown(self.out_dir)
 
@@ -156,22 +189,33 @@ class Study:
         """Every finding, evaluated once per chapter (seeded permutation tests are costly with many
         authorities, and a chapter quotes several findings)."""
         if self._findings is None:
-            thresholds = {**self.report.findings, "disclosure_threshold": self.threshold}
-            key = evaluation_key(self.metrics, self.cases, thresholds, self.report.seed)
+            key = self.evaluation_key()
             self._findings = load_evaluation(self.evaluation_path, key)  # `cinreport findings` (make)
             if self._findings is None:
-                self._findings = evaluate(self.metrics, self.cases, thresholds, seed=self.report.seed)
+                self._findings = evaluate(self.metrics, self.cases, self.thresholds, seed=self.report.seed,
+                                          pub=self.pub, names=self.names)
         return self._findings
 
     @property
     def evaluation_path(self) -> Path:
         return self.build_dir / "study" / "evaluated-findings.json"
 
+    @property
+    def thresholds(self) -> dict[str, float]:
+        return {**self.report.findings, "disclosure_threshold": self.threshold}
+
+    def evaluation_key(self) -> str:
+        """What the saved findings depend on: the data, thresholds, seed, and the published store
+        their sentences quote."""
+        import hashlib
+
+        store = self.published_dir / "store.json"
+        published = hashlib.sha256(store.read_bytes()).hexdigest() if store.is_file() else ""
+        return evaluation_key(self.metrics, self.cases, {**self.thresholds, "store": published}, self.report.seed)
+
     def save_findings(self) -> Path:
         """Evaluate the findings once for every study chapter of this build."""
-        thresholds = {**self.report.findings, "disclosure_threshold": self.threshold}
-        key = evaluation_key(self.metrics, self.cases, thresholds, self.report.seed)
-        save_evaluation(self.evaluation_path, key, self.findings())
+        save_evaluation(self.evaluation_path, self.evaluation_key(), self.findings())
         return self.evaluation_path
 
     def finding(self, fid: str) -> Finding:
@@ -183,44 +227,51 @@ class Study:
 
     # -- research question 1 -----------------------------------------------------------------
     def characteristics(self) -> list[str]:
-        n, admin = self.total("counts", "case_files"), self.total("counts", "admin_children")
+        n = self.pub.text(self.pub.obj("study/case_files")["key"])
+        admin = self.pub.text(self.pub.obj("study/admin_children")["key"])
         rec = self.finding("recording-gaps")
-        comp = pd.DataFrame({self.names[c]: {f"{k} (case files)": v for k, v in m["completeness"]["case_files"].items()}
-                             | {f"{k} (administrative data)": v for k, v in m["completeness"]["admin"].items()}
-                             for c, m in self.metrics.items()})
-        caption = "Share of children with each characteristic recorded"
+        sym = self.report.disclosure_symbol
+        fields = {"ethnicity": "Ethnicity", "disability": "Disability", "referral": "Referral source"}
+        comp, tidy = {}, []
+        for c in self.metrics:
+            col = {}
+            for source, what in (("case_files", "case files"), ("admin", "administrative data")):
+                for key, label in fields.items():
+                    o = self.pub.obj(f"{c}/recorded/{source}/{key}")
+                    p = self.pub.percent(o["k"], o["n"])
+                    col[f"{label} ({what})"] = p
+                    tidy.append({"authority": self.names[c], "source": what.capitalize(), "characteristic": label,
+                                 "percent_recorded": p.rstrip("%")})
+            comp[self.names[c]] = col
+        comp = pd.DataFrame(comp)
+        caption = "Share of children with each characteristic recorded, by source and authority"
         if self.many:
-            comp_md = spread_markdown((100 * comp).round(0), "Recorded", caption, "tbl-completeness", "completeness")
+            comp_md = spread_markdown(published_numbers(comp), "Recorded", caption, "tbl-completeness",
+                                      "completeness", sym)
         else:
-            comp_md = (markdown_table((100 * comp).round(0).astype(int).astype(str) + "%", index_label="Recorded")
-                       + f"\n\n: {caption} {{#tbl-completeness}}")
-        self.open_table("completeness", caption, pd.DataFrame(
-            [{"authority": self.names[c], "source": source, "characteristic": k, "percent_recorded": f"{100 * v:.0f}"}
-             for c, m in self.metrics.items()
-             for key, source in (("case_files", "Case files"), ("admin", "Administrative data"))
-             for k, v in m["completeness"][key].items()]),
-            {"source": "Source", "characteristic": "Characteristic"},
-            {"percent_recorded": Indicator("Per cent of children with it recorded", "%")})
+            comp_md = markdown_table(comp, index_label="Recorded") + f"\n\n: {caption} {{#tbl-completeness}}"
+            if (comp == sym).any().any():
+                comp_md += (f"\n\n`{sym}` = suppressed: fewer than {self.threshold} children have, or do not have, "
+                            "the characteristic recorded, or the share would give a suppressed count back.")
+        self.open_table("completeness", caption, pd.DataFrame(tidy), {"source": "Source", "characteristic": "Characteristic"},
+                        {"percent_recorded": Indicator("Per cent of children with it recorded", "%")})
         return [
             self.intro("Characteristics of the children and families", "sec-characteristics",
                        f"*Research question 1: what are the characteristics of children and families of children "
                        f"who have Child in Need plans?* This chapter draws on {n} reviewed case files across "
-                       f"{len(self.authorities)} authorities and administrative data on {admin:,} children."),
+                       f"{len(self.authorities)} authorities and administrative data on {admin} children."),
             "## Age, gender and ethnicity",
-            self.table("age-band", self.by_authority("characteristics", "admin_age_band"), "Age at plan start",
+            self.table("age-band", "Age at plan start",
                        "Age of children at the start of their plan, by authority (administrative data)"),
-            self.share_figure("age-band", self.by_authority("characteristics", "admin_age_band"),
-                              "Age at plan start by authority (administrative data)",
+            self.share_figure("age-band", "age-band", "Age at plan start by authority (administrative data)",
                               "Grouped bar chart comparing the percentage of children in each age band across "
                               "authorities.", "Per cent of children"),
-            self.table("ethnicity", self.by_authority("characteristics", "admin_ethnicity_group"), "Ethnic group",
-                       "Ethnic group of children, by authority (administrative data)"),
+            self.table("ethnicity", "Ethnic group", "Ethnic group of children, by authority (administrative data)"),
             "## Who the reviewed children were",
-            self.proportions("shares", {
-                "Boys": ("characteristics", "gender", "Male"),
-                "Disability recorded": ("characteristics", "disability", "One or more disabilities"),
-                "Aged 10 or over": ("characteristics", "age_band", ("10 to 15", "16 and over")),
-            }, "Share of reviewed children with each characteristic, with 95% Wilson intervals, by authority"),
+            self.proportions("shares", {"Boys": "boys", "Disability recorded": "disability",
+                                        "Aged 10 or over": "aged-10-plus"},
+                             "Share of reviewed children with each characteristic, with 95% Wilson intervals, by "
+                             "authority (reviewed case files)"),
             "## What is recorded {#sec-recording}",
             rec.sentence,
             comp_md,
@@ -228,59 +279,58 @@ class Study:
 
     # -- research question 2 -----------------------------------------------------------------
     def reasons(self) -> list[str]:
-        need = self.by_authority("reasons", "admin_primary_need")
         return [
             self.intro("Reasons for Child in Need plans", "sec-reasons",
                        "*Research question 2: what are the reasons children and young people have Child in Need "
                        "plans?*"),
             "## Primary need",
             self.finding("variation-reasons").sentence,
-            self.table("primary-need-cases", self.by_authority("reasons", "primary_need"), "Primary need",
+            self.table("primary-need-cases", "Primary need",
                        "Primary need at assessment, reviewed case files, by authority"),
-            self.share_figure("primary-need", need, "Primary need at assessment by authority (administrative data)",
+            self.share_figure("primary-need", "primary-need",
+                              "Primary need at assessment by authority (administrative data)",
                               "Grouped bar chart of the percentage of children with each primary need, "
                               "compared across authorities.", "Per cent of children"),
             "## Safeguarding concern and thresholds",
             self.finding("variation-use").sentence,
-            self.table("concern", self.by_authority("reasons", "safeguarding_concern"), "Concern",
+            self.table("concern", "Concern",
                        "Level of safeguarding concern recorded, reviewed case files, by authority"),
             "## Factors identified at assessment",
-            self.table("factors", self.by_authority("reasons", "admin_factor_groups"), "Factor group",
-                       "Children with at least one factor in each group, by authority (administrative data)"),
+            self.table("factors", "Factor group",
+                       "Children with at least one factor in each group, by authority (administrative data; a "
+                       "child can have factors in several groups)"),
             "## What influences the decision to use a plan",
             self.finding("decision-influences").sentence,
         ]
 
     # -- research question 3 -----------------------------------------------------------------
     def plan_length_figure(self) -> str:
-        """Length of ended plans by authority: a box each, or above ``MANY_GROUPS`` authorities a dot
-        per authority for its quartiles. Authorities with fewer ended plans than the disclosure
-        threshold are not drawn (a box of two or three plans would show their lengths)."""
-        lengths = pd.concat([df[["plan_days"]].assign(authority=self.names[c]) for c, df in self.cases.items()]
-                            + [pd.DataFrame({"plan_days": [], "authority": []})])
-        lengths = lengths.dropna(subset=["plan_days"])
-        sizes = lengths.groupby("authority").size()
-        shown = lengths[lengths["authority"].isin(sizes[sizes >= self.threshold].index)]
-        left_out = int((sizes < self.threshold).sum())
+        """Length of ended plans by authority, drawn from published quartiles only: a box from the lower
+        to the upper quartile with the median, or above ``MANY_GROUPS`` authorities a dot per authority
+        for each. Authorities whose quartiles are not published (too few ended plans) are left out."""
+        q = {self.names[c]: self.pub.obj(f"{c}/length-days") for c in self.metrics}
+        shown = pd.DataFrame({n: {"q1": o["q1"], "median": o["median"], "q3": o["q3"]} for n, o in q.items()
+                              if o["q1"] is not None}).T
+        left_out = len(q) - len(shown)
+        t2 = 2 * self.threshold
         if shown.empty:
-            return (f"No authority has {self.threshold} or more ended plans in the reviewed case files, so plan "
-                    "lengths are not drawn.")
-        caption = "Length of ended plans by authority (reviewed case files)"
+            return (f"No authority has {t2} or more ended plans in the reviewed case files, so plan lengths are not "
+                    "drawn.")
+        caption = "Length of ended plans by authority: quartiles and median (reviewed case files)"
         if left_out:
             caption += (f"; {left_out} {'authority has' if left_out == 1 else 'authorities have'} fewer than "
-                        f"{self.threshold} ended plans and {'is' if left_out == 1 else 'are'} not shown")
-        n = shown["authority"].nunique()
+                        f"{t2} ended plans and {'is' if left_out == 1 else 'are'} not shown")
+        n = len(shown)
         if n > MANY_GROUPS:
-            q = shown.groupby("authority")["plan_days"].quantile([0.25, 0.5, 0.75]).unstack()
-            long = pd.concat([pd.DataFrame({"group": label, "value": q[p]}) for p, label in
-                              ((0.25, "Lower quartile"), (0.5, "Median"), (0.75, "Upper quartile"))])
+            long = pd.concat([pd.DataFrame({"group": label, "value": shown[col].astype(float)}) for col, label in
+                              (("q1", "Lower quartile"), ("median", "Median"), ("q3", "Upper quartile"))])
             fig = figures.dot_distribution(long, "Plan length (days)", points_label="Study authorities")
             alt = (f"Dot plot: for the lower quartile, median and upper quartile of plan length in days, one dot "
                    f"per authority ({n} authorities); individual cases are not shown.")
         else:
-            fig = figures.box_by_group(shown, "plan_days", "authority", "Plan length (days)")
-            alt = ("Box plots of plan length in days for each authority, showing median and quartiles; "
-                   "individual cases are not shown.")
+            fig = figures.quartile_boxes(shown.astype(float), "Plan length (days)")
+            alt = ("Boxes of plan length in days for each authority, from the lower to the upper quartile with the "
+                   "median marked; individual cases are not shown.")
         return figures.save(fig, self.out_dir / "figures" / "plan-length.png", "fig-plan-length", caption,
                             alt).markdown(self.out_dir)
 
@@ -294,77 +344,51 @@ class Study:
             self.plan_length_figure(),
             "## Kinds of support",
             self.finding("range-and-advice").sentence + " " + self.finding("variation-services").sentence,
-            self.table("service-group", self.by_authority("support", "service_group"), "Kind of service",
-                       "Services and interventions by kind and authority"),
-            self.table("provider", self.by_authority("support", "provider"), "Provider",
-                       "Who provided the support, by authority"),
+            self.table("service-group", "Kind of service",
+                       "Services and interventions by kind and authority (reviewed case files; counts of services)"),
+            self.table("provider", "Provider",
+                       "Who provided the support, by authority (reviewed case files; counts of services)"),
             "## Direct work",
             self.finding("variation-direct-work").sentence,
         ]
 
     # -- research question 4 -----------------------------------------------------------------
     def needs_match(self) -> list[str]:
-        rows = {}
-        for code, m in self.metrics.items():
-            mh = m["needs"]["mental_health"]
-            rows[self.names[code]] = {"Met in time": mh["referrals"] - mh["not_timely"],
-                                      "Not met in time": mh["not_timely"]}
-        mh_counts = pd.DataFrame(rows).astype(int)
-        met = {}
-        for code, m in self.metrics.items():
-            for need, v in m["needs"]["factor_met"].items():
-                met.setdefault(need, {"Children with the need": 0, "Referred to a matching service": 0,
-                                      "Received it": 0})
-                met[need]["Children with the need"] += v["children"]
-                met[need]["Referred to a matching service"] += v["referred"]
-                met[need]["Received it"] += v["received"]
-        met_df = pd.DataFrame(met).T.astype(int)
         return [
             self.intro("Does support match need?", "sec-needs",
                        "*Research question 4: does the support provided match the needs of families of children "
                        "who have Child in Need plans?*"),
             "## Mental-health support",
             self.finding("mental-health-gap").sentence,
-            self.table("mental-health", mh_counts, "Mental-health referrals",
+            self.table("mental-health", "Mental-health referrals",
                        "Referrals to child and adult mental-health services, by authority, and whether the support "
-                       "started in time", total_label="Referred"),
+                       "started in time (reviewed case files)"),
             "## Needs and matching services",
-            self.table("needs-met", met_df, "Need",
-                       "Children with each need, referred to and receiving a matching service (all authorities)",
-                       columns="Measure"),
+            self.table("needs-met", "Need",
+                       "Children with each need, referred to and receiving a matching service (all authorities, "
+                       "reviewed case files)", columns="Measure", percent=False),
             "## Parents' involvement in planning",
             self.finding("involvement-gap").sentence,
             "## What practitioners and parents said",
             "Coded segments of each theme in the focus groups, practitioner case discussions and parent "
             "interviews, all authorities together.",
-            self.table("themes", self.theme_segments(), "Theme",
-                       "Coded segments by theme and kind of source (all authorities)", percent_axis=None,
-                       columns="Source type"),
+            self.table("themes", "Theme", "Coded segments by theme and kind of source (all authorities)",
+                       columns="Source type", percent=False),
         ]
-
-    def theme_segments(self) -> pd.DataFrame:
-        """Theme label × source type table of coded segments, summed over authorities."""
-        themes, sources = self.codebook.codes("theme"), self.codebook.codes("source_type")
-        frame = pd.DataFrame(0, index=list(themes.labels.values()), columns=list(sources.labels.values()))
-        for m in self.metrics.values():
-            for key, v in m["themes"].items():
-                theme, source = key.split("|")
-                frame.loc[themes.label(theme), sources.label(source)] += v["segments"]
-        return frame
 
     # -- key findings and implications -------------------------------------------------------
     def key_findings(self) -> list[str]:
         found = self.findings()
         imps = implications(found)
         doc = findings_document(found, imps, {"authorities": [a.code for a in self.authorities],
-                                              "case_files": self.total("counts", "case_files")})
+                                              "case_files": self.pub.value(self.pub.obj("study/case_files")["key"])})
         write_json(self.out_dir / "findings.json", doc)
         parts = [self.intro("Key findings", "sec-key-findings",
                             f"Generated from the data of {len(self.authorities)} authorities by the rules in "
                             "`params/report.yml`; each finding shows the evidence it rests on and where it is "
                             "discussed.")]
         for f in found:
-            evidence = evidence_text(f.measures)
+            evidence = "; ".join(f.evidence) or "the coded themes of the focus groups and case discussions"
             parts.append(f"## {f.title} {{#sec-finding-{f.id}}}\n\n::: {{.callout-important title=\"Key finding\"}}\n{f.sentence}\n:::\n\n"
                          f"*Outcome:* {f.outcome}. *Rule:* {f.rule}. *Evidence:* {evidence}. "
                          f"*Discussed in* @{f.section}.")
@@ -391,7 +415,7 @@ class Study:
         from .national_chapter import NationalChapter
 
         data = NationalData.load(Path(build_dir) / "national")
-        chapter = NationalChapter(data, self.authorities, self.metrics, self.codebook, self.threshold,
+        chapter = NationalChapter(data, self.authorities, self.pub, self.codebook, self.threshold,
                                   self.report.disclosure_symbol, int(self.report.national.get("top_factors", 12)),
                                   self.report.period_end, self.out_dir)
         intro = self.intro("National context", "sec-national",
@@ -428,32 +452,3 @@ class Study:
 
     def limitations_counts(self) -> dict[str, int]:
         return {k: self.total("counts", k) for k in ("case_files", "focus_groups", "parent_interviews")}
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return str(value).lower()
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    return str(value)
-
-
-def evidence_text(measures: dict[str, Any], prefix: str = "") -> str:
-    """Flatten a finding's measures to 'name value; ...' for the key-findings chapter."""
-    parts = []
-    for key, value in sorted(measures.items()):
-        if key in ("method", "effect_name", "small_expected"):
-            continue
-        name = f"{prefix}{key}".replace("_", " ")
-        if isinstance(value, dict) and len(value) > MANY_GROUPS and all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value.values()):
-            numbers = sorted(value.values())  # one per authority: their range, not a list of 153
-            parts.append(f"{name} {_fmt(numbers[0])} to {_fmt(numbers[-1])} "
-                         f"(median {_fmt(float(np.median(numbers)))}, {len(numbers)} authorities)")
-        elif isinstance(value, dict):
-            inner = evidence_text(value, "" if key == "test" else f"{prefix}{key} ")
-            if inner:
-                parts.append(inner)
-        else:
-            parts.append(f"{name} {_fmt(value)}")
-    return "; ".join(parts)

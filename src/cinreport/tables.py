@@ -144,3 +144,73 @@ def counts_frame(by_group: dict[str, dict[str, int]]) -> pd.DataFrame:
     """Categories × groups count table from ``{group: {category: count}}`` (category order kept)."""
     frame = pd.DataFrame(by_group).fillna(0).astype(int)
     return frame
+
+
+# -- tables read from the build's published store (cinreport.publication) ---------------------------------
+STORE_NOTE = ("`{symbol}` = suppressed to protect confidentiality: a count between 1 and {below}, or a count that "
+              "would let a suppressed one be worked out from what the report publishes elsewhere. Percentages of "
+              "suppressed counts are suppressed too.")
+
+
+@dataclass(frozen=True)
+class StoreTable:
+    """A published table read from the store: display counts and percentages (categories × columns),
+    the percentages as numbers for figures (NaN where suppressed), and its Markdown."""
+
+    counts: pd.DataFrame
+    percent: pd.DataFrame | None
+    values: pd.DataFrame
+    symbol: str
+    threshold: int
+
+    @property
+    def has_suppression(self) -> bool:
+        return bool((self.counts == self.symbol).any().any() or
+                    (self.percent is not None and (self.percent == self.symbol).any().any()))
+
+    def display(self, names: dict[str, str] | None = None, unit: str = "n") -> pd.DataFrame:
+        """Each column's count then its percentage (``"<name> (n)"``, ``"<name> (%)"``)."""
+        names = names or {}
+        if self.percent is None:
+            return self.counts.rename(columns=names)
+        cols = {}
+        for c in self.counts.columns:
+            cols[f"{names.get(c, c)} ({unit})"] = self.counts[c]
+            cols[f"{names.get(c, c)} (%)"] = self.percent[c]
+        out = pd.DataFrame(cols)
+        out.index.name = self.counts.index.name
+        return out
+
+    def markdown(self, caption: str, label: str, names: dict[str, str] | None = None, unit: str = "n") -> str:
+        text = markdown_table(self.display(names, unit)) + f"\n\n: {caption} {{#{label}}}"
+        if self.has_suppression:
+            text += "\n\n" + STORE_NOTE.format(symbol=self.symbol, below=self.threshold - 1)
+        return text
+
+
+def store_table(pub, name: str, index_label: str, percent: bool = True, drop_empty: bool = False) -> StoreTable:
+    """The published table ``name`` (an object of the store): counts as shown (symbol where
+    suppressed), a total row when the table has one, and column percentages of shown counts."""
+    o = pub.obj(name)
+    rows = list(o["rows"])
+    if drop_empty:
+        rows = [r for r in rows if any(pub.value(o["cells"][r][c]) != 0 for c in o["columns"])]
+    row_labels = o.get("row_labels") or {}
+    col_labels = o.get("column_labels") or {}
+    counts = pd.DataFrame({col_labels.get(c, c): [pub.text(o["cells"][r][c]) for r in rows] for c in o["columns"]},
+                          index=[row_labels.get(r, r) for r in rows], dtype=object)
+    pct = vals = None
+    if o.get("totals"):
+        totals = o["totals"]
+        counts.loc[o["total_label"]] = [pub.text(totals[c]) for c in o["columns"]]
+        if percent:
+            pct = pd.DataFrame({c: [pub.percent(o["cells"][r][c], totals[c]) for r in rows]
+                                + [("100%" if pub.value(totals[c]) else "z") if pub.value(totals[c]) is not None
+                                   else pub.symbol] for c in o["columns"]}, index=counts.index, dtype=object)
+        vals = pd.DataFrame({c: [(100 * s) if (s := pub.share(o["cells"][r][c], totals[c])) is not None
+                                 else float("nan") for r in rows] for c in o["columns"]},
+                            index=counts.index[:-1], dtype=float)
+    counts.index.name = index_label
+    if pct is not None:
+        pct.index.name = index_label
+    return StoreTable(counts, pct, vals if vals is not None else pd.DataFrame(), pub.symbol, pub.threshold)

@@ -1,0 +1,499 @@
+"""One disclosure-controlled publication per build: the store every chapter takes its numbers from.
+
+Why one store
+    Each chapter used to suppress its own tables, but the same counts left the build by other paths
+    (prose, evidence lines, other tables, figures, open data) and together gave suppressed counts
+    back. Here every number the build publishes is declared once, as a :class:`Ref` (a sum of
+    *atoms*, the finest counts measured per authority, see :func:`cinreport.measures.authority_atoms`),
+    under the name of the output that shows it. One pass decides which refs are shown and which are
+    suppressed, over all outputs together; every chapter then reads shown values, the suppression
+    symbol and the words for numbers from the store, so a cell is shown everywhere or nowhere.
+
+The pass
+    1. *Primary*: a published count from 1 to threshold - 1 is suppressed; so is the numerator of a
+       share whose complement ``n - k`` is from 1 to threshold - 1 (with ``n`` published, ``k`` would
+       give the complement back). Sizes set by the study design (case files reviewed, children in the
+       administrative extract, parent interviews) are always shown.
+    2. *Attack and secondary suppression*: :mod:`cinreport.attack` takes every published number as a
+       constraint (shown values exactly; suppressed ones as whole numbers of at least 1, since zeros
+       are shown) and finds every suppressed number, small atom and small complement that is
+       nevertheless determined. For each, one more overlapping published number is suppressed (the
+       smallest non-zero one; failing that a zero), and the attack repeats until nothing is
+       determined. A determined suppressed zero is shown again (it reveals nothing new).
+    3. What cannot be protected stops the build with :class:`DisclosureError`, naming the number and
+       the outputs that show it.
+
+The output-checking log
+    :meth:`Publication.log` has one row per published number per output: the output, what the
+    number is, its ref, its value, shown or suppressed, and why. It goes to ``build/published/``
+    for an output checker, never into the book.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from . import attack
+
+ALL = "*"  # the authority of a number summed over every study authority
+
+# Population of each variable, and the variable whose atoms stand for the population's size.
+POPULATIONS = {"case_files": "age", "admin_children": "admin_age", "services": "service",
+               "parent_interviews": "interview", "segments": "segments"}
+DESIGN = frozenset({"case_files", "admin_children", "parent_interviews"})  # sizes the study chose: shown
+POPULATION_NAMES = {"case_files": "reviewed case files", "admin_children": "children in the administrative data",
+                    "services": "services recorded",
+                    "parent_interviews": "parent interviews", "segments": "coded segments"}
+
+VIEWS: dict[str, tuple[str, ...]] = {
+    "age": ("band",), "gender": ("label",), "ethnicity": ("group", "recorded"),
+    "disability": ("status", "recorded"), "referral": ("recorded",), "primary_need": ("label",),
+    "factor_group": ("has",), "concern": ("label",), "outcome": ("label", "ended"),
+    "parents_involved": ("label",), "need": ("status",), "admin_factor": ("has",),
+    "service": ("label", "group", "advice", "timely", "started"), "provider": ("label",),
+    "interview": ("felt_involved", "aware"), "segments": ("theme", "source"),
+}
+
+
+def population(var: str) -> str:
+    base = var.split(":")[0]
+    if base.startswith("admin_"):
+        return "admin_children"
+    return {"service": "services", "provider": "services",
+            "interview": "parent_interviews", "segments": "segments"}.get(base, "case_files")
+
+
+def views(var: str) -> tuple[str, ...]:
+    base = var.split(":")[0]
+    if base.startswith("admin_") and base not in VIEWS:
+        base = base[len("admin_"):]
+    return VIEWS[base]
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A published count: atoms of ``var`` in ``authority`` (or :data:`ALL`) whose view categories
+    are among those given in ``where``; with no ``where``, the size of the variable's population."""
+
+    var: str
+    authority: str
+    where: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @property
+    def key(self) -> str:
+        if not self.where:
+            return f"#{population(self.var)}@{self.authority}"
+        cond = ";".join(f"{v}={'+'.join(c)}" for v, c in self.where)
+        return f"{self.var}[{cond}]@{self.authority}"
+
+    @property
+    def population(self) -> str:
+        return population(self.var)
+
+    @property
+    def is_design(self) -> bool:
+        return not self.where and self.population in DESIGN
+
+
+def ref(var: str, authority: str, **where: str | Iterable[str]) -> Ref:
+    """``ref("ethnicity", "la-a", recorded="Not recorded")``; a view may take several categories."""
+    names = views(var)
+    conds = []
+    for view, cats in where.items():
+        if view not in names:
+            raise KeyError(f"{var} has no view {view!r} (views: {', '.join(names)})")
+        cats = (cats,) if isinstance(cats, str) else tuple(cats)
+        conds.append((view, tuple(sorted(cats))))
+    return Ref(var, authority, tuple(sorted(conds, key=lambda c: names.index(c[0]))))
+
+
+def size(pop: str, authority: str) -> Ref:
+    """The size of a population (case files, services, ...) in one authority or all."""
+    return Ref(POPULATIONS[pop], authority)
+
+
+class DisclosureError(RuntimeError):
+    """The publication would disclose a suppressed count; names the count and the outputs."""
+
+
+@dataclass
+class Entry:
+    value: int
+    shown: bool = True
+    reason: str = "shown"
+    outputs: list[tuple[str, str]] = field(default_factory=list)  # (output, what the number is)
+
+
+class Publication:
+    """The store: every published count with its value, whether it is shown and why."""
+
+    def __init__(self, atoms: dict[str, dict[str, dict[str, int]]], threshold: int = 5, symbol: str = "c"):
+        self.atoms = atoms                      # authority -> variable -> atom key -> count
+        self.codes = list(atoms)
+        self.threshold = int(threshold)
+        self.symbol = symbol
+        self.entries: dict[str, Entry] = {}
+        self.refs: dict[str, Ref] = {}
+        self.shares: dict[str, tuple[str, str]] = {}   # complement key -> (k key, n key)
+        self.objects: dict[str, Any] = {}       # named published objects (tables, shares, numbers, stats)
+        self._space: dict[str, list[str]] = {}  # variable -> atom keys observed in any authority
+        self._keep_shown: set[str] = set()
+        for by_var in atoms.values():
+            for var, counts in by_var.items():
+                self._space.setdefault(var, [])
+                self._space[var] = sorted(set(self._space[var]) | set(counts))
+
+    # -- values ----------------------------------------------------------------------------------------
+    def _match(self, r: Ref, atom: str) -> bool:
+        parts = atom.split("|")
+        names = views(r.var)
+        return all(parts[names.index(v)] in cats for v, cats in r.where)
+
+    def value(self, r: Ref) -> int:
+        codes = self.codes if r.authority == ALL else [r.authority]
+        return sum(n for c in codes for a, n in self.atoms.get(c, {}).get(r.var, {}).items() if self._match(r, a))
+
+    def terms(self, r: Ref) -> dict[tuple, int]:
+        """Attacker variables of a ref: atoms (authority, variable, atom), or a population size."""
+        codes = self.codes if r.authority == ALL else [r.authority]
+        if not r.where:
+            return {("#", r.population, c): 1 for c in codes}
+        return {(c, r.var, a): 1 for c in codes for a in self._space.get(r.var, ()) if self._match(r, a)}
+
+    # -- declaring what is published -------------------------------------------------------------------
+    def declare(self, r: Ref, output: str, what: str) -> str:
+        e = self.entries.get(r.key)
+        if e is None:
+            e = self.entries[r.key] = Entry(self.value(r))
+            self.refs[r.key] = r
+        if (output, what) not in e.outputs:
+            e.outputs.append((output, what))
+        return r.key
+
+    def declare_share(self, k: Ref, n: Ref, output: str, what: str) -> tuple[str, str]:
+        """A share k of n (with n published, its complement n - k is published too)."""
+        kk = self.declare(k, output, f"{what} (number)")
+        nk = self.declare(n, output, f"{what} (out of)")
+        self.shares[f"{nk}-{kk}"] = (kk, nk)
+        return kk, nk
+
+    # -- the pass ----------------------------------------------------------------------------------------
+    def small(self, v: int) -> bool:
+        return 0 < v < self.threshold
+
+    def suppress(self) -> "Publication":
+        """Primary suppression, then attack and secondary suppression until nothing is determined,
+        then thinning: each secondary suppression is tried shown again and stays shown if the
+        attacker then finds nothing."""
+        for key, e in self.entries.items():
+            r = self.refs[key]
+            if r.is_design:
+                e.reason = "size of the study (always shown)"
+            elif self.small(e.value):
+                e.shown, e.reason = False, f"primary: a count from 1 to {self.threshold - 1}"
+        for ck, (kk, nk) in self.shares.items():
+            k, n = self.entries[kk], self.entries[nk]
+            if self.small(n.value - k.value) and k.shown:
+                k.shown, k.reason = False, (f"complement: {n.value - k.value} of the {n.value} counted by {nk} "
+                                            f"are not in it")
+        self._prepare()
+        dirty = set(self._comp_items)
+        while dirty:
+            found = self._attack(dirty)
+            dirty = set()
+            for item in found:
+                changed = self._protect(item)
+                if changed is None:
+                    raise DisclosureError(self._explain(self._attack(set(self._comp_items))))
+                dirty |= self._comps_of_entry(changed)
+        self._thin()
+        return self
+
+    def _thin(self) -> None:
+        secondary = [k for k, e in self.entries.items() if not e.shown and e.reason.startswith("secondary")]
+        secondary.sort(key=lambda k: (self.entries[k].value != 0, -self.entries[k].value, k))
+        for key in secondary:
+            e = self.entries[key]
+            reason = e.reason
+            e.shown, e.reason = True, "shown"
+            comps = self._comps_of_entry(key)
+            if self._attack(comps):
+                e.shown, e.reason = False, reason
+
+    # -- the attacker's view -------------------------------------------------------------------------
+    def _item_terms(self, item: str) -> dict:
+        if item in self.shares:
+            kk, nk = self.shares[item]
+            out = dict(self._terms[nk])
+            for t, c in self._terms[kk].items():
+                out[t] = out.get(t, 0) - c
+            return {t: c for t, c in out.items() if c}
+        if item.startswith("atom:"):
+            code, var, atom = json.loads(item[5:])
+            return {(code, var, atom): 1}
+        return self._terms[item]
+
+    def _item_value(self, item: str) -> int:
+        if item in self.shares:
+            kk, nk = self.shares[item]
+            return self.entries[nk].value - self.entries[kk].value
+        if item.startswith("atom:"):
+            code, var, atom = json.loads(item[5:])
+            return self.atoms[code].get(var, {}).get(atom, 0)
+        return self.entries[item].value
+
+    def _prepare(self) -> None:
+        """The fixed structure the attacker works on: variables (atoms of every published variable, and
+        the size of each population whose size is not a design figure), the constraint that each
+        variable splits its population, each published number's terms, and connected components."""
+        codes_of = {key: (self.codes if r.authority == ALL else [r.authority]) for key, r in self.refs.items()}
+        published_vars = {(c, r.var) for key, r in self.refs.items() if r.where for c in codes_of[key]}
+        published_vars |= {(c, POPULATIONS[r.population]) for key, r in self.refs.items() if not r.where
+                           for c in codes_of[key]}
+        self._sizes = {}
+        for code, var in published_vars:
+            pop = population(var)
+            self._sizes[(pop, code)] = sum(self.atoms[code].get(POPULATIONS[pop], {}).values())
+        truth: dict[tuple, int] = {}
+        structural: list[attack.Constraint] = []
+        for code, var in sorted(published_vars):  # each variable splits its population
+            terms = {(code, var, a): 1 for a in self._space.get(var, ())}
+            if not terms:
+                continue
+            for t in terms:
+                truth[t] = self.atoms[code].get(var, {}).get(t[2], 0)
+            pop = population(var)
+            if pop in DESIGN:
+                structural.append(attack.Constraint(terms, self._sizes[(pop, code)], self._sizes[(pop, code)]))
+            else:
+                truth[("#", pop, code)] = self._sizes[(pop, code)]
+                terms[("#", pop, code)] = -1
+                structural.append(attack.Constraint(terms, 0, 0))
+        self._truth = truth
+        self._structural = structural
+        self._terms, self._const = {}, {}
+        for key, r in self.refs.items():
+            full = self.terms(r)
+            self._terms[key] = {t: c for t, c in full.items() if not (t[0] == "#" and t[1] in DESIGN)}
+            self._const[key] = sum(self._sizes.get((t[1], t[2]), 0) for t in full if t[0] == "#" and t[1] in DESIGN)
+        constraints = structural + [attack.Constraint(t, 0, 0) for t in self._terms.values() if t]
+        self._comp = attack._components(list(truth), constraints)
+        self._comp_struct: dict = {}
+        for c in structural:
+            self._comp_struct.setdefault(self._comp[next(iter(c.terms))], []).append(c)
+        self._comp_entries: dict = {}
+        for key, t in self._terms.items():
+            if t:
+                self._comp_entries.setdefault(self._comp[next(iter(t))], []).append(key)
+        self._comp_items: dict = {}  # items protected whatever is suppressed: small atoms and complements
+        for code, var in published_vars:
+            for a, v in self.atoms[code].get(var, {}).items():
+                if self.small(v):
+                    self._comp_items.setdefault(self._comp[(code, var, a)], []).append(
+                        "atom:" + json.dumps([code, var, a]))
+        for ck in self.shares:
+            t = self._item_terms(ck)
+            if t and self.small(self._item_value(ck)):
+                self._comp_items.setdefault(self._comp[next(iter(t))], []).append(ck)
+        for root in self._comp_entries:
+            self._comp_items.setdefault(root, [])
+        self._upper = {t: 2 * max(truth.values(), default=0) + 10 for t in truth}
+
+    def _comps_of_entry(self, key: str) -> set:
+        t = self._terms.get(key) or {}
+        return {self._comp[next(iter(t))]} if t else set()
+
+    def _attack(self, comps: set) -> list[str]:
+        """Protected items in the given components that the attacker can work out exactly."""
+        found: list[str] = []
+        for root in sorted(comps, key=str):
+            cons = list(self._comp_struct.get(root, []))
+            items = {i: self._item_terms(i) for i in self._comp_items.get(root, [])}
+            for key in self._comp_entries.get(root, []):
+                e, t, const = self.entries[key], self._terms[key], self._const[key]
+                if e.shown:
+                    cons.append(attack.Constraint(t, e.value - const, e.value - const))
+                else:
+                    cons.append(attack.Constraint(t, min(e.value, 1) - const, None))
+                    items[key] = t
+            if not items:
+                continue
+            variables = {v for c in cons for v in c.terms} | {v for t in items.values() for v in t}
+            found += attack.determined({v: self._truth[v] for v in variables}, cons, items,
+                                       {v: self._upper[v] for v in variables})
+        return sorted(set(found))
+
+    def attack(self) -> list[str]:
+        """Every protected item (suppressed number, small atom, small complement) that is determined."""
+        self._prepare()
+        return self._attack(set(self._comp_items))
+
+    def _protect(self, item: str) -> str | None:
+        """Suppress one more published number overlapping ``item``, or show a determined zero."""
+        if item in self.entries and self.entries[item].value == 0:
+            e = self.entries[item]
+            e.shown, e.reason = True, "a suppressed zero the attacker could work out: shown again"
+            self._keep_shown.add(item)
+            return item
+        terms = self._item_terms(item)
+        var_of = {(t[0], t[1]) for t in terms if t[0] != "#"}           # (authority, variable)
+        pop_of = {(a, population(v)) for a, v in var_of} | {(t[2], t[1]) for t in terms if t[0] == "#"}
+        best = None
+        for key, e in self.entries.items():
+            r = self.refs[key]
+            if not e.shown or r.is_design or key in self._keep_shown:
+                continue
+            rterms = self._terms[key] or self.terms(r)
+            groups = {(t[0], population(t[1])) if t[0] != "#" else (t[2], t[1]) for t in rterms}
+            if not groups & pop_of:
+                continue
+            same_var = any((t[0], t[1]) in var_of for t in rterms if t[0] != "#")
+            rank = (not same_var, e.value == 0, e.value, len(rterms), key)
+            if best is None or rank < best[0]:
+                best = (rank, key)
+        if best is None:
+            return None
+        e = self.entries[best[1]]
+        e.shown, e.reason = False, f"secondary: protects {item}"
+        return best[1]
+
+    def _explain(self, found: list[str]) -> str:
+        lines = [f"disclosure: {len(found)} protected count(s) can be worked out from what the build publishes, "
+                 "and suppression cannot protect them:"]
+        for item in found[:20]:
+            outs = self.entries[item].outputs if item in self.entries else []
+            where = "; ".join(f"{o} ({w})" for o, w in outs[:5]) or "not shown itself: derived from the numbers around it"
+            lines.append(f"  {item} = {self._item_value(item)}: {where}")
+        lines.append("Nothing was published; the last good book is unchanged. Aggregate the categories "
+                     "involved, or leave the output out.")
+        return "\n".join(lines)
+
+    # -- reading ---------------------------------------------------------------------------------------
+    def entry(self, r: Ref | str) -> Entry:
+        key = r if isinstance(r, str) else r.key
+        try:
+            return self.entries[key]
+        except KeyError:
+            raise KeyError(f"{key} was not declared for publication (cinreport.plan)") from None
+
+    def shown(self, r: Ref | str) -> int | None:
+        """The value if it is shown, else None."""
+        e = self.entry(r)
+        return e.value if e.shown else None
+
+    def text(self, r: Ref | str) -> str:
+        """'1,234' or the suppression symbol."""
+        v = self.shown(r)
+        return self.symbol if v is None else f"{v:,}"
+
+    def log(self) -> pd.DataFrame:
+        """The output-checking log: one row per published number per output."""
+        rows = [{"output": o, "number": w, "ref": key, "value": e.value, "published": "shown" if e.shown else
+                 f"suppressed ({self.symbol})", "reason": e.reason}
+                for key, e in self.entries.items() for o, w in e.outputs]
+        return pd.DataFrame(rows, columns=["output", "number", "ref", "value", "published", "reason"]) \
+            .sort_values(["output", "number", "ref"], kind="stable").reset_index(drop=True)
+
+    # -- persistence -------------------------------------------------------------------------------------
+    def to_dict(self, codes: Iterable[str] | None = None) -> dict:
+        """What chapters read: shown values only (a suppressed value is never written), and objects.
+        With ``codes``, only the numbers and objects of those authorities."""
+        keep = None if codes is None else set(codes)
+
+        def mine(key: str) -> bool:
+            return keep is None or self.refs[key].authority in keep
+
+        return {"threshold": self.threshold, "symbol": self.symbol,
+                "numbers": {k: (e.value if e.shown else None) for k, e in sorted(self.entries.items()) if mine(k)},
+                "objects": {k: v for k, v in sorted(self.objects.items())
+                            if keep is None or v.get("authority") in keep}}
+
+
+@dataclass
+class Published:
+    """A chapter's read-only view of the store (shown values, the symbol, named objects)."""
+
+    numbers: dict[str, int | None]
+    objects: dict[str, Any]
+    threshold: int = 5
+    symbol: str = "c"
+
+    @classmethod
+    def from_dict(cls, doc: dict) -> "Published":
+        return cls(doc["numbers"], doc["objects"], doc["threshold"], doc["symbol"])
+
+    @classmethod
+    def load(cls, *paths) -> "Published":
+        numbers, objects, meta = {}, {}, {}
+        for p in paths:
+            with open(p, encoding="utf-8") as fh:
+                doc = json.load(fh)
+            numbers.update(doc["numbers"])
+            objects.update(doc["objects"])
+            meta = doc
+        return cls(numbers, objects, meta.get("threshold", 5), meta.get("symbol", "c"))
+
+    def value(self, key: str) -> int | None:
+        try:
+            return self.numbers[key]
+        except KeyError:
+            raise KeyError(f"{key} was not declared for publication (cinreport.plan)") from None
+
+    def text(self, key: str) -> str:
+        v = self.value(key)
+        return self.symbol if v is None else f"{v:,}"
+
+    def obj(self, name: str) -> dict:
+        try:
+            return self.objects[name]
+        except KeyError:
+            raise KeyError(f"{name} is not in the published store (cinreport.plan)") from None
+
+    # -- numbers in words: the one helper every chapter uses -------------------------------------------
+    def share(self, k_key: str, n_key: str) -> float | None:
+        """k / n as a fraction when both are shown (the complement rule was applied by the pass)."""
+        k, n = self.value(k_key), self.value(n_key)
+        if k is None or n is None or not n:
+            return None
+        return k / n
+
+    def percent(self, k_key: str, n_key: str) -> str:
+        """'45%' or the symbol; 'z' (not applicable) when n is 0."""
+        if self.value(n_key) == 0:
+            return "z"
+        s = self.share(k_key, n_key)
+        return self.symbol if s is None else f"{_half_up(100 * s)}%"
+
+    def words(self, k_key: str, n_key: str, unit: str = "") -> str:
+        """'12 of 20 (60%)'; 'c of 20 (suppressed)' when the count, or the rest of the 20, is small."""
+        n = self.value(n_key)
+        k = self.value(k_key)
+        unit = f" {unit}" if unit else ""
+        if n is None:
+            return f"a suppressed number (`{self.symbol}`)"
+        if k is None:
+            return f"`{self.symbol}` of {n:,}{unit} (suppressed)"
+        return f"{k:,} of {n:,}{unit} ({self.percent(k_key, n_key)})"
+
+    def proportion(self, k_key: str, n_key: str) -> tuple[str, str, str]:
+        """(per cent, lower, upper) of a 95% Wilson interval as whole numbers, the symbol when suppressed."""
+        from .stats import wilson_interval
+
+        n = self.value(n_key)
+        if n == 0:
+            return ("z", "z", "z")
+        s = self.share(k_key, n_key)
+        if s is None:
+            return (self.symbol,) * 3
+        lo, hi = wilson_interval(self.value(k_key), n)
+        return (str(_half_up(100 * s)), str(_half_up(100 * lo)), str(_half_up(100 * hi)))
+
+
+def _half_up(x: float) -> int:
+    return int(math.floor(x + 0.5))
