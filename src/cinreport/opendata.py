@@ -9,6 +9,15 @@ book's ``data/`` folder with a catalogue (``datasets.csv``) and an ``index.html`
 
 Suppressed cells keep the report's symbol (``c``); ``z`` marks a percentage of nothing (not
 applicable), as in DfE's own files.
+
+Synthetic data (``synthetic_data: true`` in ``params/report.yml``) are flagged when the tables are
+published, not when the chapters write them: :func:`publish` with ``synthetic=True`` gives the
+``.meta.csv`` of each table holding study figures the flag in DfE's own metadata fields (every
+indicator's ``label`` ends in " (synthetic data)", every filter gets a ``filter_hint``), adds a
+``data_status`` column to the catalogue (``synthetic``, or ``dfe-published`` for a table of DfE's
+published national figures only: every row ``geographic_level`` "National", not study data, not
+flagged) and a notice at the top of ``index.html``. With ``synthetic=False`` none of this is
+written: the files are as the chapters wrote them.
 """
 
 from __future__ import annotations
@@ -30,6 +39,12 @@ GEOGRAPHY = ["time_period", "time_identifier", "geographic_level", "country_code
 META_COLUMNS = ["col_name", "col_type", "label", "indicator_grouping", "indicator_unit", "indicator_dp",
                 "filter_hint", "filter_grouping_column"]
 ENGLAND = ("E92000001", "England")
+
+# How published tables say that their figures are synthetic (see the module docstring).
+SYNTHETIC = "synthetic"          # data_status of a table holding study figures, in a synthetic build
+DFE_PUBLISHED = "dfe-published"  # data_status of a table of DfE's published national figures only
+SYNTHETIC_LABEL = " (synthetic data)"
+SYNTHETIC_HINT = "Synthetic data for fictional authorities: no real child, family or authority"
 
 
 @dataclass(frozen=True)
@@ -128,32 +143,101 @@ def open_tables(build_dir: Path | str) -> list[Path]:
     return [p for p in found if not p.name.endswith(".meta.csv")]
 
 
-def publish(build_dir: Path | str, dest: Path | str) -> list[Path]:
+def publish(build_dir: Path | str, dest: Path | str, synthetic: bool = False) -> list[Path]:
     """Copy every open-data table with its metadata into ``dest`` and write the catalogue
     (``datasets.csv``) and ``index.html``. ``dest`` is inside the book being built, so the book and
-    its data are swapped into place together."""
+    its data are swapped into place together.
+
+    ``synthetic`` (``synthetic_data`` in ``params/report.yml``): flag the study tables as synthetic
+    in their metadata, the catalogue and the index page (see the module docstring)."""
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     catalogue = []
     for path in open_tables(build_dir):
         about = json.loads(path.with_suffix(".about.json").read_text(encoding="utf-8"))
         meta = path.with_name(path.stem + ".meta.csv")
-        for src in (path, meta):
-            shutil.copyfile(src, dest / src.name)
-        catalogue.append({"file_name": path.name, "metadata_file": meta.name, "title": about["title"],
-                          "chapter": about["chapter"], "rows": about["rows"]})
-    frame = pd.DataFrame(catalogue, columns=["file_name", "metadata_file", "title", "chapter", "rows"])
+        shutil.copyfile(path, dest / path.name)
+        entry = {"file_name": path.name, "metadata_file": meta.name, "title": about["title"],
+                 "chapter": about["chapter"], "rows": about["rows"]}
+        if synthetic:
+            entry["data_status"] = SYNTHETIC if is_study_table(path) else DFE_PUBLISHED
+        if entry.get("data_status") == SYNTHETIC:
+            write_csv(dest / meta.name, synthetic_meta(_read_text_csv(meta)))
+        else:
+            shutil.copyfile(meta, dest / meta.name)
+        catalogue.append(entry)
+    columns = ["file_name", "metadata_file", "title", "chapter", "rows"] + (["data_status"] if synthetic else [])
+    frame = pd.DataFrame(catalogue, columns=columns)
     write_csv(dest / "datasets.csv", frame)
-    write_text(dest / "index.html", index_html(frame))
+    write_text(dest / "index.html", index_html(frame, synthetic))
     return [dest / name for name in frame["file_name"]]
 
 
-def index_html(catalogue: pd.DataFrame) -> str:
+def _read_text_csv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+
+
+def is_study_table(path: Path | str) -> bool:
+    """Whether an open-data table holds the study's own figures: any row not at national level.
+    The study's data are per authority (rows summed over authorities are "All study authorities",
+    still at local-authority level), so a table whose rows are all national is DfE's published
+    figures for England (the National context chapter's spread across all LAs)."""
+    levels = _read_text_csv(Path(path)).get("geographic_level")
+    return levels is None or bool((levels.str.strip() != "National").any())
+
+
+def synthetic_meta(meta: pd.DataFrame) -> pd.DataFrame:
+    """A ``.meta.csv`` frame with the synthetic flag in DfE's own metadata fields, which DfE's
+    tools (and :func:`cinreport.dfe.read_dfe_csv`, which keeps labels) carry with the data: each
+    indicator's label ends in " (synthetic data)", each filter without a hint gets one."""
+    out = meta.copy()
+    for column in ("label", "filter_hint"):
+        if column not in out.columns:
+            out[column] = ""
+    kind = out["col_type"].str.strip().str.lower()
+    indicator = (kind == "indicator") & ~out["label"].str.endswith(SYNTHETIC_LABEL)
+    out.loc[indicator, "label"] = out.loc[indicator, "label"] + SYNTHETIC_LABEL
+    hint = (kind == "filter") & (out["filter_hint"].str.strip() == "")
+    out.loc[hint, "filter_hint"] = SYNTHETIC_HINT
+    return out
+
+
+STATUS_TEXT = {SYNTHETIC: "Synthetic", DFE_PUBLISHED: "DfE published figures"}
+
+
+def synthetic_notice(catalogue: pd.DataFrame) -> str:
+    """The notice at the top of the open-data page of a synthetic build."""
+    published = [r.file_name for r in catalogue.itertuples() if getattr(r, "data_status", "") == DFE_PUBLISHED]
+    only = ""
+    if published:
+        names = ", ".join(f"<code>{html.escape(n)}</code>" for n in published)
+        one = len(published) == 1
+        only = f" {names} {'holds' if one else 'hold'} only such figures and {'is' if one else 'are'} not marked."
+    return f"""<div class="callout callout-warning synthetic-notice" role="note">
+<div class="callout-title">Synthetic data</div>
+<div class="callout-body"><p>The study's figures in these tables come from <strong>synthetic</strong> data
+made by <code>cinreport synth</code> for fictional authorities: they describe no real child, family or
+authority. Every table holding them is marked in its metadata (indicator labels end in
+&ldquo;{html.escape(SYNTHETIC_LABEL.strip())}&rdquo;, filters carry a hint) and as
+<code>{SYNTHETIC}</code> in the <code>data_status</code> column of <a href="datasets.csv">datasets.csv</a>.
+Figures published by the Department for Education that a table sets the study against (England,
+regions, statistical neighbours) are real.{only}</p></div>
+</div>
+"""
+
+
+def index_html(catalogue: pd.DataFrame, synthetic: bool = False) -> str:
+    """The open-data page; with ``synthetic``, a notice at the top and a Status column."""
+    def status(r) -> str:
+        return f"<td>{html.escape(STATUS_TEXT.get(r.data_status, r.data_status))}</td>" if synthetic else ""
+
     rows = "\n".join(
         f'<tr><td><a href="{html.escape(r.file_name)}">{html.escape(r.file_name)}</a></td>'
         f'<td><a href="{html.escape(r.metadata_file)}">{html.escape(r.metadata_file)}</a></td>'
-        f"<td>{html.escape(r.title)}</td><td>{html.escape(r.chapter)}</td><td>{r.rows}</td></tr>"
+        f"<td>{html.escape(r.title)}</td><td>{html.escape(r.chapter)}</td><td>{r.rows}</td>{status(r)}</tr>"
         for r in catalogue.itertuples())
+    notice = synthetic_notice(catalogue) if synthetic else ""
+    status_head = '<th scope="col">Status</th>' if synthetic else ""
     return f"""<!DOCTYPE html>
 <html lang="en-GB">
 <head>
@@ -165,7 +249,7 @@ def index_html(catalogue: pd.DataFrame) -> str:
 <body>
 <main id="main">
 <h1>Open data: the report's tables as CSV</h1>
-<p><a href="../index.html">Back to the report</a></p>
+{notice}<p><a href="../index.html">Back to the report</a></p>
 <p>Every table published in the report, after disclosure control, as a tidy CSV in the Department for
 Education's open-data layout (<code>time_period</code>, <code>time_identifier</code>,
 <code>geographic_level</code>, <code>country_code</code>, <code>country_name</code>, <code>la_name</code>,
@@ -176,7 +260,7 @@ would reveal it), <code>z</code> not applicable. The catalogue is <a href="datas
 <table>
 <caption>Data files ({len(catalogue)})</caption>
 <thead><tr><th scope="col">Data</th><th scope="col">Metadata</th><th scope="col">Table</th>
-<th scope="col">Chapter</th><th scope="col">Rows</th></tr></thead>
+<th scope="col">Chapter</th><th scope="col">Rows</th>{status_head}</tr></thead>
 <tbody>
 {rows}
 </tbody>

@@ -19,6 +19,10 @@ The fallback is deliberately small glue around Pandoc:
   on-this-page contents, previous/next links, footer naming the renderer);
 * PDF: all chapters joined into one document, written as Typst by Pandoc with a small template
   (title page, contents, running header, page numbers) and compiled with the ``typst`` module;
+* Quarto's conditional content is honoured where it depends on metadata or profiles
+  (``::: {.content-visible when-meta="synthetic-data"}``, ``content-hidden``, ``unless-meta``,
+  ``when-profile``), with the book's metadata and what the build sets (see
+  :func:`render_metadata`); a condition on the output format is left as it is (shown in both);
 * with a cache folder, conversions and prepared chapters are reused (see :class:`PandocCache`) and
   Pandoc runs on a thread per core; the book is the same, byte for byte, with or without it.
 
@@ -113,6 +117,14 @@ def _read_yaml(path: Path) -> dict:
     return data
 
 
+def _profiles(config: dict) -> list[str]:
+    """The active Quarto profiles: QUARTO_PROFILE, else the configuration's profile.default."""
+    profiles = os.environ.get("QUARTO_PROFILE") or (config.get("profile") or {}).get("default")
+    if isinstance(profiles, str):
+        profiles = [p.strip() for p in profiles.split(",")]
+    return [str(p) for p in profiles or [] if p]
+
+
 def book_config(root: Path) -> dict:
     """``_quarto.yml`` merged with the active profile files (QUARTO_PROFILE or profile.default)."""
     root = Path(root)
@@ -120,14 +132,37 @@ def book_config(root: Path) -> dict:
     if not config_path.is_file():
         raise RenderError(f"Book configuration not found: {config_path}")
     config = _read_yaml(config_path)
-    profiles = os.environ.get("QUARTO_PROFILE") or (config.get("profile") or {}).get("default")
-    if isinstance(profiles, str):
-        profiles = [p.strip() for p in profiles.split(",")]
-    for name in profiles or []:
+    for name in _profiles(config):
         profile_path = root / f"_quarto-{name}.yml"
-        if name and profile_path.is_file():
+        if profile_path.is_file():
             config = _merge(config, _read_yaml(profile_path))
     return config
+
+
+# Metadata the build sets from params/report.yml, for both renderers (Quarto: ``-M key:value``).
+SYNTHETIC_META = "synthetic-data"  # true when synthetic_data: true; chapters use when-meta on it
+SYNTHETIC_LABEL = "Synthetic data"
+SYNTHETIC_NOTE = ("The figures in this report come from synthetic data for fictional authorities. "
+                  "They describe no real child, family or authority.")
+
+
+def render_metadata(root: Path, synthetic: bool | None = None) -> dict[str, bool]:
+    """Metadata the render adds to every chapter: ``synthetic-data`` from ``synthetic_data`` in
+    ``<root>/params/report.yml`` (false where there is no such file), unless ``synthetic`` is given.
+
+    Quarto receives it as ``-M synthetic-data:true|false``; the fallback renderer evaluates
+    ``when-meta``/``unless-meta`` against it and puts the flag on the PDF's cover and running
+    header."""
+    if synthetic is None:
+        synthetic = False
+        if (Path(root) / "params" / "report.yml").is_file():
+            from .config import ParamsError, load_report
+
+            try:
+                synthetic = load_report(Path(root) / "params").synthetic_data
+            except ParamsError as exc:
+                raise RenderError(f"Cannot read synthetic_data from params/report.yml: {exc}") from exc
+    return {SYNTHETIC_META: bool(synthetic)}
 
 
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n(?:---|\.\.\.)\s*\n", re.S)
@@ -286,12 +321,15 @@ def renderer_description(renderer: str | None = None) -> str:
 
 
 def render_book(root: Path, out_dir: Path, renderer: str | None = None, cache_dir: Path | None = None,
-                pdf_exclude: frozenset[str] | set[str] = frozenset()) -> RenderResult:
+                pdf_exclude: frozenset[str] | set[str] = frozenset(), synthetic: bool | None = None) -> RenderResult:
     """Render the book in ``root`` into ``out_dir`` atomically (all or nothing).
 
     ``cache_dir``: keep Pandoc's conversions there, keyed by content (see :class:`PandocCache`), so a
     re-render converts only the chapters that changed. ``pdf_exclude``: chapter paths (relative to
-    ``root``, POSIX) left out of the PDF (the HTML book keeps every chapter).
+    ``root``, POSIX) left out of the PDF (the HTML book keeps every chapter). ``synthetic``: whether
+    the data are synthetic; None reads ``synthetic_data`` from ``<root>/params/report.yml`` (see
+    :func:`render_metadata`). It drives the chapters' ``when-meta="synthetic-data"`` content, the
+    PDF's cover and running header and the open data's flags.
     """
     root = Path(root).resolve()
     out_dir = Path(out_dir).resolve()
@@ -299,6 +337,7 @@ def render_book(root: Path, out_dir: Path, renderer: str | None = None, cache_di
     if renderer not in RENDERERS:
         raise ValueError(f"renderer must be one of {RENDERERS}, not {renderer!r}")
     chapters = book_chapters(root)  # fails before anything is written
+    metadata = render_metadata(root, synthetic)
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     _recover_interrupted(out_dir)
@@ -309,13 +348,14 @@ def render_book(root: Path, out_dir: Path, renderer: str | None = None, cache_di
     try:
         from .opendata import publish  # the book's open data (data/), swapped in with the book
 
+        flagged = metadata[SYNTHETIC_META]
         if renderer == "quarto":
-            _render_quarto(root, tmp)
-            publish(root / "build", tmp / "data")
+            _render_quarto(root, tmp, metadata)
+            publish(root / "build", tmp / "data", synthetic=flagged)
         else:
-            publish(root / "build", tmp / "data")
+            publish(root / "build", tmp / "data", synthetic=flagged)
             cache = PandocCache(Path(cache_dir)) if cache_dir else None
-            _render_fallback(root, chapters, tmp, cache, frozenset(pdf_exclude))
+            _render_fallback(root, chapters, tmp, cache, frozenset(pdf_exclude), metadata)
             if cache:
                 cache.prune()
         pages = sorted(p.relative_to(tmp) for p in tmp.glob("*.html"))  # chapters (data/ has its own index)
@@ -404,14 +444,24 @@ def _swap_into_place(new: Path, target: Path) -> None:
 # Quarto
 
 
-def _render_quarto(root: Path, out: Path) -> None:
+def _quarto_command(output_dir: str, metadata: dict | None = None) -> list[str]:
+    """``quarto render`` of the project, with the build's metadata as ``-M key:value`` (Quarto reads
+    the value as YAML, so true and false are booleans that ``when-meta`` can test)."""
+    command = ["quarto", "render", "--output-dir", output_dir]
+    for key, value in (metadata or {}).items():
+        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        command += ["-M", f"{key}:{text}"]
+    return command
+
+
+def _render_quarto(root: Path, out: Path, metadata: dict | None = None) -> None:
     try:
         output_dir = os.path.relpath(out, root)
     except ValueError:  # different drive on Windows
         output_dir = str(out)
     try:
         proc = subprocess.run(
-            ["quarto", "render", "--output-dir", output_dir],
+            _quarto_command(output_dir, metadata),
             cwd=root,
             capture_output=True,
             text=True,
@@ -720,7 +770,122 @@ def _filter_cells(blocks: list) -> list:
     return out
 
 
-# Quarto's callout kinds and their default titles.
+# Quarto's conditional content (``.content-visible`` / ``.content-hidden`` with conditions).
+_CONDITIONAL = ("content-visible", "content-hidden")
+_CONDITIONS = ("when-meta", "unless-meta", "when-profile", "unless-profile", "when-format", "unless-format")
+# Book configuration keys that are structure, not document metadata (book: holds the chapter list,
+# which changes when an authority joins: keeping it out keeps the render cache of other chapters).
+_STRUCTURAL_KEYS = ("project", "book", "profile", "website")
+
+
+@dataclass(frozen=True)
+class _Conditions:
+    """What conditional content is tested against: the book's metadata (``_quarto.yml`` without its
+    structure), the metadata the build sets (it wins, as Quarto's ``-M`` does) and the profiles."""
+
+    book: dict
+    build: dict
+    profiles: tuple[str, ...] = ()
+
+    def fingerprint(self) -> str:
+        return json.dumps([self.book, self.build, self.profiles], sort_keys=True, default=str)
+
+    def meta(self, doc_meta: dict | None = None) -> dict:
+        """Book metadata, then the chapter's own (front matter), then the build's."""
+        merged = dict(self.book)
+        for key, value in (doc_meta or {}).items():
+            merged[key] = _meta_value(value)
+        merged.update(self.build)
+        return merged
+
+
+def _conditions(root: Path, build_meta: dict | None = None) -> _Conditions:
+    config = book_config(root)
+    book = {k: v for k, v in config.items() if k not in _STRUCTURAL_KEYS}
+    return _Conditions(book, dict(build_meta or {}), tuple(_profiles(_read_yaml(Path(root) / "_quarto.yml"))))
+
+
+def _meta_value(value):
+    """A Pandoc JSON metadata value as plain Python (MetaBool -> bool, MetaMap -> dict, ...)."""
+    t = value.get("t") if isinstance(value, dict) else None
+    if t == "MetaBool" or t == "MetaString":
+        return value["c"]
+    if t == "MetaMap":
+        return {k: _meta_value(v) for k, v in value["c"].items()}
+    if t == "MetaList":
+        return [_meta_value(v) for v in value["c"]]
+    if t in ("MetaInlines", "MetaBlocks"):
+        return _stringify(value["c"])
+    return value
+
+
+def _meta_true(meta: dict, path: str) -> bool:
+    """Quarto's when-meta test: the value at ``path`` (keys separated by ".") is boolean true."""
+    value = meta
+    for key in path.split("."):
+        if not isinstance(value, dict):
+            return False
+        value = value.get(key)
+    return value is True
+
+
+def _condition(attrs: dict, meta: dict, profiles: tuple[str, ...]) -> bool | None:
+    """Whether an element's conditions all hold, as Quarto tests them; None where that turns on the
+    output format (the fallback makes HTML and PDF from one document) and nothing else says no."""
+    depends_on_format = False
+    for key, value in attrs.items():
+        if key in ("when-format", "unless-format"):
+            depends_on_format = True
+            continue
+        if key in ("when-meta", "unless-meta"):
+            holds = _meta_true(meta, value)
+        elif key in ("when-profile", "unless-profile"):
+            holds = value in profiles
+        else:
+            continue
+        if holds == key.startswith("unless-"):
+            return False
+    return None if depends_on_format else True
+
+
+def _has_conditional(blocks: list) -> bool:
+    return any(n["t"] in ("Div", "Span", "CodeBlock") and any(c in _CONDITIONAL for c in n["c"][0][1])
+               for n in _nodes(blocks))
+
+
+def _conditional_content(node, meta: dict, profiles: tuple[str, ...] = ()):
+    """Quarto's conditional content: an element with ``.content-visible`` (``.content-hidden``) is
+    kept where its conditions hold (do not hold) and dropped otherwise; a kept Div is replaced by
+    its content, a kept Span or CodeBlock loses the classes and conditions. Returns a new tree."""
+    if isinstance(node, dict):
+        return {k: _conditional_content(v, meta, profiles) if isinstance(v, (dict, list)) else v
+                for k, v in node.items()}
+    if not isinstance(node, list):
+        return node
+    out: list = []
+    for item in node:
+        if isinstance(item, dict) and item.get("t") in ("Div", "Span", "CodeBlock"):
+            attr = item["c"][0]
+            behaviour = next((c for c in attr[1] if c in _CONDITIONAL), None)
+            if behaviour:
+                match = _condition(dict(attr[2]), meta, profiles)
+                visible = match if behaviour == "content-visible" or match is None else not match
+                if visible is False:
+                    continue
+                if visible is True:
+                    item = _conditional_content(item, meta, profiles)
+                    attr = item["c"][0]
+                    attr[1] = [c for c in attr[1] if c not in _CONDITIONAL]
+                    attr[2] = [kv for kv in attr[2] if kv[0] not in _CONDITIONS]
+                    if item["t"] == "Div":
+                        out.extend(item["c"][1])
+                    else:
+                        out.append(item)
+                    continue
+        out.append(_conditional_content(item, meta, profiles))
+    return out
+
+
 CALLOUT_KINDS = {"note": "Note", "tip": "Tip", "important": "Important", "warning": "Warning",
                  "caution": "Caution"}
 
@@ -753,8 +918,11 @@ def _callouts(blocks: list) -> None:
                         _el("Div", [["", ["callout-body"], []], content])]
 
 
-def _prepare(doc: dict, chapter: Chapter, page: str) -> _Doc:
+def _prepare(doc: dict, chapter: Chapter, page: str, conditions: _Conditions | None = None) -> _Doc:
     blocks = _filter_cells(doc["blocks"])
+    if _has_conditional(blocks):
+        conditions = conditions or _Conditions({}, {})
+        blocks = _conditional_content(blocks, conditions.meta(doc.get("meta")), conditions.profiles)
     _callouts(blocks)
     meta_title = doc.get("meta", {}).get("title")
     if meta_title:
@@ -932,7 +1100,7 @@ def _copy_images(doc: _Doc, source_dir: Path, out: Path) -> list[list[str]]:
 
 
 def _chapter_doc(root: Path, chapter: Chapter, page: str, work: Path, out: Path,
-                 cache: PandocCache | None) -> _Doc:
+                 cache: PandocCache | None, conditions: _Conditions | None = None) -> _Doc:
     """A chapter read, prepared (cells filtered, callouts, numbered headings), its images copied
     into the book and its figures and tables numbered.
 
@@ -945,7 +1113,8 @@ def _chapter_doc(root: Path, chapter: Chapter, page: str, work: Path, out: Path,
     read = _read_key(source, media, cache) if cache else None
     key = None
     if cache and read:
-        place = json.dumps([read[0], chapter.path.as_posix(), chapter.label, page])
+        place = json.dumps([read[0], chapter.path.as_posix(), chapter.label, page,
+                            conditions.fingerprint() if conditions else None])
         key = cache.key("prepared", place.encode())
         index = cache.get(key)
         entry = json.loads(index) if index is not None else None
@@ -961,7 +1130,7 @@ def _chapter_doc(root: Path, chapter: Chapter, page: str, work: Path, out: Path,
                         {k: tuple(v) for k, v in entry["targets"].items()}, entry["refs"], key,
                         api=entry["api"], load=lambda: json.loads(cache.get(entry["blocks"])))
     raw, cacheable = _read_chapter(source, media, what, cache, read)
-    doc = _prepare(raw, chapter, page)
+    doc = _prepare(raw, chapter, page, conditions)
     images = _copy_images(doc, source.parent, out)
     doc.targets = _number_floats(doc)
     doc.refs = _refs(doc)
@@ -1238,7 +1407,7 @@ $endif$
     set text(size: 8pt, fill: luma(80))
     grid(
       columns: (1fr, auto), column-gutter: 1em,
-      align(left)[$shorttitle$],
+      align(left)[$shorttitle$$if(synthetic)$#h(0.8em)#text(weight: "bold", fill: rgb("#7a4300"))[$synthetic-label$]$endif$],
       align(right, running-chapter()),
     )
     v(-0.5em)
@@ -1279,6 +1448,15 @@ $endif$
   $if(author)$
   #v(3em)
   #text(size: 12pt)[$for(author)$$author$$sep$, $endfor$]
+  $endif$
+  $if(synthetic)$
+  #v(3em)
+  #block(width: 80%, inset: (x: 1.2em, y: 0.9em), radius: 2pt, stroke: 1.2pt + rgb("#7a4300"),
+         fill: rgb("#7a4300").lighten(93%))[
+    #text(size: 15pt, weight: "bold", fill: rgb("#7a4300"))[$synthetic-label$]
+    #v(0.3em, weak: true)
+    #text(size: 10pt)[$synthetic-note$]
+  ]
   $endif$
   #v(1fr)
   #text(size: 9pt, fill: luma(80))[$renderer$]
@@ -1431,6 +1609,10 @@ def _write_pdf(docs: list[_Doc], api_version, meta: dict, description: str, out:
     }
     if meta["author"]:
         doc_meta["author"] = {"t": "MetaList", "c": [{"t": "MetaString", "c": a} for a in meta["author"]]}
+    if meta.get("synthetic"):  # the cover and the running header say so (see _TYPST_TEMPLATE)
+        doc_meta["synthetic"] = {"t": "MetaBool", "c": True}
+        doc_meta["synthetic-label"] = {"t": "MetaString", "c": SYNTHETIC_LABEL}
+        doc_meta["synthetic-note"] = {"t": "MetaString", "c": SYNTHETIC_NOTE}
     book = {"pandoc-api-version": api_version, "meta": doc_meta, "blocks": _pdf_blocks(docs, out)}
     template = work / "book-template.typst"
     template.write_text(_TYPST_TEMPLATE, encoding="utf-8")
@@ -1497,14 +1679,16 @@ def _html_fragment(doc: _Doc, api_version, cache: PandocCache | None, resolve, r
 
 
 def _render_fallback(root: Path, chapters: list[Chapter], out: Path, cache: PandocCache | None = None,
-                     pdf_exclude: frozenset[str] = frozenset()) -> None:
+                     pdf_exclude: frozenset[str] = frozenset(), build_meta: dict | None = None) -> None:
     description = renderer_description("pandoc-typst")
     meta = _book_meta(root)
+    meta["synthetic"] = bool((build_meta or {}).get(SYNTHETIC_META))
+    conditions = _conditions(root, build_meta)
     pages = page_names(chapters)
     chapter_pages = {(root / c.path).resolve(): p for c, p in zip(chapters, pages)}
     with tempfile.TemporaryDirectory(prefix="cinreport-render-") as tmp:
         work = Path(tmp)
-        docs = in_parallel(lambda cp: _chapter_doc(root, cp[0], cp[1], work, out, cache),
+        docs = in_parallel(lambda cp: _chapter_doc(root, cp[0], cp[1], work, out, cache, conditions),
                             list(zip(chapters, pages)))
         api_version = docs[-1].api if docs else None
         targets: dict[str, tuple[str, str, str]] = {}
