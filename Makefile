@@ -99,18 +99,21 @@ $(BUILD)/validated/%.ok: params/authorities/%.yml $(COMMON)
 
 # One disclosure pass over every number the book publishes, once all authorities are measured,
 # then the findings' permutation tests (once, for every chapter that quotes them).  It writes the
-# store (build/published/store.json), a slice per authority that is rewritten only when that
-# authority's published numbers change, and the output-checking log.
+# store (build/published/store.json), a slice per authority (build/published/<code>.json) and the
+# output-checking log.  Suppression links authorities (a cell hidden in the cross-authority table is
+# hidden in the authority's chapter), so any authority's change can change another's chapter.
 FINDINGS := $(BUILD)/study/evaluated-findings.json
-PUBLISHED := $(CODES:%=$(BUILD)/published/%.json)
 $(FINDINGS): $(VALIDATED) $(COMMON)
 	@$(CINREPORT) findings
-$(BUILD)/published/%.json: $(FINDINGS)
-	@test -f $@ || { echo "cinreport: $@ was not written by the disclosure pass" >&2; exit 1; }
 
-# An authority chapter runs after the pass, and again only when its own published numbers change.
-$(BUILD)/authorities/%/authority.ipynb: notebooks/authority.ipynb $(BUILD)/published/%.json $(NATIONAL) $(COMMON) | $(FINDINGS)
-	@$(CINREPORT) run-authority $*
+# An authority chapter runs after the pass.  When the pass is all that is newer and the authority's
+# published numbers are the same as those its chapter was executed with (the copy run-authority
+# keeps), the chapter is kept (touched) instead of executed again.
+$(BUILD)/authorities/%/authority.ipynb: notebooks/authority.ipynb params/authorities/%.yml $(NATIONAL) $(COMMON) $(FINDINGS) | $(VALIDATED)
+	@if [ "$?" = "$(FINDINGS)" ] && cmp -s $(BUILD)/published/$*.json $(@D)/published.json; then \
+	  touch $@; if [ -n "$$CINREPORT_PROGRESS" ]; then printf . >> "$$CINREPORT_PROGRESS"; fi; \
+	  echo "[cinreport] authority $* kept: its published numbers did not change" >&2; \
+	else $(CINREPORT) run-authority $*; fi
 
 $(BUILD)/study/%.ipynb: notebooks/study/%.ipynb $(AUTHORITY_NB) $(NATIONAL) $(FINDINGS) $(COMMON)
 	@$(CINREPORT) run-study $*
@@ -130,7 +133,7 @@ _quarto-authorities.yml: params/authorities $(AUTHORITY_PARAMS) | $(INSTALLED)
 # Every recipe writes its output atomically (temporary name, then rename), so a file at a target's
 # path is always complete: Make must not delete one when a build is interrupted right after the
 # rename (it would throw away a good book).  A recipe that fails or is killed leaves the old file.
-.PRECIOUS: $(BOOK) $(AUTHORITY_NB) $(STUDY_NB) $(VALIDATED) $(NATIONAL) $(FINDINGS) $(PUBLISHED) _quarto-authorities.yml $(BUILD)/deps.mk
+.PRECIOUS: $(BOOK) $(AUTHORITY_NB) $(STUDY_NB) $(VALIDATED) $(NATIONAL) $(FINDINGS) _quarto-authorities.yml $(BUILD)/deps.mk
 
 $(BOOK): $(STATIC) _quarto-authorities.yml $(STUDY_NB) $(AUTHORITY_NB) $(PACKAGE)
 	$(CINREPORT) render --out $(BOOK_DIR)

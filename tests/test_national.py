@@ -60,12 +60,13 @@ def test_comparison_year_is_the_reporting_year_containing_the_date():
 
 
 def test_study_share_suppresses_small_counts_and_small_complements():
-    counts = {"_with_factors": 100, "3B": 40, "1A": 3, "4B": 97, "2A": 0}
-    assert study_share(counts, "3B", 5) == (0.4, "value")
-    assert study_share(counts, "1A", 5) == (None, "c")
-    assert study_share(counts, "4B", 5) == (None, "c")      # 3 children without it: recoverable
-    assert study_share(counts, "2A", 5) == (0.0, "value")
-    assert study_share({"_with_factors": 0}, "3B", 5) == (None, "z")
+    pub = _metrics(100, **{"3B": 40, "1A": 3, "4B": 97, "2A": 0})
+    assert study_share(pub, "la-x", "3B") == (0.4, "value")
+    assert study_share(pub, "la-x", "1A") == (None, "c")
+    assert study_share(pub, "la-x", "4B") == (None, "c")      # 3 children without it: recoverable
+    assert study_share(pub, "la-x", "2A") == (0.0, "value")
+    assert study_share(_metrics(0), "la-x", "3B") == (None, "z")
+    assert study_share(pub, "la-x", "99Z") == (None, "x")     # not a factor of the codebook
 
 
 def test_trend_word():
@@ -171,8 +172,23 @@ def _authority(code="la-x", new_la_code=None, region=None) -> Authority:
                      ROOT / "params" / "authorities" / "la-a.yml", new_la_code, region)
 
 
-def _metrics(with_factors=200, **codes) -> dict:
-    return {"reasons": {"admin_factor_codes": {"_with_factors": with_factors, **codes}}}
+def _metrics(with_factors=200, **codes):
+    """The published store of a fictional authority 'la-x' whose administrative data have
+    ``with_factors`` children with any factor and ``codes`` children with each factor code (as the
+    plan declares the national-context shares, then after the disclosure pass)."""
+    from cinreport import plan
+    from cinreport.publication import Publication, Published, ref
+
+    cb = load_codebook(ROOT / "data" / "codebook.yml")
+    atoms = {"admin_factor:_any": {k: v for k, v in {"yes": with_factors, "no factors": 10}.items() if v}}
+    for code, k in codes.items():
+        atoms[f"admin_factor:{code}"] = {a: v for a, v in {"yes": k, "no": with_factors - k, "no factors": 10}.items()
+                                         if v}
+    pub = Publication({"la-x": atoms}, 5, "c")
+    for code in (c for c in cb.codes("assessment_factor").labels if c != "21"):
+        plan._share(pub, f"la-x/factor-code/{code}", "la-x chapter", code, ref(f"admin_factor:{code}", "la-x", has="yes"),
+                    ref("admin_factor:_any", "la-x", has="yes"), "la-x")
+    return Published.from_dict(pub.suppress().to_dict())
 
 
 def test_missing_folder_says_plainly_that_national_context_is_not_included(tmp_path):
@@ -181,9 +197,9 @@ def test_missing_folder_says_plainly_that_national_context_is_not_included(tmp_p
     assert status == json.loads((tmp_path / "out" / "status.json").read_text())
     assert not status["available"] and "nowhere" in status["reason"] and "not found" in status["reason"]
     data = national.NationalData.load(tmp_path / "out")
-    text = authority_context(_authority(), _metrics(), data, load_codebook(ROOT / "data" / "codebook.yml"), 5, "c")
+    text = authority_context(_authority(), _metrics(), data, load_codebook(ROOT / "data" / "codebook.yml"))
     assert "National context was not included in this build" in text and "nowhere" in text
-    ch = NationalChapter(data, [_authority()], {"la-x": _metrics()}, load_codebook(ROOT / "data" / "codebook.yml"),
+    ch = NationalChapter(data, [_authority()], _metrics(), load_codebook(ROOT / "data" / "codebook.yml"),
                          5, "c", 12, dt.date(2021, 3, 31), tmp_path / "ch")
     parts = ch.sections("# National context")
     assert len(parts) == 2 and "not included" in parts[1]
@@ -200,7 +216,7 @@ def test_one_missing_file_is_named(tmp_path):
 def test_real_authority_is_set_against_region_and_neighbours(built, tmp_path):
     _, data = built
     cb = load_codebook(ROOT / "data" / "codebook.yml")
-    text = authority_context(_authority(new_la_code="E08000003"), _metrics(), data, cb, 5, "c")
+    text = authority_context(_authority(new_la_code="E08000003"), _metrics(), data, cb)
     assert "Manchester (E08000003) in North West" in text
     assert "Statistical neighbours (median)" in text and "| North West |" in text.replace(" North West |", "| North West |")
     year = comparison_year(dt.date(2021, 3, 31), list(data.select("cin_rate")["time_period"].unique()))
@@ -217,11 +233,11 @@ def test_fictional_authority_uses_its_own_data_and_params_region(built):
     year = "2021"
     codes = data.factor_codes(year, 6)
     counts = {c: 50 for c in codes} | {codes[0]: 3}
-    text = authority_context(a, _metrics(200, **counts), data, cb, 5, "c")
+    text = authority_context(a, _metrics(200, **counts), data, cb)
     assert "Authority X (study data)" in text and "South West" in text
     assert "| 25% |" in text                       # 50 of 200
     assert "`c` = suppressed" in text              # 3 of 200 is suppressed
-    unknown = authority_context(_authority(region="Atlantis"), _metrics(), data, cb, 5, "c")
+    unknown = authority_context(_authority(region="Atlantis"), _metrics(), data, cb)
     assert "no region" in unknown
 
 
@@ -317,7 +333,7 @@ def test_neighbours_file_is_optional(tmp_path):
     assert status["available"] and {f["key"] for f in status["files"]} == set(national.DFE_KEYS)
     data = national.NationalData.load(tmp_path / "out")
     text = authority_context(_authority(new_la_code="E08000003"), _metrics(), data,
-                             load_codebook(ROOT / "data" / "codebook.yml"), 5, "c")
+                             load_codebook(ROOT / "data" / "codebook.yml"))
     assert "statistical neighbours are not shown" in text and "Statistical neighbours (median)" not in text
 
 

@@ -54,20 +54,25 @@ def _study(tmp_path, n):
 
 
 def test_a_study_table_has_a_column_per_authority_up_to_the_limit_then_a_spread(tmp_path):
+    from store_support import store_for_counts
+
     rng = np.random.default_rng(1)
     for n, wide in ((MANY_GROUPS, True), (MANY_GROUPS + 1, False)):
         study = _study(tmp_path / str(n), n)
-        counts = pd.DataFrame({a.name: rng.integers(0, 40, 4) for a in study.authorities},
+        counts = pd.DataFrame({a.code: rng.integers(0, 40, 4) for a in study.authorities},
                               index=["w", "x", "y", "z"])
         counts.iloc[0, 0] = 2  # a small count: suppressed, and left out of the spread
-        text = study.table("demo", counts, "Category", "Demo by authority")
+        study._pub = store_for_counts(counts, "demo")
+        text = study.table("demo", "Category", "Demo by authority")
         header = text.splitlines()[0]
         assert ("Authority 000 (n)" in header) is wide and ("Median" in header) is not wide
         published = pd.read_csv(tmp_path / str(n) / "tables" / "demo.csv", dtype=str)
         assert published.shape[1] == 1 + 2 * n  # the tables/ CSV keeps every authority either way
+        assert published.iloc[0, 1] == "c"
         if not wide:
-            pub = publish_counts(counts.loc[counts.sum(axis=1) > 0], study.threshold)
-            shares = published_numbers(pub.percent.drop(index="Total"))
+            shares = pd.DataFrame({c: [float(p.rstrip("%")) if p != "c" else np.nan
+                                       for p in published[f"{a} (%)"].iloc[:-1]]
+                                   for c, a in ((a.code, a.name) for a in study.authorities)}, index=counts.index)
             row = next(line for line in text.splitlines() if line.startswith("| w |"))
             assert row.split(" | ")[1] == str(int(shares.loc["w"].notna().sum()))
             assert row.split(" | ")[4] == f"{math.floor(shares.loc['w'].median() + 0.5)}%"
@@ -75,30 +80,36 @@ def test_a_study_table_has_a_column_per_authority_up_to_the_limit_then_a_spread(
 
 
 def test_key_findings_evidence_gives_the_range_of_a_per_authority_count_when_there_are_many():
-    from cinreport.study import evidence_text
+    from cinreport.findings import by_authority_text
 
-    few = evidence_text({"n_per_authority": {"la-a": 20, "la-b": 24}})
-    assert few == "n per authority la-a 20; n per authority la-b 24"
-    many = {f"la-{i:03d}": 18 + i % 7 for i in range(MANY_GROUPS + 1)}
-    text = evidence_text({"n_per_authority": many, "test": {"p_value": 0.01}})
-    assert text == f"n per authority 18 to 24 (median 21, {MANY_GROUPS + 1} authorities); p value 0.01"
+    few = by_authority_text({"la-a": "20", "la-b": "c"}, {"la-a": "Authority A", "la-b": "Authority B"})
+    assert few == "Authority A 20, Authority B c"
+    many = {f"la-{i:03d}": str(18 + i % 7) for i in range(MANY_GROUPS + 1)} | {"la-999": "c"}
+    assert by_authority_text(many) == (f"from 18 to 24 across the {MANY_GROUPS + 1} authorities with a published "
+                                       f"figure (of {MANY_GROUPS + 2})")
 
 
 def test_plan_length_figure_leaves_out_small_authorities_and_uses_dots_when_many(tmp_path):
+    from store_support import store_for_plan_lengths
+
     rng = np.random.default_rng(2)
-    for n, kind in ((4, "Box plots"), (MANY_GROUPS + 2, "Dot plot")):
+    for n, kind in ((4, "Boxes"), (MANY_GROUPS + 2, "Dot plot")):
         study = _study(tmp_path / str(n), n)
-        study.cases = {a.code: pd.DataFrame({"plan_days": rng.integers(30, 400, 3 if i == 0 else 12).astype(float)})
-                       for i, a in enumerate(study.authorities)}
+        study.metrics = {a.code: {} for a in study.authorities}
+        study._pub = store_for_plan_lengths({a.code: list(rng.integers(30, 400, 3 if i == 0 else 12).astype(float))
+                                             for i, a in enumerate(study.authorities)})
         text = study.plan_length_figure()
         assert kind in text and (tmp_path / str(n) / "figures" / "plan-length.png").is_file()
-        assert "1 authority has fewer than 5 ended plans and is not shown" in text
+        assert "1 authority has fewer than 10 ended plans and is not shown" in text
         if kind == "Dot plot":
             assert f"one dot per authority ({n - 1} authorities)" in text
 
 
 def test_plan_length_figure_is_not_drawn_when_no_authority_has_enough_ended_plans(tmp_path):
+    from store_support import store_for_plan_lengths
+
     study = _study(tmp_path, 3)
-    study.cases = {a.code: pd.DataFrame({"plan_days": [40.0, np.nan, 90.0]}) for a in study.authorities}
-    assert study.plan_length_figure().startswith("No authority has 5 or more ended plans")
+    study.metrics = {a.code: {} for a in study.authorities}
+    study._pub = store_for_plan_lengths({a.code: [40.0, 90.0] * 4 for a in study.authorities})
+    assert study.plan_length_figure().startswith("No authority has 10 or more ended plans")
     assert not (tmp_path / "figures" / "plan-length.png").exists()

@@ -70,7 +70,7 @@ def determined(truth: dict[Hashable, int], constraints: Sequence[Constraint], it
     non-negative integer solution of ``constraints``. ``truth`` must satisfy the constraints; it is
     used to start from and to give each item its value. ``upper`` bounds variables (default none)."""
     variables = list(truth)
-    comp = _components(variables, constraints)
+    comp = _components(variables, list(constraints) + [Constraint(t, 0, 0) for t in items.values()])
     by_comp: dict[Hashable, list[Hashable]] = {}
     for v in variables:
         by_comp.setdefault(comp[v], []).append(v)

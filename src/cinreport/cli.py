@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from .atomic import remove_stale_temps, write_text
+from .atomic import remove_stale_temps, write_bytes, write_text
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -121,10 +121,12 @@ def cmd_run_authority(args: argparse.Namespace) -> int:
         raise ParamsError([f"unknown authority {code!r}: {params_file} does not exist"])
     authority = load_authority(params_file, load_report(args.params), check_data=False)
     out_dir = Path(args.build) / "authorities" / code
+    published = (Path(args.build) / "published" / f"{code}.json").read_bytes()  # what the chapter will read
     run_notebook(Path("notebooks/authority.ipynb"), out_dir / "authority.ipynb",
                  {"authority": code, "params_dir": args.params, "out_dir": out_dir.as_posix()},
                  failed_dir=Path(args.build) / "failed", label=code,
                  subject=f"authority {code} ({authority.name})")
+    write_bytes(out_dir / "published.json", published)  # the numbers this chapter was executed with (Makefile)
     return 0
 
 

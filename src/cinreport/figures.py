@@ -78,7 +78,9 @@ def percent_bars(shares: pd.DataFrame, xlabel: str = "Per cent of children", siz
             ax.text(0.5, i, symbol, va="center", fontsize=8, color="#333333")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("")
-    ax.set_xlim(0, max(10.0, float(np.nanmax(shares.to_numpy(dtype=float))) * 1.1 if shares.size else 10.0))
+    drawn = shares.to_numpy(dtype=float)
+    drawn = drawn[~np.isnan(drawn)]
+    ax.set_xlim(0, max(10.0, float(drawn.max()) * 1.1 if drawn.size else 10.0))
     if shares.shape[1] > 1:
         ax.legend(title="", frameon=False, loc="lower right")
     fig.tight_layout()

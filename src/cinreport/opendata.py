@@ -121,8 +121,8 @@ def count_table_rows(display: pd.DataFrame, percent: pd.DataFrame | None, group_
     for group in display.columns:
         for cat in display.index:
             row = {group_label: group, category: cat, "number": display.loc[cat, group]}
-            if percent is not None:
-                row["percent"] = percent.loc[cat, group]
+            if percent is not None:  # open data carry the number alone: 45, not 45%
+                row["percent"] = str(percent.loc[cat, group]).rstrip("%")
             rows.append(row)
     return pd.DataFrame(rows)
 

@@ -144,6 +144,7 @@ class Publication:
         self.objects: dict[str, Any] = {}       # named published objects (tables, shares, numbers, stats)
         self._space: dict[str, list[str]] = {}  # variable -> atom keys observed in any authority
         self._keep_shown: set[str] = set()
+        self._by_terms: dict[frozenset, str] = {}
         for by_var in atoms.values():
             for var, counts in by_var.items():
                 self._space.setdefault(var, [])
@@ -155,8 +156,13 @@ class Publication:
         names = views(r.var)
         return all(parts[names.index(v)] in cats for v, cats in r.where)
 
+    def _population_size(self, pop: str, code: str) -> int:
+        return max((sum(c.values()) for v, c in self.atoms.get(code, {}).items() if population(v) == pop), default=0)
+
     def value(self, r: Ref) -> int:
         codes = self.codes if r.authority == ALL else [r.authority]
+        if not r.where:
+            return sum(self._population_size(r.population, c) for c in codes)
         return sum(n for c in codes for a, n in self.atoms.get(c, {}).get(r.var, {}).items() if self._match(r, a))
 
     def terms(self, r: Ref) -> dict[tuple, int]:
@@ -168,13 +174,18 @@ class Publication:
 
     # -- declaring what is published -------------------------------------------------------------------
     def declare(self, r: Ref, output: str, what: str) -> str:
-        e = self.entries.get(r.key)
+        """Record that ``output`` shows ``r``; returns the key to read it by. Two refs that sum the same
+        atoms (e.g. the mental-health service group and mental-health referrals) are one number, with
+        one entry and one decision, under the key of the first declared."""
+        terms = frozenset(self.terms(r))
+        key = self._by_terms.setdefault(terms, r.key) if terms else r.key  # a sum of nothing is 0: not shared
+        e = self.entries.get(key)
         if e is None:
-            e = self.entries[r.key] = Entry(self.value(r))
-            self.refs[r.key] = r
+            e = self.entries[key] = Entry(self.value(r))
+            self.refs[key] = r
         if (output, what) not in e.outputs:
             e.outputs.append((output, what))
-        return r.key
+        return key
 
     def declare_share(self, k: Ref, n: Ref, output: str, what: str) -> tuple[str, str]:
         """A share k of n (with n published, its complement n - k is published too)."""
@@ -206,18 +217,23 @@ class Publication:
         dirty = set(self._comp_items)
         while dirty:
             found = self._attack(dirty)
-            dirty = set()
+            dirty, stuck = set(), []
             for item in found:
                 changed = self._protect(item)
-                if changed is None:
-                    raise DisclosureError(self._explain(self._attack(set(self._comp_items))))
-                dirty |= self._comps_of_entry(changed)
+                if changed is None:  # nothing left to suppress around it: unless an earlier step freed it
+                    stuck.append(item)
+                else:
+                    dirty |= self._comps_of_entry(changed)
+            if stuck and not dirty:
+                raise DisclosureError(self._explain(stuck))
+            dirty |= {self._comp[next(iter(self._item_terms(i)))] for i in stuck}
         self._thin()
         return self
 
     def _thin(self) -> None:
         secondary = [k for k, e in self.entries.items() if not e.shown and e.reason.startswith("secondary")]
-        secondary.sort(key=lambda k: (self.entries[k].value != 0, -self.entries[k].value, k))
+        secondary.sort(key=lambda k: (self.refs[k].authority != ALL, self.entries[k].value != 0,
+                                      -self.entries[k].value, k))
         for key in secondary:
             e = self.entries[key]
             reason = e.reason
@@ -256,13 +272,17 @@ class Publication:
         published_vars = {(c, r.var) for key, r in self.refs.items() if r.where for c in codes_of[key]}
         published_vars |= {(c, POPULATIONS[r.population]) for key, r in self.refs.items() if not r.where
                            for c in codes_of[key]}
+        published_vars = sorted(published_vars)  # every iteration in a fixed order: the same pass every run
         self._sizes = {}
-        for code, var in published_vars:
-            pop = population(var)
-            self._sizes[(pop, code)] = sum(self.atoms[code].get(POPULATIONS[pop], {}).values())
+        for code in self.codes:  # every variable of a population splits the same number of rows
+            for var, counts in sorted(self.atoms[code].items()):
+                pop, n = population(var), sum(counts.values())
+                if self._sizes.setdefault((pop, code), n) != n:
+                    raise ValueError(f"{code}: {var} counts {n} {POPULATION_NAMES[pop]}, other variables "
+                                     f"{self._sizes[(pop, code)]} (the measures disagree)")
         truth: dict[tuple, int] = {}
         structural: list[attack.Constraint] = []
-        for code, var in sorted(published_vars):  # each variable splits its population
+        for code, var in published_vars:  # each variable splits its population
             terms = {(code, var, a): 1 for a in self._space.get(var, ())}
             if not terms:
                 continue
@@ -282,7 +302,12 @@ class Publication:
             full = self.terms(r)
             self._terms[key] = {t: c for t, c in full.items() if not (t[0] == "#" and t[1] in DESIGN)}
             self._const[key] = sum(self._sizes.get((t[1], t[2]), 0) for t in full if t[0] == "#" and t[1] in DESIGN)
+        for key, t in self._terms.items():  # a population size that no published variable splits
+            for v in t:
+                if v[0] == "#" and v not in truth:
+                    truth[v] = self._sizes.get((v[1], v[2]), 0)
         constraints = structural + [attack.Constraint(t, 0, 0) for t in self._terms.values() if t]
+        constraints += [attack.Constraint(self._item_terms(ck), 0, 0) for ck in self.shares]  # n - k spans both
         self._comp = attack._components(list(truth), constraints)
         self._comp_struct: dict = {}
         for c in structural:
@@ -293,7 +318,7 @@ class Publication:
                 self._comp_entries.setdefault(self._comp[next(iter(t))], []).append(key)
         self._comp_items: dict = {}  # items protected whatever is suppressed: small atoms and complements
         for code, var in published_vars:
-            for a, v in self.atoms[code].get(var, {}).items():
+            for a, v in sorted(self.atoms[code].get(var, {}).items()):
                 if self.small(v):
                     self._comp_items.setdefault(self._comp[(code, var, a)], []).append(
                         "atom:" + json.dumps([code, var, a]))
@@ -344,17 +369,18 @@ class Publication:
         terms = self._item_terms(item)
         var_of = {(t[0], t[1]) for t in terms if t[0] != "#"}           # (authority, variable)
         pop_of = {(a, population(v)) for a, v in var_of} | {(t[2], t[1]) for t in terms if t[0] == "#"}
+        comp = self._comp[next(iter(terms))]
         best = None
-        for key, e in self.entries.items():
-            r = self.refs[key]
+        for key in self._comp_entries.get(comp, []):  # numbers that share a constraint chain with it
+            e, r = self.entries[key], self.refs[key]
             if not e.shown or r.is_design or key in self._keep_shown:
                 continue
-            rterms = self._terms[key] or self.terms(r)
+            rterms = self._terms[key]
             groups = {(t[0], population(t[1])) if t[0] != "#" else (t[2], t[1]) for t in rterms}
-            if not groups & pop_of:
-                continue
             same_var = any((t[0], t[1]) in var_of for t in rterms if t[0] != "#")
-            rank = (not same_var, e.value == 0, e.value, len(rterms), key)
+            # pooled numbers (all authorities) are the key findings' headlines: suppressed last; then
+            # numbers over the same atoms' population, the same variable, non-zero, smallest first
+            rank = (r.authority == ALL, not groups & pop_of, not same_var, e.value == 0, e.value, len(rterms), key)
             if best is None or rank < best[0]:
                 best = (rank, key)
         if best is None:

@@ -44,6 +44,7 @@ def measure_authority(authority: Authority, codebook: Codebook, wait_days: float
     """Validate and measure one authority as the authority notebook does; JSON/CSV round-tripped."""
     tables = load_validated(authority, codebook)
     metrics = measures.authority_metrics(tables, codebook, authority.period_end, wait_days)
+    metrics["atoms"] = measures.authority_atoms(tables, codebook, authority.period_end, wait_days)
     metrics["authority"] = {"code": authority.code, "name": authority.name,
                             "period_start": authority.period_start.isoformat(),
                             "period_end": authority.period_end.isoformat()}
