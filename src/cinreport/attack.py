@@ -61,7 +61,8 @@ def _matrix(rows: Sequence[Terms], index: dict[Hashable, int]) -> csr_array:
             data.append(coef)
             ri.append(r)
             ci.append(index[v])
-    return csr_array((data, (ri, ci)), shape=(len(rows), len(index)))
+    return csr_array((np.asarray(data, dtype=float), (np.asarray(ri, dtype=np.int64), np.asarray(ci, dtype=np.int64))),
+                     shape=(len(rows), len(index)))
 
 
 def determined(truth: dict[Hashable, int], constraints: Sequence[Constraint], items: dict[Hashable, Terms],

@@ -201,9 +201,10 @@ def study_plan(pub: Publication, codes: list[str], metrics: dict[str, dict], cod
 
 
 def build_publication(atoms: dict[str, dict], metrics: dict[str, dict], codebook, threshold: int,
-                      symbol: str) -> Publication:
-    """Declare everything the build publishes, run the disclosure pass, and return the store."""
-    pub = Publication(atoms, threshold, symbol)
+                      symbol: str, cache: dict | None = None) -> Publication:
+    """Declare everything the build publishes, run the disclosure pass, and return the store. ``cache``
+    (signature -> decisions) lets an unchanged group of linked numbers keep its earlier decisions."""
+    pub = Publication(atoms, threshold, symbol, cache)
     fl = codebook.codes("assessment_factor")
     groups = list(fl.groups)
     factor_codes = [c for c in fl.labels if c != "21"]

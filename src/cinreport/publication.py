@@ -118,6 +118,53 @@ def size(pop: str, authority: str) -> Ref:
     return Ref(POPULATIONS[pop], authority)
 
 
+THIN_UP_TO = 1_500  # variables: larger groups of linked numbers (at scale) keep every secondary suppression
+
+
+def _code_version() -> str:
+    """The pass's own code: decisions cached by an older version are not reused."""
+    import hashlib
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    return hashlib.sha256(b"".join((here / f).read_bytes() for f in ("publication.py", "attack.py"))).hexdigest()
+
+
+_WORKING: "Publication | None" = None  # the publication the forked workers decide components of
+
+
+def _decide_in_worker(root):
+    try:
+        return _WORKING._decide(root)
+    except DisclosureError as exc:
+        return exc
+
+
+def _map_components(pub: "Publication", roots: list) -> list:
+    """Each component's decisions, on a process per core when there are many (components are
+    independent, and each worker starts as a fork of this process, with the whole store)."""
+    import multiprocessing
+    import os
+
+    global _WORKING
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if cores < 2 or len(roots) < 64 or "fork" not in multiprocessing.get_all_start_methods():
+        return [_decide_in_worker_of(pub, r) for r in roots]
+    _WORKING = pub
+    try:
+        with multiprocessing.get_context("fork").Pool(min(cores, 8)) as pool:
+            return pool.map(_decide_in_worker, roots, chunksize=max(1, len(roots) // (8 * cores)))
+    finally:
+        _WORKING = None
+
+
+def _decide_in_worker_of(pub: "Publication", root):
+    try:
+        return pub._decide(root)
+    except DisclosureError as exc:
+        return exc
+
+
 class DisclosureError(RuntimeError):
     """The publication would disclose a suppressed count; names the count and the outputs."""
 
@@ -133,7 +180,8 @@ class Entry:
 class Publication:
     """The store: every published count with its value, whether it is shown and why."""
 
-    def __init__(self, atoms: dict[str, dict[str, dict[str, int]]], threshold: int = 5, symbol: str = "c"):
+    def __init__(self, atoms: dict[str, dict[str, dict[str, int]]], threshold: int = 5, symbol: str = "c",
+                 cache: dict | None = None):
         self.atoms = atoms                      # authority -> variable -> atom key -> count
         self.codes = list(atoms)
         self.threshold = int(threshold)
@@ -145,6 +193,8 @@ class Publication:
         self._space: dict[str, list[str]] = {}  # variable -> atom keys observed in any authority
         self._keep_shown: set[str] = set()
         self._by_terms: dict[frozenset, str] = {}
+        self._match_cache: dict = {}
+        self.cache = {} if cache is None else cache  # component signature -> decisions (reused across builds)
         for by_var in atoms.values():
             for var, counts in by_var.items():
                 self._space.setdefault(var, [])
@@ -156,6 +206,16 @@ class Publication:
         names = views(r.var)
         return all(parts[names.index(v)] in cats for v, cats in r.where)
 
+    def _matching(self, r: Ref) -> list[str]:
+        """Atom keys of ``r.var`` (observed anywhere) that ``r`` sums (cached per variable and filter)."""
+        key = (r.var, r.where)
+        if key not in self._match_cache:
+            names = views(r.var)
+            conds = [(names.index(v), set(cats)) for v, cats in r.where]
+            self._match_cache[key] = [a for a in self._space.get(r.var, ())
+                                      if all(p[i] in cats for p in (a.split("|"),) for i, cats in conds)]
+        return self._match_cache[key]
+
     def _population_size(self, pop: str, code: str) -> int:
         return max((sum(c.values()) for v, c in self.atoms.get(code, {}).items() if population(v) == pop), default=0)
 
@@ -163,14 +223,14 @@ class Publication:
         codes = self.codes if r.authority == ALL else [r.authority]
         if not r.where:
             return sum(self._population_size(r.population, c) for c in codes)
-        return sum(n for c in codes for a, n in self.atoms.get(c, {}).get(r.var, {}).items() if self._match(r, a))
+        return sum(self.atoms.get(c, {}).get(r.var, {}).get(a, 0) for c in codes for a in self._matching(r))
 
     def terms(self, r: Ref) -> dict[tuple, int]:
         """Attacker variables of a ref: atoms (authority, variable, atom), or a population size."""
         codes = self.codes if r.authority == ALL else [r.authority]
         if not r.where:
             return {("#", r.population, c): 1 for c in codes}
-        return {(c, r.var, a): 1 for c in codes for a in self._space.get(r.var, ()) if self._match(r, a)}
+        return {(c, r.var, a): 1 for c in codes for a in self._matching(r)}
 
     # -- declaring what is published -------------------------------------------------------------------
     def declare(self, r: Ref, output: str, what: str) -> str:
@@ -214,32 +274,89 @@ class Publication:
                 k.shown, k.reason = False, (f"complement: {n.value - k.value} of the {n.value} counted by {nk} "
                                             f"are not in it")
         self._prepare()
-        dirty = set(self._comp_items)
-        while dirty:
-            found = self._attack(dirty)
-            dirty, stuck = set(), []
+        roots = sorted(set(self._comp_items) | set(self._comp_entries), key=str)
+        todo = []
+        for root in roots:  # each component is decided on its own: same inputs, same decisions
+            sig = self._signature(root)
+            if sig in self.cache:
+                self._apply(self.cache[sig])
+            else:
+                todo.append((root, sig))
+        for (root, sig), decided in zip(todo, _map_components(self, [r for r, _ in todo])):
+            if isinstance(decided, DisclosureError):
+                raise decided
+            self._apply(decided)
+            self.cache[sig] = decided
+        return self
+
+    def _signature(self, root) -> str:
+        """What a component's decisions depend on: its numbers (value, state after the primary rules),
+        its protected items and its structure."""
+        import hashlib
+
+        entries = [(k, self.entries[k].value, self.entries[k].shown, self.entries[k].reason, self.refs[k].is_design,
+                    self.refs[k].authority == ALL, sorted(map(str, self._terms[k].items())), self._const[k])
+                   for k in self._comp_entries.get(root, [])]
+        items = [(i, sorted(map(str, self._item_terms(i).items())), self._item_value(i))
+                 for i in self._comp_items.get(root, [])]
+        struct = [(sorted(map(str, c.terms.items())), c.lower) for c in self._comp_struct.get(root, [])]
+        truth = sorted((str(v), self._truth[v]) for v in self._comp_vars.get(root, ()))
+        doc = json.dumps([_code_version(), self.threshold, THIN_UP_TO, entries, items, struct, truth], default=str)
+        return hashlib.sha256(doc.encode()).hexdigest()
+
+    def _apply(self, decided: dict) -> None:
+        for key, (shown, reason, keep) in decided.items():  # tuples, or lists read back from JSON
+            e = self.entries[key]
+            e.shown, e.reason = shown, reason
+            if keep:
+                self._keep_shown.add(key)
+
+    def _decide(self, root) -> dict:
+        """Secondary suppression and thinning in one component; its numbers' decisions.
+
+        Suppressing a number only loosens what the attacker knows, so an item found free stays free:
+        after each round only the items found determined (and the numbers just suppressed) are checked
+        again. Showing a zero again tightens it: the component is checked whole."""
+        check: dict = {root: None}
+        while check:
+            found = self._attack(check)
+            check, stuck = {}, []
             for item in found:
                 changed = self._protect(item)
                 if changed is None:  # nothing left to suppress around it: unless an earlier step freed it
                     stuck.append(item)
-                else:
-                    dirty |= self._comps_of_entry(changed)
-            if stuck and not dirty:
+                elif self.entries[changed].shown:
+                    check[root] = None
+                elif check.get(root, ()) is not None:
+                    check[root] = set(check.get(root, ())) | {changed}
+            if check.get(root, ()) is not None and check:
+                check[root] |= set(found)
+            if stuck and not check:
                 raise DisclosureError(self._explain(stuck))
-            dirty |= {self._comp[next(iter(self._item_terms(i)))] for i in stuck}
-        self._thin()
-        return self
+            if stuck:
+                check.setdefault(root, set())
+                if check[root] is not None:
+                    check[root] |= set(stuck)
+        self._thin(root)
+        return {k: (self.entries[k].shown, self.entries[k].reason, k in self._keep_shown)
+                for k in self._comp_entries.get(root, [])}
 
-    def _thin(self) -> None:
-        secondary = [k for k, e in self.entries.items() if not e.shown and e.reason.startswith("secondary")]
+    def _thin(self, root) -> None:
+        """Try each secondary suppression shown again (pooled headlines first, then zeros, then the
+        largest); it stays shown when the attacker then finds nothing. Components of more than
+        ``THIN_UP_TO`` variables (numbers linked across many authorities by pooled totals) are not
+        thinned: each try would attack thousands of numbers again. Their pattern is safe, not minimal."""
+        if self._comp_size.get(root, 0) > THIN_UP_TO:
+            return
+        secondary = [k for k in self._comp_entries.get(root, [])
+                     if not self.entries[k].shown and self.entries[k].reason.startswith("secondary")]
         secondary.sort(key=lambda k: (self.refs[k].authority != ALL, self.entries[k].value != 0,
                                       -self.entries[k].value, k))
         for key in secondary:
             e = self.entries[key]
             reason = e.reason
             e.shown, e.reason = True, "shown"
-            comps = self._comps_of_entry(key)
-            if self._attack(comps):
+            if self._attack({root: None}):
                 e.shown, e.reason = False, reason
 
     # -- the attacker's view -------------------------------------------------------------------------
@@ -309,6 +426,11 @@ class Publication:
         constraints = structural + [attack.Constraint(t, 0, 0) for t in self._terms.values() if t]
         constraints += [attack.Constraint(self._item_terms(ck), 0, 0) for ck in self.shares]  # n - k spans both
         self._comp = attack._components(list(truth), constraints)
+        self._comp_size: dict = {}
+        self._comp_vars: dict = {}
+        for v, root in self._comp.items():
+            self._comp_size[root] = self._comp_size.get(root, 0) + 1
+            self._comp_vars.setdefault(root, []).append(v)
         self._comp_struct: dict = {}
         for c in structural:
             self._comp_struct.setdefault(self._comp[next(iter(c.terms))], []).append(c)
@@ -328,16 +450,22 @@ class Publication:
                 self._comp_items.setdefault(self._comp[next(iter(t))], []).append(ck)
         for root in self._comp_entries:
             self._comp_items.setdefault(root, [])
-        self._upper = {t: 2 * max(truth.values(), default=0) + 10 for t in truth}
+        bound = 2 * max(truth.values(), default=0) + 10
+        self._upper = dict.fromkeys(truth, bound)
+        self._groups, self._vars = {}, {}  # per published number: its (authority, population)s and variables
+        for key, t in self._terms.items():
+            self._groups[key] = frozenset((v[0], population(v[1])) if v[0] != "#" else (v[2], v[1]) for v in t)
+            self._vars[key] = frozenset((v[0], v[1]) for v in t if v[0] != "#")
 
     def _comps_of_entry(self, key: str) -> set:
         t = self._terms.get(key) or {}
         return {self._comp[next(iter(t))]} if t else set()
 
-    def _attack(self, comps: set) -> list[str]:
-        """Protected items in the given components that the attacker can work out exactly."""
+    def _attack(self, check: dict) -> list[str]:
+        """Protected items the attacker can work out exactly, in the components ``check`` names (each
+        with the items to check, or None for all of them)."""
         found: list[str] = []
-        for root in sorted(comps, key=str):
+        for root in sorted(check, key=str):
             cons = list(self._comp_struct.get(root, []))
             items = {i: self._item_terms(i) for i in self._comp_items.get(root, [])}
             for key in self._comp_entries.get(root, []):
@@ -347,6 +475,8 @@ class Publication:
                 else:
                     cons.append(attack.Constraint(t, min(e.value, 1) - const, None))
                     items[key] = t
+            if check[root] is not None:
+                items = {k: t for k, t in items.items() if k in check[root]}
             if not items:
                 continue
             variables = {v for c in cons for v in c.terms} | {v for t in items.values() for v in t}
@@ -357,7 +487,7 @@ class Publication:
     def attack(self) -> list[str]:
         """Every protected item (suppressed number, small atom, small complement) that is determined."""
         self._prepare()
-        return self._attack(set(self._comp_items))
+        return self._attack(dict.fromkeys(self._comp_items))
 
     def _protect(self, item: str) -> str | None:
         """Suppress one more published number overlapping ``item``, or show a determined zero."""
@@ -372,15 +502,13 @@ class Publication:
         comp = self._comp[next(iter(terms))]
         best = None
         for key in self._comp_entries.get(comp, []):  # numbers that share a constraint chain with it
-            e, r = self.entries[key], self.refs[key]
-            if not e.shown or r.is_design or key in self._keep_shown:
+            e = self.entries[key]
+            if not e.shown or key in self._keep_shown or self.refs[key].is_design:
                 continue
-            rterms = self._terms[key]
-            groups = {(t[0], population(t[1])) if t[0] != "#" else (t[2], t[1]) for t in rterms}
-            same_var = any((t[0], t[1]) in var_of for t in rterms if t[0] != "#")
             # pooled numbers (all authorities) are the key findings' headlines: suppressed last; then
             # numbers over the same atoms' population, the same variable, non-zero, smallest first
-            rank = (r.authority == ALL, not groups & pop_of, not same_var, e.value == 0, e.value, len(rterms), key)
+            rank = (self.refs[key].authority == ALL, not self._groups[key] & pop_of, not self._vars[key] & var_of,
+                    e.value == 0, e.value, len(self._terms[key]), key)
             if best is None or rank < best[0]:
                 best = (rank, key)
         if best is None:

@@ -31,6 +31,24 @@ SYNTHETIC_NOTE = ("::: {.callout-warning title=\"Synthetic demonstration data\"}
                   "the report is built; they describe no real child, family or authority.\n:::")
 
 
+class _Recording(dict):
+    """A cache that remembers which entries this build used or made (only those are kept)."""
+
+    def __init__(self, old: dict, used: dict):
+        super().__init__(old)
+        self.used = used
+
+    def __contains__(self, key) -> bool:
+        found = super().__contains__(key)
+        if found:
+            self.used[key] = self[key]
+        return found
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        self.used[key] = value
+
+
 @dataclass
 class Study:
     """All authorities' results, ready for comparison."""
@@ -94,13 +112,20 @@ class Study:
         from .cli import write_if_changed
         from .plan import build_publication
 
-        store = build_publication({c: m["atoms"] for c, m in self.metrics.items()}, self.metrics, self.codebook,
-                                  self.threshold, self.report.disclosure_symbol)
         out = self.published_dir
+        cache_path = out / "pass-cache.json"  # each group of linked numbers' decisions, by its content
+        try:
+            cache = json.loads(cache_path.read_text(encoding="utf-8")) if cache_path.is_file() else {}
+        except ValueError:
+            cache = {}
+        used: dict = {}
+        store = build_publication({c: m["atoms"] for c, m in self.metrics.items()}, self.metrics, self.codebook,
+                                  self.threshold, self.report.disclosure_symbol, cache=_Recording(cache, used))
         for a in self.authorities:
             write_if_changed(out / f"{a.code}.json", json.dumps(store.to_dict([a.code]), indent=1, sort_keys=True))
         write_csv(out / "output-log.csv", store.log())
         write_json(out / "store.json", store.to_dict())
+        write_json(cache_path, used)
         self._pub = Published.from_dict(store.to_dict())
         return out / "store.json"
 
