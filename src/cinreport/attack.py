@@ -180,3 +180,49 @@ def _determined_in(variables, constraints, items, truth, upper, samples, rng) ->
         if not varies:
             out.append(keys[i])
     return out
+
+
+def extremes(truth: dict[Hashable, int], constraints: Sequence[Constraint], item: Terms,
+             upper: dict[Hashable, int] | None = None) -> list[dict[Hashable, int]]:
+    """Two whole-number solutions of ``constraints``: one with ``item`` as small, one as large as it can
+    be (for checking what a published statistic adds to the linear facts)."""
+    variables = sorted({v for c in constraints for v in c.terms} | set(item), key=str)
+    index = {v: i for i, v in enumerate(variables)}
+    hi = np.array([(upper or {}).get(v, np.inf) for v in variables], dtype=float)
+    A = _matrix([c.terms for c in constraints], index)
+    lo = np.array([c.lower for c in constraints], dtype=float)
+    up = np.array([np.inf if c.upper is None else c.upper for c in constraints], dtype=float)
+    model = _Model(A, lo, up, hi)
+    row = _matrix([item], index).toarray().ravel()
+    out = []
+    for sign in (1, -1):
+        x = model.solve(sign * row)
+        if x is not None:
+            out.append({v: int(x[i]) for v, i in index.items()})
+    return out
+
+
+def nearest(truth: dict[Hashable, int], constraints: Sequence[Constraint], item: Terms, delta: int,
+            upper: dict[Hashable, int] | None = None) -> dict[Hashable, int] | None:
+    """The whole-number solution of ``constraints`` closest to ``truth`` (fewest units moved) in which
+    ``item`` is ``delta`` away from its true value; None if there is none."""
+    variables = sorted({v for c in constraints for v in c.terms} | set(item), key=str)
+    index = {v: i for i, v in enumerate(variables)}
+    n = len(variables)
+    x0 = np.array([truth[v] for v in variables], dtype=float)
+    hi = np.array([(upper or {}).get(v, np.inf) for v in variables], dtype=float)
+    A = _matrix([c.terms for c in constraints] + [item], index)
+    base = A @ x0
+    lo = np.array([c.lower for c in constraints] + [base[-1] + delta], dtype=float) - base
+    up = np.array([np.inf if c.upper is None else c.upper for c in constraints] + [base[-1] + delta],
+                  dtype=float) - base
+    from scipy.sparse import hstack
+
+    B = hstack([A, -A]).tocsr()  # x = x0 + p - q
+    bounds_hi = np.concatenate([hi - x0, x0])
+    res = milp(np.ones(2 * n), integrality=np.ones(2 * n), bounds=Bounds(np.zeros(2 * n), bounds_hi),
+               constraints=[LinearConstraint(B, lo, up)], options={"disp": False})
+    if res.x is None:
+        return None
+    x = x0 + np.round(res.x[:n]) - np.round(res.x[n:])
+    return {v: int(x[i]) for v, i in index.items()}

@@ -71,16 +71,24 @@ def p_band(p: float) -> str:
     return next((f"p < {b}" for b in (0.001, 0.01, 0.05) if p < b), "p ≥ 0.05")
 
 
-def _effect_text(t: TestResult) -> str:
+def _effect_text(t: TestResult, level: str = "exact", threshold: float | None = None) -> str:
+    """The test's figures at the precision the disclosure pass allows (``plan.statistic_levels``)."""
     if _is_nan(t.p_value) or _is_nan(t.effect_size):  # the data could not be tested
         return "not testable with these data"
+    if level == "withheld":
+        return ("the test's figures are not shown: with the published counts they would narrow a suppressed "
+                "count")
+    if level == "banded" and threshold is not None:
+        side = "at or above" if t.effect_size >= threshold else "below"
+        return (f"{t.effect_name} {side} {threshold:g}, {p_band(t.p_value)}, {t.method}; exact figures are not "
+                "shown because, with the published counts, they would narrow suppressed ones")
     return f"{t.effect_name} {t.effect_size:.2f}, {p_band(t.p_value)}, {t.method}"
 
 
 def variation_finding(fid: str, title: str, what: str, test: TestResult, thresholds: dict[str, float],
                       threshold_key: str, min_n_ok: bool, section: str, extra: dict | None = None, *,
                       n_per_authority: dict[str, int] | None = None, unit: str = "cases",
-                      evidence: list[str] | None = None) -> Finding:
+                      evidence: list[str] | None = None, level: str = "exact") -> Finding:
     """A finding about variation between authorities, from a test result and the thresholds.
 
     ``min_n_ok`` says whether every authority has at least ``min_cases_per_authority`` ``unit``
@@ -89,7 +97,7 @@ def variation_finding(fid: str, title: str, what: str, test: TestResult, thresho
     outcome = classify_variation(test.effect_size, test.p_value, thresholds[threshold_key],
                                  thresholds["alpha"], min_n_ok)
     min_n = thresholds["min_cases_per_authority"]
-    effect = _effect_text(test)
+    effect = _effect_text(test, level, thresholds[threshold_key])
     if outcome != "uncertain":
         sentence = VARIATION_TEXT[outcome].format(what=what, effect=effect)
     else:
@@ -136,7 +144,8 @@ def _published(metrics: dict[str, dict], thresholds: dict[str, float]):
     from .publication import Published
 
     pub = build_publication({c: m["atoms"] for c, m in metrics.items()}, metrics, load_codebook(),
-                            int(thresholds.get("disclosure_threshold", 5)), "c")
+                            int(thresholds.get("disclosure_threshold", 5)), "c",
+                            v_threshold=thresholds.get("cramers_v_considerable"), alpha=thresholds.get("alpha", 0.05))
     return Published.from_dict(pub.to_dict())
 
 
@@ -179,6 +188,11 @@ def evaluate(metrics: dict[str, dict], cases: dict[str, pd.DataFrame], threshold
     def chi2(path: tuple[str, ...]) -> TestResult:
         return chi2_or_exact(contingency(metrics, path), n_permutations=n_permutations, seed=seed)
 
+    def level(fid: str) -> str:
+        from .plan import TESTED_TABLES
+
+        return pub.objects.get(TESTED_TABLES[fid], {}).get("statistic", "exact")
+
     def per_case(column: str) -> tuple[TestResult, dict[str, int]]:
         values = {c: pd.to_numeric(df[column], errors="coerce").dropna().astype(float).tolist()
                   for c, df in sorted(cases.items())}
@@ -195,11 +209,12 @@ def evaluate(metrics: dict[str, dict], cases: dict[str, pd.DataFrame], threshold
     out.append(variation_finding("variation-reasons", "Reasons for Child in Need plans",
                                  "the primary need recorded for children on plans", chi2(("reasons", "primary_need")),
                                  t, "cramers_v_considerable", min_ok, "sec-reasons", n_per_authority=n_cases,
-                                 evidence=[cases_text]))
+                                 evidence=[cases_text], level=level("variation-reasons")))
     out.append(variation_finding("variation-use", "Use of plans and thresholds",
                                  "the level of safeguarding concern among children on plans",
                                  chi2(("reasons", "safeguarding_concern")), t, "cramers_v_considerable", min_ok,
-                                 "sec-reasons", n_per_authority=n_cases, evidence=[cases_text]))
+                                 "sec-reasons", n_per_authority=n_cases, evidence=[cases_text],
+                                 level=level("variation-use")))
     length, ended = per_case("plan_days")
     ended_text = "ended plans per authority: " + by_authority_text(
         {c: pub.text(pub.obj(f"{c}/ended-evidence")["key"]) for c in metrics}, names)
@@ -211,7 +226,8 @@ def evaluate(metrics: dict[str, dict], cases: dict[str, pd.DataFrame], threshold
                                  evidence=[ended_text, medians("length-days", "days")]))
     out.append(variation_finding("variation-services", "Types of support", "the kinds of support provided",
                                  chi2(("support", "service_group")), t, "cramers_v_considerable", min_ok,
-                                 "sec-support", n_per_authority=n_cases, evidence=[cases_text]))
+                                 "sec-support", n_per_authority=n_cases, evidence=[cases_text],
+                                 level=level("variation-services")))
     direct, n_direct = per_case("direct_work_per_month")
     out.append(variation_finding("variation-direct-work", "Direct work", "how often direct work took place "
                                  "(sessions per month of plan)", direct, t, "epsilon_squared_considerable",

@@ -200,8 +200,56 @@ def study_plan(pub: Publication, codes: list[str], metrics: dict[str, dict], cod
            row_labels=dict(themes.labels), column_labels=dict(sources.labels))
 
 
+# Findings whose test is computed on a published cross-authority table (see cinreport.findings).
+TESTED_TABLES = {"variation-reasons": "primary-need-cases", "variation-use": "concern",
+                 "variation-services": "service-group"}
+
+
+CHECKED_UP_TO = 40  # suppressed cells of a tested table; with more, its test's figures are withheld
+
+
+def statistic_levels(pub: Publication, v_threshold: float, alpha: float) -> None:
+    """How precisely each tested table's test statistics may be published; stored in its object as
+    ``statistic``: ``exact`` (no suppressed cell: the statistics follow from the published counts),
+    ``banded`` (Cramér's V only as above or below the threshold, p only as a band) when for every
+    suppressed cell another completion of everything published, with that cell different, gives the
+    same bands, else ``withheld`` (also when the table has more than ``CHECKED_UP_TO`` suppressed
+    cells). An exact chi-squared statistic or p-value, with the published margins, can give
+    suppressed cells back. The bands of a completion use the asymptotic chi-squared p-value."""
+    import numpy as np
+    from scipy.stats import chi2
+
+    from .findings import p_band
+    from .stats import _pearson_chi2, cramers_v
+
+    def bands(values: dict[str, int], o: dict) -> tuple:
+        t = np.array([[values[o["cells"][r][c]] for c in o["columns"]] for r in o["rows"]], dtype=float)
+        t = t[t.sum(axis=1) > 0][:, t.sum(axis=0) > 0]
+        if min(t.shape) < 2:
+            return (None, None)
+        dof = (t.shape[0] - 1) * (t.shape[1] - 1)
+        return (cramers_v(t) >= v_threshold, p_band(float(chi2.sf(_pearson_chi2(t), dof))))
+
+    for name in TESTED_TABLES.values():
+        o = pub.objects[name]
+        keys = [o["cells"][r][c] for r in o["rows"] for c in o["columns"]]
+        hidden = sorted({k for k in keys if not pub.entries[k].shown})
+        if not hidden:
+            o["statistic"] = "exact"
+            continue
+        if len(hidden) > CHECKED_UP_TO:  # too many completions to check one by one (many authorities)
+            o["statistic"] = "withheld"
+            continue
+        truth = {k: pub.entries[k].value for k in keys}
+        want = bands(truth, o)
+        ok = all(any(alt.get(k, truth[k]) != truth[k] and bands({**truth, **{q: alt[q] for q in keys if q in alt}}, o)
+                     == want for alt in pub.alternatives(k)) for k in hidden)
+        o["statistic"] = "banded" if ok else "withheld"
+
+
 def build_publication(atoms: dict[str, dict], metrics: dict[str, dict], codebook, threshold: int,
-                      symbol: str, cache: dict | None = None) -> Publication:
+                      symbol: str, cache: dict | None = None, v_threshold: float | None = None,
+                      alpha: float = 0.05) -> Publication:
     """Declare everything the build publishes, run the disclosure pass, and return the store. ``cache``
     (signature -> decisions) lets an unchanged group of linked numbers keep its earlier decisions."""
     pub = Publication(atoms, threshold, symbol, cache)
@@ -211,7 +259,10 @@ def build_publication(atoms: dict[str, dict], metrics: dict[str, dict], codebook
     for a in atoms:
         authority_plan(pub, a, metrics[a], groups, factor_codes)
     study_plan(pub, list(atoms), metrics, codebook)
-    return pub.suppress()
+    pub.suppress()
+    if v_threshold is not None:
+        statistic_levels(pub, v_threshold, alpha)
+    return pub
 
 
 __all__ = ["build_publication", "authority_plan", "study_plan", "ETHNICITY_MISSING", "population"]

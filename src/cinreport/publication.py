@@ -31,6 +31,7 @@ The output-checking log
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Iterable
@@ -121,6 +122,7 @@ def size(pop: str, authority: str) -> Ref:
 THIN_UP_TO = 1_500  # variables: larger groups of linked numbers (at scale) keep every secondary suppression
 
 
+@functools.lru_cache(maxsize=1)
 def _code_version() -> str:
     """The pass's own code: decisions cached by an older version are not reused."""
     import hashlib
@@ -270,7 +272,9 @@ class Publication:
                 e.shown, e.reason = False, f"primary: a count from 1 to {self.threshold - 1}"
         for ck, (kk, nk) in self.shares.items():
             k, n = self.entries[kk], self.entries[nk]
-            if self.small(n.value - k.value) and k.shown:
+            if self.small(n.value) and k.shown:  # a share of fewer than threshold: not published at all
+                k.shown, k.reason = False, f"share of fewer than {self.threshold} ({nk} is {n.value})"
+            elif self.small(n.value - k.value) and k.shown:
                 k.shown, k.reason = False, (f"complement: {n.value - k.value} of the {n.value} counted by {nk} "
                                             f"are not in it")
         self._prepare()
@@ -484,6 +488,25 @@ class Publication:
                                        {v: self._upper[v] for v in variables})
         return sorted(set(found))
 
+    def alternatives(self, key: str) -> list[dict[str, int]]:
+        """The whole-number completions of everything published nearest the truth in which the number
+        ``key`` is one more, and one less, than it is: every published number of its component, by key
+        (for checking what a published statistic adds)."""
+        root = self._comp[next(iter(self._terms[key]))]
+        cons = list(self._comp_struct.get(root, []))
+        for k in self._comp_entries.get(root, []):
+            e, t, const = self.entries[k], self._terms[k], self._const[k]
+            cons.append(attack.Constraint(t, e.value - const, e.value - const) if e.shown
+                        else attack.Constraint(t, min(e.value, 1) - const, None))
+        variables = {v for c in cons for v in c.terms} | set(self._terms[key])
+        truth, upper = {v: self._truth[v] for v in variables}, {v: self._upper[v] for v in variables}
+        found = [attack.nearest(truth, cons, self._terms[key], d, upper) for d in (1, -1)]
+        out = []
+        for x in (x for x in found if x is not None):
+            out.append({k: sum(c * x.get(v, 0) for v, c in self._terms[k].items()) + self._const[k]
+                        for k in self._comp_entries.get(root, [])})
+        return out
+
     def attack(self) -> list[str]:
         """Every protected item (suppressed number, small atom, small complement) that is determined."""
         self._prepare()
@@ -611,9 +634,10 @@ class Published:
 
     # -- numbers in words: the one helper every chapter uses -------------------------------------------
     def share(self, k_key: str, n_key: str) -> float | None:
-        """k / n as a fraction when both are shown (the complement rule was applied by the pass)."""
+        """k / n as a fraction when both are shown and n reaches the threshold (the complement rule
+        was applied by the pass); else None."""
         k, n = self.value(k_key), self.value(n_key)
-        if k is None or n is None or not n:
+        if k is None or n is None or n < self.threshold:
             return None
         return k / n
 

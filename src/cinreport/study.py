@@ -120,7 +120,9 @@ class Study:
             cache = {}
         used: dict = {}
         store = build_publication({c: m["atoms"] for c, m in self.metrics.items()}, self.metrics, self.codebook,
-                                  self.threshold, self.report.disclosure_symbol, cache=_Recording(cache, used))
+                                  self.threshold, self.report.disclosure_symbol, cache=_Recording(cache, used),
+                                  v_threshold=self.report.findings["cramers_v_considerable"],
+                                  alpha=self.report.findings["alpha"])
         for a in self.authorities:
             write_if_changed(out / f"{a.code}.json", json.dumps(store.to_dict([a.code]), indent=1, sort_keys=True))
         write_csv(out / "output-log.csv", store.log())
