@@ -186,14 +186,7 @@ def determined(r: Reading) -> list[tuple[tuple, int]]:
     for v in hidden:
         lo[index[v]] = 1
     rows, lbs, ubs = [], [], []
-    for terms, value in r.equalities:
-        row = np.zeros(n)
-        for v, c in terms.items():
-            row[index[v]] += c
-        rows.append(row)
-        lbs.append(value)
-        ubs.append(value)
-    for terms, a, b in r.intervals:
+    for terms, a, b in [(t, v, v) for t, v in r.equalities] + list(r.intervals):  # a <= sum(coef * var) <= b
         row = np.zeros(n)
         for v, c in terms.items():
             row[index[v]] += c

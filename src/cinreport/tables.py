@@ -1,8 +1,9 @@
 """Published tables: disclosure control applied, then formatted as Markdown pipe tables.
 
-Every table the report shows goes through :func:`publish_counts`, so no count below the
-threshold (or recoverable from totals) reaches the page. Pipe tables render the same in Quarto,
-in Pandoc's HTML and in Typst.
+Chapters read published tables from the build's store (:func:`store_table`, after the one disclosure
+pass of :mod:`cinreport.publication`); :func:`publish_counts` suppresses a single table on its own (for
+tables outside the store). No count below the threshold, or recoverable from what is published,
+reaches the page. Pipe tables render the same in Quarto, in Pandoc's HTML and in Typst.
 """
 
 from __future__ import annotations
