@@ -113,11 +113,12 @@ class AuthorityChapter:
                      "fictional authority, not real children." if self.report.synthetic_data else "")
         fg, pi = h["focus_groups"], self.pub.value(h["parent_interviews"])
         return (f"# {a.name} {{#sec-{a.code}}}\n\n"
-                f"This chapter profiles {a.name} from {self.pub.text(h['case_files'])} reviewed case files, an "
+                f"This chapter profiles {a.name} from {self.pub.text(h['case_files'])} reviewed case files"
+                + (" (a small number, suppressed)" if self.pub.value(h["case_files"]) is None else "") + ", an "
                 f"administrative extract of {self.pub.text(h['admin_children'])} children on Child in Need plans "
                 f"between {a.period_start:%-d %B %Y} and {a.period_end:%-d %B %Y}, "
-                f"{fg} practitioner focus group{'' if fg == 1 else 's'} and {pi} parent "
-                f"interview{'' if pi == 1 else 's'}.{synthetic}")
+                f"{fg} practitioner focus group{'' if fg == 1 else 's'} and {self.pub.text(h['parent_interviews'])} "
+                f"parent interview{'' if pi == 1 else 's'}.{synthetic}")
 
     def characteristics(self) -> str:
         n = self.pub.text(self.obj("heading")["case_files"])
@@ -199,6 +200,9 @@ class AuthorityChapter:
         wait_text = (f"those that started waited a median of {wait['median']:.0f} days" if wait["median"] is not None
                      else f"their median wait is not shown ({wait['why_not']})")
         days = self.report.findings["mental_health_wait_days"]
+        if self.pub.value(self.obj("mh-referrals")["key"]) == 0:
+            return (f"## Support and need {{#sec-{self.code}-needs}}\n\n"
+                    "There were no referrals to child or adult mental-health services.")
         return "\n\n".join([
             f"## Support and need {{#sec-{self.code}-needs}}",
             f"There were {self.pub.text(self.obj('mh-referrals')['key'])} referrals to child or adult "

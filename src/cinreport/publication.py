@@ -266,10 +266,15 @@ class Publication:
         attacker then finds nothing."""
         for key, e in self.entries.items():
             r = self.refs[key]
-            if r.is_design:
-                e.reason = "size of the study (always shown)"
-            elif self.small(e.value):
+            if self.small(e.value):
                 e.shown, e.reason = False, f"primary: a count from 1 to {self.threshold - 1}"
+            elif r.is_design:
+                e.reason = "size of the study (shown unless small)"
+        hidden_sizes = {r.population for k, r in self.refs.items() if r.is_design and not self.entries[k].shown}
+        for key, r in self.refs.items():  # a pooled size would give a small authority's size back
+            if r.is_design and r.authority == ALL and r.population in hidden_sizes and self.entries[key].shown:
+                e = self.entries[key]
+                e.shown, e.reason = False, "secondary: the total of sizes, one of which is suppressed as small"
         for ck, (kk, nk) in self.shares.items():
             k, n = self.entries[kk], self.entries[nk]
             if self.small(n.value) and k.shown:  # a share of fewer than threshold: not published at all
@@ -410,7 +415,7 @@ class Publication:
             for t in terms:
                 truth[t] = self.atoms[code].get(var, {}).get(t[2], 0)
             pop = population(var)
-            if pop in DESIGN:
+            if self._known_size(pop, code):
                 structural.append(attack.Constraint(terms, self._sizes[(pop, code)], self._sizes[(pop, code)]))
             else:
                 truth[("#", pop, code)] = self._sizes[(pop, code)]
@@ -421,8 +426,9 @@ class Publication:
         self._terms, self._const = {}, {}
         for key, r in self.refs.items():
             full = self.terms(r)
-            self._terms[key] = {t: c for t, c in full.items() if not (t[0] == "#" and t[1] in DESIGN)}
-            self._const[key] = sum(self._sizes.get((t[1], t[2]), 0) for t in full if t[0] == "#" and t[1] in DESIGN)
+            self._terms[key] = {t: c for t, c in full.items() if not (t[0] == "#" and self._known_size(t[1], t[2]))}
+            self._const[key] = sum(self._sizes.get((t[1], t[2]), 0) for t in full
+                                   if t[0] == "#" and self._known_size(t[1], t[2]))
         for key, t in self._terms.items():  # a population size that no published variable splits
             for v in t:
                 if v[0] == "#" and v not in truth:
@@ -460,6 +466,13 @@ class Publication:
         for key, t in self._terms.items():
             self._groups[key] = frozenset((v[0], population(v[1])) if v[0] != "#" else (v[2], v[1]) for v in t)
             self._vars[key] = frozenset((v[0], v[1]) for v in t if v[0] != "#")
+
+    def _known_size(self, pop: str, code: str) -> bool:
+        """A design size that is shown: a constant for the attacker (a small one is a variable)."""
+        if pop not in DESIGN:
+            return False
+        e = self.entries.get(size(pop, code).key)
+        return e is None or e.shown
 
     def _comps_of_entry(self, key: str) -> set:
         t = self._terms.get(key) or {}
