@@ -162,15 +162,71 @@ def test_second_build_is_a_no_op(built_project):
     assert "run-authority" not in plan and "run-study" not in plan and "render" not in plan
 
 
+def _codes(project: Path) -> list[str]:
+    return sorted(p.stem for p in (project / "params" / "authorities").glob("*.yml"))
+
+
+def _slices(project: Path, codes: list[str]) -> dict[str, bytes]:
+    """Each authority's published numbers from the disclosure pass (build/published/<code>.json)."""
+    return {c: (project / "build" / "published" / f"{c}.json").read_bytes() for c in codes}
+
+
+def _copies(project: Path, codes: list[str]) -> dict[str, bytes]:
+    """The published numbers each authority chapter was executed with (kept by run-authority)."""
+    return {c: (project / "build" / "authorities" / c / "published.json").read_bytes() for c in codes}
+
+
+def _ran(stderr: str) -> list[str]:
+    """Authorities whose chapter the build executed."""
+    return re.findall(r"\[cinreport\] running (la-[a-z0-9-]+) ->", stderr)
+
+
+def _kept(stderr: str) -> list[str]:
+    """Authorities whose chapter the build kept (published numbers unchanged since it was executed)."""
+    return re.findall(r"\[cinreport\] authority (la-[a-z0-9-]+) kept: its published numbers did not change", stderr)
+
+
+def _validated(stdout: str) -> list[str]:
+    return re.findall(r"validate --authority (\S+) --quiet --measure", stdout)
+
+
 def test_touching_one_authority_reruns_only_it(built_project, tmp_path):
+    """Touching la-b's params re-validates (and re-measures) only la-b, runs the one disclosure pass,
+    executes la-b's chapter and keeps every other chapter whose published numbers did not change;
+    an authority whose slice the pass changed (suppression links authorities) is executed again."""
     project = tmp_path / "p"
     shutil.copytree(built_project, project, copy_function=shutil.copy2, symlinks=True)
+    codes = _codes(project)
+    others = [c for c in codes if c != "la-b"]
+    assert _copies(project, codes) == _slices(project, codes)  # the built chapters used the current slices
     (project / "params" / "authorities" / "la-b.yml").touch()
     plan = make(project, "-n", "report").stdout
-    assert "run-authority la-b" in plan
-    for other in ("la-a", "la-c", "la-d"):
-        assert f"run-authority {other}" not in plan
+    assert _validated(plan) == ["la-b"]
+    assert "run-authority la-b" in plan  # the others' lines are conditional: only the real build can tell
     assert "run-study key_findings" in plan and "render" in plan
+
+    slices = _slices(project, codes)
+    notebooks = {c: (project / "build" / "authorities" / c / "authority.ipynb").read_bytes() for c in codes}
+    before = _mtimes(project)
+    proc = make(project, "-j2", "report")
+    assert _validated(proc.stdout) == ["la-b"], proc.stdout
+    assert proc.stderr.count("[cinreport] disclosure pass over everything") == 1, proc.stderr
+    after = _slices(project, codes)
+    changed = [c for c in others if after[c] != slices[c]]
+    ran, kept = _ran(proc.stderr), _kept(proc.stderr)
+    assert ran.count("la-b") == 1 and "la-b" not in kept  # its params file is newer than its chapter
+    assert sorted(c for c in ran if c != "la-b") == changed, proc.stderr
+    assert sorted(kept) == [c for c in others if c not in changed], proc.stderr
+    for code in others:
+        nb = f"build/authorities/{code}/authority.ipynb"
+        if code not in changed:
+            assert (project / nb).read_bytes() == notebooks[code], f"{code} was kept but its chapter changed"
+        assert _mtimes(project)[nb] != before[nb]  # executed or touched: newer than the pass
+    assert _copies(project, codes) == after  # every chapter now stands on the current slices
+    study = sorted(p.stem for p in (project / "notebooks" / "study").glob("*.ipynb"))
+    assert sorted(re.findall(r"\[cinreport\] running study-([a-z0-9_]+) ->", proc.stderr)) == study
+    assert "render --out" in proc.stdout
+    assert make(project, "-q", "report", check=False).returncode == 0
 
 
 def test_bad_data_stops_build_and_keeps_last_report(built_project, tmp_path):
@@ -215,22 +271,38 @@ def test_adding_an_authority_step_by_step(built_project, tmp_path):
 
     checked = make(project, "validate")
     assert code in checked.stdout
+    demo = [c for c in _codes(project) if c != code]
     before = _mtimes(project)
     book_before = (project / "_book" / "index.html").read_bytes()
+    slices_before = _slices(project, demo)
+    assert _copies(project, demo) == slices_before
 
     one = make(project, "authority", f"CODE={code}")
-    assert f"running {code} ->" in one.stderr
+    assert _validated(one.stdout) == [code], one.stdout  # the others' validation is up to date
+    assert one.stderr.count("[cinreport] disclosure pass over everything") == 1, one.stderr
+    assert _ran(one.stderr) == [code] and _kept(one.stderr) == [], one.stderr
     after_one = _mtimes(project)
     assert f"build/authorities/{code}/authority.ipynb" in after_one
     assert {k: v for k, v in after_one.items() if k in before} == before  # nothing else re-ran
     assert (project / "_book" / "index.html").read_bytes() == book_before  # the book waits for make report
+    assert _copies(project, [code]) == _slices(project, [code])
+    slices_one = _slices(project, demo)
+    changed = [c for c in demo if slices_one[c] != slices_before[c]]  # linked to la-q by suppression
 
     full = make(project, "-j2", "report")
     after = _mtimes(project)
+    assert "disclosure pass" not in full.stderr  # already done by make authority
+    assert _slices(project, demo) == slices_one
+    assert sorted(_ran(full.stderr)) == changed, full.stderr  # la-q was already built
+    assert sorted(_kept(full.stderr)) == [c for c in demo if c not in changed], full.stderr
+    assert after[f"build/authorities/{code}/authority.ipynb"] == after_one[f"build/authorities/{code}/authority.ipynb"]
+    for c in demo:
+        if c not in changed:
+            nb = project / "build" / "authorities" / c / "authority.ipynb"
+            assert nb.read_bytes() == (built_project / "build" / "authorities" / c / "authority.ipynb").read_bytes()
+    assert _copies(project, demo + [code]) == _slices(project, demo + [code])
     rerun = sorted(k for k, v in after.items() if after_one.get(k) != v)
-    assert not [k for k in rerun if k.startswith("build/authorities/")], rerun  # la-q was already built
     assert [k for k in rerun if k.startswith("build/study/")] == sorted(k for k in after if k.startswith("build/study/"))
-    assert "running la-" not in full.stderr
     page = project / "_book" / f"{code}.html"
     assert "Authority Q" in " ".join(parse(page).text)
     assert "Authority Q" in " ".join(parse(project / "_book" / "profiles.html").text)
@@ -238,13 +310,31 @@ def test_adding_an_authority_step_by_step(built_project, tmp_path):
 
 
 def test_progress_is_one_line_per_notebook(built_project, tmp_path):
+    """Every notebook the build's dry run plans gets one line: "executed in" with its place in the
+    plan, or, for an authority chapter whose published numbers did not change, "kept" (which counts
+    too, so the places of the executed ones are distinct and within the plan)."""
     project = tmp_path / "p"
     shutil.copytree(built_project, project, copy_function=shutil.copy2, symlinks=True)
     (project / "params" / "authorities" / "la-c.yml").touch()
+    plan = make(project, "-n", "report").stdout
+    planned_authorities = re.findall(r" run-authority (la-[a-z0-9-]+)", plan)
+    planned_study = re.findall(r" run-study ([a-z0-9_]+)", plan)
+    assert sorted(planned_authorities) == _codes(project)  # the pass reruns, so every chapter may run
+    assert sorted(planned_study) == sorted(p.stem for p in (project / "notebooks" / "study").glob("*.ipynb"))
+    total = len(planned_authorities) + len(planned_study)
+
     proc = make(project, "-j2", "report")
     lines = [line for line in proc.stderr.splitlines() if "executed in" in line]
-    total = 1 + len(list((project / "notebooks" / "study").glob("*.ipynb")))
-    assert len(lines) == total, proc.stderr
-    assert re.fullmatch(rf"\[ ?\d+/{total}\] authority la-c executed in \d+\.\d s \(elapsed \d+:\d\d\)",
-                        next(line for line in lines if "la-c" in line))
-    assert sorted(int(re.match(r"\[ ?(\d+)/", line).group(1)) for line in lines) == list(range(1, total + 1))
+    pattern = rf"\[ ?(\d+)/{total}\] (authority la-[a-z0-9-]+|study chapter [a-z0-9_]+) executed in \d+\.\d s " \
+              r"\(elapsed \d+:\d\d\)"
+    assert all(re.fullmatch(pattern, line) for line in lines), proc.stderr
+    executed = [re.fullmatch(pattern, line).group(2) for line in lines]
+    kept = _kept(proc.stderr)
+    for code in planned_authorities:
+        assert (executed.count(f"authority {code}"), kept.count(code)) in ((1, 0), (0, 1)), proc.stderr
+    for name in planned_study:
+        assert executed.count(f"study chapter {name}") == 1, proc.stderr
+    assert len(executed) + len(kept) == total, proc.stderr
+    assert "authority la-c" in executed  # its params file is newer than its chapter
+    numbers = [int(re.match(r"\[ ?(\d+)/", line).group(1)) for line in lines]
+    assert len(set(numbers)) == len(numbers) and all(1 <= n <= total for n in numbers), proc.stderr

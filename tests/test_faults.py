@@ -366,13 +366,25 @@ def test_run_authority_passes_checked_parameters(tmp_path, monkeypatch):
     spec = tmp_path / "params" / "authorities" / "la-a.yml"  # period from report.yml
     spec.write_text("".join(line for line in spec.read_text().splitlines(keepends=True)
                             if not line.startswith("period_")))
+    # the authority's slice of the disclosure pass (`cinreport findings`), which the chapter reads
+    published = tmp_path / "build" / "published" / "la-a.json"
+    published.parent.mkdir(parents=True)
+    published.write_bytes(b'{"authority": "la-a", "numbers": {}}\n')
+    copy = tmp_path / "build" / "authorities" / "la-a" / "published.json"
     calls = []
-    monkeypatch.setattr(pipeline, "run_notebook", lambda *a, **k: calls.append((a, k)))
+
+    def run_notebook(*a, **k):
+        assert not copy.exists()  # the copy is written only once the chapter has executed
+        calls.append((a, k))
+
+    monkeypatch.setattr(pipeline, "run_notebook", run_notebook)
     monkeypatch.chdir(tmp_path)
     assert cli.main(["run-authority", "la-a"]) == 0
     (notebook, output, parameters), options = calls[0]
     assert parameters == {"authority": "la-a", "params_dir": "params", "out_dir": "build/authorities/la-a"}
     assert options["subject"] == "authority la-a (Authority A)" and options["label"] == "la-a"
+    # the numbers the chapter was executed with, which the Makefile compares to decide to keep it
+    assert copy.read_bytes() == published.read_bytes()
 
 
 @pytest.mark.parametrize("payload", [
