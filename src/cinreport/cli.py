@@ -249,10 +249,12 @@ def cmd_national_data(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from .config import load_report
     from .render import render_book
 
     result = render_book(Path("."), Path(args.out), cache_dir=Path(args.build) / "render-cache",
-                         pdf_exclude=pdf_excluded_chapters(args.params, args.build))
+                         pdf_exclude=pdf_excluded_chapters(args.params, args.build),
+                         synthetic=load_report(args.params).synthetic_data)
     print(f"rendered with {result.renderer}: {result.html_index} and {result.pdf}")
     return 0
 
