@@ -132,35 +132,13 @@ def _code_version() -> str:
     return hashlib.sha256(b"".join((here / f).read_bytes() for f in ("publication.py", "attack.py"))).hexdigest()
 
 
-_WORKING: "Publication | None" = None  # the publication the forked workers decide components of
-
-
-def _decide_in_worker(root):
-    try:
-        return _WORKING._decide(root)
-    except DisclosureError as exc:
-        return exc
-
-
 def _map_components(pub: "Publication", roots: list) -> list:
-    """Each component's decisions, on a process per core when there are many (components are
-    independent, and each worker starts as a fork of this process, with the whole store)."""
-    import multiprocessing
-    import os
-
-    global _WORKING
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if cores < 2 or len(roots) < 64 or "fork" not in multiprocessing.get_all_start_methods():
-        return [_decide_in_worker_of(pub, r) for r in roots]
-    _WORKING = pub
-    try:
-        with multiprocessing.get_context("fork").Pool(min(cores, 8)) as pool:
-            return pool.map(_decide_in_worker, roots, chunksize=max(1, len(roots) // (8 * cores)))
-    finally:
-        _WORKING = None
+    """Each component's decisions, one after another. (Not on a process per core: forking after
+    HiGHS has started its threads, or inside the build's warm worker, can deadlock the children.)"""
+    return [_decide_or_error(pub, r) for r in roots]
 
 
-def _decide_in_worker_of(pub: "Publication", root):
+def _decide_or_error(pub: "Publication", root):
     try:
         return pub._decide(root)
     except DisclosureError as exc:
