@@ -145,13 +145,26 @@ def test_the_output_checking_log_names_every_output_and_why(demo_like):
 
 
 def test_unprotectable_disclosure_stops_with_the_count_and_its_outputs():
-    # a single variable whose only category has 3 of 3: the size is published by design, so the
-    # count is its size whatever is suppressed
-    pub = Publication({"la-a": {"age": {"5 to 9": 3}}}, T, "c")
+    # 3 of 9 in one band beside 6 in another, both published, with the size: when nothing is left that
+    # could be suppressed around the small count, the pass stops and names it and where it is shown
+    pub = Publication({"la-a": {"age": {"5 to 9": 3, "10 to 15": 6}}}, T, "c")
     pub.declare(ref("age", "la-a", band="5 to 9"), "la-a chapter, table age", "5 to 9")
+    pub.declare(ref("age", "la-a", band="10 to 15"), "la-a chapter, table age", "10 to 15")
     pub.declare(size("case_files", "la-a"), "la-a chapter", "case files")
-    with pytest.raises(DisclosureError, match=r"age\[band=5 to 9\]@la-a = 3: la-a chapter, table age"):
+    pub._protect = lambda item: None  # as if every number around it had to stay shown
+    with pytest.raises(DisclosureError, match=r"age\[band=5 to 9\]@la-a = 3: la-a chapter, table age \(5 to 9\)"):
         pub.suppress()
+
+
+def test_a_small_count_is_protected_by_suppressing_its_neighbour():
+    pub = Publication({"la-a": {"age": {"5 to 9": 3, "10 to 15": 6}}}, T, "c")
+    small = pub.declare(ref("age", "la-a", band="5 to 9"), "t", "5 to 9")
+    other = pub.declare(ref("age", "la-a", band="10 to 15"), "t", "10 to 15")
+    n = pub.declare(size("case_files", "la-a"), "t", "case files")
+    pub.suppress()
+    assert not pub.entries[small].shown and not pub.entries[other].shown and pub.entries[n].shown
+    assert pub.entries[other].reason == f"secondary: protects {small}"
+    assert pub.attack() == []
 
 
 # -- regressions: each leak the review measured ------------------------------------------------------
@@ -180,7 +193,7 @@ def test_nothing_published_gives_a_suppressed_count_back_from_outside(which, req
 def test_an_authority_with_three_case_files_quotes_no_median_quartile_or_small_share(tiny_study):
     _, texts, _ = tiny_study
     text = texts["la-c"]
-    assert "from `c` reviewed case files (a small number, suppressed)" in text  # 3 is a small count too
+    assert "from c reviewed case files (a small number, suppressed)" in text  # 3 is a small count too
     # the reviewed files' plan lengths: no median or IQR (the administrative extract's are large enough)
     assert re.search(r"Plans in the reviewed files that had ended lasted \(not shown: (fewer than 5|no) ended plans\)",
                      text)
