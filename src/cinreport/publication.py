@@ -441,9 +441,12 @@ class Publication:
         bound = 2 * max(truth.values(), default=0) + 10
         self._upper = dict.fromkeys(truth, bound)
         self._groups, self._vars = {}, {}  # per published number: its (authority, population)s and variables
+        self._by_group: dict = {}  # (authority, population) -> the numbers over it
         for key, t in self._terms.items():
             self._groups[key] = frozenset((v[0], population(v[1])) if v[0] != "#" else (v[2], v[1]) for v in t)
             self._vars[key] = frozenset((v[0], v[1]) for v in t if v[0] != "#")
+            for g in self._groups[key]:
+                self._by_group.setdefault(g, []).append(key)
 
     def _known_size(self, pop: str, code: str) -> bool:
         """A design size that is shown: a constant for the attacker (a small one is a variable)."""
@@ -515,16 +518,21 @@ class Publication:
         pop_of = {(a, population(v)) for a, v in var_of} | {(t[2], t[1]) for t in terms if t[0] == "#"}
         comp = self._comp[next(iter(terms))]
         best = None
-        for key in self._comp_entries.get(comp, []):  # numbers that share a constraint chain with it
-            e = self.entries[key]
-            if not e.shown or key in self._keep_shown or self.refs[key].is_design:
-                continue
-            # pooled numbers (all authorities) are the key findings' headlines: suppressed last; then
-            # numbers over the same atoms' population, the same variable, non-zero, smallest first
-            rank = (self.refs[key].authority == ALL, not self._groups[key] & pop_of, not self._vars[key] & var_of,
-                    e.value == 0, e.value, len(self._terms[key]), key)
-            if best is None or rank < best[0]:
-                best = (rank, key)
+        near = sorted(k for k in {k for g in pop_of for k in self._by_group.get(g, ())}  # same population,
+                      if self.refs[k].authority != ALL and self._comp[next(iter(self._terms[k]))] == comp)  # not pooled
+        for pool in (near, self._comp_entries.get(comp, [])):  # then any number in its constraint chain
+            for key in pool:
+                e = self.entries[key]
+                if not e.shown or key in self._keep_shown or self.refs[key].is_design:
+                    continue
+                # pooled numbers (all authorities) are the key findings' headlines: suppressed last; then
+                # numbers over the same atoms' population, the same variable, non-zero, smallest first
+                rank = (self.refs[key].authority == ALL, not self._groups[key] & pop_of,
+                        not self._vars[key] & var_of, e.value == 0, e.value, len(self._terms[key]), key)
+                if best is None or rank < best[0]:
+                    best = (rank, key)
+            if best is not None:
+                break
         if best is None:
             return None
         e = self.entries[best[1]]
@@ -581,6 +589,18 @@ class Publication:
                 "numbers": {k: (e.value if e.shown else None) for k, e in sorted(self.entries.items()) if mine(k)},
                 "objects": {k: v for k, v in sorted(self.objects.items())
                             if keep is None or v.get("authority") in keep}}
+
+    def slices(self) -> dict[str, dict]:
+        """``to_dict([code])`` for every authority, in one pass over the store."""
+        out = {c: {"threshold": self.threshold, "symbol": self.symbol, "numbers": {}, "objects": {}}
+               for c in self.codes}
+        for k, e in sorted(self.entries.items()):
+            if self.refs[k].authority in out:
+                out[self.refs[k].authority]["numbers"][k] = e.value if e.shown else None
+        for k, v in sorted(self.objects.items()):
+            if v.get("authority") in out:
+                out[v["authority"]]["objects"][k] = v
+        return out
 
 
 @dataclass

@@ -123,12 +123,13 @@ class Study:
                                   self.threshold, self.report.disclosure_symbol, cache=_Recording(cache, used),
                                   v_threshold=self.report.findings["cramers_v_considerable"],
                                   alpha=self.report.findings["alpha"])
-        for a in self.authorities:
-            write_if_changed(out / f"{a.code}.json", json.dumps(store.to_dict([a.code]), indent=1, sort_keys=True))
+        for code, piece in store.slices().items():
+            write_if_changed(out / f"{code}.json", json.dumps(piece, indent=1, sort_keys=True))
         write_csv(out / "output-log.csv", store.log())
-        write_json(out / "store.json", store.to_dict())
+        whole = store.to_dict()
+        write_json(out / "store.json", whole)
         write_json(cache_path, used)
-        self._pub = Published.from_dict(store.to_dict())
+        self._pub = Published.from_dict(whole)
         return out / "store.json"
 
     def table(self, name: str, category: str, caption: str, columns: str | None = None, percent: bool = True,
