@@ -182,26 +182,6 @@ def _determined_in(variables, constraints, items, truth, upper, samples, rng) ->
     return out
 
 
-def extremes(truth: dict[Hashable, int], constraints: Sequence[Constraint], item: Terms,
-             upper: dict[Hashable, int] | None = None) -> list[dict[Hashable, int]]:
-    """Two whole-number solutions of ``constraints``: one with ``item`` as small, one as large as it can
-    be (for checking what a published statistic adds to the linear facts)."""
-    variables = sorted({v for c in constraints for v in c.terms} | set(item), key=str)
-    index = {v: i for i, v in enumerate(variables)}
-    hi = np.array([(upper or {}).get(v, np.inf) for v in variables], dtype=float)
-    A = _matrix([c.terms for c in constraints], index)
-    lo = np.array([c.lower for c in constraints], dtype=float)
-    up = np.array([np.inf if c.upper is None else c.upper for c in constraints], dtype=float)
-    model = _Model(A, lo, up, hi)
-    row = _matrix([item], index).toarray().ravel()
-    out = []
-    for sign in (1, -1):
-        x = model.solve(sign * row)
-        if x is not None:
-            out.append({v: int(x[i]) for v, i in index.items()})
-    return out
-
-
 def nearest(truth: dict[Hashable, int], constraints: Sequence[Constraint], item: Terms, delta: int,
             upper: dict[Hashable, int] | None = None) -> dict[Hashable, int] | None:
     """The whole-number solution of ``constraints`` closest to ``truth`` (fewest units moved) in which

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from .stats import TestResult, chi2_or_exact, classify_variation, kruskal_epsilon, wilson_interval
+from .tables import MANY_GROUPS
 
 VARIATION_TEXT = {
     "considerable": "There was considerable variation between authorities in {what} ({effect}).",
@@ -150,20 +151,19 @@ def _published(metrics: dict[str, dict], thresholds: dict[str, float]):
 
 
 def by_authority_text(values: dict[str, str], names: dict[str, str] | None = None) -> str:
-    """'Authority A 21, Authority B 20' — or, above ``MANY`` authorities, the range of the shown values."""
+    """'Authority A 21, Authority B 20' — or, above ``tables.MANY_GROUPS`` authorities, the range of the
+    shown values."""
     names = names or {}
-    shown = {c: v for c, v in values.items()}
-    if len(shown) > MANY:
-        numbers = sorted(float(v.rstrip("%").replace(",", "")) for v in shown.values()
+    if len(values) > MANY_GROUPS:  # many authorities: the range, not a list
+        numbers = sorted(float(v.rstrip("%").replace(",", "")) for v in values.values()
                          if v.rstrip("%").replace(",", "").replace(".", "", 1).isdigit())
         if not numbers:
-            return f"all suppressed across {len(shown)} authorities"
+            return f"all suppressed across {len(values)} authorities"
         return (f"from {numbers[0]:g} to {numbers[-1]:g} across the {len(numbers)} authorities with a published "
-                f"figure (of {len(shown)})")
-    return ", ".join(f"{names.get(c, c)} {v}" for c, v in sorted(shown.items()))
+                f"figure (of {len(values)})")
+    return ", ".join(f"{names.get(c, c)} {v}" for c, v in sorted(values.items()))
 
 
-MANY = 12  # above this many authorities evidence gives a range, not a list (tables.MANY_GROUPS)
 
 
 def evaluate(metrics: dict[str, dict], cases: dict[str, pd.DataFrame], thresholds: dict[str, float],

@@ -17,10 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from .measures import AGE_BANDS, MH_TIMELY, NEED_FACTORS, NEED_STATUS
-from .publication import ALL, Publication, Ref, population, ref, size
-
-ETHNICITY_MISSING = ("Not known", "Not recorded")
-
+from .publication import ALL, Publication, Ref, ref, size
 
 def mh_referrals(authority: str) -> Ref:
     """Referrals to child or adult mental-health services: services of those kinds."""
@@ -265,4 +262,4 @@ def build_publication(atoms: dict[str, dict], metrics: dict[str, dict], codebook
     return pub
 
 
-__all__ = ["build_publication", "authority_plan", "study_plan", "ETHNICITY_MISSING", "population"]
+__all__ = ["build_publication", "authority_plan", "study_plan", "statistic_levels", "TESTED_TABLES"]

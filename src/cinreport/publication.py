@@ -132,19 +132,6 @@ def _code_version() -> str:
     return hashlib.sha256(b"".join((here / f).read_bytes() for f in ("publication.py", "attack.py"))).hexdigest()
 
 
-def _map_components(pub: "Publication", roots: list) -> list:
-    """Each component's decisions, one after another. (Not on a process per core: forking after
-    HiGHS has started its threads, or inside the build's warm worker, can deadlock the children.)"""
-    return [_decide_or_error(pub, r) for r in roots]
-
-
-def _decide_or_error(pub: "Publication", root):
-    try:
-        return pub._decide(root)
-    except DisclosureError as exc:
-        return exc
-
-
 class DisclosureError(RuntimeError):
     """The publication would disclose a suppressed count; names the count and the outputs."""
 
@@ -181,11 +168,6 @@ class Publication:
                 self._space[var] = sorted(set(self._space[var]) | set(counts))
 
     # -- values ----------------------------------------------------------------------------------------
-    def _match(self, r: Ref, atom: str) -> bool:
-        parts = atom.split("|")
-        names = views(r.var)
-        return all(parts[names.index(v)] in cats for v, cats in r.where)
-
     def _matching(self, r: Ref) -> list[str]:
         """Atom keys of ``r.var`` (observed anywhere) that ``r`` sums (cached per variable and filter)."""
         key = (r.var, r.where)
@@ -262,18 +244,12 @@ class Publication:
                                             f"are not in it")
         self._prepare()
         roots = sorted(set(self._comp_items) | set(self._comp_entries), key=str)
-        todo = []
         for root in roots:  # each component is decided on its own: same inputs, same decisions
             sig = self._signature(root)
             if sig in self.cache:
                 self._apply(self.cache[sig])
             else:
-                todo.append((root, sig))
-        for (root, sig), decided in zip(todo, _map_components(self, [r for r, _ in todo])):
-            if isinstance(decided, DisclosureError):
-                raise decided
-            self._apply(decided)
-            self.cache[sig] = decided
+                self.cache[sig] = self._decide(root)
         return self
 
     def _signature(self, root) -> str:
@@ -400,7 +376,6 @@ class Publication:
                 terms[("#", pop, code)] = -1
                 structural.append(attack.Constraint(terms, 0, 0))
         self._truth = truth
-        self._structural = structural
         self._terms, self._const = {}, {}
         for key, r in self.refs.items():
             full = self.terms(r)
@@ -551,23 +526,6 @@ class Publication:
         return "\n".join(lines)
 
     # -- reading ---------------------------------------------------------------------------------------
-    def entry(self, r: Ref | str) -> Entry:
-        key = r if isinstance(r, str) else r.key
-        try:
-            return self.entries[key]
-        except KeyError:
-            raise KeyError(f"{key} was not declared for publication (cinreport.plan)") from None
-
-    def shown(self, r: Ref | str) -> int | None:
-        """The value if it is shown, else None."""
-        e = self.entry(r)
-        return e.value if e.shown else None
-
-    def text(self, r: Ref | str) -> str:
-        """'1,234' or the suppression symbol."""
-        v = self.shown(r)
-        return self.symbol if v is None else f"{v:,}"
-
     def log(self) -> pd.DataFrame:
         """The output-checking log: one row per published number per output."""
         rows = [{"output": o, "number": w, "ref": key, "value": e.value, "published": "shown" if e.shown else

@@ -18,7 +18,7 @@ from . import figures
 from .atomic import write_csv, write_json
 from .codebook import Codebook, load_codebook
 from .config import Authority, ReportParams, load_authorities, load_report
-from .findings import (Finding, contingency, evaluate, evaluation_key, findings_document, implications,
+from .findings import (Finding, evaluate, evaluation_key, findings_document, implications,
                        load_evaluation, metric_at, save_evaluation)
 
 from .opendata import Indicator, authority_geography, count_table_rows, snake, write_open_table
@@ -88,11 +88,6 @@ class Study:
 
     def total(self, *path: str) -> int:
         return sum(int(metric_at(m, path)) for m in self.metrics.values())
-
-    def by_authority(self, *path: str) -> pd.DataFrame:
-        """Categories × authority-name count table from the metrics at ``path`` (empty categories dropped).
-        For the tests of variation only: published tables come from the store (:meth:`table`)."""
-        return contingency(self.metrics, path).rename(columns=self.names)
 
     # -- the store ---------------------------------------------------------------------------
     @property
