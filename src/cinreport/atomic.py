@@ -115,6 +115,16 @@ def write_bytes(target: Path | str, data: bytes) -> Path:
     return Path(target)
 
 
+def write_if_changed(path: Path | str, text: str) -> bool:
+    """Write only when the content differs, so Make sees no change when there is none."""
+    path = Path(path)
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        remove_stale_temps(path)  # what a killed earlier write left
+        return False
+    write_text(path, text)
+    return True
+
+
 def dumps_json(obj: Any) -> str:
     """Deterministic JSON: keys in insertion order (category order matters), two-space indent.
 

@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from .atomic import remove_stale_temps, write_bytes, write_text
+from .atomic import write_bytes, write_if_changed, write_text
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -149,15 +149,6 @@ def book_profile(codes: list[str], build: str = "build") -> str:
              "book:", "  chapters:", '    - part: "Authority profiles"', "      chapters:"]
     lines += [f"        - {build}/authorities/{c}/authority.ipynb" for c in codes]
     return "\n".join(lines) + "\n"
-
-
-def write_if_changed(path: Path, text: str) -> bool:
-    """Write only when the content differs, so Make sees no change when there is none."""
-    if path.exists() and path.read_text(encoding="utf-8") == text:
-        remove_stale_temps(path)  # what a killed earlier write left
-        return False
-    write_text(path, text)
-    return True
 
 
 def cmd_book_config(args: argparse.Namespace) -> int:

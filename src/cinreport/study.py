@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import figures
-from .atomic import write_csv, write_json
+from .atomic import write_csv, write_if_changed, write_json
 from .codebook import Codebook, load_codebook
 from .config import Authority, ReportParams, load_authorities, load_report
 from .findings import (Finding, evaluate, evaluation_key, findings_document, implications,
@@ -104,7 +104,6 @@ class Study:
     def publish(self) -> Path:
         """The single disclosure pass over everything the build publishes (see :mod:`cinreport.plan`):
         writes the store, one slice per authority (only when it changes) and the output-checking log."""
-        from .cli import write_if_changed
         from .plan import build_publication
 
         out = self.published_dir
