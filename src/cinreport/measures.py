@@ -370,8 +370,8 @@ def _group(frame: pd.DataFrame, column: str, cl) -> pd.Series:
 def _children_atoms(frame: pd.DataFrame, codebook: Codebook, prefix: str) -> dict[str, dict[str, int]]:
     """Variables shared by case files and the administrative extract (``prefix`` '' or 'admin_')."""
     fl = codebook.codes("assessment_factor")
-    codes = explode_codes(frame["assessment_factors"])
-    groups_of = codes.map(lambda c: fl.group_of(c) or "Other").groupby(level=0).agg(set)
+    has_group = _rows_with(explode_codes(frame["assessment_factors"]).map(lambda c: fl.group_of(c) or "Other"),
+                           frame.index)
     out = {
         f"{prefix}age": _atoms(frame["age_at_plan_start"].astype(int).map(age_band)),
         f"{prefix}gender": _atoms(_label(frame, "gender", codebook.codes("gender"))),
@@ -382,9 +382,17 @@ def _children_atoms(frame: pd.DataFrame, codebook: Codebook, prefix: str) -> dic
         f"{prefix}primary_need": _atoms(_label(frame, "primary_need", codebook.codes("primary_need"))),
     }
     for group in fl.groups:
-        has = pd.Series([group in groups_of.get(i, ()) for i in frame.index], index=frame.index)
+        has = has_group[group] if group in has_group else pd.Series(False, index=frame.index)
         out[f"{prefix}factor_group:{group}"] = _atoms(has.map(YES_NO))
     return out
+
+
+def _rows_with(values: pd.Series, index: pd.Index) -> pd.DataFrame:
+    """Rows (``index``) × distinct values: True where the row has that value at least once
+    (``values`` indexed by row, several per row)."""
+    if values.empty:
+        return pd.DataFrame(index=index)
+    return pd.crosstab(values.index, values).gt(0).reindex(index, fill_value=False)
 
 
 def authority_atoms(tables: dict[str, pd.DataFrame], codebook: Codebook, period_end,
@@ -409,12 +417,12 @@ def authority_atoms(tables: dict[str, pd.DataFrame], codebook: Codebook, period_
     # administrative children with each factor code, among those with any factor (DfE's denominator)
     codes = explode_codes(admin["assessment_factors"])
     codes = codes[codes != "21"]
-    per_child = codes.groupby(level=0).agg(set)
-    out["admin_factor:_any"] = _atoms(pd.Series(["yes" if i in per_child.index else "no factors" for i in admin.index],
-                                                index=admin.index, dtype=object))
+    has_code = _rows_with(codes, admin.index)
+    any_factor = pd.Series(admin.index.isin(codes.index), index=admin.index)
+    out["admin_factor:_any"] = _atoms(any_factor.map({True: "yes", False: "no factors"}))
     for code in sorted(set(codes)):
-        status = pd.Series([("yes" if code in per_child[i] else "no") if i in per_child.index else "no factors"
-                            for i in admin.index], index=admin.index)
+        status = pd.Series(np.where(has_code[code], "yes", np.where(any_factor, "no", "no factors")),
+                           index=admin.index)
         out[f"admin_factor:{code}"] = _atoms(status)
     # A mental-health referral is a service (CAMHS or adult mental health): its timeliness is a view of
     # the service variable, so the attacker sees that referrals and those services are the same rows.
