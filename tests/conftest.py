@@ -56,3 +56,20 @@ def built_project(tmp_path_factory) -> Path:
     project = copy_project(tmp_path_factory.mktemp("project"))
     make(project, "-j2", "report")
     return project
+
+
+@pytest.fixture
+def typst_source(monkeypatch):
+    """A dict whose ``"source"`` becomes the Typst text the fallback renderer compiles (read as it is
+    compiled; the file is temporary)."""
+    import typst
+
+    captured: dict[str, str] = {}
+    real_compile = typst.compile
+
+    def spy(path, *args, **kwargs):
+        captured["source"] = Path(path).read_text(encoding="utf-8")
+        return real_compile(path, *args, **kwargs)
+
+    monkeypatch.setattr(typst, "compile", spy)
+    return captured

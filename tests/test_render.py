@@ -354,20 +354,10 @@ def test_callouts_in_html(rendered, book):
         assert f".callout-{kind}" in css
 
 
-def test_pdf_source_callouts_and_tables(book, tmp_path, monkeypatch):
+def test_pdf_source_callouts_and_tables(book, tmp_path, typst_source):
     """The Typst source gives each callout its kind and title (read as it is compiled)."""
-    import typst
-
-    captured = {}
-    real_compile = typst.compile
-
-    def spy(path, *args, **kwargs):
-        captured["source"] = Path(path).read_text(encoding="utf-8")
-        return real_compile(path, *args, **kwargs)
-
-    monkeypatch.setattr(typst, "compile", spy)
     render_book(book, tmp_path / "out", renderer="pandoc-typst")
-    source = captured["source"]
+    source = typst_source["source"]
     assert "#let callout(" in source
     assert '#callout(kind: "important", title: "Key finding")[' in source
     assert '#callout(kind: "tip", title: "Heading as title")[' in source

@@ -226,20 +226,10 @@ def _book(root: Path, synthetic: bool) -> Path:
     return root
 
 
-def _render(root: Path, out: Path, cache: Path, monkeypatch) -> str:
+def _render(root: Path, out: Path, cache: Path, typst_source: dict) -> str:
     """Render with the fallback; return the Typst source it compiled, white space collapsed."""
-    import typst
-
-    captured = {}
-    real_compile = typst.compile
-
-    def spy(path, *args, **kwargs):
-        captured["source"] = Path(path).read_text(encoding="utf-8")
-        return real_compile(path, *args, **kwargs)
-
-    monkeypatch.setattr(typst, "compile", spy)
     render_book(root, out, renderer="pandoc-typst", cache_dir=cache)
-    return re.sub(r"\s+", " ", captured["source"])  # Pandoc wraps long lines
+    return re.sub(r"\s+", " ", typst_source["source"])  # Pandoc wraps long lines
 
 
 def _pdf_pages(pdf: Path) -> list[str] | None:
@@ -255,13 +245,13 @@ def _visible(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<!--.*?-->|<[^>]+>", " ", html, flags=re.S))
 
 
-def test_rendered_book_carries_the_flag_only_when_synthetic(tmp_path, monkeypatch):
+def test_rendered_book_carries_the_flag_only_when_synthetic(tmp_path, typst_source):
     """One book rendered twice through the same render cache: flag true, then false (params)."""
     root = tmp_path / "book"
     cache = tmp_path / "cache"
 
     _book(root, synthetic=True)
-    source = _render(root, tmp_path / "on", cache, monkeypatch)
+    source = _render(root, tmp_path / "on", cache, typst_source)
     on = tmp_path / "on"
     preface = _visible((on / "index.html").read_text(encoding="utf-8"))
     methods = _visible((on / "methods.html").read_text(encoding="utf-8"))
@@ -284,7 +274,7 @@ def test_rendered_book_carries_the_flag_only_when_synthetic(tmp_path, monkeypatc
     assert "synthetic-notice" in (on / "data" / "index.html").read_text(encoding="utf-8")
 
     _book(root, synthetic=False)  # only params/report.yml changes; chapters come from the cache
-    source = _render(root, tmp_path / "off", cache, monkeypatch)
+    source = _render(root, tmp_path / "off", cache, typst_source)
     off = tmp_path / "off"
     for page in ("index.html", "methods.html"):
         text = (off / page).read_text(encoding="utf-8")
