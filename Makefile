@@ -23,7 +23,11 @@ AUTHORITY_PARAMS := $(sort $(wildcard params/authorities/*.yml))
 CODES := $(basename $(notdir $(AUTHORITY_PARAMS)))
 STUDY := characteristics reasons support needs_match national key_findings implications profiles data_dictionary provenance
 PACKAGE := $(sort $(wildcard src/cinreport/*.py)) pyproject.toml
-COMMON := data/codebook.yml params/report.yml $(PACKAGE) $(INSTALLED)
+# Make sees the data, params and national files through content stamps (src/cinreport/stamps.py),
+# rewritten by `cinreport deps` before anything else only when an input's content changes: a file
+# replaced by one with an older time (unzip, cp -p, rsync) is still noticed.
+STAMPS := $(BUILD)/stamps
+COMMON := $(STAMPS)/common $(PACKAGE) $(INSTALLED)
 
 VALIDATED := $(CODES:%=$(BUILD)/validated/%.ok)
 AUTHORITY_NB := $(CODES:%=$(BUILD)/authorities/%/authority.ipynb)
@@ -58,20 +62,24 @@ endif
 endif
 LOCK_PY := $(firstword $(wildcard $(PY)) $(PYTHON_BOOT))
 
-# Each authority's data files come from its params file (data_dir), written to deps.mk.
-ifeq ($(filter help setup clean lock,$(MAKECMDGOALS))$(OUTER),)
+# Every build first refreshes the stamps and removes what build/ holds for authorities that are
+# gone (`cinreport deps`, always run; deps.mk changes only when the set of authorities does).
+ifeq ($(filter help setup clean lock test bench synth validate national-data,$(MAKECMDGOALS))$(OUTER),)
 ifneq ($(MAKECMDGOALS)$(filter-out help,$(.DEFAULT_GOAL)),)
--include $(BUILD)/deps.mk
+include $(BUILD)/deps.mk
 endif
 endif
-$(BUILD)/deps.mk: $(AUTHORITY_PARAMS) params/report.yml | $(INSTALLED)
+$(BUILD)/deps.mk: FORCE | $(INSTALLED)
 	@$(CINREPORT) deps --out $@
+$(STAMPS)/%: ;
+.PHONY: FORCE
+FORCE:
 
 ifeq ($(OUTER),yes)
 $(filter $(LOCKED_GOALS),$(MAKECMDGOALS)):
 	@$(LOCK_PY) -I src/cinreport/buildlock.py $(BUILD)/.lock -- \
 	  $(LOCK_PY) -I src/cinreport/warm.py --python $(PY) --socket $(BUILD)/.warm.sock -- \
-	  $(MAKE) --no-print-directory CINREPORT_LOCKED=1 $@
+	  $(MAKE) --no-print-directory --keep-going CINREPORT_LOCKED=1 $@
 else
 report: $(BOOK) ## Validate, execute the notebooks and render the book (HTML and PDF) into _book/
 endif
@@ -93,24 +101,24 @@ authority: $(BUILD)/authorities/$(CODE)/authority.ipynb ## Build one authority's
 endif
 
 # Validation also measures the authority (build/authorities/<code>/metrics.json, never published).
-$(BUILD)/validated/%.ok: params/authorities/%.yml $(COMMON)
+$(BUILD)/validated/%.ok: $(STAMPS)/authority/% $(COMMON)
 	$(CINREPORT) validate --authority $* --quiet --measure
 	@mkdir -p $(@D) && touch $@
 
 # One disclosure pass over every number the book publishes, once all authorities are measured,
 # then the findings' permutation tests (once, for every chapter that quotes them).  It writes the
-# store (build/published/store.json), a slice per authority (build/published/<code>.json) and the
+# store (build/published/store.json), a slice per authority (build/published/authorities/<code>.json) and the
 # output-checking log.  Suppression links authorities (a cell hidden in the cross-authority table is
 # hidden in the authority's chapter), so any authority's change can change another's chapter.
 FINDINGS := $(BUILD)/study/evaluated-findings.json
-$(FINDINGS): $(VALIDATED) $(COMMON)
+$(FINDINGS): $(VALIDATED) $(STAMPS)/authorities $(COMMON)
 	@$(CINREPORT) findings
 
 # An authority chapter runs after the pass.  When the pass is all that is newer and the authority's
 # published numbers are the same as those its chapter was executed with (the copy run-authority
 # keeps), the chapter is kept (touched) instead of executed again.
-$(BUILD)/authorities/%/authority.ipynb: notebooks/authority.ipynb params/authorities/%.yml $(NATIONAL) $(COMMON) $(FINDINGS) | $(VALIDATED)
-	@if [ "$?" = "$(FINDINGS)" ] && cmp -s $(BUILD)/published/$*.json $(@D)/published.json; then \
+$(BUILD)/authorities/%/authority.ipynb: notebooks/authority.ipynb $(STAMPS)/authority/% $(NATIONAL) $(COMMON) $(FINDINGS) | $(VALIDATED)
+	@if [ "$?" = "$(FINDINGS)" ] && cmp -s $(BUILD)/published/authorities/$*.json $(@D)/published.json; then \
 	  touch $@; if [ -n "$$CINREPORT_PROGRESS" ]; then printf . >> "$$CINREPORT_PROGRESS"; fi; \
 	  echo "[cinreport] authority $* kept: its published numbers did not change" >&2; \
 	else $(CINREPORT) run-authority $*; fi
@@ -120,13 +128,13 @@ $(BUILD)/study/%.ipynb: notebooks/study/%.ipynb $(AUTHORITY_NB) $(NATIONAL) $(FI
 
 # DfE national files (params/report.yml `national:`), read once for every chapter.  Where they are
 # absent the outputs say so and the report states that national context was not included.
-$(NATIONAL): $(NATIONAL_FILES) $(COMMON)
+$(NATIONAL): $(STAMPS)/national $(COMMON)
 	$(CINREPORT) national
 
 national-data: $(INSTALLED) ## Download the DfE national files from Explore Education Statistics (needs a network)
 	$(CINREPORT) national-data
 
-_quarto-authorities.yml: params/authorities $(AUTHORITY_PARAMS) | $(INSTALLED)
+_quarto-authorities.yml: $(STAMPS)/authorities $(CODES:%=$(STAMPS)/authority/%) | $(INSTALLED)
 	$(CINREPORT) book-config
 	@touch $@
 

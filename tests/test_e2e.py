@@ -167,8 +167,8 @@ def _codes(project: Path) -> list[str]:
 
 
 def _slices(project: Path, codes: list[str]) -> dict[str, bytes]:
-    """Each authority's published numbers from the disclosure pass (build/published/<code>.json)."""
-    return {c: (project / "build" / "published" / f"{c}.json").read_bytes() for c in codes}
+    """Each authority's published numbers from the disclosure pass (build/published/authorities/<code>.json)."""
+    return {c: (project / "build" / "published" / "authorities" / f"{c}.json").read_bytes() for c in codes}
 
 
 def _copies(project: Path, codes: list[str]) -> dict[str, bytes]:

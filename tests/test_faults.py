@@ -367,7 +367,7 @@ def test_run_authority_passes_checked_parameters(tmp_path, monkeypatch):
     spec.write_text("".join(line for line in spec.read_text().splitlines(keepends=True)
                             if not line.startswith("period_")))
     # the authority's slice of the disclosure pass (`cinreport findings`), which the chapter reads
-    published = tmp_path / "build" / "published" / "la-a.json"
+    published = tmp_path / "build" / "published" / "authorities" / "la-a.json"
     published.parent.mkdir(parents=True)
     published.write_bytes(b'{"authority": "la-a", "numbers": {}}\n')
     copy = tmp_path / "build" / "authorities" / "la-a" / "published.json"

@@ -4,7 +4,7 @@ The build measures each authority when it validates it (:func:`measure`: ``metri
 ``cases.csv`` in ``build/authorities/<code>/``, never published), runs one disclosure pass over
 every number the whole book publishes (``cinreport findings``, :mod:`cinreport.plan`), and only
 then executes the authority notebook, which calls :meth:`AuthorityChapter.build` and shows each
-section. Every number here comes from the store (``build/published/<code>.json``): a count that
+section. Every number here comes from the store (``build/published/authorities/<code>.json``): a count that
 is suppressed in any output is suppressed here too, and nothing formats a raw count.
 """
 
@@ -69,7 +69,7 @@ class AuthorityChapter:
         authority = load_authority(Path(params_dir) / "authorities" / f"{code}.yml", report, root=root)
         codebook = load_codebook(Path(root) / "data" / "codebook.yml")
         out = Path(out_dir or f"build/authorities/{code}")
-        pub = Published.load(out.parent.parent / "published" / f"{code}.json")
+        pub = Published.load(out.parent.parent / "published" / "authorities" / f"{code}.json")
         return cls(authority, report, codebook, pub, out)
 
     # -- helpers ---------------------------------------------------------------------------

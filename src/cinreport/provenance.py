@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import platform
 import subprocess
 from importlib import metadata
@@ -47,9 +48,21 @@ def versions() -> dict[str, str]:
     return out
 
 
-def file_hashes(paths: list[Path], root: Path | str = ".") -> dict[str, str]:
-    root = Path(root).resolve()
-    return {p.resolve().relative_to(root).as_posix(): sha256(p) for p in sorted(paths)}
+def file_label(path: Path, root: Path | str = ".", outside: dict[Path, str] | None = None) -> str:
+    """How provenance names a file: its path in the project, or, for a file outside the project
+    (confidential data kept on a shared drive), only ``<label>/<file name>`` (the label says whose
+    folder it is), never the absolute path."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.relative_to(os.path.abspath(root)).as_posix()
+    except ValueError:
+        label = (outside or {}).get(absolute.parent, "outside the project")
+        return f"{label}/{absolute.name}"
+
+
+def file_hashes(paths: list[Path], root: Path | str = ".",
+                outside: dict[Path, str] | None = None) -> dict[str, str]:
+    return {file_label(p, root, outside): sha256(p) for p in sorted(paths)}
 
 
 def executed_notebooks(build_dir: Path | str) -> list[dict[str, Any]]:
@@ -64,11 +77,16 @@ def executed_notebooks(build_dir: Path | str) -> list[dict[str, Any]]:
 
 
 def manifest(root: Path | str = ".", params_dir: str = "params", build_dir: str = "build",
-             data_dirs: list[Path] | None = None, renderer: str = "") -> dict[str, Any]:
+             data_dirs: dict[str, Path] | None = None, renderer: str = "") -> dict[str, Any]:
+    """``data_dirs``: each authority's data folder by its code."""
+    from .stamps import data_folder_files
+
     root = Path(root)
     data_files = [root / "data" / "codebook.yml"]
-    for d in data_dirs or []:
-        data_files += sorted(Path(d).glob("*.csv"))
+    outside = {Path(os.path.abspath(d)): f"{code} data folder (outside the project)"
+               for code, d in (data_dirs or {}).items()}
+    for d in (data_dirs or {}).values():
+        data_files += data_folder_files(Path(d))
     params = sorted((root / params_dir).rglob("*.yml"))
     lock = root / "requirements.lock"
     return {
@@ -76,7 +94,7 @@ def manifest(root: Path | str = ".", params_dir: str = "params", build_dir: str 
         "git": git_state(root),
         "renderer": renderer,
         "versions": versions(),
-        "data_files": file_hashes(data_files, root),
+        "data_files": file_hashes(data_files, root, outside),
         "params_files": file_hashes(params, root),
         "lockfile_sha256": sha256(lock) if lock.exists() else None,
         "notebooks": executed_notebooks(root / build_dir),
@@ -122,7 +140,7 @@ def write_manifest(params_dir: str = "params", build_dir: str = "build", root: P
     from .config import load_authorities
     from .render import renderer_description
 
-    m = manifest(root, params_dir, build_dir, [a.data_dir for a in load_authorities(params_dir, root=root)],
+    m = manifest(root, params_dir, build_dir, {a.code: a.data_dir for a in load_authorities(params_dir, root=root)},
                  renderer_description())
     write_json(Path(build_dir) / "manifest.json", m)
     return m

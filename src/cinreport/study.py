@@ -116,8 +116,12 @@ class Study:
                                   self.threshold, self.report.disclosure_symbol, cache=_Recording(cache, used),
                                   v_threshold=self.report.findings["cramers_v_considerable"],
                                   alpha=self.report.findings["alpha"])
-        for code, piece in store.slices().items():
-            write_if_changed(out / f"{code}.json", json.dumps(piece, indent=1, sort_keys=True))
+        slices = store.slices()
+        for code, piece in slices.items():
+            write_if_changed(out / "authorities" / f"{code}.json", json.dumps(piece, indent=1, sort_keys=True))
+        for path in (out / "authorities").glob("*.json"):  # authorities no longer in the study
+            if path.stem not in slices:
+                path.unlink(missing_ok=True)
         write_csv(out / "output-log.csv", store.log())
         whole = store.to_dict()
         write_json(out / "store.json", whole)
