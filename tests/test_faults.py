@@ -469,8 +469,10 @@ def test_notebook_failure_for_one_authority(built_project, tmp_path):
     kept = nbformat.read(project / "build" / "failed" / "la-b.ipynb", as_version=4)
     assert any(o.get("ename") == "RuntimeError" for c in kept.cells for o in c.get("outputs", []))
     after = files(project, "build", "_book")
+    # The build keeps going past the failure (so one run reports every failure): the other
+    # authorities' chapters are brought up to date, but nothing that compares authorities and no book.
     for path, data in before.items():
-        if not path.startswith("build/authorities/la-b/") and path != "build/validated/la-b.ok":
+        if not path.startswith(("build/authorities/", "build/validated/", "build/stamps/", "build/render-cache/")):
             assert after.get(path) == data, f"{path} changed"
     assert after["build/authorities/la-b/authority.ipynb"] == before["build/authorities/la-b/authority.ipynb"]
     assert make(project, "-q", "report", check=False).returncode != 0  # la-b is still to do

@@ -64,22 +64,62 @@ def cmd_synth_like(args: argparse.Namespace) -> int:
     return 0
 
 
+def _own_problem(problem: str, params: str, codes: set[str] | None) -> bool:
+    """Whether a params problem belongs to one of ``codes``' params files (None: to any valid
+    authority's file); other problems (report.yml, misnamed or hidden files) concern the whole study."""
+    from .config import AUTHORITY_CODE
+
+    folder = Path(params) / "authorities"
+    file = Path(problem.split(": ", 1)[0])
+    if file.parent != folder or file.suffix != ".yml" or not AUTHORITY_CODE.fullmatch(file.stem):
+        return False
+    return codes is None or file.stem in codes
+
+
+def authorities_to_validate(params: str, codes: list[str] | None):
+    """The authorities to validate and the params problems that concern them: every authority and
+    every problem, or with ``codes`` only theirs (plus the study-wide ones), so that one authority's
+    params never stop another's validation and a build reports each authority's problems once."""
+    from .config import ParamsError, load_authorities, load_authority, load_report
+
+    if not codes:
+        try:
+            return load_authorities(params), []
+        except ParamsError as exc:
+            return [], list(exc.problems)
+    problems: list[str] = []
+    try:
+        load_authorities(params, check_data=False)
+    except ParamsError as exc:
+        problems += [p for p in exc.problems if _own_problem(p, params, set(codes)) or not _own_problem(p, params, None)]
+    try:
+        report = load_report(params)
+    except ParamsError:
+        report = None  # its problems are in the list already
+    authorities = []
+    for code in sorted(set(codes)):
+        path = Path(params) / "authorities" / f"{code}.yml"
+        if not path.is_file():
+            problems.append(f"unknown authority: {code} (no {path})")
+            continue
+        try:
+            authorities.append(load_authority(path, report, check_data=True))
+        except ParamsError as exc:
+            problems += exc.problems
+    return authorities, list(dict.fromkeys(problems))
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from .codebook import load_codebook
-    from .config import ParamsError, load_authorities, load_report
+    from .config import load_report
     from .validate import validate_authority
 
-    try:
-        authorities = load_authorities(args.params)
-    except ParamsError as exc:
-        print(exc, file=sys.stderr)
+    authorities, params_problems = authorities_to_validate(args.params, args.authority)
+    if params_problems:
+        print(f"{len(params_problems)} problem(s) in params:", file=sys.stderr)
+        for p in params_problems:
+            print(f"  - {p}", file=sys.stderr)
         return 1
-    if args.authority:
-        authorities = [a for a in authorities if a.code in args.authority]
-        missing = set(args.authority) - {a.code for a in authorities}
-        if missing:
-            print(f"unknown authority: {', '.join(sorted(missing))} (no params/authorities/<code>.yml)", file=sys.stderr)
-            return 1
     try:
         codebook = load_codebook()
     except FileNotFoundError as exc:
@@ -165,8 +205,18 @@ def cmd_deps(args: argparse.Namespace) -> int:
     the removal of what the build holds for authorities that are gone, and ``deps.mk`` (the list of
     authorities). Make's rules depend on the stamps, never on data files directly, so a missing or
     replaced data file is reported by validation in the project's words."""
+    from .config import ParamsError, load_authorities
     from .stamps import refresh
 
+    try:
+        load_authorities(args.params, check_data=False)
+    except ParamsError as exc:  # an authority's own problems are reported by its validation
+        study_wide = [p for p in exc.problems if not _own_problem(p, args.params, None)]
+        if study_wide:
+            print(f"{len(study_wide)} problem(s) in params:", file=sys.stderr)
+            for p in study_wide:
+                print(f"  - {p}", file=sys.stderr)
+            return 1
     state = refresh(args.params, args.build)
     for path in state["removed"]:
         print(f"[cinreport] removed {path}: its authority is no longer in {args.params}/authorities",
