@@ -302,6 +302,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return bench.main(args.bench_args)
 
 
+def cmd_import_cin_census(args: argparse.Namespace) -> int:
+    from .cin_census import run_cli
+
+    return run_cli(args)
+
+
 def _terminate_cleanly() -> None:
     """Turn SIGTERM (and SIGHUP: a closed terminal, a laptop's session ending) into SystemExit, so
     temporary files are removed and notebook kernels shut down, as on Ctrl-C."""
@@ -371,6 +377,22 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("bench", help="time builds of N synthetic authorities (cinreport bench --help)",
                        add_help=False)
     p.set_defaults(func=cmd_bench)
+    p = sub.add_parser("import", help="write an authority's data files from another format "
+                                      "(cinreport import FORMAT --help)")
+    formats = p.add_subparsers(dest="format", required=True, metavar="FORMAT")
+    q = formats.add_parser("cin-census", help="admin.csv from a CIN census XML return (validated, pseudonymised)")
+    q.add_argument("xml", metavar="RETURN.xml")
+    q.add_argument("--authority", required=True, help="authority code, e.g. la-a")
+    q.add_argument("--out", help="file to write (default: admin.csv in the authority's data_dir, or data/CODE/)")
+    q.add_argument("--key-file", help="file holding the pseudonymisation key, outside the project "
+                                      "(default: $CINREPORT_PSEUDONYM_KEY)")
+    q.add_argument("--schema", help="CIN census XSD (default: ../shared/data/cin-census-xml/CIN_schema_2024.xsd)")
+    q.add_argument("--period-start", help="study period start, YYYY-MM-DD (default: the authority's params)")
+    q.add_argument("--period-end", help="study period end, YYYY-MM-DD (default: the authority's params)")
+    q.add_argument("--census-year", type=int, help="the collection year the return must have (e.g. 2025 for "
+                                                   "2024-25); needed for years other than 2024 and 2025")
+    q.add_argument("--strict", action="store_true", help="treat rule errors that leave plans out as fatal")
+    q.set_defaults(func=cmd_import_cin_census)
     args, rest = parser.parse_known_args(argv)
     if args.command == "bench":  # its own options: cinreport bench --help
         args.bench_args = rest

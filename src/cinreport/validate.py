@@ -435,6 +435,8 @@ def check_cross(tables: dict[str, pd.DataFrame], paths: dict[str, Path], authori
                 f"plan start date is outside {period}")
             add(name, t["plan_end_date"] > end, "plan_end_date", f"plan end date is after the end of {period}")
 
+    problems += check_census_lists(tables, paths, bad, raw)
+
     cases = tables.get("case_files")
     case_file = paths["case_files"].name if "case_files" in paths else "case_files.csv"
     if cases is not None:
@@ -497,6 +499,46 @@ def check_cross(tables: dict[str, pd.DataFrame], paths: dict[str, Path], authori
             lambda i: f"this source_id and theme are already coded on row "
                       f"{first_pair[(themes.at[i, 'source_id'], themes.at[i, 'theme'])]}: "
                       "give each theme once per source, with all its segments", uses=("source_id",))
+    return problems
+
+
+def check_census_lists(tables: dict[str, pd.DataFrame], paths: dict[str, Path],
+                       bad: dict[str, set[tuple[int, str]]] | None = None,
+                       raw: dict[str, pd.DataFrame] | None = None) -> list[Problem]:
+    """DfE CIN census rules on the ';'-lists of case_files.csv and admin.csv (rule numbers as the
+    community validator, data-to-insight/csc-validator-be-cin, numbers them): NONE with another
+    disability (8790), a disability twice (8794), factor 21 "no factors identified" with another
+    factor (8869), a factor twice (8898). A cell that already failed its column's rule is skipped."""
+    bad = bad or {}
+    problems: list[Problem] = []
+    for name in ("case_files", "admin"):
+        if name not in tables:
+            continue
+        frame, skip = tables[name], bad.get(name, set())
+        for column, none, none_rule, twice_rule in (
+                ("disability", "NONE", "8790: NONE (no disability) cannot be recorded with another disability",
+                 "8794: the disability {code} is recorded twice"),
+                ("assessment_factors", "21", "8869: factor 21 (no factors identified) cannot be recorded with "
+                                             "another factor", "8898: the factor {code} is recorded twice")):
+            if column not in frame or (ALL_ROWS, column) in skip:
+                continue
+            for idx, value in frame[column].items():
+                if pd.isna(value) or not value:
+                    continue
+                line = int(frame.at[idx, LINE])
+                if (line, column) in skip:
+                    continue
+                codes = value.split(";")
+                shown = str(raw[name].at[idx, column]) if raw is not None and name in raw else value
+                rule = None
+                if none in codes and len(codes) > 1:
+                    rule = f"DfE census rule {none_rule}"
+                else:
+                    twice = next((c for i, c in enumerate(codes) if c in codes[:i]), None)
+                    if twice is not None:
+                        rule = f"DfE census rule {twice_rule.format(code=twice)}"
+                if rule:
+                    problems.append(Problem(str(paths[name]), line, column, shown, rule))
     return problems
 
 
