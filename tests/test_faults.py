@@ -657,3 +657,40 @@ def test_no_identifying_data_in_any_output(built_project):
         if hits:
             found[path] = sorted(hits)[:5]
     assert not found, f"identifying data in outputs: {found}"
+
+
+@pytest.mark.e2e
+def test_make_report_names_every_invalid_authority_in_the_projects_words(built_project, tmp_path):
+    """A missing file, a missing data folder and an invalid code in three authorities: one
+    `make report` reports all three in the project's words (never Make's "No rule to make target")
+    and leaves the last book as it was."""
+    project = copy_built(built_project, tmp_path / "p")
+    book = files(project, "_book")
+    (project / "data" / "la-a" / "support.csv").unlink()
+    shutil.move(project / "data" / "la-c", tmp_path / "elsewhere")
+    case_files = project / "data" / "la-b" / "case_files.csv"
+    lines = case_files.read_text(encoding="utf-8").splitlines(keepends=True)
+    header = lines[0].split(",")
+    cells = lines[2].split(",")
+    cells[header.index("primary_need")] = "N99"
+    lines[2] = ",".join(cells)
+    case_files.write_text("".join(lines), encoding="utf-8")
+    os.utime(case_files, (946684800, 946684800))  # delivered with an old file time: still noticed
+    proc = make(project, "-j2", "report", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "No rule to make target" not in out, out
+    assert "data/la-a/support.csv: file is missing" in out, out
+    assert "data/la-b/case_files.csv, row 3, column 'primary_need', value 'N99'" in out, out
+    assert "params/authorities/la-c.yml: data_dir 'data/la-c' does not exist" in out, out
+    assert out.count("data/la-a/support.csv: file is missing") == 1, "a problem is reported once"
+    assert files(project, "_book") == book
+
+
+def test_hidden_or_misnamed_params_files_stop_the_build_by_name(built_project, tmp_path):
+    project = copy_built(built_project, tmp_path / "p")
+    (project / "params" / "authorities" / "la-e.yaml").write_text("name: E\n", encoding="utf-8")
+    proc = make(project, "report", check=False)
+    assert proc.returncode != 0
+    assert "params/authorities/la-e.yaml: not read" in proc.stderr, proc.stderr
+    assert "No rule to make target" not in proc.stdout + proc.stderr
