@@ -93,7 +93,7 @@ def combined_workbook(authority: Authority) -> tuple[Path | None, str]:
     own = {f"{n}.xlsx" for n in FILE_NAMES}
     found = [p for p in _workbooks(authority.data_dir) if p.name.lower() not in own]
     if len(found) > 1:
-        return found[0], (f"several workbooks in {authority.data_dir} ({', '.join(p.name for p in found)}): "
+        return authority.data_dir, (f"several workbooks in {authority.data_dir} ({', '.join(p.name for p in found)}): "
                           f"name the one holding the data sheets with 'workbook: <file>' in "
                           f"{authority.params_file}, or move the others away")
     return (found[0], "") if found else (None, "")
@@ -138,7 +138,8 @@ def data_source(authority: Authority, spec: FileSpec) -> DataSource:
     book, problem = combined_workbook(authority)
     if book is not None and book != own:
         if problem:
-            found.append(DataSource(name, book, "error", None, problem, (book,) if book.is_file() else ()))
+            inputs = tuple(_workbooks(book)) if book.is_dir() else (book,) if book.is_file() else ()
+            found.append(DataSource(name, book, "error", None, problem, inputs))
         else:
             sheet, problem = _pick_sheet(book, name, only_one=False)
             if sheet or problem:

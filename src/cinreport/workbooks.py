@@ -182,7 +182,8 @@ def read_sheet(source: DataSource, spec: FileSpec, codebook: Codebook) -> SheetF
                 fields_.append(text)
                 if why:
                     explained[(number, name)] = why
-            if any(fields_):
+            if any(fields_):   # a sheet stores no empty cells after a row's last value: pad to the header
+                fields_ += [""] * (len(header) - len(fields_))
                 records.append((number, number, fields_))
     finally:
         book.close()
