@@ -9,7 +9,6 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from openpyxl import Workbook, load_workbook
 
 from cinreport import cli
