@@ -1,8 +1,9 @@
 """Where each of an authority's data files comes from: a CSV, a workbook, or a sheet of one workbook.
 
 :func:`data_source` is the one place that decides it. Validation reads what it returns, and
-``cinreport deps`` lists its ``inputs`` in ``build/deps.mk``, so a change to the file actually read
-(CSV or workbook) re-validates the authority and nothing else.
+``cinreport deps`` digests its ``inputs`` into the authority's content stamp
+(:mod:`cinreport.stamps`), so a change to the file actually read (CSV or workbook, also a workbook
+outside the data folder) re-validates that authority.
 
 The rule, for each file of the codebook (``case_files``, ``support``, ``admin``, ``themes``):
 
