@@ -113,7 +113,7 @@ def test_all_params_problems_are_reported_together(project):
         "cramers_v_considerable, epsilon_squared_considerable, involvement_gap_points, mental_health_gap_share, "
         "mental_health_wait_days, min_cases_per_authority)",
         "params/authorities/la-a.yml: unknown key 'colour' (known keys: data_dir, name, new_la_code, period_end, "
-        "period_start, region)",
+        "period_start, region, workbook)",
         "params/authorities/la-b.yml: data_dir 'data/la-a' is also used by authority 'la-a'",
     ])
     assert str(exc.value).startswith("4 problem(s) in params:\n  - ")
@@ -174,7 +174,7 @@ def test_report_yaml_mistakes(project, text, expected):
     ('name: A\ndata_dir: data/la-a/case_files.csv\n', "data_dir 'data/la-a/case_files.csv' is a file, not a folder"),
     ('name: A\ndata_dir: data/la-a\nregoin: North\n',
      "unknown key 'regoin' (did you mean 'region'? known keys: data_dir, name, new_la_code, period_end, "
-     "period_start, region)"),
+     "period_start, region, workbook)"),
     ('name: A\ndata-dir: data/la-a\n',
      "unknown key 'data-dir': rename it to 'data_dir' (required key 'data_dir' is missing)"),
 ])

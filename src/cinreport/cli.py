@@ -227,6 +227,33 @@ def cmd_deps(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_qdpx(args: argparse.Namespace) -> int:
+    """themes.csv from a REFI-QDA project export, through a mapping file (cinreport.qda)."""
+    from .codebook import load_codebook
+    from .qda import import_qdpx
+
+    out = Path(args.out) if args.out else authority_data_dir(args.params, args.authority) / "themes.csv"
+    _, lines = import_qdpx(Path(args.project), Path(args.mapping), out, load_codebook(), args.ignore_unmapped)
+    print(f"{out}: " + "\n".join(lines))
+    return 0
+
+
+def authority_data_dir(params: str, code: str) -> Path:
+    """An authority's data folder: ``data_dir`` in its params file, else data/<code>/."""
+    import yaml
+
+    from .config import AUTHORITY_CODE, ParamsError
+
+    if not AUTHORITY_CODE.fullmatch(code):
+        raise ParamsError([f"{code!r} is not a valid authority code (lower-case letters, digits and single "
+                           "hyphens, e.g. la-a)"])
+    params_file = Path(params) / "authorities" / f"{code}.yml"
+    data = yaml.safe_load(params_file.read_text(encoding="utf-8-sig")) if params_file.is_file() else None
+    if isinstance(data, dict) and isinstance(data.get("data_dir"), str) and data["data_dir"]:
+        return Path(data["data_dir"])
+    return Path("data") / code
+
+
 def pdf_excluded_chapters(params: str, build: str = "build") -> set[str]:
     """Authority chapters left out of the PDF by ``pdf_profiles`` in report.yml (HTML keeps all)."""
     from .config import authority_files, load_report
@@ -365,6 +392,17 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("deps", help="write the Make dependency fragment")
     p.add_argument("--out", default="build/deps.mk")
     p.set_defaults(func=cmd_deps)
+    p = sub.add_parser("import", help="write an authority's data files from the forms data come in")
+    imports = p.add_subparsers(dest="import_command", required=True)
+    q = imports.add_parser("qdpx", help="themes.csv from a REFI-QDA project export (.qdpx) and a mapping file")
+    q.add_argument("project", help="the .qdpx file (NVivo, ATLAS.ti, MAXQDA: export as REFI-QDA project)")
+    q.add_argument("--authority", required=True, help="authority code, e.g. la-a")
+    q.add_argument("--mapping", required=True, help="YAML mapping project codes to themes and sources to ids")
+    q.add_argument("--out", help="file to write (default: themes.csv in the authority's data_dir)")
+    q.add_argument("--ignore-unmapped", action="store_true",
+                   help="write the mapped segments even if some codes or sources are not in the mapping "
+                        "(they are still listed)")
+    q.set_defaults(func=cmd_import_qdpx)
     p = sub.add_parser("findings", help="the disclosure pass over every published number, then the key findings")
     p.set_defaults(func=cmd_findings)
     p = sub.add_parser("national", help="read the DfE national files into build/national/")

@@ -56,7 +56,7 @@ REPORT_REQUIRED = ("period_start", "period_end")
 PDF_PROFILES_DEFAULT = "auto"
 PDF_PROFILES_WORDS = ("auto", "all", "none")
 PDF_PROFILES_AUTO_MAX = 12  # "auto": every profile up to this many authorities, none above
-AUTHORITY_KEYS = {"name", "data_dir", "period_start", "period_end", "new_la_code", "region"}
+AUTHORITY_KEYS = {"name", "data_dir", "period_start", "period_end", "new_la_code", "region", "workbook"}
 AUTHORITY_REQUIRED = ("name", "data_dir")
 
 
@@ -81,6 +81,7 @@ class Authority:
     params_file: Path
     new_la_code: str | None = None
     region: str | None = None
+    workbook: str | None = None    # one .xlsx in data_dir with a sheet per file (see cinreport.sources)
 
 
 @dataclass(frozen=True)
@@ -309,7 +310,7 @@ def _load_authority(path: Path, report: ReportParams | None, root: Path | str, c
     if data is None:
         raise ParamsError(problems)
     _check_keys(path, data, AUTHORITY_KEYS, list(AUTHORITY_REQUIRED), problems)
-    for key in ("name", "data_dir", "new_la_code", "region"):
+    for key in ("name", "data_dir", "new_la_code", "region", "workbook"):
         if key in data and data[key] is not None and not isinstance(data[key], str):
             problems.append(f"{path}: key '{key}' must be text, found {data[key]!r}")
     start = _date(path, "period_start", data["period_start"], problems) if "period_start" in data else (
@@ -331,7 +332,7 @@ def _load_authority(path: Path, report: ReportParams | None, root: Path | str, c
         raise ParamsError(problems)
     return Authority(code=code, name=data["name"], data_dir=data_dir, period_start=start,
                      period_end=end, params_file=path, new_la_code=data.get("new_la_code"),
-                     region=data.get("region"))
+                     region=data.get("region"), workbook=data.get("workbook"))
 
 
 def load_authorities(params_dir: Path | str = "params", root: Path | str = ".",

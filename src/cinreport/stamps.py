@@ -89,12 +89,25 @@ def data_folder_files(folder: Path) -> list[Path]:
         return []
 
 
-def authority_digest(params_file: Path, data_dir: Path | None, cache: DigestCache) -> str:
-    """One digest of an authority's params file and its data folder's files (names and content)."""
+def authority_digest(params_file: Path, data_dir: Path | None, cache: DigestCache,
+                     sources: Iterable[Path] = ()) -> str:
+    """One digest of an authority's params file and its data folder's files (names and content),
+    and of the files its data are read from (:func:`cinreport.sources.data_source`) elsewhere."""
     parts = [("params", cache.digest(params_file)), ("data_dir", str(data_dir.resolve()) if data_dir else "")]
     if data_dir is not None:
-        parts += [(f"data/{p.name}", cache.digest(p)) for p in data_folder_files(data_dir)]
+        inside = data_folder_files(data_dir)
+        parts += [(f"data/{p.name}", cache.digest(p)) for p in inside]
+        parts += [(f"source/{p.as_posix()}", cache.digest(p)) for p in sorted(set(sources) - set(inside))]
     return _combine(parts)
+
+
+def authority_sources(authority, root: Path | str = ".") -> list[Path]:
+    """The files (CSVs, workbooks) the authority's data are read from, as validation decides."""
+    from .codebook import load_codebook
+    from .sources import data_source
+
+    specs = load_codebook(Path(root) / "data" / "codebook.yml").files.values()
+    return [p for spec in specs for p in data_source(authority, spec).inputs]
 
 
 def national_digest(national: dict[str, Any], root: Path | str, cache: DigestCache) -> str:
@@ -153,12 +166,13 @@ def refresh(params_dir: Path | str, build_dir: Path | str, root: Path | str = ".
     for path in authority_files(params_dir):
         code = path.stem
         codes.append(code)
-        data_dir = None
+        data_dir, sources = None, []
         try:
-            data_dir = load_authority(path, report, root, check_data=False).data_dir
+            authority = load_authority(path, report, root, check_data=False)
+            data_dir, sources = authority.data_dir, authority_sources(authority, root)
         except ParamsError:
             pass
-        digests[f"authority/{code}"] = authority_digest(path, data_dir, cache)
+        digests[f"authority/{code}"] = authority_digest(path, data_dir, cache, sources)
     digests["authorities"] = _combine((c, "") for c in codes)
     codebook = Path(root) / "data" / "codebook.yml"
     digests["common"] = _combine([("codebook", cache.digest(codebook)),

@@ -34,6 +34,7 @@ from pandera.errors import SchemaErrors
 
 from .codebook import Codebook, Column, FileSpec, load_codebook
 from .config import Authority
+from .sources import data_source
 
 LINE = "_line"
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -55,9 +56,12 @@ class Problem:
     column: str
     value: str
     rule: str
+    cell: str = ""    # in a workbook: the sheet and cell, e.g. case_files!D14 (then ``row`` is its row)
 
     def __str__(self) -> str:
         where = f"{self.file}, row {self.row}" if self.row else self.file
+        if self.cell:
+            where = f"{self.file}, {self.cell}"
         col = f", column '{self.column}'" if self.column else ""
         val = f", value '{self.value}'" if self.value != "" else ""
         return f"{where}{col}{val}: {self.rule}"
@@ -157,7 +161,14 @@ def read_file(path: Path, spec: FileSpec) -> RawFile:
         return RawFile(_empty(expected), [Problem(
             name, 1, "", "", f"file is empty: it needs at least the header row {','.join(expected)}")],
             False)
+    return raw_from_records(name, spec, header, header_line, records, problems)
 
+
+def raw_from_records(name: str, spec: FileSpec, header: list[str], header_line: int,
+                     records: list[tuple[int, int, list[str]]], problems: list[Problem]) -> RawFile:
+    """Check the header and row widths of rows already read (stripped strings with their first and
+    last line); shared by CSV files and workbook sheets (:mod:`cinreport.workbooks`)."""
+    expected = [c.name for c in spec.columns]
     # A trailing comma on every line (common in spreadsheet exports) gives unnamed empty columns:
     # those are ignored. An unnamed column that holds values is a problem.
     while header and header[-1] == "" and all(len(f) < len(header) or f[len(header) - 1] == ""
@@ -558,14 +569,24 @@ def validate_authority(authority: Authority, codebook: Codebook | None = None
     bad: dict[str, set[tuple[int, str]]] = {}
     skipped: dict[str, set[str]] = {}
     every = ", ".join(spec.filename for spec in codebook.files.values())
+    sheets: dict[str, RawFile] = {}
     for name, spec in codebook.files.items():
-        path = authority.data_dir / spec.filename
+        source = data_source(authority, spec)
+        path = source.key
         paths[name] = path
-        if not path.is_file():
+        if source.kind == "missing":
             problems.append(Problem(str(path), 0, "", "", f"file is missing (each authority's data folder "
                                                           f"needs {every})"))
             continue
-        read = read_file(path, spec)
+        if source.kind == "error":
+            problems.append(Problem(str(source.path), 0, "", "", source.problem))
+            continue
+        if source.kind == "xlsx":
+            from .workbooks import read_sheet
+
+            read = sheets[str(path)] = read_sheet(source, spec, codebook)
+        else:
+            read = read_file(path, spec)
         problems += read.problems
         if not read.readable:
             continue
@@ -579,6 +600,10 @@ def validate_authority(authority: Authority, codebook: Codebook | None = None
         tables[name] = to_typed(read.frame, spec, codebook)
         raws[name] = read.frame
     problems += check_cross(tables, paths, authority, bad, skipped, raws)
+    if sheets:
+        from .workbooks import cell_references
+
+        problems = cell_references(problems, sheets)
     return tables, sorted(set(problems))
 
 
