@@ -191,15 +191,21 @@ def _validated(stdout: str) -> list[str]:
 
 
 def test_touching_one_authority_reruns_only_it(built_project, tmp_path):
-    """Touching la-b's params re-validates (and re-measures) only la-b, runs the one disclosure pass,
+    """Editing la-b's params re-validates (and re-measures) only la-b, runs the one disclosure pass,
     executes la-b's chapter and keeps every other chapter whose published numbers did not change;
-    an authority whose slice the pass changed (suppression links authorities) is executed again."""
+    an authority whose slice the pass changed (suppression links authorities) is executed again.
+    Touching a file without changing it changes nothing (the build looks at content)."""
     project = tmp_path / "p"
     shutil.copytree(built_project, project, copy_function=shutil.copy2, symlinks=True)
     codes = _codes(project)
     others = [c for c in codes if c != "la-b"]
     assert _copies(project, codes) == _slices(project, codes)  # the built chapters used the current slices
-    (project / "params" / "authorities" / "la-b.yml").touch()
+    params = project / "params" / "authorities" / "la-b.yml"
+    params.touch()
+    (project / "data" / "la-c" / "case_files.csv").touch()
+    assert _validated(make(project, "-n", "report").stdout) == []
+    with params.open("a", encoding="utf-8") as f:
+        f.write("# reviewed\n")
     plan = make(project, "-n", "report").stdout
     assert _validated(plan) == ["la-b"]
     assert "run-authority la-b" in plan  # the others' lines are conditional: only the real build can tell

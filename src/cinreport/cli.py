@@ -392,8 +392,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("deps", help="write the Make dependency fragment")
     p.add_argument("--out", default="build/deps.mk")
     p.set_defaults(func=cmd_deps)
-    p = sub.add_parser("import", help="write an authority's data files from the forms data come in")
-    imports = p.add_subparsers(dest="import_command", required=True)
+    p = sub.add_parser("import", help="write an authority's data files from the forms data come in "
+                                      "(cinreport import FORMAT --help)")
+    imports = p.add_subparsers(dest="format", required=True, metavar="FORMAT")
     q = imports.add_parser("qdpx", help="themes.csv from a REFI-QDA project export (.qdpx) and a mapping file")
     q.add_argument("project", help="the .qdpx file (NVivo, ATLAS.ti, MAXQDA: export as REFI-QDA project)")
     q.add_argument("--authority", required=True, help="authority code, e.g. la-a")
@@ -415,10 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("bench", help="time builds of N synthetic authorities (cinreport bench --help)",
                        add_help=False)
     p.set_defaults(func=cmd_bench)
-    p = sub.add_parser("import", help="write an authority's data files from another format "
-                                      "(cinreport import FORMAT --help)")
-    formats = p.add_subparsers(dest="format", required=True, metavar="FORMAT")
-    q = formats.add_parser("cin-census", help="admin.csv from a CIN census XML return (validated, pseudonymised)")
+    q = imports.add_parser("cin-census", help="admin.csv from a CIN census XML return (validated, pseudonymised)")
     q.add_argument("xml", metavar="RETURN.xml")
     q.add_argument("--authority", required=True, help="authority code, e.g. la-a")
     q.add_argument("--out", help="file to write (default: admin.csv in the authority's data_dir, or data/CODE/)")
