@@ -32,6 +32,7 @@ from pathlib import Path
 import pandas as pd
 
 from .atomic import write_csv, write_json, write_text
+from .inert import csv_cell
 
 # The issue's order, plus old_la_code, which DfE's standard requires for local-authority rows.
 GEOGRAPHY = ["time_period", "time_identifier", "geographic_level", "country_code", "country_name", "la_name",
@@ -89,15 +90,25 @@ def tidy_frame(rows: pd.DataFrame, geography: pd.DataFrame | dict[str, str], fil
     geo = (pd.DataFrame([geography] * len(rows)) if isinstance(geography, dict)
            else geography.reset_index(drop=True))
     body = rows[[*filters, *indicators]].reset_index(drop=True).astype(str)
-    out = pd.concat([geo[GEOGRAPHY].reset_index(drop=True), body], axis=1)
-    return out.fillna("")
+    out = pd.concat([geo[GEOGRAPHY].reset_index(drop=True), body], axis=1).fillna("")
+    return text_cells(out, [*GEOGRAPHY, *filters])
+
+
+def text_cells(frame: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
+    """``frame`` with its text columns (``columns``, default all) neutralised for spreadsheets
+    (:func:`cinreport.inert.csv_cell`: a leading ``= + - @``, tab or CR gets a ``'``). Indicator
+    columns are not passed: their numbers, ``-1.5`` included, stay numbers."""
+    out = frame.copy()
+    for column in columns if columns is not None else list(out.columns):
+        out[column] = out[column].map(csv_cell)
+    return out
 
 
 def meta_frame(filters: dict[str, str], indicators: dict[str, Indicator]) -> pd.DataFrame:
     rows = [{"col_name": c, "col_type": "Filter", "label": label} for c, label in filters.items()]
     rows += [{"col_name": c, "col_type": "Indicator", "label": i.label, "indicator_unit": i.unit,
               "indicator_dp": str(i.dp)} for c, i in indicators.items()]
-    return pd.DataFrame(rows, columns=META_COLUMNS).astype(object).fillna("")
+    return text_cells(pd.DataFrame(rows, columns=META_COLUMNS).astype(object).fillna(""))
 
 
 def write_open_table(out_dir: Path | str, name: str, title: str, chapter: str, rows: pd.DataFrame,
@@ -168,7 +179,7 @@ def publish(build_dir: Path | str, dest: Path | str, synthetic: bool = False) ->
         catalogue.append(entry)
     columns = ["file_name", "metadata_file", "title", "chapter", "rows"] + (["data_status"] if synthetic else [])
     frame = pd.DataFrame(catalogue, columns=columns)
-    write_csv(dest / "datasets.csv", frame)
+    write_csv(dest / "datasets.csv", text_cells(frame, [c for c in columns if c != "rows"]))
     write_text(dest / "index.html", index_html(frame, synthetic))
     return [dest / name for name in frame["file_name"]]
 

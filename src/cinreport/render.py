@@ -1477,7 +1477,9 @@ def _typst_raw(code: str) -> dict:
 
 
 def _typst_string(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)  # a valid Typst string literal
+    from .inert import typst_string
+
+    return typst_string(text)  # a Typst string literal: content, never code
 
 
 def _part_page(title: str) -> dict:
