@@ -22,7 +22,7 @@ from .codebook import Codebook
 from .config import Authority
 from .national import CPP_BANDS, LA_LEVEL, NationalData
 from .opendata import Indicator, authority_geography, national_geography, wide_rows, write_open_table
-from .inert import markdown_code, markdown_text as md
+from .inert import markdown_code, markdown_text
 from .tables import caption_line, markdown_table
 
 SOURCE = ("Source: Department for Education, *Children in need* and *Characteristics of children in need* "
@@ -209,7 +209,7 @@ class NationalChapter:
         for p in real:
             v, st = d.area_value("cin_rate", year, p.la["code"])
             if st == "value":
-                placed.append(f"{md(p.authority.name)} ({md(p.la['name'])}) had {v:.0f}, the "
+                placed.append(f"{markdown_text(p.authority.name)} ({markdown_text(p.la['name'])}) had {v:.0f}, the "
                               f"{_ordinal(percentile_rank(las['value'], v))} percentile")
         study = (" Among the study authorities, " + "; ".join(placed) + "." if placed else
                  " The study authorities are fictional, so they have no published rate; they are compared by "
@@ -225,7 +225,7 @@ class NationalChapter:
             f"At 31 March {year}, {s['n']} English local authorities had between {s['min']:.0f} and {s['max']:.0f} "
             f"children in need per 10,000 children aged 0 to 17 (median {s['median']:.0f}; the middle half between "
             f"{s['q1']:.0f} and {s['q3']:.0f}), against {eng:.0f} for England. By region, the rate was highest in "
-            f"{md(hi['area_name'])} ({hi['value']:.0f}) and lowest in {md(lo['area_name'])} ({lo['value']:.0f}): most of the "
+            f"{markdown_text(hi['area_name'])} ({hi['value']:.0f}) and lowest in {markdown_text(lo['area_name'])} ({lo['value']:.0f}): most of the "
             f"variation is between authorities within each region.{study}",
             self.figure("national-rate", fig,
                         f"Children in need per 10,000 children at 31 March {year}, each English local authority "
@@ -294,7 +294,7 @@ class NationalChapter:
         ref = {self.label(r["code"]): 100 * r["england"] for _, r in var.iterrows() if r["england"] is not None}
         fig = figures.dot_distribution(values, "Per cent of episodes with factors identified at assessment", ref)
         top3 = var.head(3)
-        most = "; ".join(f"*{md(self.label(r['code']))}* (middle half of authorities {_pct(r['q1'])} to {_pct(r['q3'])})"
+        most = "; ".join(f"*{markdown_text(self.label(r['code']))}* (middle half of authorities {_pct(r['q1'])} to {_pct(r['q3'])})"
                          for _, r in top3.iterrows())
         table = pd.DataFrame({
             "England": [_pct(r["england"], 1) for _, r in var.iterrows()],
@@ -303,7 +303,7 @@ class NationalChapter:
             "Range": [f"{_pct(r['min'], 1)} to {_pct(r['max'], 1)}" for _, r in var.iterrows()],
         }, index=[self.label(c) for c in var["code"]])
         self.open_national_factors(year, var)
-        lead = ", ".join(f"*{md(self.label(c))}* ({_pct(var.set_index('code').loc[c, 'england'])})" for c in codes[:3])
+        lead = ", ".join(f"*{markdown_text(self.label(c))}* ({_pct(var.set_index('code').loc[c, 'england'])})" for c in codes[:3])
         return [
             "## Factors identified at assessment {#sec-national-factors}",
             f"In {year}, the factors most often identified at the end of assessment in England were {lead} of "
@@ -336,8 +336,8 @@ class NationalChapter:
             moves.append((b - a, panel, a, b))
         up = max(moves)
         down = min(moves)
-        text = (f"From {first} to {last}, the largest rise in England among these factors was in *{md(up[1])}* "
-                f"({up[2]:.0f}% to {up[3]:.0f}%)" + (f" and the largest fall in *{md(down[1])}* ({down[2]:.0f}% to "
+        text = (f"From {first} to {last}, the largest rise in England among these factors was in *{markdown_text(up[1])}* "
+                f"({up[2]:.0f}% to {up[3]:.0f}%)" + (f" and the largest fall in *{markdown_text(down[1])}* ({down[2]:.0f}% to "
                                                      f"{down[3]:.0f}%)." if down[0] < 0 else "; none fell."))
         return [text, md]
 
@@ -359,9 +359,9 @@ class NationalChapter:
                 else:
                     col[self.label(code)] = self.symbol if st == "c" else st
             rows[p.authority.name] = col
-            source = (f"published figures for {md(p.la['name'])}" if p.real else
+            source = (f"published figures for {markdown_text(p.la['name'])}" if p.real else
                       "the study's administrative data (children on plans with any factor recorded)")
-            notes.append(f"{md(p.authority.name)}: {source}")
+            notes.append(f"{markdown_text(p.authority.name)}: {source}")
         eng = {self.label(c): _pct(d.area_value(f"factor:{c}", year, d.england_code())[0]) for c in codes}
         frame = pd.DataFrame(rows)
         self.open_study_factors(year, codes)
@@ -532,12 +532,12 @@ def authority_context(authority: Authority, pub, data: NationalData, codebook: C
                     if neighbours else "")
         missing = ("" if neighbours else " Its statistical neighbours are not shown: the neighbour-groupings file "
                    "was not available, or lists none that exist today.")
-        text = (f"{md(authority.name)} is {md(p.la['name'])} ({md(p.la['code'])}) in {md(p.region_name)}. The table compares its "
+        text = (f"{markdown_text(authority.name)} is {markdown_text(p.la['name'])} ({markdown_text(p.la['code'])}) in {markdown_text(p.region_name)}. The table compares its "
                 f"published figures with {compared}its region and England.{missing}")
     else:
-        region = (f"{md(p.region_name)}, the region named in its params file," if p.region_code else
+        region = (f"{markdown_text(p.region_name)}, the region named in its params file," if p.region_code else
                   "no region (none is named in its params file, or the name is not an English region)")
-        text = (f"{md(authority.name)} has no published DfE figures (its params file gives no `new_la_code` found in "
+        text = (f"{markdown_text(authority.name)} has no published DfE figures (its params file gives no `new_la_code` found in "
                 f"the national data), so its own administrative data are set against {region} and England. "
                 f"Its share is of children on plans with any factor recorded; DfE's is of assessment episodes "
                 f"with factors, so differences are indicative. It has no statistical neighbours and no rate per "
