@@ -369,9 +369,9 @@ def _threshold(path: Path, disclosure: dict[str, Any], problems: list[str]) -> i
 def symbol_problem(symbol: str) -> str | None:
     """Why ``symbol`` cannot mark suppressed cells (it must not look like a number), or None.
 
-    Allowed: 1 to SYMBOL_MAX_LENGTH letters or ``[ ] * . : ~`` (``c``, ``[c]``, ``[low]``, ``*``, ``..``),
-    not only dots or stars... except ``..``, ``*``, ``**``; not a word Python reads as a number
-    (``nan``, ``inf``); not ``z`` or ``x``, which the report uses for not applicable and not available."""
+    Allowed: 1 to SYMBOL_MAX_LENGTH letters or ``[ ] * . : ~`` (``c``, ``[c]``, ``[low]``, ``*``, ``..``);
+    not dots alone except ``..``; not a word Python reads as a number (``nan``, ``inf``); not ``z`` or
+    ``x``, which the report uses for not applicable and not available."""
     if not symbol.strip():
         return "must not be blank"
     if len(symbol) > SYMBOL_MAX_LENGTH:
