@@ -31,6 +31,7 @@ from cinreport.opendata import (
 )
 from cinreport.render import (
     SYNTHETIC_META,
+    WEAKENED_META,
     _conditional_content,
     _quarto_command,
     render_book,
@@ -122,14 +123,14 @@ def _params(root: Path, synthetic: bool | None) -> None:
 
 
 def test_render_metadata_comes_from_params(tmp_path):
-    assert render_metadata(tmp_path) == {SYNTHETIC_META: False}  # no params/report.yml
+    assert render_metadata(tmp_path) == {SYNTHETIC_META: False, WEAKENED_META: False}  # no params/report.yml
     _params(tmp_path, True)
-    assert render_metadata(tmp_path) == {SYNTHETIC_META: True}
-    assert render_metadata(tmp_path, synthetic=False) == {SYNTHETIC_META: False}  # the caller's word wins
+    assert render_metadata(tmp_path) == {SYNTHETIC_META: True, WEAKENED_META: False}
+    assert render_metadata(tmp_path, synthetic=False) == {SYNTHETIC_META: False, WEAKENED_META: False}  # the caller's word wins
     _params(tmp_path, False)
-    assert render_metadata(tmp_path) == {SYNTHETIC_META: False}
+    assert render_metadata(tmp_path) == {SYNTHETIC_META: False, WEAKENED_META: False}
     _params(tmp_path, None)  # README: the default is false
-    assert render_metadata(tmp_path) == {SYNTHETIC_META: False}
+    assert render_metadata(tmp_path) == {SYNTHETIC_META: False, WEAKENED_META: False}
 
 
 def test_quarto_gets_the_flag_as_metadata():

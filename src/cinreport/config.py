@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ REPORT_DEFAULTS: dict[str, Any] = {
     "subtitle": "",
     "synthetic_data": False,
     "seed": 20220523,
-    "disclosure": {"threshold": 5, "symbol": "c"},
+    "disclosure": {"threshold": 5, "symbol": "c", "allow_low_threshold": False},
     "findings": {
         "cramers_v_considerable": 0.25,
         "epsilon_squared_considerable": 0.08,
@@ -58,6 +59,27 @@ PDF_PROFILES_WORDS = ("auto", "all", "none")
 PDF_PROFILES_AUTO_MAX = 12  # "auto": every profile up to this many authorities, none above
 AUTHORITY_KEYS = {"name", "data_dir", "period_start", "period_end", "new_la_code", "region", "workbook"}
 AUTHORITY_REQUIRED = ("name", "data_dir")
+
+# Disclosure control that params may not weaken without saying so (README: Refused params).
+MIN_THRESHOLD = 3          # below this only with disclosure.allow_low_threshold: true, and every output says so
+SYMBOL_MAX_LENGTH = 5      # c, x, [c], [low], .., *
+SYMBOL_CHARS = re.compile(r"[A-Za-z\[\]*.:~]+")
+SYMBOLS_IN_USE = ("z", "x")  # the report's own: z not applicable, x not available (DfE's national figures)
+# The nine English regions, as the DfE files name them (region_name; London whole).
+ENGLISH_REGIONS = ("North East", "North West", "Yorkshire and The Humber", "East Midlands", "West Midlands",
+                   "East of England", "London", "South East", "South West")
+LA_CODE_SHAPE = re.compile(r"E\d{8}")
+STUDY_TOTAL_LABEL = "All study authorities"  # la_name of rows over all study authorities (study.ALL_AUTHORITIES)
+SHOWN_CHARS = 80           # a value longer than this is cut in messages
+
+
+def show(value: Any) -> str:
+    """A value for an error message: its repr, cut to SHOWN_CHARS characters."""
+    try:
+        text = repr(value)
+    except RecursionError:  # pragma: no cover - a pathological structure
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS - 1] + "…" + f" ({len(text):,} characters)"
 
 
 class ParamsError(ValueError):
@@ -100,6 +122,13 @@ class ReportParams:
     params_file: Path | None = None
     national: dict[str, Any] = field(default_factory=dict)
     pdf_profiles: str | tuple[str, ...] = PDF_PROFILES_DEFAULT
+    allow_low_threshold: bool = False
+
+    @property
+    def suppression_weakened(self) -> bool:
+        """The threshold is below MIN_THRESHOLD (allowed by ``disclosure.allow_low_threshold``): every
+        output says that suppression was weakened."""
+        return self.disclosure_threshold < MIN_THRESHOLD
 
     def pdf_profile_codes(self, codes: list[str]) -> list[str]:
         """The authorities (of ``codes``) whose full profile goes into the PDF."""
@@ -118,7 +147,7 @@ def _pdf_profiles(path: Path, value: Any, problems: list[str]) -> str | tuple[st
     if isinstance(value, list) and all(isinstance(v, str) and AUTHORITY_CODE.fullmatch(v) for v in value):
         return tuple(value)
     problems.append(f"{path}: key 'pdf_profiles' must be auto, all, none or a list of authority codes "
-                    f"(e.g. [la-a, la-b]), found {value!r}")
+                    f"(e.g. [la-a, la-b]), found {show(value)}")
     return PDF_PROFILES_DEFAULT
 
 
@@ -167,6 +196,11 @@ def _load_yaml(path: Path, problems: list[str]) -> dict[str, Any] | None:
     except OSError as exc:
         problems.append(f"{path}: cannot be read ({exc.strerror})")
         return None
+    alias = _first_alias(text)
+    if alias is not None:
+        problems.append(f"{path}: YAML anchors and aliases ({show(alias[0])} at line {alias[1]}) are not allowed in "
+                        "params files: write each value out")
+        return None
     try:
         try:
             data = yaml.load(text, Loader=_FastLoader)  # noqa: S506 - a SafeLoader subclass
@@ -190,6 +224,20 @@ def _load_yaml(path: Path, problems: list[str]) -> dict[str, Any] | None:
     return data
 
 
+def _first_alias(text: str) -> tuple[str, int] | None:
+    """The first anchor (``&a``) or alias (``*a``) in ``text`` and its line, or None. Params never need
+    them, and an alias bomb (a billion laughs) would expand into gigabytes; scanning tokens does not
+    expand anything. A file that does not scan is left to the loader, which reports it."""
+    try:
+        for token in yaml.scan(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+            if isinstance(token, (yaml.AliasToken, yaml.AnchorToken)):
+                mark = "*" if isinstance(token, yaml.AliasToken) else "&"
+                return f"{mark}{token.value}", token.start_mark.line + 1
+    except yaml.YAMLError:
+        return None
+    return None
+
+
 def _check_keys(path: Path, data: dict[str, Any], known: set[str], required: list[str],
                 problems: list[str]) -> None:
     """Unknown and missing keys; a misspelled key is one problem that names the right key."""
@@ -207,7 +255,7 @@ def _check_keys(path: Path, data: dict[str, Any], known: set[str], required: lis
             problems.append(f"{path}: unknown key '{key}' (did you mean '{match[0]}'? "
                             f"known keys: {', '.join(sorted(known))})")
         else:
-            problems.append(f"{path}: unknown key '{key}' (known keys: {', '.join(sorted(known))})")
+            problems.append(f"{path}: unknown key {show(key)} (known keys: {', '.join(sorted(known))})")
     for key in absent:
         problems.append(f"{path}: required key '{key}' is missing")
 
@@ -220,7 +268,7 @@ def _date(path: Path, key: str, value: Any, problems: list[str]) -> dt.date | No
             return dt.date.fromisoformat(value.strip())
         except ValueError:
             pass
-    problems.append(f"{path}: key '{key}' must be a date YYYY-MM-DD, found {value!r}")
+    problems.append(f"{path}: key '{key}' must be a date YYYY-MM-DD, found {show(value)}")
     return None
 
 
@@ -239,35 +287,40 @@ def load_report(params_dir: Path | str = "params") -> ReportParams:
         value = data.get(key, default)
         if isinstance(default, dict):
             if not isinstance(value, dict):
-                problems.append(f"{path}: key '{key}' must be a mapping, found {value!r}")
+                problems.append(f"{path}: key '{key}' must be a mapping, found {show(value)}")
                 value = {}
             for sub in value:
                 if sub not in default:
                     problems.append(f"{path}: unknown key '{key}.{sub}' (known keys: {', '.join(sorted(default))})")
             for sub, sub_default in default.items():
                 sub_value = value.get(sub, sub_default)
-                if isinstance(sub_default, (int, float)) and not isinstance(sub_default, bool):
+                if (key, sub) == ("disclosure", "threshold") and isinstance(sub_value, str):
+                    pass  # reported by _threshold, which says why text is refused
+                elif isinstance(sub_default, (int, float)) and not isinstance(sub_default, bool):
                     if isinstance(sub_value, bool) or not isinstance(sub_value, (int, float)):
-                        problems.append(f"{path}: key '{key}.{sub}' must be a number, found {sub_value!r}")
+                        problems.append(f"{path}: key '{key}.{sub}' must be a number, found {show(sub_value)}")
                 elif isinstance(sub_default, str) and not isinstance(sub_value, str):
-                    problems.append(f"{path}: key '{key}.{sub}' must be text, found {sub_value!r}")
+                    problems.append(f"{path}: key '{key}.{sub}' must be text, found {show(sub_value)}")
             value = {**default, **value}
         elif isinstance(default, bool):
             if not isinstance(value, bool):
-                problems.append(f"{path}: key '{key}' must be true or false, found {value!r}")
+                problems.append(f"{path}: key '{key}' must be true or false, found {show(value)}")
         elif isinstance(default, int):
             if isinstance(value, bool) or not isinstance(value, int):
-                problems.append(f"{path}: key '{key}' must be a whole number, found {value!r}")
+                problems.append(f"{path}: key '{key}' must be a whole number, found {show(value)}")
         elif isinstance(default, str) and not isinstance(value, str):
-            problems.append(f"{path}: key '{key}' must be text, found {value!r}")
+            problems.append(f"{path}: key '{key}' must be text, found {show(value)}")
         merged[key] = value
     start = _date(path, "period_start", data.get("period_start"), problems) if "period_start" in data else None
     end = _date(path, "period_end", data.get("period_end"), problems) if "period_end" in data else None
     if start and end and end < start:
         problems.append(f"{path}: period_end {end} is before period_start {start}")
-    threshold = merged["disclosure"].get("threshold")
-    if isinstance(threshold, (int, float)) and threshold < 1:
-        problems.append(f"{path}: key 'disclosure.threshold' must be at least 1, found {threshold!r}")
+    threshold = _threshold(path, merged["disclosure"], problems)
+    symbol = merged["disclosure"].get("symbol")
+    if isinstance(symbol, str):
+        why = symbol_problem(symbol)
+        if why:
+            problems.append(f"{path}: key 'disclosure.symbol' {why}, found {show(symbol)}")
     if problems:
         raise ParamsError(problems)
     return ReportParams(
@@ -277,8 +330,9 @@ def load_report(params_dir: Path | str = "params") -> ReportParams:
         period_end=end,
         synthetic_data=merged["synthetic_data"],
         seed=merged["seed"],
-        disclosure_threshold=int(merged["disclosure"]["threshold"]),
+        disclosure_threshold=threshold,
         disclosure_symbol=str(merged["disclosure"]["symbol"]),
+        allow_low_threshold=merged["disclosure"]["allow_low_threshold"],
         findings={k: float(v) for k, v in merged["findings"].items()},
         params_file=path,
         pdf_profiles=pdf_profiles,
@@ -286,9 +340,62 @@ def load_report(params_dir: Path | str = "params") -> ReportParams:
     )
 
 
+def _threshold(path: Path, disclosure: dict[str, Any], problems: list[str]) -> int:
+    """``disclosure.threshold``: a whole number, at least MIN_THRESHOLD unless
+    ``disclosure.allow_low_threshold: true`` (then at least 1). ``5.0`` is 5; ``4.9`` and ``"5"`` are errors
+    (a number is never truncated, and text is not read as a number)."""
+    value, allow = disclosure.get("threshold"), disclosure.get("allow_low_threshold")
+    key = f"{path}: key 'disclosure.threshold'"
+    if not isinstance(allow, bool):
+        problems.append(f"{path}: key 'disclosure.allow_low_threshold' must be true or false, found {show(allow)}")
+        allow = False
+    if isinstance(value, str):
+        problems.append(f"{key} must be a whole number, not text (write it without quotes), found {show(value)}")
+        return 5
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 5  # already reported as not a number
+    if isinstance(value, float) and not value.is_integer():
+        problems.append(f"{key} must be a whole number (it is never rounded or truncated), found {show(value)}")
+        return 5
+    value = int(value)
+    if value < 1:
+        problems.append(f"{key} must be at least 1, found {show(value)}")
+    elif value < MIN_THRESHOLD and not allow:
+        problems.append(f"{key} below {MIN_THRESHOLD} weakens disclosure control (counts of {value} and over would be "
+                        f"published), found {show(value)}: use {MIN_THRESHOLD} or more, or set "
+                        "'disclosure.allow_low_threshold: true' and every output will say that suppression was weakened")
+    return value
+
+
+def symbol_problem(symbol: str) -> str | None:
+    """Why ``symbol`` cannot mark suppressed cells (it must not look like a number), or None.
+
+    Allowed: 1 to SYMBOL_MAX_LENGTH letters or ``[ ] * . : ~`` (``c``, ``[c]``, ``[low]``, ``*``, ``..``);
+    not dots alone except ``..``; not a word Python reads as a number (``nan``, ``inf``); not ``z`` or
+    ``x``, which the report uses for not applicable and not available."""
+    if not symbol.strip():
+        return "must not be blank"
+    if len(symbol) > SYMBOL_MAX_LENGTH:
+        return f"must be at most {SYMBOL_MAX_LENGTH} characters"
+    if any(ch.isdigit() for ch in symbol):
+        return "must not contain digits (a suppressed cell would read as a number)"
+    try:
+        float(symbol)
+        return "must not read as a number"
+    except ValueError:
+        pass
+    if not SYMBOL_CHARS.fullmatch(symbol):
+        return "may hold only letters and [ ] * . : ~ (e.g. c, [c], [low], *, ..)"
+    if set(symbol) <= {"."} and symbol != "..":
+        return "must not be a dot or dots alone (it would read as a decimal point), except '..'"
+    if symbol.casefold() in SYMBOLS_IN_USE:
+        return "must not be z or x, which the report uses for 'not applicable' and 'not available'"
+    return None
+
+
 def authority_files(params_dir: Path | str = "params") -> list[Path]:
     """The authority params files, sorted by code: the parameter grid is the folder's content."""
-    return sorted((Path(params_dir) / "authorities").glob("*.yml"))
+    return sorted(p for p in (Path(params_dir) / "authorities").glob("*.yml") if not p.name.startswith("."))
 
 
 def load_authority(path: Path | str, report: ReportParams | None = None,
@@ -312,7 +419,8 @@ def _load_authority(path: Path, report: ReportParams | None, root: Path | str, c
     _check_keys(path, data, AUTHORITY_KEYS, list(AUTHORITY_REQUIRED), problems)
     for key in ("name", "data_dir", "new_la_code", "region", "workbook"):
         if key in data and data[key] is not None and not isinstance(data[key], str):
-            problems.append(f"{path}: key '{key}' must be text, found {data[key]!r}")
+            problems.append(f"{path}: key '{key}' must be text, found {show(data[key])}")
+    _check_text(path, data, report, root, problems)
     start = _date(path, "period_start", data["period_start"], problems) if "period_start" in data else (
         report.period_start if report else None)
     end = _date(path, "period_end", data["period_end"], problems) if "period_end" in data else (
@@ -330,9 +438,97 @@ def _load_authority(path: Path, report: ReportParams | None, root: Path | str, c
             problems.append(f"{path}: data_dir '{data['data_dir']}' is a file, not a folder")
     if problems:
         raise ParamsError(problems)
+    region = data.get("region")
     return Authority(code=code, name=data["name"], data_dir=data_dir, period_start=start,
                      period_end=end, params_file=path, new_la_code=data.get("new_la_code"),
-                     region=data.get("region"), workbook=data.get("workbook"))
+                     region=_REGION_KEYS.get(_region_key(region), region) if isinstance(region, str) else region,
+                     workbook=data.get("workbook"))
+
+
+def _region_key(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+_REGION_KEYS = {_region_key(r): r for r in ENGLISH_REGIONS}
+
+
+@functools.lru_cache(maxsize=8)
+def _dfe_names(path: str, stamp: tuple[int, int]) -> dict[str, str] | None:
+    """new_la_code -> la_name of the local authorities in a DfE file (None if it has no such columns)."""
+    import csv
+
+    names: dict[str, str] = {}
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            reader = csv.DictReader(fh)
+            if not {"new_la_code", "la_name"} <= set(reader.fieldnames or []):
+                return None
+            for row in reader:
+                code = (row.get("new_la_code") or "").strip()
+                if code:
+                    names[code] = (row.get("la_name") or "").strip()
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+    return names
+
+
+def dfe_authorities(report: ReportParams | None, root: Path | str = ".") -> tuple[dict[str, str], Path] | None:
+    """The local authorities (code -> name) in the DfE children-in-need file the report's ``national``
+    settings name, and that file; None when it is not there (then only the code's shape is checked)."""
+    if report is None or not report.national.get("children_in_need"):
+        return None
+    from .national import national_dir
+
+    path = national_dir(report.national, root) / str(report.national["children_in_need"])
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    names = _dfe_names(str(path), (st.st_mtime_ns, st.st_size))
+    return (names, path) if names else None
+
+
+def _check_text(path: Path, data: dict[str, Any], report: ReportParams | None, root: Path | str,
+                problems: list[str]) -> None:
+    """``name`` not blank and not the study-total label; ``region`` one of the nine English regions;
+    ``new_la_code`` a code in the DfE files (or, without them, shaped like one)."""
+    name = data.get("name")
+    if isinstance(name, str) and name != "":  # "" is reported as a missing required key
+        if not name.strip():
+            problems.append(f"{path}: key 'name' must not be blank, found {show(name)}")
+        elif _region_key(name) == _region_key(STUDY_TOTAL_LABEL):
+            problems.append(f"{path}: key 'name' must differ from '{STUDY_TOTAL_LABEL}', the label of rows over all "
+                            f"study authorities, found {show(name)}")
+    region = data.get("region")
+    if isinstance(region, str) and _region_key(region) not in _REGION_KEYS:
+        close = difflib.get_close_matches(region, ENGLISH_REGIONS, n=1, cutoff=0.6)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        problems.append(f"{path}: key 'region' must be an English region{hint}, found {show(region)}; the regions "
+                        f"are: {', '.join(ENGLISH_REGIONS)}")
+    code = data.get("new_la_code")
+    if not isinstance(code, str) or code == "":
+        return
+    if not LA_CODE_SHAPE.fullmatch(code):
+        problems.append(f"{path}: key 'new_la_code' must be an English local-authority code, E and 8 digits "
+                        f"(e.g. E09000001), found {show(code)}{_closest_la(name, report, root)}")
+        return
+    known = dfe_authorities(report, root)
+    if known is not None and code not in known[0]:
+        problems.append(f"{path}: key 'new_la_code' {show(code)} is not a local authority in {known[1].name}"
+                        f"{_closest_la(name, report, root)}")
+
+
+def _closest_la(name: Any, report: ReportParams | None, root: Path | str) -> str:
+    """' (closest by name in the DfE files: Barnet E09000003)', or '' when there is none."""
+    known = dfe_authorities(report, root)
+    if known is None or not isinstance(name, str) or not name.strip():
+        return ""
+    by_name = {n.casefold(): (n, c) for c, n in sorted(known[0].items())}
+    match = difflib.get_close_matches(name.casefold(), list(by_name), n=1, cutoff=0.6)
+    if not match:
+        return ""
+    n, c = by_name[match[0]]
+    return f" (closest by name in the DfE files: {n} {c})"
 
 
 def load_authorities(params_dir: Path | str = "params", root: Path | str = ".",
@@ -348,6 +544,10 @@ def load_authorities(params_dir: Path | str = "params", root: Path | str = ".",
     folder = Path(params_dir) / "authorities"
     files = authority_files(params_dir)
     misnamed = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".YAML", ".YML")) if folder.is_dir() else []
+    hidden = sorted(p for p in folder.glob(".*.yml")) if folder.is_dir() else []
+    for other in hidden:
+        problems.append(f"{other}: not read: a hidden file (its name starts with '.'); rename it to "
+                        f"{other.name.lstrip('.')} to use it, or remove it")
     for other in misnamed:
         problems.append(f"{other}: not read: authority params files must end in '.yml' "
                         f"(rename it to {other.stem}.yml)")
@@ -367,10 +567,11 @@ def load_authorities(params_dir: Path | str = "params", root: Path | str = ".",
         if not data:
             continue
         name, data_dir = data.get("name"), data.get("data_dir")
-        if isinstance(name, str) and name:
-            if name in names:
-                problems.append(f"{path}: name '{name}' is also used by authority '{names[name]}'")
-            names.setdefault(name, path.stem)
+        if isinstance(name, str) and name.strip():
+            key = _region_key(name)  # "Authority  A" and "authority a" are the same name to a reader
+            if key in names:
+                problems.append(f"{path}: name {show(name)} is also used by authority '{names[key]}'")
+            names.setdefault(key, path.stem)
         if isinstance(data_dir, str) and data_dir:
             resolved = (Path(root) / data_dir).resolve()
             if resolved in dirs:

@@ -21,6 +21,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from .atomic import write_bytes  # noqa: E402
+from .inert import markdown_attribute, markdown_text  # noqa: E402
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -33,12 +34,14 @@ def set_theme() -> None:
     """Apply the report's single figure style."""
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE, font="DejaVu Sans",
                   rc={"figure.dpi": DPI, "savefig.dpi": DPI, "axes.titleweight": "bold",
-                      "svg.hashsalt": "cinreport", "axes.spines.top": False, "axes.spines.right": False})
+                      "svg.hashsalt": "cinreport", "axes.spines.top": False, "axes.spines.right": False,
+                      # labels are names and codebook text: a "$" is a dollar sign, never mathtext
+                      "text.parse_math": False})
 
 
 @dataclass(frozen=True)
 class SavedFigure:
-    """A saved figure and how to show it."""
+    """A saved figure and how to show it; ``caption`` and ``alt`` are text (escaped for Markdown here)."""
 
     path: Path
     label: str
@@ -47,8 +50,8 @@ class SavedFigure:
 
     def markdown(self, relative_to: Path) -> str:
         rel = Path(self.path).resolve().relative_to(Path(relative_to).resolve())
-        alt = self.alt.replace('"', "'")
-        return f'![{self.caption}]({rel.as_posix()}){{#{self.label} fig-alt="{alt}"}}'
+        return (f"![{markdown_text(self.caption)}]({rel.as_posix()})"
+                f'{{#{self.label} fig-alt="{markdown_attribute(self.alt)}"}}')
 
 
 def save(fig: plt.Figure, path: Path | str, label: str, caption: str, alt: str) -> SavedFigure:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from .inert import markdown_code, markdown_text
 from .stats import TestResult, chi2_or_exact, classify_variation, kruskal_epsilon, wilson_interval
 from .tables import MANY_GROUPS
 
@@ -161,7 +162,7 @@ def by_authority_text(values: dict[str, str], names: dict[str, str] | None = Non
             return f"all suppressed across {len(values)} authorities"
         return (f"from {numbers[0]:g} to {numbers[-1]:g} across the {len(numbers)} authorities with a published "
                 f"figure (of {len(values)})")
-    return ", ".join(f"{names.get(c, c)} {v}" for c, v in sorted(values.items()))
+    return ", ".join(f"{markdown_text(names.get(c, c))} {markdown_text(v)}" for c, v in sorted(values.items()))
 
 
 
@@ -295,7 +296,7 @@ def _share_words(pub, name: str) -> str:
     """A published share as a percentage for a sentence: '45%', or '`c` (suppressed)'."""
     o = pub.obj(name)
     p = pub.percent(o["k"], o["n"])
-    return f"`{p}` (suppressed)" if p == pub.symbol else p
+    return f"{markdown_code(p)} (suppressed)" if p == pub.symbol else p
 
 
 def involvement_finding(metrics: dict[str, dict], t: dict[str, float], pub) -> Finding:
@@ -379,7 +380,7 @@ def recording_finding(metrics: dict[str, dict], t: dict[str, float], pub, names:
                 o = pub.obj(f"{code}/recorded/{source}/{FIELD_KEYS.get(col, col)}")
                 s = pub.share(o["k"], o["n"])
                 if s is None:
-                    hidden.append(f"{names.get(code, code)} {SOURCE_NAMES[source]}")
+                    hidden.append(f"{markdown_text(names.get(code, code))} {SOURCE_NAMES[source]}")
                 elif best is None or s < best:
                     best = s
         return best, hidden
@@ -392,7 +393,7 @@ def recording_finding(metrics: dict[str, dict], t: dict[str, float], pub, names:
             if low is not None and low < t["completeness_gap"]:
                 parts.append(f"{name} (recorded for as few as {round(100 * low)}% of children in one authority)")
             else:
-                parts.append(f"{name} (the lowest share is suppressed, `{pub.symbol}`, to protect a small count)")
+                parts.append(f"{name} (the lowest share is suppressed, {markdown_code(pub.symbol)}, to protect a small count)")
         sentence = f"Some characteristics of children on plans were often not recorded: {', '.join(parts)}."
     else:
         sentence = "Children's characteristics were well recorded in every authority."

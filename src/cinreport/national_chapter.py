@@ -22,7 +22,8 @@ from .codebook import Codebook
 from .config import Authority
 from .national import CPP_BANDS, LA_LEVEL, NationalData
 from .opendata import Indicator, authority_geography, national_geography, wide_rows, write_open_table
-from .tables import markdown_table
+from .inert import markdown_code, markdown_text
+from .tables import caption_line, markdown_table
 
 SOURCE = ("Source: Department for Education, *Children in need* and *Characteristics of children in need* "
           "statistics (Explore Education Statistics), and ONS mid-year population estimates. Contains public "
@@ -162,7 +163,7 @@ class NationalChapter:
 
     def table(self, name: str, frame: pd.DataFrame, index_label: str, caption: str) -> str:
         write_csv(self.out_dir / "tables" / f"{name}.csv", frame.reset_index(names=index_label))
-        return markdown_table(frame, index_label=index_label) + f"\n\n: {caption} {{#tbl-{name}}}"
+        return markdown_table(frame, index_label=index_label) + "\n\n" + caption_line(caption, f"tbl-{name}")
 
     def open_national_factors(self, year: str, var: pd.DataFrame) -> None:
         cols = {"england": "england_percent", "median": "la_median_percent", "q1": "la_lower_quartile_percent",
@@ -208,7 +209,7 @@ class NationalChapter:
         for p in real:
             v, st = d.area_value("cin_rate", year, p.la["code"])
             if st == "value":
-                placed.append(f"{p.authority.name} ({p.la['name']}) had {v:.0f}, the "
+                placed.append(f"{markdown_text(p.authority.name)} ({markdown_text(p.la['name'])}) had {v:.0f}, the "
                               f"{_ordinal(percentile_rank(las['value'], v))} percentile")
         study = (" Among the study authorities, " + "; ".join(placed) + "." if placed else
                  " The study authorities are fictional, so they have no published rate; they are compared by "
@@ -224,7 +225,7 @@ class NationalChapter:
             f"At 31 March {year}, {s['n']} English local authorities had between {s['min']:.0f} and {s['max']:.0f} "
             f"children in need per 10,000 children aged 0 to 17 (median {s['median']:.0f}; the middle half between "
             f"{s['q1']:.0f} and {s['q3']:.0f}), against {eng:.0f} for England. By region, the rate was highest in "
-            f"{hi['area_name']} ({hi['value']:.0f}) and lowest in {lo['area_name']} ({lo['value']:.0f}): most of the "
+            f"{markdown_text(hi['area_name'])} ({hi['value']:.0f}) and lowest in {markdown_text(lo['area_name'])} ({lo['value']:.0f}): most of the "
             f"variation is between authorities within each region.{study}",
             self.figure("national-rate", fig,
                         f"Children in need per 10,000 children at 31 March {year}, each English local authority "
@@ -293,7 +294,7 @@ class NationalChapter:
         ref = {self.label(r["code"]): 100 * r["england"] for _, r in var.iterrows() if r["england"] is not None}
         fig = figures.dot_distribution(values, "Per cent of episodes with factors identified at assessment", ref)
         top3 = var.head(3)
-        most = "; ".join(f"*{self.label(r['code'])}* (middle half of authorities {_pct(r['q1'])} to {_pct(r['q3'])})"
+        most = "; ".join(f"*{markdown_text(self.label(r['code']))}* (middle half of authorities {_pct(r['q1'])} to {_pct(r['q3'])})"
                          for _, r in top3.iterrows())
         table = pd.DataFrame({
             "England": [_pct(r["england"], 1) for _, r in var.iterrows()],
@@ -302,7 +303,7 @@ class NationalChapter:
             "Range": [f"{_pct(r['min'], 1)} to {_pct(r['max'], 1)}" for _, r in var.iterrows()],
         }, index=[self.label(c) for c in var["code"]])
         self.open_national_factors(year, var)
-        lead = ", ".join(f"*{self.label(c)}* ({_pct(var.set_index('code').loc[c, 'england'])})" for c in codes[:3])
+        lead = ", ".join(f"*{markdown_text(self.label(c))}* ({_pct(var.set_index('code').loc[c, 'england'])})" for c in codes[:3])
         return [
             "## Factors identified at assessment {#sec-national-factors}",
             f"In {year}, the factors most often identified at the end of assessment in England were {lead} of "
@@ -335,8 +336,8 @@ class NationalChapter:
             moves.append((b - a, panel, a, b))
         up = max(moves)
         down = min(moves)
-        text = (f"From {first} to {last}, the largest rise in England among these factors was in *{up[1]}* "
-                f"({up[2]:.0f}% to {up[3]:.0f}%)" + (f" and the largest fall in *{down[1]}* ({down[2]:.0f}% to "
+        text = (f"From {first} to {last}, the largest rise in England among these factors was in *{markdown_text(up[1])}* "
+                f"({up[2]:.0f}% to {up[3]:.0f}%)" + (f" and the largest fall in *{markdown_text(down[1])}* ({down[2]:.0f}% to "
                                                      f"{down[3]:.0f}%)." if down[0] < 0 else "; none fell."))
         return [text, md]
 
@@ -358,9 +359,9 @@ class NationalChapter:
                 else:
                     col[self.label(code)] = self.symbol if st == "c" else st
             rows[p.authority.name] = col
-            source = (f"published figures for {p.la['name']}" if p.real else
+            source = (f"published figures for {markdown_text(p.la['name'])}" if p.real else
                       "the study's administrative data (children on plans with any factor recorded)")
-            notes.append(f"{p.authority.name}: {source}")
+            notes.append(f"{markdown_text(p.authority.name)}: {source}")
         eng = {self.label(c): _pct(d.area_value(f"factor:{c}", year, d.england_code())[0]) for c in codes}
         frame = pd.DataFrame(rows)
         self.open_study_factors(year, codes)
@@ -381,7 +382,7 @@ class NationalChapter:
             self.table("national-study-factors", frame, "Factor",
                        f"Factors identified at assessment: study authorities against England, {year} "
                        f"(percentile among local authorities in brackets)")
-            + (f"\n\n`{self.symbol}` = suppressed: fewer than {self.threshold} children have, or do not have, the "
+            + (f"\n\n{markdown_code(self.symbol)} = suppressed: fewer than {self.threshold} children have, or do not have, the "
                f"factor, or the share would give a suppressed count back." if (frame == self.symbol).any().any() else ""),
         ]
 
@@ -531,17 +532,17 @@ def authority_context(authority: Authority, pub, data: NationalData, codebook: C
                     if neighbours else "")
         missing = ("" if neighbours else " Its statistical neighbours are not shown: the neighbour-groupings file "
                    "was not available, or lists none that exist today.")
-        text = (f"{authority.name} is {p.la['name']} ({p.la['code']}) in {p.region_name}. The table compares its "
+        text = (f"{markdown_text(authority.name)} is {markdown_text(p.la['name'])} ({markdown_text(p.la['code'])}) in {markdown_text(p.region_name)}. The table compares its "
                 f"published figures with {compared}its region and England.{missing}")
     else:
-        region = (f"{p.region_name}, the region named in its params file," if p.region_code else
+        region = (f"{markdown_text(p.region_name)}, the region named in its params file," if p.region_code else
                   "no region (none is named in its params file, or the name is not an English region)")
-        text = (f"{authority.name} has no published DfE figures (its params file gives no `new_la_code` found in "
+        text = (f"{markdown_text(authority.name)} has no published DfE figures (its params file gives no `new_la_code` found in "
                 f"the national data), so its own administrative data are set against {region} and England. "
                 f"Its share is of children on plans with any factor recorded; DfE's is of assessment episodes "
                 f"with factors, so differences are indicative. It has no statistical neighbours and no rate per "
                 f"10,000 (`z`: not applicable).")
-    note = (f"\n\n`{symbol}` = suppressed: fewer than {threshold} children have, or do not have, the factor, or "
+    note = (f"\n\n{markdown_code(symbol)} = suppressed: fewer than {threshold} children have, or do not have, the factor, or "
             "the share would give a suppressed count back."
             if (frame == symbol).any().any() else "")
     if out_dir is not None:
@@ -552,8 +553,8 @@ def authority_context(authority: Authority, pub, data: NationalData, codebook: C
                          {"value": Indicator("Value (per 10,000 children, or per cent of episodes with factors)")})
     return "\n\n".join([head, text,
                         markdown_table(frame, index_label="Measure")
-                        + f"\n\n: {authority.name} against England"
-                        + (f", {p.region_name}" if p.region_code else "")
-                        + (" and statistical neighbours" if neighbours else "")
-                        + f" {{#tbl-{code}-national}}" + note,
+                        + "\n\n" + caption_line(f"{authority.name} against England"
+                                                + (f", {p.region_name}" if p.region_code else "")
+                                                + (" and statistical neighbours" if neighbours else ""),
+                                                f"tbl-{code}-national") + note,
                         f"{SOURCE} {SYMBOLS_NOTE}"])

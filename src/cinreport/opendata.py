@@ -32,6 +32,7 @@ from pathlib import Path
 import pandas as pd
 
 from .atomic import write_csv, write_json, write_text
+from .inert import csv_cell
 
 # The issue's order, plus old_la_code, which DfE's standard requires for local-authority rows.
 GEOGRAPHY = ["time_period", "time_identifier", "geographic_level", "country_code", "country_name", "la_name",
@@ -89,15 +90,25 @@ def tidy_frame(rows: pd.DataFrame, geography: pd.DataFrame | dict[str, str], fil
     geo = (pd.DataFrame([geography] * len(rows)) if isinstance(geography, dict)
            else geography.reset_index(drop=True))
     body = rows[[*filters, *indicators]].reset_index(drop=True).astype(str)
-    out = pd.concat([geo[GEOGRAPHY].reset_index(drop=True), body], axis=1)
-    return out.fillna("")
+    out = pd.concat([geo[GEOGRAPHY].reset_index(drop=True), body], axis=1).fillna("")
+    return text_cells(out, [*GEOGRAPHY, *filters])
+
+
+def text_cells(frame: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
+    """``frame`` with its text columns (``columns``, default all) neutralised for spreadsheets
+    (:func:`cinreport.inert.csv_cell`: a leading ``= + - @``, tab or CR gets a ``'``). Indicator
+    columns are not passed: their numbers, ``-1.5`` included, stay numbers."""
+    out = frame.copy()
+    for column in columns if columns is not None else list(out.columns):
+        out[column] = out[column].map(csv_cell)
+    return out
 
 
 def meta_frame(filters: dict[str, str], indicators: dict[str, Indicator]) -> pd.DataFrame:
     rows = [{"col_name": c, "col_type": "Filter", "label": label} for c, label in filters.items()]
     rows += [{"col_name": c, "col_type": "Indicator", "label": i.label, "indicator_unit": i.unit,
               "indicator_dp": str(i.dp)} for c, i in indicators.items()]
-    return pd.DataFrame(rows, columns=META_COLUMNS).astype(object).fillna("")
+    return text_cells(pd.DataFrame(rows, columns=META_COLUMNS).astype(object).fillna(""))
 
 
 def write_open_table(out_dir: Path | str, name: str, title: str, chapter: str, rows: pd.DataFrame,
@@ -143,7 +154,11 @@ def open_tables(build_dir: Path | str) -> list[Path]:
     return [p for p in found if not p.name.endswith(".meta.csv")]
 
 
-def publish(build_dir: Path | str, dest: Path | str, synthetic: bool = False) -> list[Path]:
+WEAKENED = "weakened"  # suppression column of the catalogue when the threshold is below 3 (allowed in params)
+WEAKENED_LABEL = " (suppression weakened)"
+
+
+def publish(build_dir: Path | str, dest: Path | str, synthetic: bool = False, weakened: bool = False) -> list[Path]:
     """Copy every open-data table with its metadata into ``dest`` and write the catalogue
     (``datasets.csv``) and ``index.html``. ``dest`` is inside the book being built, so the book and
     its data are swapped into place together.
@@ -161,15 +176,21 @@ def publish(build_dir: Path | str, dest: Path | str, synthetic: bool = False) ->
                  "chapter": about["chapter"], "rows": about["rows"]}
         if synthetic:
             entry["data_status"] = SYNTHETIC if is_study_table(path) else DFE_PUBLISHED
-        if entry.get("data_status") == SYNTHETIC:
-            write_csv(dest / meta.name, synthetic_meta(_read_text_csv(meta)))
+        study = is_study_table(path) if (synthetic or weakened) else False
+        if weakened:
+            entry["suppression"] = WEAKENED if study else ""
+        if entry.get("data_status") == SYNTHETIC or (weakened and study):
+            frame = _read_text_csv(meta)
+            frame = synthetic_meta(frame) if entry.get("data_status") == SYNTHETIC else frame
+            write_csv(dest / meta.name, weakened_meta(frame) if weakened and study else frame)
         else:
             shutil.copyfile(meta, dest / meta.name)
         catalogue.append(entry)
-    columns = ["file_name", "metadata_file", "title", "chapter", "rows"] + (["data_status"] if synthetic else [])
+    columns = (["file_name", "metadata_file", "title", "chapter", "rows"] + (["data_status"] if synthetic else [])
+               + (["suppression"] if weakened else []))
     frame = pd.DataFrame(catalogue, columns=columns)
-    write_csv(dest / "datasets.csv", frame)
-    write_text(dest / "index.html", index_html(frame, synthetic))
+    write_csv(dest / "datasets.csv", text_cells(frame, [c for c in columns if c != "rows"]))
+    write_text(dest / "index.html", index_html(frame, synthetic, weakened))
     return [dest / name for name in frame["file_name"]]
 
 
@@ -184,6 +205,27 @@ def is_study_table(path: Path | str) -> bool:
     figures for England (the National context chapter's spread across all LAs)."""
     levels = _read_text_csv(Path(path)).get("geographic_level")
     return levels is None or bool((levels.str.strip() != "National").any())
+
+
+def weakened_meta(meta: pd.DataFrame) -> pd.DataFrame:
+    """A ``.meta.csv`` frame whose indicator labels say that suppression was weakened."""
+    out = meta.copy()
+    indicator = (out["col_type"].str.strip().str.lower() == "indicator") & ~out["label"].str.contains(
+        WEAKENED_LABEL, regex=False)
+    out.loc[indicator, "label"] = out.loc[indicator, "label"] + WEAKENED_LABEL
+    return out
+
+
+WEAKENED_NOTICE = """<div class="callout callout-warning suppression-notice" role="note">
+<div class="callout-title">Suppression weakened</div>
+<div class="callout-body"><p>Disclosure control in this build is weaker than the project's rules: the
+threshold in <code>params/report.yml</code> is below 3 (<code>disclosure.allow_low_threshold</code>), so
+small counts are published. Tables holding study figures say so in their metadata (indicator labels end
+in &ldquo;(suppression weakened)&rdquo;) and as <code>weakened</code> in the <code>suppression</code>
+column of <a href="datasets.csv">datasets.csv</a>. Not for publication without an output checker's
+approval.</p></div>
+</div>
+"""
 
 
 def synthetic_meta(meta: pd.DataFrame) -> pd.DataFrame:
@@ -226,7 +268,7 @@ regions, statistical neighbours) are real.{only}</p></div>
 """
 
 
-def index_html(catalogue: pd.DataFrame, synthetic: bool = False) -> str:
+def index_html(catalogue: pd.DataFrame, synthetic: bool = False, weakened: bool = False) -> str:
     """The open-data page; with ``synthetic``, a notice at the top and a Status column."""
     def status(r) -> str:
         return f"<td>{html.escape(STATUS_TEXT.get(r.data_status, r.data_status))}</td>" if synthetic else ""
@@ -236,7 +278,7 @@ def index_html(catalogue: pd.DataFrame, synthetic: bool = False) -> str:
         f'<td><a href="{html.escape(r.metadata_file)}">{html.escape(r.metadata_file)}</a></td>'
         f"<td>{html.escape(r.title)}</td><td>{html.escape(r.chapter)}</td><td>{r.rows}</td>{status(r)}</tr>"
         for r in catalogue.itertuples())
-    notice = synthetic_notice(catalogue) if synthetic else ""
+    notice = (WEAKENED_NOTICE if weakened else "") + (synthetic_notice(catalogue) if synthetic else "")
     status_head = '<th scope="col">Status</th>' if synthetic else ""
     return f"""<!DOCTYPE html>
 <html lang="en-GB">

@@ -14,6 +14,7 @@ import pandas as pd
 
 from .atomic import write_csv
 from .config import load_authorities, load_report
+from .inert import markdown_code, markdown_text
 from .publication import Published
 from .tables import markdown_table
 
@@ -68,7 +69,7 @@ def comparison(params_dir: str = "params", build_dir: str = "build", out_dir: st
         row = profile_row(pub, a.code)
         row["Full profile"] = "in this PDF" if a.code in in_pdf else "HTML book"
         csv_rows.append({"code": a.code, "authority": a.name, **row})
-        rows[f"[{a.name}](../authorities/{a.code}/authority.ipynb)"] = row
+        rows[f"[{markdown_text(a.name)}](../authorities/{a.code}/authority.ipynb)"] = row
     frame = pd.DataFrame.from_dict(rows, orient="index")
     out = Path(out_dir or Path(build_dir) / "study")
     write_csv(out / "tables" / "profiles.csv", pd.DataFrame(csv_rows))
@@ -84,8 +85,8 @@ def comparison(params_dir: str = "params", build_dir: str = "build", out_dir: st
     return [
         "# Authority profiles at a glance {#sec-profiles}",
         f"The study covers {len(codes)} authorities. {where} Shares based on a small count are shown as "
-        f"`{report.disclosure_symbol}`.",
-        markdown_table(frame, index_label="Authority")
+        f"{markdown_code(report.disclosure_symbol)}.",
+        markdown_table(frame, index_label="Authority", markdown_index=True)
         + "\n\n: Headline measures by authority: case files reviewed, children on plans in the administrative "
           "data, their median plan length, and the share of services that were advice, guidance or "
           "co-ordination {#tbl-profiles}",

@@ -41,6 +41,7 @@ from typing import Any
 import pandas as pd
 
 from . import attack
+from .inert import markdown_code, markdown_text
 
 ALL = "*"  # the authority of a number summed over every study authority
 
@@ -595,6 +596,10 @@ class Published:
         v = self.value(key)
         return self.symbol if v is None else f"{v:,}"
 
+    def md_text(self, key: str) -> str:
+        """:meth:`text` for a Markdown sentence (the symbol escaped)."""
+        return markdown_text(self.text(key))
+
     def obj(self, name: str) -> dict:
         try:
             return self.objects[name]
@@ -623,9 +628,9 @@ class Published:
         k = self.value(k_key)
         unit = f" {unit}" if unit else ""
         if n is None:
-            return f"a suppressed number (`{self.symbol}`)"
+            return f"a suppressed number ({markdown_code(self.symbol)})"
         if k is None:
-            return f"`{self.symbol}` of {n:,}{unit} (suppressed)"
+            return f"{markdown_code(self.symbol)} of {n:,}{unit} (suppressed)"
         return f"{k:,} of {n:,}{unit} ({self.percent(k_key, n_key)})"
 
     def proportion(self, k_key: str, n_key: str) -> tuple[str, str, str]:

@@ -142,6 +142,10 @@ def book_config(root: Path) -> dict:
 # Metadata the build sets from params/report.yml, for both renderers (Quarto: ``-M key:value``).
 SYNTHETIC_META = "synthetic-data"  # true when synthetic_data: true; chapters use when-meta on it
 SYNTHETIC_LABEL = "Synthetic data"
+WEAKENED_META = "suppression-weakened"  # true when the threshold is below 3 (disclosure.allow_low_threshold)
+WEAKENED_LABEL = "Suppression weakened"
+WEAKENED_NOTE = ("Disclosure control is weaker than the project's rules: the threshold in params/report.yml is "
+                 "below 3 (disclosure.allow_low_threshold). Not for publication without an output checker's approval.")
 SYNTHETIC_NOTE = ("The figures in this report come from synthetic data for fictional authorities. "
                   "They describe no real child, family or authority.")
 
@@ -153,16 +157,18 @@ def render_metadata(root: Path, synthetic: bool | None = None) -> dict[str, bool
     Quarto receives it as ``-M synthetic-data:true|false``; the fallback renderer evaluates
     ``when-meta``/``unless-meta`` against it and puts the flag on the PDF's cover and running
     header."""
-    if synthetic is None:
-        synthetic = False
-        if (Path(root) / "params" / "report.yml").is_file():
-            from .config import ParamsError, load_report
+    weakened = False
+    if (Path(root) / "params" / "report.yml").is_file():
+        from .config import ParamsError, load_report
 
-            try:
-                synthetic = load_report(Path(root) / "params").synthetic_data
-            except ParamsError as exc:
-                raise RenderError(f"Cannot read synthetic_data from params/report.yml: {exc}") from exc
-    return {SYNTHETIC_META: bool(synthetic)}
+        try:
+            report = load_report(Path(root) / "params")
+        except ParamsError as exc:
+            raise RenderError(f"Cannot read synthetic_data from params/report.yml: {exc}") from exc
+        weakened = report.suppression_weakened
+        if synthetic is None:
+            synthetic = report.synthetic_data
+    return {SYNTHETIC_META: bool(synthetic), WEAKENED_META: bool(weakened)}
 
 
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n(?:---|\.\.\.)\s*\n", re.S)
@@ -351,9 +357,9 @@ def render_book(root: Path, out_dir: Path, renderer: str | None = None, cache_di
         flagged = metadata[SYNTHETIC_META]
         if renderer == "quarto":
             _render_quarto(root, tmp, metadata)
-            publish(root / "build", tmp / "data", synthetic=flagged)
+            publish(root / "build", tmp / "data", synthetic=flagged, weakened=metadata[WEAKENED_META])
         else:
-            publish(root / "build", tmp / "data", synthetic=flagged)
+            publish(root / "build", tmp / "data", synthetic=flagged, weakened=metadata[WEAKENED_META])
             cache = PandocCache(Path(cache_dir)) if cache_dir else None
             _render_fallback(root, chapters, tmp, cache, frozenset(pdf_exclude), metadata)
             if cache:
@@ -1407,7 +1413,7 @@ $endif$
     set text(size: 8pt, fill: luma(80))
     grid(
       columns: (1fr, auto), column-gutter: 1em,
-      align(left)[$shorttitle$$if(synthetic)$#h(0.8em)#text(weight: "bold", fill: rgb("#7a4300"))[$synthetic-label$]$endif$],
+      align(left)[$shorttitle$$if(synthetic)$#h(0.8em)#text(weight: "bold", fill: rgb("#7a4300"))[$synthetic-label$]$endif$$if(weakened)$#h(0.8em)#text(weight: "bold", fill: rgb("#a00000"))[$weakened-label$]$endif$],
       align(right, running-chapter()),
     )
     v(-0.5em)
@@ -1458,6 +1464,15 @@ $endif$
     #text(size: 10pt)[$synthetic-note$]
   ]
   $endif$
+  $if(weakened)$
+  #v(1.5em)
+  #block(width: 80%, inset: (x: 1.2em, y: 0.9em), radius: 2pt, stroke: 1.2pt + rgb("#a00000"),
+         fill: rgb("#a00000").lighten(93%))[
+    #text(size: 15pt, weight: "bold", fill: rgb("#a00000"))[$weakened-label$]
+    #v(0.3em, weak: true)
+    #text(size: 10pt)[$weakened-note$]
+  ]
+  $endif$
   #v(1fr)
   #text(size: 9pt, fill: luma(80))[$renderer$]
 ]
@@ -1477,7 +1492,9 @@ def _typst_raw(code: str) -> dict:
 
 
 def _typst_string(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)  # a valid Typst string literal
+    from .inert import typst_string
+
+    return typst_string(text)  # a Typst string literal: content, never code
 
 
 def _part_page(title: str) -> dict:
@@ -1613,6 +1630,10 @@ def _write_pdf(docs: list[_Doc], api_version, meta: dict, description: str, out:
         doc_meta["synthetic"] = {"t": "MetaBool", "c": True}
         doc_meta["synthetic-label"] = {"t": "MetaString", "c": SYNTHETIC_LABEL}
         doc_meta["synthetic-note"] = {"t": "MetaString", "c": SYNTHETIC_NOTE}
+    if meta.get("weakened"):  # the cover and the running header say so too
+        doc_meta["weakened"] = {"t": "MetaBool", "c": True}
+        doc_meta["weakened-label"] = {"t": "MetaString", "c": WEAKENED_LABEL}
+        doc_meta["weakened-note"] = {"t": "MetaString", "c": WEAKENED_NOTE}
     book = {"pandoc-api-version": api_version, "meta": doc_meta, "blocks": _pdf_blocks(docs, out)}
     template = work / "book-template.typst"
     template.write_text(_TYPST_TEMPLATE, encoding="utf-8")
@@ -1683,6 +1704,7 @@ def _render_fallback(root: Path, chapters: list[Chapter], out: Path, cache: Pand
     description = renderer_description("pandoc-typst")
     meta = _book_meta(root)
     meta["synthetic"] = bool((build_meta or {}).get(SYNTHETIC_META))
+    meta["weakened"] = bool((build_meta or {}).get(WEAKENED_META))
     conditions = _conditions(root, build_meta)
     pages = page_names(chapters)
     chapter_pages = {(root / c.path).resolve(): p for c, p in zip(chapters, pages)}

@@ -21,8 +21,9 @@ from .findings import (Finding, evaluate, evaluation_key, findings_document, imp
                        load_evaluation, metric_at, save_evaluation)
 
 from .opendata import Indicator, authority_geography, count_table_rows, snake, write_open_table
+from .inert import markdown_code, markdown_text
 from .publication import Published
-from .tables import MANY_GROUPS, markdown_table, published_numbers, spread_markdown, store_table
+from .tables import MANY_GROUPS, caption_line, markdown_table, published_numbers, spread_markdown, store_table
 
 ALL_AUTHORITIES = "All study authorities"   # la_name of open-data rows that sum over the study's authorities
 SYNTHETIC_NOTE = ("::: {.callout-warning title=\"Synthetic demonstration data\"}\nThe numbers in this report come "
@@ -188,9 +189,9 @@ class Study:
                          "ci_upper": Indicator("95% interval, upper", "%")})
         if self.many:
             return spread_markdown(published_numbers(frame), "Share", caption, f"tbl-{name}", name, sym)
-        note = (f"\n\n`{sym}` = suppressed: fewer than the disclosure threshold have, or do not have, the "
+        note = (f"\n\n{markdown_code(sym)} = suppressed: fewer than the disclosure threshold have, or do not have, the "
                 "characteristic, or the share would give a suppressed count back.") if (frame == sym).any().any() else ""
-        return markdown_table(frame, index_label="Share (95% CI)") + f"\n\n: {caption} {{#tbl-{name}}}" + note
+        return markdown_table(frame, index_label="Share (95% CI)") + "\n\n" + caption_line(caption, f"tbl-{name}") + note
 
     def share_figure(self, name: str, table: str, caption: str, alt: str, xlabel: str) -> str:
         """Bars (or, with many authorities, dots) of the published percentages of a store table;
@@ -252,8 +253,8 @@ class Study:
 
     # -- research question 1 -----------------------------------------------------------------
     def characteristics(self) -> list[str]:
-        n = self.pub.text(self.pub.obj("study/case_files")["key"])
-        admin = self.pub.text(self.pub.obj("study/admin_children")["key"])
+        n = self.pub.md_text(self.pub.obj("study/case_files")["key"])
+        admin = self.pub.md_text(self.pub.obj("study/admin_children")["key"])
         rec = self.finding("recording-gaps")
         sym = self.report.disclosure_symbol
         fields = {"ethnicity": "Ethnicity", "disability": "Disability", "referral": "Referral source"}
@@ -274,9 +275,9 @@ class Study:
             comp_md = spread_markdown(published_numbers(comp), "Recorded", caption, "tbl-completeness",
                                       "completeness", sym)
         else:
-            comp_md = markdown_table(comp, index_label="Recorded") + f"\n\n: {caption} {{#tbl-completeness}}"
+            comp_md = markdown_table(comp, index_label="Recorded") + "\n\n" + caption_line(caption, "tbl-completeness")
             if (comp == sym).any().any():
-                comp_md += (f"\n\n`{sym}` = suppressed: fewer than {self.threshold} children have, or do not have, "
+                comp_md += (f"\n\n{markdown_code(sym)} = suppressed: fewer than {self.threshold} children have, or do not have, "
                             "the characteristic recorded, or the share would give a suppressed count back.")
         self.open_table("completeness", caption, pd.DataFrame(tidy), {"source": "Source", "characteristic": "Characteristic"},
                         {"percent_recorded": Indicator("Per cent of children with it recorded", "%")})
@@ -465,14 +466,15 @@ class Study:
                  "and `z` one that does not apply.",
                  "## Coded data files"]
         for spec in self.codebook.files.values():
-            rows = pd.DataFrame([{"Variable": f"`{c.name}`", "Type": c.type + (f" ({c.codes})" if c.codes else ""),
+            rows = pd.DataFrame([{"Variable": markdown_code(c.name), "Type": c.type + (f" ({c.codes})" if c.codes else ""),
                                   "Required": "yes" if c.required else "no", "Meaning": c.description}
                                  for c in spec.columns]).set_index("Variable")
-            parts += [f"### {spec.filename}", spec.description, markdown_table(rows, index_label="Variable")]
+            parts += [f"### {markdown_text(spec.filename)}", markdown_text(spec.description),
+                      markdown_table(rows, index_label="Variable", markdown_index=True)]
         parts.append("## Code lists")
         for cl in self.codebook.code_lists.values():
-            codes = ", ".join(f"`{k}` {v}" for k, v in cl.labels.items())
-            parts.append(f"**{cl.name}** ({cl.source}): {codes}.")
+            codes = ", ".join(f"{markdown_code(k)} {markdown_text(v)}" for k, v in cl.labels.items())
+            parts.append(f"**{markdown_text(cl.name)}** ({markdown_text(cl.source)}): {codes}.")
         return parts
 
     def limitations_counts(self) -> dict[str, int]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .disclosure import SuppressedTable, suppress_counts, suppress_percentages
+from .inert import markdown_code, markdown_text
 
 SUPPRESSION_NOTE = ("`c` = suppressed to protect confidentiality: a count between 1 and {below} or a count "
                     "that would let a suppressed one be worked out from totals. Percentages of suppressed "
@@ -36,15 +37,17 @@ class PublishedTable:
     def markdown(self, caption: str | None = None, label: str | None = None, threshold: int = 5) -> str:
         text = markdown_table(self.display)
         if caption:
-            ident = f" {{#{label}}}" if label else ""
-            text += f"\n\n: {caption}{ident}"
+            text += "\n\n" + caption_line(caption, label)
         if self.has_suppression:
             text += "\n\n" + SUPPRESSION_NOTE.format(below=threshold - 1)
         return text
 
 
-def _escape(value: object) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
+def caption_line(caption: str, label: str | None = None, markdown: str = "") -> str:
+    """A table's caption line (``: caption {#label}``): ``caption`` is text (escaped, so a name or
+    label in it stays text), ``markdown`` is Markdown the code adds after it."""
+    ident = f" {{#{label}}}" if label else ""
+    return f": {markdown_text(caption)}{markdown}{ident}"
 
 
 _NUMBER = r"^\s*(?:[-+]?[\d,]*\.?\d+%?(?:\s+to\s+[-+]?[\d,]*\.?\d+%?)?(?:\s*\(.*\))?|c|z|x|–|-)?\s*$"
@@ -56,14 +59,23 @@ def _numeric(column: pd.Series) -> bool:
     return bool(text.str.match(_NUMBER).all()) and bool((text.str.contains(r"\d")).any())
 
 
-def markdown_table(frame: pd.DataFrame, index_label: str | None = None) -> str:
-    """A pipe table; the index becomes the first column; numeric-looking columns right-aligned."""
+def markdown_table(frame: pd.DataFrame, index_label: str | None = None, markdown_index: bool = False) -> str:
+    """A pipe table; the index becomes the first column; numeric-looking columns right-aligned.
+
+    Headers and cells are text: each is escaped (:func:`cinreport.inert.markdown_text`), so a name,
+    label or value in them is shown as it is, never read as Markdown. ``markdown_index``: the index
+    already is Markdown built from escaped parts (e.g. links to chapters); only ``|`` is escaped."""
     df = frame.reset_index()
     first = index_label or (frame.index.name or "")
-    df.columns = [first] + [str(c) for c in frame.columns]
-    header = "| " + " | ".join(_escape(c) for c in df.columns) + " |"
+    header = "| " + " | ".join(markdown_text(c) for c in [first, *frame.columns]) + " |"
     rule = "|" + "|".join([":---"] + ["---:" if _numeric(frame[c]) else ":---" for c in frame.columns]) + "|"
-    rows = ["| " + " | ".join(_escape(v) for v in row) + " |" for row in df.itertuples(index=False)]
+
+    def cell(i: int, value: object) -> str:
+        if i == 0 and markdown_index:
+            return " ".join(str(value).split()).replace("|", "\\|")
+        return markdown_text(value)
+
+    rows = ["| " + " | ".join(cell(i, v) for i, v in enumerate(row)) + " |" for row in df.itertuples(index=False)]
     return "\n".join([header, rule, *rows])
 
 
@@ -103,10 +115,11 @@ def spread_markdown(values: pd.DataFrame, index_label: str, caption: str, label:
     a caption saying where each authority's own figures are."""
     spread = spread_table(values, index_label, symbol)
     text = markdown_table(spread)
-    text += (f"\n\n: {caption}: spread across the {values.shape[1]} authorities (each authority's figures are in "
-             f"its chapter and the open data file `{open_name}.csv`) {{#{label}}}")
+    text += "\n\n" + caption_line(caption, label, (
+        f": spread across the {values.shape[1]} authorities (each authority's figures are in its chapter and "
+        f"the open data file {markdown_code(open_name + '.csv')})"))
     if values.isna().any().any():
-        text += (f"\n\nPercentages suppressed for an authority (`{symbol}`) are left out of the spread; "
+        text += (f"\n\nPercentages suppressed for an authority ({markdown_code(symbol)}) are left out of the spread; "
                  "*Authorities with a figure* counts those that remain.")
     return text
 
@@ -148,7 +161,7 @@ def counts_frame(by_group: dict[str, dict[str, int]]) -> pd.DataFrame:
 
 
 # -- tables read from the build's published store (cinreport.publication) ---------------------------------
-STORE_NOTE = ("`{symbol}` = suppressed to protect confidentiality: a count between 1 and {below}, or a count that "
+STORE_NOTE = ("{symbol} = suppressed to protect confidentiality: a count between 1 and {below}, or a count that "
               "would let a suppressed one be worked out from what the report publishes elsewhere. Percentages of "
               "suppressed counts are suppressed too.")
 
@@ -183,9 +196,9 @@ class StoreTable:
         return out
 
     def markdown(self, caption: str, label: str, names: dict[str, str] | None = None, unit: str = "n") -> str:
-        text = markdown_table(self.display(names, unit)) + f"\n\n: {caption} {{#{label}}}"
+        text = markdown_table(self.display(names, unit)) + "\n\n" + caption_line(caption, label)
         if self.has_suppression:
-            text += "\n\n" + STORE_NOTE.format(symbol=self.symbol, below=self.threshold - 1)
+            text += "\n\n" + STORE_NOTE.format(symbol=markdown_code(self.symbol), below=self.threshold - 1)
         return text
 
 
