@@ -101,12 +101,11 @@ def authority_digest(params_file: Path, data_dir: Path | None, cache: DigestCach
     return _combine(parts)
 
 
-def authority_sources(authority, root: Path | str = ".") -> list[Path]:
-    """The files (CSVs, workbooks) the authority's data are read from, as validation decides."""
-    from .codebook import load_codebook
+def authority_sources(authority, specs) -> list[Path]:
+    """The files (CSVs, workbooks) the authority's data are read from, as validation decides
+    (``specs``: the codebook's file specs)."""
     from .sources import data_source
 
-    specs = load_codebook(Path(root) / "data" / "codebook.yml").files.values()
     return [p for spec in specs for p in data_source(authority, spec).inputs]
 
 
@@ -161,6 +160,12 @@ def refresh(params_dir: Path | str, build_dir: Path | str, root: Path | str = ".
         report = load_report(params_dir)
     except ParamsError:
         pass
+    from .codebook import load_codebook
+
+    try:
+        specs = list(load_codebook(Path(root) / "data" / "codebook.yml").files.values())
+    except Exception:  # noqa: BLE001 - any unreadable codebook
+        specs = []  # validation reports it; the codebook's own digest still changes
     digests: dict[str, str] = {}
     codes: list[str] = []
     for path in authority_files(params_dir):
@@ -169,7 +174,7 @@ def refresh(params_dir: Path | str, build_dir: Path | str, root: Path | str = ".
         data_dir, sources = None, []
         try:
             authority = load_authority(path, report, root, check_data=False)
-            data_dir, sources = authority.data_dir, authority_sources(authority, root)
+            data_dir, sources = authority.data_dir, authority_sources(authority, specs)
         except ParamsError:
             pass
         digests[f"authority/{code}"] = authority_digest(path, data_dir, cache, sources)
