@@ -899,7 +899,12 @@ def evaluation_key(metrics: dict[str, dict], cases: dict[str, pd.DataFrame], thr
     """A hash of everything :func:`evaluate` reads, so a saved evaluation is used only for the same inputs."""
     import hashlib
 
+    from pathlib import Path
+
     h = hashlib.sha256()
+    here = Path(__file__).parent
+    for module in ("findings.py", "stats.py"):  # the rules and tests themselves: a saved evaluation of old code is stale
+        h.update((here / module).read_bytes())
     h.update(json.dumps([metrics, thresholds, seed], sort_keys=True, default=str).encode())
     for code in sorted(cases):
         h.update(code.encode())
