@@ -490,10 +490,11 @@ class Study:
             parts = [f"{self.pub.md_text(o['n'])} mental-health referrals",
                      f"not met in time {self._pct_interval('study/mh-not-timely')}", self._spread("mh-not-timely")]
         elif f.id == "recording-gaps":
-            parts = [places, "and the administrative extracts; " + "; ".join(f.evidence)]
+            parts = [f"{places} and their administrative extracts", *f.evidence]
         else:
-            parts = ["practitioner focus groups and case discussions"]
-        return "; ".join(p for p in parts if p)
+            parts = ["from the practitioner focus groups and case discussions"]
+        text = "; ".join(p for p in parts if p)
+        return text[:1].upper() + text[1:]
 
     def triangulation_table(self, found: list[Finding]) -> str:
         """Rows findings, columns kinds of source; each cell whether that source supports the study's claim."""
