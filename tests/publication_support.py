@@ -16,7 +16,7 @@ from cinreport.authority_chapter import AuthorityChapter
 from cinreport.cli import main as national
 from cinreport.study import Study
 
-STUDY_CHAPTERS = ("characteristics", "reasons", "support", "needs_match", "key_findings", "implications")
+STUDY_CHAPTERS = ("characteristics", "reasons", "support", "needs_match", "key_findings", "implications", "summary")
 AUTHORITY_SECTIONS = ("heading", "characteristics", "reasons", "plans", "support", "needs", "national")
 
 

@@ -298,11 +298,16 @@ def test_findings_document_round_trips_with_evidence_for_every_finding(run, name
         assert all(isinstance(v, float) for v in f["thresholds"].values())
     holding = {f["id"] for f in doc["findings"] if f["holds"]}
     for i in doc["implications"]:
-        assert i["supported_by"] and set(i["supported_by"]) <= holding
+        assert i["supported_by"] and {s.split("@")[0] for s in i["supported_by"]} <= holding
     every = {iid for iid, _, _ in findings.IMPLICATIONS}
     dropped = every - {i["id"] for i in doc["implications"]}
-    for iid, _, support in findings.IMPLICATIONS:
-        assert (iid in dropped) == (not holding & set(support))
+    for iid, _, gate in findings.IMPLICATIONS:
+        opened = all(any(findings._token_holds(tok, by_id(found)) for tok in group) for group in gate)
+        assert (iid in dropped) == (not opened)
+    for f in doc["findings"]:
+        assert f["group"] in findings.GROUPS and f["summary"].endswith(".")
+        assert f["robustness"]["label"] in ("robust", "fragile", "uncertain")
+        assert set(f["sources"]) == set(findings.SOURCES)
 
 
 @pytest.mark.parametrize("name", ["identical", "different"])
@@ -392,3 +397,196 @@ def test_saved_evaluation_is_used_only_for_the_same_inputs(tmp_path):
                   evaluation_key({"la-a": {"counts": {"case_files": 21}}}, cases, {"alpha": 0.05}, 1)):
         assert other != key and load_evaluation(tmp_path / "e.json", other) is None
     assert load_evaluation(tmp_path / "missing.json", key) is None
+
+
+# --- groups, robustness, triangulation, implication gates (issue #14) ------------------------------------
+
+def test_each_finding_sits_in_the_studys_group(run):
+    _, _, found = run("identical", SEEDS[0])
+    plans = {"variation-reasons", "variation-use", "variation-length", "variation-services", "decision-influences",
+             "involvement-gap", "recording-gaps"}
+    support = {"range-and-advice", "variation-direct-work", "mental-health-gap"}
+    assert {f.id for f in found if f.group == "plans"} == plans
+    assert {f.id for f in found if f.group == "support"} == support
+    assert list(findings.GROUPS.values()) == ["Child in Need plans", "Support offered to families"]
+    groups = [f.group for f in found]
+    assert groups == sorted(groups, key=list(findings.GROUPS).index)  # listed group by group
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_identical_authorities_are_not_considerable_under_the_bias_corrected_v(run, seed):
+    _, _, found = run("identical", seed)
+    for fid in ("variation-reasons", "variation-use", "variation-services"):
+        f = by_id(found)[fid]
+        assert f.measures["test"]["effect_name"] == "bias-corrected Cramér's V"
+        assert f.outcome != "considerable"
+        # what chance gives is recorded beside the effect, and the effect does not exceed both
+        assert f.measures["null_95"] is not None and f.measures["null_95"] >= 0
+        assert not (f.measures["test"]["effect_size"] >= THRESHOLDS["cramers_v_considerable"]
+                    and f.measures["test"]["effect_size"] > f.measures["null_95"]
+                    and f.measures["test"]["p_value"] < THRESHOLDS["alpha"])
+
+
+def _advice(advice: int, total: int) -> dict:
+    return {"range-and-advice": {"total": total, "advice": advice, "share": advice / total}}
+
+
+def test_a_share_within_its_margin_of_the_threshold_is_fragile():
+    t = dict(THRESHOLDS, advice_share_large=0.30)
+    rob = findings.robustness({}, {}, t, _advice(30_500, 100_000))["range-and-advice"]
+    assert rob["label"] == "fragile" and rob["uncertain"] is None  # interval narrow: only the margin flips it
+    assert rob["flips"] == [{"kind": "threshold", "key": "advice_share_large", "at": 0.33, "holds": False}]
+    far = findings.robustness({}, {}, t, _advice(45_000, 100_000))["range-and-advice"]
+    assert far["label"] == "robust" and far["flips"] == []
+
+
+def test_a_share_whose_interval_includes_the_threshold_is_uncertain():
+    t = dict(THRESHOLDS, advice_share_large=0.30)
+    rob = findings.robustness({}, {}, t, _advice(36, 100))["range-and-advice"]  # 36% (27% to 46%)
+    assert rob == {"label": "uncertain", "flips": [], "uncertain": "interval", "left_out": False}
+
+
+def test_a_variation_effect_within_its_margin_is_fragile_and_says_where():
+    from cinreport.stats import TestResult
+
+    test = TestResult(30.0, 0.0001, "Pearson's chi-squared test", 8, 0.26, "bias-corrected Cramér's V", 200)
+    measured = {"variation-reasons": {"test": test, "null": 0.1, "fewest": 50, "n_per_authority": {}}}
+    rob = findings.robustness({}, {}, THRESHOLDS, measured)["variation-reasons"]
+    assert rob["label"] == "fragile"
+    assert {"kind": "threshold", "key": "cramers_v_considerable", "at": 0.275, "holds": False} in rob["flips"]
+    f = findings.Finding("variation-reasons", "variation", "T", "considerable", True, "S.", "r", {}, {}, "sec")
+
+    class Pub:  # an exact test: its figures are published, so the move may be told
+        objects = {"primary-need-cases": {"statistic": "exact"}}
+    assert findings.robustness_text(f, rob, THRESHOLDS, Pub(), {}, "exact") == (
+        "fragile", "Fragile: holds at an effect size of 0.25, not at an effect size of 0.275.")
+    # banded: the move is not told, whichever way it goes, and the label cannot be robust
+    label, text = findings.robustness_text(f, rob, THRESHOLDS, Pub(), {}, "banded")
+    assert label == "uncertain" and "0.275" not in text and "not shown" in text
+
+
+def test_effect_beyond_the_threshold_but_within_chance_is_not_considerable():
+    from cinreport.stats import TestResult
+
+    test = TestResult(30.0, 0.01, "Pearson's chi-squared test", 8, 0.30, "bias-corrected Cramér's V", 60)
+    m = {"test": test, "null": 0.32, "fewest": 15, "n_per_authority": {}}
+    assert findings.decide("variation-reasons", m, THRESHOLDS) == "uncertain"
+    assert findings.decide("variation-reasons", {**m, "null": 0.2}, THRESHOLDS) == "considerable"
+
+
+DRIVEN = {  # Authority A's mental-health referrals are late; the others' are met within days
+    "la-a": P(n_cases=40, n_admin=SMALL_ADMIN, mh_median_wait_days=200, mh_not_available=0.6),
+    **{c: P(n_cases=40, n_admin=SMALL_ADMIN, mh_median_wait_days=2, mh_not_available=0.0, mh_declined=0.0)
+       for c in ("la-b", "la-c", "la-d")}}
+
+
+def test_leaving_out_the_authority_that_drives_a_pooled_share_is_said(tmp_path):
+    metrics, cases = study_from_profiles(DRIVEN, SEEDS[0], workdir=tmp_path)
+    t = dict(THRESHOLDS, mental_health_gap_share=0.10)
+    f = by_id(findings.evaluate(metrics, cases, t, seed=SEEDS[0], n_permutations=200,
+                                names={c: f"Authority {c[-1].upper()}" for c in metrics}))["mental-health-gap"]
+    assert f.holds
+    assert {"kind": "without", "authority": "la-a", "holds": False} in f.robustness["flips"]
+    assert not any(x.get("authority") in ("la-b", "la-c", "la-d") for x in f.robustness["flips"])
+    assert f.robustness["label"] == "fragile"
+    assert "without Authority A it does not hold" in f.robustness["text"]
+
+
+def test_every_coded_theme_feeds_a_finding():
+    from cinreport.codebook import load_codebook
+
+    themes = set(load_codebook(findings_codebook()).codes("theme").labels)
+    assert themes == set(findings.THEME_FEEDS)
+    assert set(findings.THEME_FEEDS.values()) <= set(findings.GROUP_OF)
+
+
+def findings_codebook() -> Path:
+    return Path(__file__).resolve().parents[1] / "data" / "codebook.yml"
+
+
+def test_triangulation_follows_the_coded_themes(run):
+    metrics, cases, found = run("involvement-gap", SEEDS[0])
+    f = by_id(found)
+    assert f["involvement-gap"].sources["case_files"] == findings.SUPPORTS
+    assert f["involvement-gap"].sources["parents"] == findings.SUPPORTS
+    assert f["variation-length"].sources["parents"] == findings.NOT_MEASURED
+    agree = by_id(run("involvement-agree", SEEDS[0])[2])
+    assert agree["involvement-gap"].sources["parents"] == findings.AGAINST
+    # without the practitioners' limited-time theme, direct work is not supported by them
+    stripped = json.loads(json.dumps(metrics))
+    for m in stripped.values():
+        m["themes"] = {k: v for k, v in m["themes"].items() if not k.startswith("limited_time_direct_work|")}
+    measured = findings.measure(stripped, cases, SEEDS[0], 200)
+    cells = findings.triangulate(stripped, measured, THRESHOLDS, SEEDS[0], 200)
+    has_practitioners = any(k.split("|")[1] != "parent_interview" for m in stripped.values() for k in m["themes"])
+    assert cells["variation-direct-work"]["practitioners"] == (findings.AGAINST if has_practitioners
+                                                               else findings.NOT_MEASURED)
+
+
+def _stub(fid: str, holds: bool, **sources: str) -> findings.Finding:
+    f = findings.Finding(fid, "t", fid, "x", holds, "S.", "r", {}, {}, "sec")
+    f.sources = {s: findings.NOT_MEASURED for s in findings.SOURCES} | sources
+    return f
+
+
+ALL_IDS = list(findings.GROUP_OF)
+
+
+def _opened(*held: findings.Finding) -> set[str]:
+    by = {f.id: f for f in held}
+    return {i.id for i in findings.implications([by.get(fid, _stub(fid, False)) for fid in ALL_IDS])}
+
+
+@pytest.mark.parametrize("fid", ["variation-reasons", "variation-use", "variation-length", "variation-services"])
+def test_consistency_gate_is_variation_in_use_reasons_length_or_services(fid):
+    assert "consistency" in _opened(_stub(fid, True))
+    assert "consistency" not in _opened(_stub("variation-direct-work", True), _stub("involvement-gap", True))
+
+
+def test_collaboration_gate_is_the_involvement_gap():
+    assert "collaboration" in _opened(_stub("involvement-gap", True))
+    assert "collaboration" not in _opened(*[_stub(f, True) for f in ALL_IDS if f != "involvement-gap"])
+
+
+def test_direct_work_time_gate_needs_the_time_theme_and_the_direct_work_measure():
+    time = {"practitioners": findings.SUPPORTS}
+    assert "direct-work-time" in _opened(_stub("variation-direct-work", True, **time))
+    assert "direct-work-time" not in _opened(_stub("variation-direct-work", True))  # no time theme
+    assert "direct-work-time" not in _opened(_stub("variation-direct-work", False, **time))  # no measure
+    assert "direct-work-time" not in _opened(_stub("range-and-advice", True, **time))  # the old, unrelated gate
+
+
+def test_multi_agency_access_gate_is_the_mental_health_gap():
+    assert "multi-agency-access" in _opened(_stub("mental-health-gap", True))
+    assert "multi-agency-access" not in _opened(*[_stub(f, True) for f in ALL_IDS if f != "mental-health-gap"])
+
+
+def test_data_recording_gate_is_the_recording_gap():
+    assert "data-recording" in _opened(_stub("recording-gaps", True))
+    assert "data-recording" not in _opened(*[_stub(f, True) for f in ALL_IDS if f != "recording-gaps"])
+
+
+def test_every_implication_has_a_gate_test():
+    tested = {"consistency", "collaboration", "direct-work-time", "multi-agency-access", "data-recording"}
+    assert {iid for iid, _, _ in findings.IMPLICATIONS} == tested
+
+
+def test_summary_reads_in_the_studys_shape(tmp_path):
+    root = tmp_path / "study"
+    write_study(root, SCENARIOS["mh-gap"], SEEDS[0])
+    Study.load("findings", params_dir=str(root / "params"), build_dir=str(root / "build"), root=str(root)).publish()
+    study = Study.load("summary", params_dir=str(root / "params"), build_dir=str(root / "build"),
+                       out_dir=str(root / "build" / "study"), root=str(root))
+    text = study.write_summary().read_text(encoding="utf-8")
+    order = [text.index(h) for h in ("### Child in Need plans", "### Support offered to families",
+                                     "## Implications", "## Further research")]
+    assert order == sorted(order)
+    plans, support = text.split("### Support offered to families")
+    for f in study.findings():
+        assert f.summary in (plans if f.group == "plans" else support.split("## Implications")[0])
+        assert f"*{f.robustness['label'].capitalize()}:*" in text.split(f.summary)[1].split("\n- ")[0]
+    assert "95% interval" in text and ACCESS_TEXT in text
+    assert not re.search(r"\bla-[a-z]\b", text) and not re.search(r"\d\.\d+e-\d", text)
+    kf = "\n\n".join(study.key_findings())
+    assert "*Rule:*" not in kf and not re.search(r"\bla-[a-z]\b", kf) and not re.search(r"\d\.\d+e-\d", kf)
+    assert "| Finding | Case files | Administrative data |" in kf

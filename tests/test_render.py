@@ -542,3 +542,15 @@ def test_a_cached_render_is_the_same_book_as_a_fresh_one_after_a_chapter_changes
     with pytest.raises(RenderError, match=r"build/authorities/la-a/authority.ipynb: image not found: figures/a.png"):
         render_book(root, tmp_path / "broken", renderer="pandoc-typst", cache_dir=cache)
     assert not (tmp_path / "broken").exists()
+
+
+def test_a_markdown_chapter_includes_files_as_quarto_does(tmp_path):
+    from cinreport.render import RenderError, expand_includes
+
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "part.md").write_text("## Part {.unnumbered}\n\nSee @sec-x.\n", encoding="utf-8")
+    (tmp_path / "index.qmd").write_text("# Summary\n\n{{< include build/part.md >}}\n\nAfter.\n", encoding="utf-8")
+    assert expand_includes(tmp_path / "index.qmd") == "# Summary\n\n## Part {.unnumbered}\n\nSee @sec-x.\n\nAfter.\n"
+    (tmp_path / "other.qmd").write_text("{{< include build/missing.md >}}\n", encoding="utf-8")
+    with pytest.raises(RenderError, match="includes build/missing.md, which does not exist"):
+        expand_includes(tmp_path / "other.qmd")

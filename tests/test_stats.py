@@ -219,3 +219,57 @@ def test_kruskal_ignores_nan_and_empty_groups():
 )
 def test_classify_variation(effect, p, min_n_ok, expected):
     assert classify_variation(effect, p, threshold=0.25, alpha=0.05, min_n_ok=min_n_ok) == expected
+
+
+# --------------------------------------------------------------------------------------------
+# What chance gives: the permutation null of the bias-corrected V (issue #14)
+# --------------------------------------------------------------------------------------------
+
+def _chance_table(seed: int, rows: int = 9, groups: int = 4, n: int = 82) -> np.ndarray:
+    """Categories drawn independently of the group: no real difference between groups."""
+    rng = np.random.default_rng(seed)
+    cat, grp = rng.integers(0, rows, n), rng.integers(0, groups, n)
+    table = np.zeros((rows, groups), dtype=int)
+    np.add.at(table, (cat, grp), 1)
+    return table
+
+
+def test_uncorrected_v_of_a_chance_table_clears_025_but_the_corrected_null_sits_lower():
+    from cinreport.stats import cramers_v_null
+
+    t = _chance_table(1)
+    raw_null = cramers_v_null(t, 2_000, seed=3, quantile=0.5, bias_correction=False)
+    corrected_null = cramers_v_null(t, 2_000, seed=3, quantile=0.5)
+    assert raw_null > 0.25  # the issue's point: uncorrected V at chance level exceeds the 0.25 bar
+    assert corrected_null < raw_null and corrected_null < 0.15
+
+
+def test_cramers_v_null_is_seeded_and_increasing_in_its_quantile():
+    from cinreport.stats import cramers_v_null
+
+    t = _chance_table(2)
+    assert cramers_v_null(t, 3_000, seed=5) == cramers_v_null(t, 3_000, seed=5)
+    assert cramers_v_null(t, 3_000, seed=5, quantile=0.5) <= cramers_v_null(t, 3_000, seed=5, quantile=0.95)
+    assert cramers_v_null(np.array([[5, 5]]), 100) == 0.0  # one category: no variation possible
+
+
+def test_cramers_v_null_is_the_same_on_any_number_of_threads(monkeypatch):
+    from cinreport import stats
+
+    t = _chance_table(4)
+    many = stats.cramers_v_null(t, 2_500, seed=9)
+    monkeypatch.setattr(stats, "in_parallel", lambda f, items: [f(i) for i in items])
+    assert stats.cramers_v_null(t, 2_500, seed=9) == many
+
+
+def test_chi2_or_exact_reports_the_bias_corrected_v_when_asked():
+    t = _chance_table(5)
+    res = chi2_or_exact(t, n_permutations=500, seed=1, bias_correction=True)
+    assert res.effect_name == "bias-corrected Cramér's V"
+    assert res.effect_size == pytest.approx(cramers_v(t, bias_correction=True))
+    assert res.effect_size < chi2_or_exact(t, n_permutations=500, seed=1).effect_size
+
+
+def test_classify_variation_needs_the_effect_beyond_chance():
+    assert classify_variation(0.3, 0.01, 0.25, 0.05, True, null=0.35) == "uncertain"
+    assert classify_variation(0.3, 0.01, 0.25, 0.05, True, null=0.2) == "considerable"

@@ -9,6 +9,7 @@ findings holds. ``findings.json`` is the machine-readable form.
 from __future__ import annotations
 
 import json
+import math
 
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -16,7 +17,8 @@ from typing import Any
 import pandas as pd
 
 from .inert import markdown_code, markdown_text
-from .stats import TestResult, chi2_or_exact, classify_variation, kruskal_epsilon, wilson_interval
+from .stats import (TestResult, chi2_or_exact, classify_variation, cramers_v_null, epsilon_squared_null,
+                    kruskal_epsilon, wilson_interval)
 from .tables import MANY_GROUPS
 
 VARIATION_TEXT = {
@@ -50,6 +52,11 @@ class Finding:
     measures: dict[str, Any]
     section: str
     evidence: list[str] = field(default_factory=list)  # published text only (from the store)
+    group: str = ""                 # key of GROUPS: where the summary lists it
+    summary: str = ""               # one plain sentence for the summary (published numbers only)
+    headline: list[str] = field(default_factory=list)  # the summary's evidence line (published text only)
+    robustness: dict[str, Any] = field(default_factory=dict)  # see robustness(); "text" is published
+    sources: dict[str, str] = field(default_factory=dict)     # triangulation: source -> SUPPORTS/...
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -73,8 +80,10 @@ def p_band(p: float) -> str:
     return next((f"p < {b}" for b in (0.001, 0.01, 0.05) if p < b), "p ≥ 0.05")
 
 
-def _effect_text(t: TestResult, level: str = "exact", threshold: float | None = None) -> str:
-    """The test's figures at the precision the disclosure pass allows (``plan.statistic_levels``)."""
+def _effect_text(t: TestResult, level: str = "exact", threshold: float | None = None,
+                 null: float | None = None) -> str:
+    """The test's figures at the precision the disclosure pass allows (``plan.statistic_levels``);
+    ``null`` (what chance alone gives, see :func:`measure`) is shown with exact figures only."""
     if _is_nan(t.p_value) or _is_nan(t.effect_size):  # the data could not be tested
         return "not testable with these data"
     if level == "withheld":
@@ -84,41 +93,46 @@ def _effect_text(t: TestResult, level: str = "exact", threshold: float | None = 
         side = "at or above" if t.effect_size >= threshold else "below"
         return (f"{t.effect_name} {side} {threshold:g}, {p_band(t.p_value)}, {t.method}; exact figures are not "
                 "shown because, with the published counts, they would narrow suppressed ones")
-    return f"{t.effect_name} {t.effect_size:.2f}, {p_band(t.p_value)}, {t.method}"
+    chance = "" if _is_nan(null) else f" (chance alone gives up to {null:.2f} in 95% of cases)"
+    return f"{t.effect_name} {t.effect_size:.2f}{chance}, {p_band(t.p_value)}, {t.method}"
 
 
 def variation_finding(fid: str, title: str, what: str, test: TestResult, thresholds: dict[str, float],
                       threshold_key: str, min_n_ok: bool, section: str, extra: dict | None = None, *,
                       n_per_authority: dict[str, int] | None = None, unit: str = "cases",
-                      evidence: list[str] | None = None, level: str = "exact") -> Finding:
+                      evidence: list[str] | None = None, level: str = "exact",
+                      null: float | None = None) -> Finding:
     """A finding about variation between authorities, from a test result and the thresholds.
 
     ``min_n_ok`` says whether every authority has at least ``min_cases_per_authority`` ``unit``
     (e.g. cases, ended plans) in the comparison; ``n_per_authority`` is recorded as evidence.
     """
     outcome = classify_variation(test.effect_size, test.p_value, thresholds[threshold_key],
-                                 thresholds["alpha"], min_n_ok)
+                                 thresholds["alpha"], min_n_ok, null)
     min_n = thresholds["min_cases_per_authority"]
-    effect = _effect_text(test, level, thresholds[threshold_key])
+    effect = _effect_text(test, level, thresholds[threshold_key], null)
     if outcome != "uncertain":
         sentence = VARIATION_TEXT[outcome].format(what=what, effect=effect)
     else:
         cause = ("untestable" if _is_nan(test.p_value) or _is_nan(test.effect_size)
                  else "small" if not min_n_ok else "not-significant")
         sentence = UNCERTAIN_TEXT[cause].format(what=what, effect=effect, min_n=f"{min_n:.0f}", unit=unit)
-    measures: dict[str, Any] = {"test": test.to_dict()}
+    measures: dict[str, Any] = {"test": test.to_dict(), "null_95": None if _is_nan(null) else null}
     if n_per_authority is not None:
         measures["n_per_authority"] = dict(sorted(n_per_authority.items()))
     return Finding(
         id=fid, theme="variation", title=title, outcome=outcome, holds=outcome == "considerable",
         sentence=sentence,
-        rule=(f"considerable if {test.effect_name} >= {thresholds[threshold_key]} and p < {thresholds['alpha']}, "
+        rule=(f"considerable if {test.effect_name} >= {thresholds[threshold_key]}, above what chance alone gives "
+              f"in 95% of cases, and p < {thresholds['alpha']}, "
               f"with at least {min_n:.0f} {unit} in every authority; uncertain if fewer, if the data cannot be "
               f"tested, or if {test.effect_name} >= {thresholds[threshold_key]} but p >= {thresholds['alpha']}; "
               f"some if p < {thresholds['alpha']} with a smaller effect; otherwise none"),
         thresholds={threshold_key: thresholds[threshold_key], "alpha": thresholds["alpha"],
                     "min_cases_per_authority": min_n},
-        measures={**measures, **(extra or {})}, section=section, evidence=list(evidence or []))
+        measures={**measures, **(extra or {})}, section=section, evidence=list(evidence or []),
+        summary=(VARIATION_TEXT[outcome] if outcome != "uncertain" else UNCERTAIN_TEXT[cause]).split(" ({effect})")[0]
+        .format(what=what, min_n=f"{min_n:.0f}", unit=unit).rstrip(".") + ".")
 
 
 def metric_at(m: dict[str, Any], path: tuple[str, ...]) -> Any:
@@ -167,38 +181,301 @@ def by_authority_text(values: dict[str, str], names: dict[str, str] | None = Non
 
 
 
+# -- measuring and deciding, apart from the text ------------------------------------------------------
+#: The study's two groups of key findings (its published summary), in its order.
+GROUPS = {"plans": "Child in Need plans", "support": "Support offered to families"}
+#: Each finding's group, in the order the summary lists them.
+GROUP_OF = {"variation-reasons": "plans", "variation-use": "plans", "variation-length": "plans",
+            "variation-services": "plans", "decision-influences": "plans", "involvement-gap": "plans",
+            "recording-gaps": "plans", "range-and-advice": "support", "variation-direct-work": "support",
+            "mental-health-gap": "support"}
+CHI2_FINDINGS = {"variation-reasons": ("reasons", "primary_need"),
+                 "variation-use": ("reasons", "safeguarding_concern"),
+                 "variation-services": ("support", "service_group")}
+KW_FINDINGS = {"variation-length": "plan_days", "variation-direct-work": "direct_work_per_month"}
+#: The outcome of each finding that says it holds.
+HOLDING = {**{f: "considerable" for f in (*CHI2_FINDINGS, *KW_FINDINGS)}, "decision-influences": "present",
+           "involvement-gap": "gap", "recording-gaps": "gap", "range-and-advice": "large", "mental-health-gap": "gap"}
+#: The ``params/report.yml`` ``findings:`` keys each finding's rule uses (and robustness moves).
+THRESHOLDS_OF = {**{f: ("cramers_v_considerable", "alpha", "min_cases_per_authority") for f in CHI2_FINDINGS},
+                 **{f: ("epsilon_squared_considerable", "alpha", "min_cases_per_authority") for f in KW_FINDINGS},
+                 "decision-influences": (), "involvement-gap": ("involvement_gap_points",),
+                 "recording-gaps": ("completeness_gap",), "range-and-advice": ("advice_share_large",),
+                 "mental-health-gap": ("mental_health_gap_share",)}
+#: How far robustness moves each threshold, both ways: ("relative", 0.1) is 10% of the threshold,
+#: ("absolute", 1) one unit (one case file).  ``mental_health_wait_days`` is not moved: it defines the
+#: measure (which referrals were late), fixed when the authorities are measured.
+MARGINS = {"cramers_v_considerable": ("relative", 0.10), "epsilon_squared_considerable": ("relative", 0.10),
+           "alpha": ("relative", 0.10), "min_cases_per_authority": ("absolute", 1),
+           "involvement_gap_points": ("relative", 0.10), "completeness_gap": ("relative", 0.10),
+           "advice_share_large": ("relative", 0.10), "mental_health_gap_share": ("relative", 0.10)}
+#: Permutations of each leave-one-out re-evaluation (at most; the published tests use the full number).
+LEAVE_ONE_OUT_PERMUTATIONS = 2_000
+
+
+def moved(key: str, value: float) -> tuple[float, float]:
+    """The threshold ``key`` moved down and up by its margin (:data:`MARGINS`)."""
+    kind, size = MARGINS[key]
+    step = value * size if kind == "relative" else size
+    return (round(value - step, 10), round(value + step, 10))
+
+
+def _involvement_numbers(metrics: dict[str, dict]) -> dict[str, Any]:
+    tot = {k: sum(m["involvement"][k] for m in metrics.values())
+           for k in ("case_files_with_record", "case_files_parents_involved", "parent_interviews",
+                     "parents_not_involved", "parents_unaware_of_goals")}
+    rec, inv, interviews = tot["case_files_with_record"], tot["case_files_parents_involved"], tot["parent_interviews"]
+    felt = interviews - tot["parents_not_involved"]
+    practitioner = 100 * inv / rec if rec else None
+    parents = 100 * felt / interviews if interviews else None
+    gap = practitioner - parents if practitioner is not None and parents is not None else None
+    return {**tot, "felt": felt, "practitioner": practitioner, "parents": parents, "gap": gap}
+
+
+def _worst_completeness(metrics: dict[str, dict]) -> tuple[dict[str, float], dict[str, tuple[str, str]]]:
+    worst: dict[str, float] = {}
+    where: dict[str, tuple[str, str]] = {}
+    for code, m in sorted(metrics.items()):
+        for source in ("case_files", "admin"):
+            for col, share in m["completeness"][source].items():
+                if share < worst.get(col, 1.01):
+                    worst[col], where[col] = share, (code, source)
+    return worst, where
+
+
+def measure(metrics: dict[str, dict], cases: dict[str, pd.DataFrame], seed: int = 0,
+            n_permutations: int = 10_000) -> dict[str, dict[str, Any]]:
+    """What every finding's outcome rests on, apart from thresholds and text: the tests (with what chance
+    alone gives for tables of their shape), shares, gaps and coded themes."""
+    n_cases = {c: int(m["counts"]["case_files"]) for c, m in metrics.items()}
+    fewest = min(n_cases.values(), default=0)
+    out: dict[str, dict[str, Any]] = {}
+    for fid, path in CHI2_FINDINGS.items():
+        table = contingency(metrics, path) if metrics else pd.DataFrame()
+        test = chi2_or_exact(table, n_permutations=n_permutations, seed=seed, bias_correction=True)
+        null = (math.nan if _is_nan(test.p_value) or table.shape[1] < 2
+                else cramers_v_null(table, n_permutations=n_permutations, seed=seed))
+        out[fid] = {"test": test, "null": null, "fewest": fewest, "n_per_authority": n_cases}
+    for fid, column in KW_FINDINGS.items():
+        values = {c: pd.to_numeric(df[column], errors="coerce").dropna().astype(float).tolist()
+                  for c, df in sorted(cases.items())}
+        test = kruskal_epsilon(values, n_permutations=n_permutations, seed=seed)
+        per = {c: len(v) for c, v in values.items()}
+        null = epsilon_squared_null(test.n, sum(1 for v in per.values() if v))
+        out[fid] = {"test": test, "null": null, "fewest": min([fewest, *per.values()]), "n_per_authority": per}
+    out["decision-influences"] = {"counts": {k: _theme_total(metrics, k, PRACTITIONER_SOURCES)
+                                             for k in DECISION_THEMES}}
+    out["involvement-gap"] = _involvement_numbers(metrics)
+    worst, where = _worst_completeness(metrics)
+    out["recording-gaps"] = {"worst": worst, "where": where}
+    total = sum(m["counts"]["services"] for m in metrics.values())
+    advice = sum(m["support"]["advice_or_coordination"] for m in metrics.values())
+    out["range-and-advice"] = {"total": total, "advice": advice, "share": advice / total if total else 0.0}
+    referrals = sum(m["needs"]["mental_health"]["referrals"] for m in metrics.values())
+    late = sum(m["needs"]["mental_health"]["not_timely"] for m in metrics.values())
+    out["mental-health-gap"] = {"referrals": referrals, "not_timely": late,
+                                "share": late / referrals if referrals else 0.0}
+    return out
+
+
+def decide(fid: str, m: dict[str, Any], t: dict[str, float]) -> str:
+    """A finding's outcome from what :func:`measure` found and the thresholds ``t``."""
+    if fid in CHI2_FINDINGS or fid in KW_FINDINGS:
+        key = "cramers_v_considerable" if fid in CHI2_FINDINGS else "epsilon_squared_considerable"
+        test = m["test"]
+        return classify_variation(test.effect_size, test.p_value, t[key], t["alpha"],
+                                  m["fewest"] >= t["min_cases_per_authority"], m["null"])
+    if fid == "decision-influences":
+        return "present" if any(seg > 0 for seg, _ in m["counts"].values()) else "absent"
+    if fid == "involvement-gap":
+        gap, points = m["gap"], t["involvement_gap_points"]
+        return ("no-data" if gap is None else "gap" if gap >= points else "parents-higher" if gap <= -points
+                else "no-gap")
+    if fid == "recording-gaps":
+        return "gap" if any(s < t["completeness_gap"] for s in m["worst"].values()) else "complete"
+    if fid == "range-and-advice":
+        return "no-services" if not m["total"] else "large" if m["share"] >= t["advice_share_large"] else "not-large"
+    if fid == "mental-health-gap":
+        return ("no-referrals" if not m["referrals"] else "gap" if m["share"] >= t["mental_health_gap_share"]
+                else "no-gap")
+    raise KeyError(fid)
+
+
+def _interval_holds_threshold(k: int, n: int, threshold: float) -> bool:
+    if not n:
+        return False
+    lo, hi = wilson_interval(k, n)
+    return lo <= threshold <= hi
+
+
+def uncertainty(fid: str, m: dict[str, Any], t: dict[str, float], outcome: str) -> str | None:
+    """Why the data cannot settle a finding, or None.  A variation finding is uncertain when its own rule
+    says so (too few cases, not testable, or a large effect that chance could give); a share is uncertain
+    when its 95% interval includes its threshold (for the involvement gap: when the interval of the
+    parents' share includes the case files' share less the gap); what influences decisions is uncertain
+    when a single source raised it."""
+    if fid in CHI2_FINDINGS or fid in KW_FINDINGS:
+        if outcome != "uncertain":
+            return None
+        test = m["test"]
+        return ("untestable" if _is_nan(test.p_value) or _is_nan(test.effect_size)
+                else "small" if m["fewest"] < t["min_cases_per_authority"] else "chance")
+    if fid == "decision-influences":
+        return "one-source" if 0 < sum(n for _, n in m["counts"].values()) < 2 else None
+    if fid == "involvement-gap":
+        if m["gap"] is None:
+            return None
+        target = (m["practitioner"] - t["involvement_gap_points"]) / 100
+        return "interval" if _interval_holds_threshold(m["felt"], m["parent_interviews"], target) else None
+    if fid == "range-and-advice":
+        return "interval" if _interval_holds_threshold(m["advice"], m["total"], t["advice_share_large"]) else None
+    if fid == "mental-health-gap":
+        return ("interval" if _interval_holds_threshold(m["not_timely"], m["referrals"],
+                                                        t["mental_health_gap_share"]) else None)
+    return None
+
+
+def robustness(metrics: dict[str, dict], cases: dict[str, pd.DataFrame], t: dict[str, float],
+               measured: dict[str, dict], seed: int = 0, n_permutations: int = 10_000) -> dict[str, dict]:
+    """Each finding re-evaluated with each of its thresholds moved by its margin (:data:`MARGINS`) and,
+    with three or more authorities, leaving out each authority in turn.
+
+    Returns, per finding: ``label`` (``fragile`` when any of those changes whether it holds, else
+    ``uncertain`` when :func:`uncertainty` gives a reason, else ``robust``), ``flips`` (what changes it:
+    ``{"kind": "threshold", "key", "at", "holds"}`` or ``{"kind": "without", "authority", "holds"}``),
+    ``uncertain`` (the reason or None) and ``left_out`` (whether leaving out was possible)."""
+    base = {fid: decide(fid, m, t) for fid, m in measured.items()}
+    flips: dict[str, list[dict]] = {fid: [] for fid in measured}
+    for fid, m in measured.items():
+        holds = base[fid] == HOLDING[fid]
+        for key in THRESHOLDS_OF[fid]:
+            if key not in MARGINS or key not in t:
+                continue
+            for value in moved(key, t[key]):
+                now = decide(fid, m, {**t, key: value}) == HOLDING[fid]
+                if now != holds:
+                    flips[fid].append({"kind": "threshold", "key": key, "at": value, "holds": now})
+    left_out = len(metrics) >= 3
+    if left_out:
+        for code in sorted(metrics):
+            rest = {c: v for c, v in metrics.items() if c != code}
+            sub = measure(rest, {c: v for c, v in cases.items() if c != code}, seed,
+                          min(n_permutations, LEAVE_ONE_OUT_PERMUTATIONS))
+            for fid, m in sub.items():
+                now = decide(fid, m, t) == HOLDING[fid]
+                if now != (base[fid] == HOLDING[fid]):
+                    flips[fid].append({"kind": "without", "authority": code, "holds": now})
+    out = {}
+    for fid, m in measured.items():
+        why = uncertainty(fid, m, t, base[fid])
+        label = "fragile" if flips[fid] else "uncertain" if why else "robust"
+        out[fid] = {"label": label, "flips": flips[fid], "uncertain": why, "left_out": left_out}
+    return out
+
+
+def threshold_words(key: str, value: float) -> str:
+    """A threshold as a reader says it: '22 points', '27%', '0.275', '9 case files', 'p < 0.045'."""
+    if key == "involvement_gap_points":
+        return f"{value:g} points"
+    if key in ("advice_share_large", "mental_health_gap_share", "completeness_gap"):
+        return f"{100 * value:.3g}%"
+    if key == "min_cases_per_authority":
+        return f"{value:g} cases per authority"
+    if key == "alpha":
+        return f"a significance level of {value:g}"
+    return f"an effect size of {value:.3g}"
+
+
+UNCERTAIN_WORDS = {
+    "chance": "a difference this large could arise by chance with this many cases",
+    "small": "at least one authority had too few cases to compare",
+    "untestable": "it could not be tested with these data",
+    "one-source": "a single source raised it",
+}
+
+
+def _hidden_keys(f: Finding, t: dict[str, float], pub, level: str) -> set[str]:
+    """Thresholds whose moves the text may not report: the quantity they cut is not published exactly
+    (a test's figures banded or withheld; a share suppressed), so saying how close it is would narrow it."""
+    if f.id in CHI2_FINDINGS and level != "exact":
+        return {"cramers_v_considerable", "alpha"}
+    names = {"involvement-gap": ("study/involved-records", "study/felt-involved"),
+             "range-and-advice": ("study/advice",), "mental-health-gap": ("study/mh-not-timely",)}
+    if f.id in names:
+        if any(pub.share(pub.obj(n)["k"], pub.obj(n)["n"]) is None for n in names[f.id]):
+            return set(THRESHOLDS_OF[f.id])
+    if f.id == "recording-gaps":
+        for col, (code, source) in f.measures.get("lowest_at", {}).items():
+            o = pub.obj(f"{code}/recorded/{source}/{FIELD_KEYS.get(col, col)}")
+            if pub.share(o["k"], o["n"]) is None:
+                return {"completeness_gap"}
+    return set()
+
+
+def robustness_text(f: Finding, rob: dict[str, Any], t: dict[str, float], pub, names: dict[str, str],
+                    level: str = "exact") -> tuple[str, str]:
+    """The published label and sentence of a finding's robustness, e.g. ('fragile', 'Fragile: holds at 20
+    points, not at 22 points.').  Moves of a threshold whose quantity is not published exactly are left
+    out of both, whether they flip it or not (:func:`_hidden_keys`): the label then cannot be 'robust'."""
+    hidden = _hidden_keys(f, t, pub, level)
+    holds = f.holds
+    parts = []
+    for flip in rob["flips"]:
+        if flip["kind"] == "threshold" and flip["key"] not in hidden:
+            now, base = threshold_words(flip["key"], flip["at"]), threshold_words(flip["key"], t[flip["key"]])
+            parts.append(f"holds at {base}, not at {now}" if holds else f"does not hold at {base}, would at {now}")
+    left = [markdown_text(names.get(x["authority"], x["authority"])) for x in rob["flips"] if x["kind"] == "without"]
+    if left:
+        who = left[0] if len(left) == 1 else ", ".join(left[:-1]) + " or " + left[-1]
+        parts.append(f"without {who} it does not hold" if holds else f"without {who} it would hold")
+    why = rob.get("uncertain")
+    if why == "interval":
+        words = {"involvement-gap": "the 95% interval of parents' share is wide enough for the gap to be on "
+                                    "either side of its threshold",
+                 "range-and-advice": "the 95% interval of the share includes its threshold",
+                 "mental-health-gap": "the 95% interval of the share includes its threshold"}[f.id]
+    else:
+        words = UNCERTAIN_WORDS.get(why, "")
+    if parts:
+        label, text = "fragile", "Fragile: " + "; ".join(parts) + "."
+        if words:
+            text += f" Also uncertain: {words}."
+    elif words:
+        label, text = "uncertain", f"Uncertain: {words}."
+    elif hidden & set(THRESHOLDS_OF[f.id]):
+        label, text = "uncertain", ("Uncertain: how close it is to its thresholds is not shown, because exact "
+                                    "figures would narrow a suppressed count.")
+    else:
+        whatever = "whichever authority is left out" if rob.get("left_out") else "(too few authorities to leave one out)"
+        moved_too = " and with each of its thresholds moved by its margin" if THRESHOLDS_OF[f.id] else ""
+        label, text = "robust", f"Robust: it {'holds' if holds else 'does not hold'} {whatever}{moved_too}."
+    return label, text
+
+
 def evaluate(metrics: dict[str, dict], cases: dict[str, pd.DataFrame], thresholds: dict[str, float],
              seed: int = 0, *, n_permutations: int = 10_000, pub=None,
-             names: dict[str, str] | None = None) -> list[Finding]:
-    """All key findings for a study, in report order.
+             names: dict[str, str] | None = None, robust: bool = True) -> list[Finding]:
+    """All key findings for a study, in report order, each with its group, robustness (unless ``robust``
+    is False) and the sources that support it.
 
     Outcomes come from the data; every number a sentence or evidence line quotes comes from ``pub``
     (:class:`cinreport.publication.Published`, the build's store after disclosure control).
     ``n_permutations`` is passed to the permutation tests used when expected counts or groups are
-    small (see :mod:`cinreport.stats`).
+    small (see :mod:`cinreport.stats`), and to the permutation null of Cramér's V.
     """
     t = thresholds
     pub = pub if pub is not None else _published(metrics, thresholds)
+    names = names or {}
+    measured = measure(metrics, cases, seed, n_permutations)
     min_n = t["min_cases_per_authority"]
-    n_cases = {c: int(m["counts"]["case_files"]) for c, m in metrics.items()}
-    min_ok = all(n >= min_n for n in n_cases.values())
     out: list[Finding] = []
     cases_text = "reviewed case files per authority: " + by_authority_text(
         {c: pub.text(pub.obj(f"{c}/heading")["case_files"]) for c in metrics}, names)
-
-    def chi2(path: tuple[str, ...]) -> TestResult:
-        return chi2_or_exact(contingency(metrics, path), n_permutations=n_permutations, seed=seed)
 
     def level(fid: str) -> str:
         from .plan import TESTED_TABLES
 
         return pub.objects.get(TESTED_TABLES[fid], {}).get("statistic", "exact")
-
-    def per_case(column: str) -> tuple[TestResult, dict[str, int]]:
-        values = {c: pd.to_numeric(df[column], errors="coerce").dropna().astype(float).tolist()
-                  for c, df in sorted(cases.items())}
-        return (kruskal_epsilon(values, n_permutations=n_permutations, seed=seed),
-                {c: len(v) for c, v in values.items()})
 
     def medians(name: str, unit: str) -> str:
         vals = {}
@@ -207,42 +484,47 @@ def evaluate(metrics: dict[str, dict], cases: dict[str, pd.DataFrame], threshold
             vals[c] = f"{q['median']:.{1 if unit == 'sessions' else 0}f}" if q["median"] is not None else pub.symbol
         return f"median {unit} per authority: " + by_authority_text(vals, names)
 
-    out.append(variation_finding("variation-reasons", "Reasons for Child in Need plans",
-                                 "the primary need recorded for children on plans", chi2(("reasons", "primary_need")),
-                                 t, "cramers_v_considerable", min_ok, "sec-reasons", n_per_authority=n_cases,
-                                 evidence=[cases_text], level=level("variation-reasons")))
-    out.append(variation_finding("variation-use", "Use of plans and thresholds",
-                                 "the level of safeguarding concern among children on plans",
-                                 chi2(("reasons", "safeguarding_concern")), t, "cramers_v_considerable", min_ok,
-                                 "sec-reasons", n_per_authority=n_cases, evidence=[cases_text],
-                                 level=level("variation-use")))
-    length, ended = per_case("plan_days")
+    def variation(fid: str, title: str, what: str, section: str, extra=None, unit="cases", evidence=()):
+        m = measured[fid]
+        key = "cramers_v_considerable" if fid in CHI2_FINDINGS else "epsilon_squared_considerable"
+        return variation_finding(fid, title, what, m["test"], t, key, m["fewest"] >= min_n, section, extra,
+                                 n_per_authority=m["n_per_authority"], unit=unit, evidence=list(evidence),
+                                 level=level(fid) if fid in CHI2_FINDINGS else "exact", null=m["null"])
+
+    out.append(variation("variation-reasons", "Reasons for Child in Need plans",
+                         "the primary need recorded for children on plans", "sec-reasons", evidence=[cases_text]))
+    out.append(variation("variation-use", "Use of plans and thresholds",
+                         "the level of safeguarding concern among children on plans", "sec-reasons",
+                         evidence=[cases_text]))
     ended_text = "ended plans per authority: " + by_authority_text(
         {c: pub.text(pub.obj(f"{c}/ended-evidence")["key"]) for c in metrics}, names)
-    out.append(variation_finding("variation-length", "Length of plans", "how long plans lasted", length, t,
-                                 "epsilon_squared_considerable",
-                                 min_ok and all(ended.get(c, 0) >= min_n for c in metrics), "sec-support",
-                                 {"median_days": {c: m["plans"]["length_days"]["median"] for c, m in metrics.items()}},
-                                 n_per_authority=ended, unit="ended plans",
-                                 evidence=[ended_text, medians("length-days", "days")]))
-    out.append(variation_finding("variation-services", "Types of support", "the kinds of support provided",
-                                 chi2(("support", "service_group")), t, "cramers_v_considerable", min_ok,
-                                 "sec-support", n_per_authority=n_cases, evidence=[cases_text],
-                                 level=level("variation-services")))
-    direct, n_direct = per_case("direct_work_per_month")
-    out.append(variation_finding("variation-direct-work", "Direct work", "how often direct work took place "
-                                 "(sessions per month of plan)", direct, t, "epsilon_squared_considerable",
-                                 min_ok and all(n_direct.get(c, 0) >= min_n for c in metrics), "sec-support",
-                                 {"median_sessions_per_month": {c: m["plans"]["direct_work_per_month"]["median"]
-                                                                for c, m in metrics.items()}},
-                                 n_per_authority=n_direct,
-                                 evidence=[cases_text, medians("direct-work", "sessions")]))
+    out.append(variation("variation-length", "Length of plans", "how long plans lasted", "sec-support",
+                         {"median_days": {c: m["plans"]["length_days"]["median"] for c, m in metrics.items()}},
+                         unit="ended plans", evidence=[ended_text, medians("length-days", "days")]))
+    out.append(variation("variation-services", "Types of support", "the kinds of support provided", "sec-support",
+                         evidence=[cases_text]))
+    out.append(variation("variation-direct-work", "Direct work",
+                         "how often direct work took place (sessions per month of plan)", "sec-support",
+                         {"median_sessions_per_month": {c: m["plans"]["direct_work_per_month"]["median"]
+                                                        for c, m in metrics.items()}},
+                         evidence=[cases_text, medians("direct-work", "sessions")]))
     out.append(decision_finding(metrics))
     out.append(involvement_finding(metrics, t, pub))
     out.append(recording_finding(metrics, t, pub, names))
     out.append(advice_finding(metrics, t, pub))
     out.append(mental_health_finding(metrics, t, pub))
-    return out
+    rob = robustness(metrics, cases, t, measured, seed, n_permutations) if robust else {}
+    sources = triangulate(metrics, measured, t, seed, n_permutations)
+    for f in out:
+        f.group = GROUP_OF[f.id]
+        f.summary = f.summary or f.sentence
+        f.sources = sources[f.id]
+        if f.id in rob:
+            label, text = robustness_text(f, rob[f.id], t, pub, names, level(f.id) if f.id in CHI2_FINDINGS
+                                          else "exact")
+            f.robustness = {**rob[f.id], "assessed": rob[f.id]["label"], "label": label, "text": text}
+    order = list(GROUP_OF)
+    return sorted(out, key=lambda f: order.index(f.id))
 
 
 PRACTITIONER_SOURCES = ("focus_group", "case_discussion")
@@ -408,7 +690,8 @@ def recording_finding(metrics: dict[str, dict], t: dict[str, float], pub, names:
                    f"gap if any characteristic is recorded for fewer than {100 * t['completeness_gap']:.0f}% "
                    "of children in any authority's case files or administrative data",
                    {"completeness_gap": t["completeness_gap"]},
-                   {"lowest_completeness": dict(sorted(worst.items())), "lowest_in": dict(sorted(where.items()))},
+                   {"lowest_completeness": dict(sorted(worst.items())), "lowest_in": dict(sorted(where.items())),
+                    "lowest_at": {c: list(_worst_completeness(metrics)[1][c]) for c in sorted(worst)}},
                    "sec-characteristics", evidence)
 
 
@@ -478,39 +761,134 @@ def mental_health_finding(metrics: dict[str, dict], t: dict[str, float], pub) ->
                    [f"referrals not met in time: {words}"])
 
 
-IMPLICATIONS: list[tuple[str, str, tuple[str, ...]]] = [
-    ("consistency", "Greater consistency is needed in how Child in Need plans are used and in the services "
-     "available across local authorities, so that children and families get the right support for their needs.",
-     ("variation-reasons", "variation-use", "variation-length", "variation-services")),
-    ("collaboration", "Practitioners should work with families when creating plans, so that parents feel involved "
-     "and know the goals they are working towards.", ("involvement-gap",)),
-    ("direct-work-time", "Practitioners need sufficient time to undertake direct work with children and families.",
-     ("variation-direct-work", "range-and-advice")),
-    ("multi-agency-access", "Access to external support from multi-agency partners, particularly timely child and "
-     "parent mental-health support, needs to improve.", ("mental-health-gap",)),
-    ("data-recording", "Better collection and recording of data about children and families is needed to "
-     "understand the experience of being on a Child in Need plan.", ("recording-gaps",)),
-]
+# -- triangulation ----------------------------------------------------------------------------------
+SOURCES = {"case_files": "Case files", "admin": "Administrative data",
+           "practitioners": "Practitioner focus groups and case discussions", "parents": "Parent interviews"}
+SUPPORTS, AGAINST, NOT_MEASURED = "supports", "does not support", "not measured"
+#: Which finding each coded theme (data/codebook.yml) feeds; coded in focus groups or case discussions it
+#: speaks for practitioners, in parent interviews for parents.  Every theme of the codebook is here.
+THEME_FEEDS = {
+    "collaboration_with_parents": "involvement-gap", "parent_not_involved": "involvement-gap",
+    "parent_unaware_of_goals": "involvement-gap", "decision_parental_engagement": "decision-influences",
+    "decision_family_support": "decision-influences", "decision_historical_concerns": "decision-influences",
+    "threshold_inconsistency": "variation-use", "advice_and_coordination_role": "range-and-advice",
+    "limited_time_direct_work": "variation-direct-work", "mental_health_waits": "mental-health-gap",
+    "service_gaps": "mental-health-gap", "recording_gaps": "recording-gaps"}
+#: The measured (non-theme) sources of each finding's claim.
+DATA_SOURCES = {**{f: ("case_files",) for f in (*CHI2_FINDINGS, *KW_FINDINGS)}, "decision-influences": (),
+                "involvement-gap": ("case_files", "parents"), "recording-gaps": ("case_files", "admin"),
+                "range-and-advice": ("case_files",), "mental-health-gap": ("case_files",)}
 
 
-def implications(findings: list[Finding]) -> list[Implication]:
-    """Implications whose supporting findings hold; each lists only the findings that hold."""
-    holding = {f.id for f in findings if f.holds}
-    out = []
-    for iid, text, support in IMPLICATIONS:
-        ids = [s for s in support if s in holding]
-        if ids:
-            out.append(Implication(iid, text, ids))
+def _role(source_type: str) -> str:
+    return "parents" if source_type == "parent_interview" else "practitioners"
+
+
+def triangulate(metrics: dict[str, dict], measured: dict[str, dict], t: dict[str, float], seed: int = 0,
+                n_permutations: int = 10_000) -> dict[str, dict[str, str]]:
+    """For each finding, whether each source supports the study's claim (the finding's holding outcome):
+    the data it is measured on by its rule (case files; the administrative extract where it measures the
+    same thing — primary need, recording), and the coded themes that feed it (:data:`THEME_FEEDS`), coded
+    in at least one source of that kind.  A kind of source with no measure or theme for a finding is
+    ``not measured``; a theme-fed kind whose sources never coded its themes ``does not support``."""
+    coded: dict[tuple[str, str], int] = {}
+    held: set[str] = set()
+    for m in metrics.values():
+        for key, v in m["themes"].items():
+            theme, _, source_type = key.partition("|")
+            held.add(_role(source_type))
+            if theme in THEME_FEEDS and v["sources"] > 0:
+                coded[THEME_FEEDS[theme], _role(source_type)] = coded.get((THEME_FEEDS[theme], _role(source_type)), 0) + 1
+    out: dict[str, dict[str, str]] = {}
+    for fid, m in measured.items():
+        holds = decide(fid, m, t) == HOLDING[fid]
+        cells = {s: NOT_MEASURED for s in SOURCES}
+        for src in DATA_SOURCES[fid]:
+            cells[src] = SUPPORTS if holds else AGAINST
+        if fid == "recording-gaps":  # each source on its own
+            for src in ("case_files", "admin"):
+                shares = [mm["completeness"][src][c] for mm in metrics.values() for c in mm["completeness"][src]]
+                cells[src] = (NOT_MEASURED if not shares else
+                              SUPPORTS if min(shares) < t["completeness_gap"] else AGAINST)
+        if fid == "variation-reasons" and metrics:  # the administrative extract records primary need too
+            table = contingency(metrics, ("reasons", "admin_primary_need"))
+            test = chi2_or_exact(table, n_permutations=n_permutations, seed=seed, bias_correction=True)
+            null = math.nan if _is_nan(test.p_value) else cramers_v_null(table, n_permutations, seed)
+            fewest = min(int(mm["counts"]["admin_children"]) for mm in metrics.values())
+            cells["admin"] = (SUPPORTS if classify_variation(test.effect_size, test.p_value,
+                                                             t["cramers_v_considerable"], t["alpha"],
+                                                             fewest >= t["min_cases_per_authority"], null)
+                              == "considerable" else AGAINST)
+        for role in ("practitioners", "parents"):
+            themes = [th for th, f in THEME_FEEDS.items() if f == fid and _theme_role_ok(th, role)]
+            if not themes or role not in held or cells[role] != NOT_MEASURED:
+                continue  # no theme of this kind of source feeds it, no such source, or measured directly
+            cells[role] = SUPPORTS if coded.get((fid, role)) else AGAINST
+        out[fid] = cells
     return out
 
 
-PUBLIC_FIELDS = ("id", "theme", "title", "outcome", "holds", "sentence", "rule", "thresholds", "section", "evidence")
+#: Themes a kind of source can code (parents are not asked about practitioners' decisions or their time).
+PRACTITIONER_ONLY = {"collaboration_with_parents", "decision_parental_engagement", "decision_family_support",
+                     "decision_historical_concerns", "threshold_inconsistency", "advice_and_coordination_role",
+                     "limited_time_direct_work", "recording_gaps"}
+PARENT_ONLY = {"parent_not_involved", "parent_unaware_of_goals"}
+
+
+def _theme_role_ok(theme: str, role: str) -> bool:
+    return not ((role == "parents" and theme in PRACTITIONER_ONLY) or (role == "practitioners" and theme in PARENT_ONLY))
+
+
+# -- implications -----------------------------------------------------------------------------------
+#: Each implication's gate: every group must have one token that holds; a token is a finding id (the
+#: finding holds) or ``finding@source`` (that source supports it, see :func:`triangulate`).  Each gate
+#: names only findings that measure what the implication claims.
+IMPLICATIONS: list[tuple[str, str, tuple[tuple[str, ...], ...]]] = [
+    ("consistency", "Greater consistency is needed in how Child in Need plans are used and in the services "
+     "available across local authorities, so that children and families get the right support for their needs.",
+     (("variation-reasons", "variation-use", "variation-length", "variation-services"),)),
+    ("collaboration", "Practitioners should work with families when creating plans, so that parents feel involved "
+     "and know the goals they are working towards.", (("involvement-gap",),)),
+    ("direct-work-time", "Practitioners need sufficient time to undertake direct work with children and families.",
+     (("variation-direct-work@practitioners",), ("variation-direct-work",))),
+    ("multi-agency-access", "Access to external support from multi-agency partners, particularly timely child and "
+     "parent mental-health support, needs to improve.", (("mental-health-gap",),)),
+    ("data-recording", "Better collection and recording of data about children and families is needed to "
+     "understand the experience of being on a Child in Need plan.", (("recording-gaps",),)),
+]
+
+#: What each ``finding@source`` token of a gate means, for the reader.
+GATE_WORDS = {"variation-direct-work@practitioners": "practitioners said they had too little time for direct work"}
+
+
+def _token_holds(token: str, by_id: dict[str, Finding]) -> bool:
+    fid, _, source = token.partition("@")
+    f = by_id.get(fid)
+    if f is None:
+        return False
+    return f.sources.get(source) == SUPPORTS if source else f.holds
+
+
+def implications(findings: list[Finding]) -> list[Implication]:
+    """Implications whose gate holds (:data:`IMPLICATIONS`); each lists the tokens that hold."""
+    by_id = {f.id: f for f in findings}
+    out = []
+    for iid, text, gate in IMPLICATIONS:
+        if all(any(_token_holds(tok, by_id) for tok in group) for group in gate):
+            out.append(Implication(iid, text, [tok for group in gate for tok in group if _token_holds(tok, by_id)]))
+    return out
+
+
+PUBLIC_FIELDS = ("id", "theme", "title", "outcome", "holds", "sentence", "rule", "thresholds", "section", "evidence",
+                 "group", "summary", "headline", "sources")
 
 
 def findings_document(findings: list[Finding], implications_: list[Implication], meta: dict) -> dict:
     """The machine-readable findings: what the book publishes of each (its sentence, rule and published
     evidence), never the raw measures behind the outcome (those stay in the build's evaluation cache)."""
-    return {"meta": meta, "findings": [{k: f.to_dict()[k] for k in PUBLIC_FIELDS} for f in findings],
+    return {"meta": meta, "findings": [{**{k: f.to_dict()[k] for k in PUBLIC_FIELDS},
+                                        "robustness": {k: f.robustness.get(k) for k in ("label", "text")}}
+                                       for f in findings],
             "implications": [asdict(i) for i in implications_]}
 
 
@@ -521,7 +899,12 @@ def evaluation_key(metrics: dict[str, dict], cases: dict[str, pd.DataFrame], thr
     """A hash of everything :func:`evaluate` reads, so a saved evaluation is used only for the same inputs."""
     import hashlib
 
+    from pathlib import Path
+
     h = hashlib.sha256()
+    here = Path(__file__).parent
+    for module in ("findings.py", "stats.py"):  # the rules and tests themselves: a saved evaluation of old code is stale
+        h.update((here / module).read_bytes())
     h.update(json.dumps([metrics, thresholds, seed], sort_keys=True, default=str).encode())
     for code in sorted(cases):
         h.update(code.encode())

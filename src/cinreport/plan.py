@@ -208,7 +208,7 @@ CHECKED_UP_TO = 40  # suppressed cells of a tested table; with more, its test's 
 def statistic_levels(pub: Publication, v_threshold: float, alpha: float) -> None:
     """How precisely each tested table's test statistics may be published; stored in its object as
     ``statistic``: ``exact`` (no suppressed cell: the statistics follow from the published counts),
-    ``banded`` (Cramér's V only as above or below the threshold, p only as a band) when for every
+    ``banded`` (the bias-corrected Cramér's V only as above or below the threshold, p only as a band) when for every
     suppressed cell another completion of everything published, with that cell different, gives the
     same bands, else ``withheld`` (also when the table has more than ``CHECKED_UP_TO`` suppressed
     cells). An exact chi-squared statistic or p-value, with the published margins, can give
@@ -225,7 +225,7 @@ def statistic_levels(pub: Publication, v_threshold: float, alpha: float) -> None
         if min(t.shape) < 2:
             return (None, None)
         dof = (t.shape[0] - 1) * (t.shape[1] - 1)
-        return (cramers_v(t) >= v_threshold, p_band(float(chi2.sf(_pearson_chi2(t), dof))))
+        return (cramers_v(t, bias_correction=True) >= v_threshold, p_band(float(chi2.sf(_pearson_chi2(t), dof))))
 
     for name in TESTED_TABLES.values():
         o = pub.objects[name]

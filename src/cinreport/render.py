@@ -685,9 +685,31 @@ class PandocCache:
                     path.unlink(missing_ok=True)
 
 
+_INCLUDE = re.compile(r"^[ \t]*\{\{<\s*include\s+(\S+?)\s*>\}\}[ \t]*$", re.MULTILINE)
+
+
+def expand_includes(source: Path, _depth: int = 0) -> str:
+    """A Markdown chapter's text with Quarto's ``{{< include file >}}`` shortcodes (on a line of their
+    own) replaced by the file's text, as Quarto does before it reads the chapter; paths are relative to
+    the including file.  The landing page includes the generated summary this way."""
+    text = source.read_text(encoding="utf-8")
+
+    def include(m: re.Match) -> str:
+        target = source.parent / m.group(1)
+        if not target.is_file():
+            raise RenderError(f"Chapter {source.name} includes {m.group(1)}, which does not exist "
+                              "(make report writes the generated parts before rendering)")
+        if _depth >= 8:
+            raise RenderError(f"Chapter {source.name}: includes nested more than 8 deep")
+        return expand_includes(target, _depth + 1).rstrip("\n")
+
+    return _INCLUDE.sub(include, text)
+
+
 def _read_key(source: Path, media_dir: Path, cache: PandocCache) -> tuple[str, Path, bytes]:
-    """The cache key of reading a chapter, and the file and bytes Pandoc would read."""
-    data = source.read_bytes()
+    """The cache key of reading a chapter, and the file and bytes Pandoc would read (a Markdown
+    chapter's with its includes expanded)."""
+    data = source.read_bytes() if source.suffix == ".ipynb" else expand_includes(source).encode("utf-8")
     if source.suffix == ".ipynb":
         normal = _stable_notebook(data)
         if normal is not None:  # Pandoc reads the stable form, so the key covers all it reads
@@ -746,7 +768,7 @@ def _read_chapter_uncached(source: Path, media_dir: Path, what: str) -> dict:
         markdown = _pandoc(what, ["--from=ipynb", "--to=markdown", f"--extract-media={media_dir}", str(source)])
         text = _pandoc(what, ["--from=markdown", "--to=json"], markdown)
     else:
-        text = _pandoc(what, ["--from=markdown", "--to=json", str(source)])
+        text = _pandoc(what, ["--from=markdown", "--to=json"], expand_includes(source))
     return json.loads(text)
 
 

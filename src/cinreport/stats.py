@@ -35,6 +35,8 @@ __all__ = [
     "median_iqr",
     "cramers_v",
     "chi2_or_exact",
+    "cramers_v_null",
+    "epsilon_squared_null",
     "kruskal_epsilon",
     "classify_variation",
 ]
@@ -49,6 +51,24 @@ MIN_GROUP_SIZE = 5
 _BATCH_CELLS = 2_000_000
 #: Permutations per independently seeded chunk (see :func:`_monte_carlo_hits`).
 _CHUNK = 1_000
+
+
+def _monte_carlo_chunks(batch_fn, n_permutations: int, seed: int, n: int) -> list[list]:
+    """``batch_fn(rng, b)`` over ``n_permutations`` permutations, chunked and seeded as
+    :func:`_monte_carlo_hits` describes; the results of each chunk's batches, in chunk order."""
+    sizes = [min(_CHUNK, n_permutations - start) for start in range(0, n_permutations, _CHUNK)]
+    seeds = np.random.SeedSequence(seed).spawn(len(sizes))
+    batch = max(1, min(_CHUNK, _BATCH_CELLS // max(n, 1)))
+
+    def chunk(i: int) -> list:
+        rng, out, done = np.random.default_rng(seeds[i]), [], 0
+        while done < sizes[i]:
+            b = min(batch, sizes[i] - done)
+            out.append(batch_fn(rng, b))
+            done += b
+        return out
+
+    return list(in_parallel(chunk, list(range(len(sizes)))))
 
 
 def _monte_carlo_hits(batch_hits, n_permutations: int, seed: int, n: int) -> int:
@@ -200,6 +220,22 @@ def _pearson_chi2(obs: np.ndarray) -> float:
     return float(((obs - expected) ** 2 / expected).sum())
 
 
+def _v_from_chi2(chi2: np.ndarray | float, n: int, r: int, c: int, bias_correction: bool) -> np.ndarray | float:
+    """Cramér's V from Pearson's chi-squared of an ``r`` × ``c`` table of ``n`` observations (vectorised)."""
+    phi2 = np.asarray(chi2, dtype=float) / n
+    if not bias_correction:
+        return np.minimum(1.0, np.sqrt(phi2 / (min(r, c) - 1)))
+    if n <= 1:
+        return np.zeros_like(phi2)
+    phi2c = np.maximum(0.0, phi2 - (r - 1) * (c - 1) / (n - 1))
+    rc = r - (r - 1) ** 2 / (n - 1)
+    cc = c - (c - 1) ** 2 / (n - 1)
+    denom = min(rc - 1, cc - 1)
+    if denom <= 0:
+        return np.zeros_like(phi2)
+    return np.minimum(1.0, np.sqrt(phi2c / denom))
+
+
 def cramers_v(table: pd.DataFrame | np.ndarray, bias_correction: bool = False) -> float:
     """Cramér's V for a contingency table (rows = categories, columns = groups).
 
@@ -215,18 +251,7 @@ def cramers_v(table: pd.DataFrame | np.ndarray, bias_correction: bool = False) -
     n = int(obs.sum())
     if n == 0 or min(r, c) < 2:
         return 0.0
-    phi2 = _pearson_chi2(obs) / n
-    if not bias_correction:
-        return float(min(1.0, math.sqrt(phi2 / (min(r, c) - 1))))
-    if n <= 1:
-        return 0.0
-    phi2c = max(0.0, phi2 - (r - 1) * (c - 1) / (n - 1))
-    rc = r - (r - 1) ** 2 / (n - 1)
-    cc = c - (c - 1) ** 2 / (n - 1)
-    denom = min(rc - 1, cc - 1)
-    if denom <= 0:
-        return 0.0
-    return float(min(1.0, math.sqrt(phi2c / denom)))
+    return float(_v_from_chi2(_pearson_chi2(obs), n, r, c, bias_correction))
 
 
 def _permutation_chi2_p(obs: np.ndarray, n_permutations: int, seed: int) -> float:
@@ -257,8 +282,54 @@ def _permutation_chi2_p(obs: np.ndarray, n_permutations: int, seed: int) -> floa
     return (hits + 1) / (n_permutations + 1)
 
 
+def cramers_v_null(table: pd.DataFrame | np.ndarray, n_permutations: int = 10_000, seed: int = 0,
+                   quantile: float = 0.95, bias_correction: bool = True) -> float:
+    """What chance alone gives: the ``quantile`` of Cramér's V (bias-corrected by default) over
+    ``n_permutations`` permutations of the group labels, with both margins of ``table`` fixed.
+
+    The permutations are drawn exactly as the permutation test's (seeded chunks on threads, the
+    same value on any number of cores). A table with fewer than two non-empty rows or columns gives
+    0 (no variation is possible); an empty one NaN.
+    """
+    if not 0 < quantile < 1:
+        raise ValueError(f"quantile must be in (0, 1), got {quantile!r}")
+    if n_permutations < 1:
+        raise ValueError("n_permutations must be at least 1")
+    obs = _as_counts(table)
+    n = int(obs.sum())
+    if n == 0:
+        return math.nan
+    r, c = obs.shape
+    if min(r, c) < 2:
+        return 0.0
+    rows = np.repeat(np.arange(r), obs.sum(axis=1))
+    groups = np.concatenate([np.repeat(np.arange(c), obs[i]) for i in range(r)])
+    inv_rc = 1.0 / np.outer(obs.sum(axis=1).astype(float), obs.sum(axis=0).astype(float))
+    base = rows * c
+
+    def batch_stats(rng: np.random.Generator, b: int) -> np.ndarray:
+        perm = rng.permuted(np.tile(groups, (b, 1)), axis=1)
+        idx = (base[None, :] + perm) + (np.arange(b) * (r * c))[:, None]
+        counts = np.bincount(idx.ravel(), minlength=b * r * c).reshape(b, r, c)
+        return n * ((counts.astype(float) ** 2 * inv_rc).sum(axis=(1, 2)) - 1.0)
+
+    chi2 = np.concatenate([a for chunk in _monte_carlo_chunks(batch_stats, n_permutations, seed, n) for a in chunk])
+    v = _v_from_chi2(np.maximum(chi2, 0.0), n, r, c, bias_correction)
+    return float(np.quantile(v, quantile, method="higher"))
+
+
+def epsilon_squared_null(n: int, groups: int, quantile: float = 0.95) -> float:
+    """The ``quantile`` of Kruskal-Wallis epsilon-squared (``H / (n - 1)``) under no difference between
+    ``groups`` groups of ``n`` values in all, from H's chi-squared reference distribution (``groups - 1``
+    degrees of freedom); NaN when not testable."""
+    if groups < 2 or n < 2:
+        return math.nan
+    return float(min(1.0, _st.chi2.ppf(quantile, groups - 1) / (n - 1)))
+
+
 def chi2_or_exact(
-    table: pd.DataFrame | np.ndarray, n_permutations: int = 10_000, seed: int = 0
+    table: pd.DataFrame | np.ndarray, n_permutations: int = 10_000, seed: int = 0,
+    bias_correction: bool = False,
 ) -> TestResult:
     """Test of independence between categories (rows) and groups (columns).
 
@@ -270,8 +341,8 @@ def chi2_or_exact(
       generator and ``p = (b + 1) / (B + 1)``, where ``b`` counts permuted statistics at least as
       large as the observed one among ``B = n_permutations``.
 
-    ``statistic`` is always Pearson's (uncorrected) chi-squared and ``effect_size`` always
-    Cramér's V (no bias correction). Empty tables or tables with fewer than two non-empty groups
+    ``statistic`` is always Pearson's (uncorrected) chi-squared and ``effect_size`` Cramér's V,
+    bias-corrected (Bergsma 2013) when ``bias_correction`` is True (``effect_name`` then says so). Empty tables or tables with fewer than two non-empty groups
     are not testable (NaN results); tables whose observations all fall in one category show no
     variation (statistic 0, p 1, V 0).
     """
@@ -291,21 +362,22 @@ def chi2_or_exact(
         return TestResult(0.0, 1.0, "no variation: all observations in one category",
                           None, 0.0, n=n)
     chi2 = _pearson_chi2(obs)
-    v = cramers_v(obs)
+    v = cramers_v(obs, bias_correction=bias_correction)
+    name = "bias-corrected Cramér's V" if bias_correction else "Cramér's V"
     dof = (r - 1) * (c - 1)
     expected = np.outer(obs.sum(axis=1), obs.sum(axis=0)) / n
     small = bool((expected < MIN_EXPECTED).any())
     if r == 2 and c == 2:
         p = float(_st.fisher_exact(obs, alternative="two-sided").pvalue)
         return TestResult(chi2, min(1.0, p), "Fisher's exact test (two-sided)", None, v,
-                          n=n, small_expected=small)
+                          effect_name=name, n=n, small_expected=small)
     if not small:
         p = float(_st.chi2.sf(chi2, dof))
-        return TestResult(chi2, p, "Pearson's chi-squared test", dof, v, n=n)
+        return TestResult(chi2, p, "Pearson's chi-squared test", dof, v, effect_name=name, n=n)
     p = _permutation_chi2_p(obs, n_permutations, seed)
     method = (f"Monte Carlo permutation test of the chi-squared statistic "
               f"({n_permutations:,} permutations; some expected counts below {MIN_EXPECTED})")
-    return TestResult(chi2, p, method, dof, v, n=n, small_expected=True)
+    return TestResult(chi2, p, method, dof, v, effect_name=name, n=n, small_expected=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -383,7 +455,7 @@ def kruskal_epsilon(
 
 
 def classify_variation(
-    effect: float, p: float, threshold: float, alpha: float, min_n_ok: bool
+    effect: float, p: float, threshold: float, alpha: float, min_n_ok: bool, null: float | None = None
 ) -> Variation:
     """Classify variation between groups from an effect size and a p-value.
 
@@ -392,10 +464,11 @@ def classify_variation(
     1. ``"uncertain"`` — the effect size or p-value is missing (NaN, data not testable), or the
        groups are too small to call (``min_n_ok`` is False). With too few cases neither
        "variation" nor "no variation" can be claimed, so the small-sample caveat wins.
-    2. ``"considerable"`` — ``effect >= threshold`` and ``p < alpha``: a large difference that
-       is unlikely to be chance.
-    3. ``"uncertain"`` — ``effect >= threshold`` but ``p >= alpha``: a large observed difference
-       the data cannot distinguish from chance.
+    2. ``"considerable"`` — ``effect >= threshold``, ``effect > null`` (what chance alone gives for a
+       table of that shape, e.g. the 95th percentile of the permutation null; ignored when None) and
+       ``p < alpha``: a large difference that is unlikely to be chance.
+    3. ``"uncertain"`` — ``effect >= threshold`` but ``p >= alpha`` or ``effect <= null``: a large
+       observed difference the data cannot distinguish from chance.
     4. ``"some"`` — ``p < alpha`` but ``effect < threshold``: a real but small difference.
     5. ``"none"`` — otherwise (small effect, not significant).
 
@@ -403,8 +476,9 @@ def classify_variation(
     """
     if effect is None or p is None or math.isnan(effect) or math.isnan(p) or not min_n_ok:
         return "uncertain"
+    beyond_chance = null is None or math.isnan(null) or effect > null
     if effect >= threshold:
-        return "considerable" if p < alpha else "uncertain"
+        return "considerable" if p < alpha and beyond_chance else "uncertain"
     if p < alpha:
         return "some"
     return "none"
