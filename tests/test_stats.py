@@ -273,3 +273,27 @@ def test_chi2_or_exact_reports_the_bias_corrected_v_when_asked():
 def test_classify_variation_needs_the_effect_beyond_chance():
     assert classify_variation(0.3, 0.01, 0.25, 0.05, True, null=0.35) == "uncertain"
     assert classify_variation(0.3, 0.01, 0.25, 0.05, True, null=0.2) == "considerable"
+
+
+def test_asymptotic_chance_level_of_corrected_v_matches_permutations_on_a_large_table():
+    """The robustness screen of large studies takes V's chance level from the chi-squared
+    distribution; on a table the size of a many-authority study it agrees with the permuted one."""
+    from cinreport.stats import cramers_v_null, cramers_v_null_asymptotic
+
+    rng = np.random.default_rng(3)
+    table = rng.multinomial(3000, np.full(9 * 40, 1 / 360)).reshape(9, 40) + 1  # no association
+    exact = cramers_v_null(table, n_permutations=500, seed=1)
+    approx = cramers_v_null_asymptotic(table)
+    assert approx > 0
+    assert abs(exact - approx) < 0.01, (exact, approx)
+
+
+def test_asymptotic_screen_never_permutes():
+    from cinreport.stats import chi2_or_exact, kruskal_epsilon
+
+    small = np.array([[1, 2, 0], [3, 0, 2]])
+    assert "permutation" in chi2_or_exact(small, n_permutations=50).method
+    fast = chi2_or_exact(small, n_permutations=50, asymptotic=True)
+    assert fast.method == "Pearson's chi-squared test" and fast.small_expected
+    groups = {"a": [1, 2], "b": [3, 4, 5], "c": [6]}
+    assert kruskal_epsilon(groups, n_permutations=50, asymptotic=True).method == "Kruskal-Wallis H test"

@@ -17,8 +17,8 @@ from typing import Any
 import pandas as pd
 
 from .inert import markdown_code, markdown_text
-from .stats import (TestResult, chi2_or_exact, classify_variation, cramers_v_null, epsilon_squared_null,
-                    kruskal_epsilon, wilson_interval)
+from .stats import (TestResult, chi2_or_exact, classify_variation, cramers_v_null, cramers_v_null_asymptotic,
+                    epsilon_squared_null, kruskal_epsilon, wilson_interval)
 from .tables import MANY_GROUPS
 
 VARIATION_TEXT = {
@@ -211,6 +211,10 @@ MARGINS = {"cramers_v_considerable": ("relative", 0.10), "epsilon_squared_consid
            "advice_share_large": ("relative", 0.10), "mental_health_gap_share": ("relative", 0.10)}
 #: Permutations of each leave-one-out re-evaluation (at most; the published tests use the full number).
 LEAVE_ONE_OUT_PERMUTATIONS = 2_000
+#: Above this many authorities each leave-one-out re-evaluation takes its tests and chance levels
+#: from their large-sample distributions (no permutations): with 153 authorities, 153 permuted
+#: re-evaluations of every test would take minutes, and tables that large are well approximated.
+LEAVE_ONE_OUT_PERMUTED_UP_TO = 12
 
 
 def moved(key: str, value: float) -> tuple[float, float]:
@@ -244,22 +248,26 @@ def _worst_completeness(metrics: dict[str, dict]) -> tuple[dict[str, float], dic
 
 
 def measure(metrics: dict[str, dict], cases: dict[str, pd.DataFrame], seed: int = 0,
-            n_permutations: int = 10_000) -> dict[str, dict[str, Any]]:
+            n_permutations: int = 10_000, asymptotic: bool = False) -> dict[str, dict[str, Any]]:
     """What every finding's outcome rests on, apart from thresholds and text: the tests (with what chance
-    alone gives for tables of their shape), shares, gaps and coded themes."""
+    alone gives for tables of their shape), shares, gaps and coded themes. ``asymptotic``: tests and
+    chance levels from their large-sample distributions, no permutations (robustness screens of
+    studies of more than :data:`LEAVE_ONE_OUT_PERMUTED_UP_TO` authorities)."""
     n_cases = {c: int(m["counts"]["case_files"]) for c, m in metrics.items()}
     fewest = min(n_cases.values(), default=0)
     out: dict[str, dict[str, Any]] = {}
     for fid, path in CHI2_FINDINGS.items():
         table = contingency(metrics, path) if metrics else pd.DataFrame()
-        test = chi2_or_exact(table, n_permutations=n_permutations, seed=seed, bias_correction=True)
+        test = chi2_or_exact(table, n_permutations=n_permutations, seed=seed, bias_correction=True,
+                             asymptotic=asymptotic)
         null = (math.nan if _is_nan(test.p_value) or table.shape[1] < 2
+                else cramers_v_null_asymptotic(table) if asymptotic
                 else cramers_v_null(table, n_permutations=n_permutations, seed=seed))
         out[fid] = {"test": test, "null": null, "fewest": fewest, "n_per_authority": n_cases}
     for fid, column in KW_FINDINGS.items():
         values = {c: pd.to_numeric(df[column], errors="coerce").dropna().astype(float).tolist()
                   for c, df in sorted(cases.items())}
-        test = kruskal_epsilon(values, n_permutations=n_permutations, seed=seed)
+        test = kruskal_epsilon(values, n_permutations=n_permutations, seed=seed, asymptotic=asymptotic)
         per = {c: len(v) for c, v in values.items()}
         null = epsilon_squared_null(test.n, sum(1 for v in per.values() if v))
         out[fid] = {"test": test, "null": null, "fewest": min([fewest, *per.values()]), "n_per_authority": per}
@@ -360,7 +368,8 @@ def robustness(metrics: dict[str, dict], cases: dict[str, pd.DataFrame], t: dict
         for code in sorted(metrics):
             rest = {c: v for c, v in metrics.items() if c != code}
             sub = measure(rest, {c: v for c, v in cases.items() if c != code}, seed,
-                          min(n_permutations, LEAVE_ONE_OUT_PERMUTATIONS))
+                          min(n_permutations, LEAVE_ONE_OUT_PERMUTATIONS),
+                          asymptotic=len(metrics) > LEAVE_ONE_OUT_PERMUTED_UP_TO)
             for fid, m in sub.items():
                 now = decide(fid, m, t) == HOLDING[fid]
                 if now != (base[fid] == HOLDING[fid]):

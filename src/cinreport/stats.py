@@ -318,6 +318,18 @@ def cramers_v_null(table: pd.DataFrame | np.ndarray, n_permutations: int = 10_00
     return float(np.quantile(v, quantile, method="higher"))
 
 
+def cramers_v_null_asymptotic(table: pd.DataFrame | np.ndarray, quantile: float = 0.95) -> float:
+    """The bias-corrected Cramér's V that chance alone reaches with probability ``1 - quantile``, from
+    the chi-squared distribution of Pearson's statistic (the large-sample counterpart of
+    :func:`cramers_v_null`, for robustness screens of large studies)."""
+    obs = _as_counts(table)
+    r, c = obs.shape
+    n = int(obs.sum())
+    if n < 2 or min(r, c) < 2:
+        return 0.0
+    return float(_v_from_chi2(float(_st.chi2.ppf(quantile, (r - 1) * (c - 1))), n, r, c, True))
+
+
 def epsilon_squared_null(n: int, groups: int, quantile: float = 0.95) -> float:
     """The ``quantile`` of Kruskal-Wallis epsilon-squared (``H / (n - 1)``) under no difference between
     ``groups`` groups of ``n`` values in all, from H's chi-squared reference distribution (``groups - 1``
@@ -329,7 +341,7 @@ def epsilon_squared_null(n: int, groups: int, quantile: float = 0.95) -> float:
 
 def chi2_or_exact(
     table: pd.DataFrame | np.ndarray, n_permutations: int = 10_000, seed: int = 0,
-    bias_correction: bool = False,
+    bias_correction: bool = False, asymptotic: bool = False,
 ) -> TestResult:
     """Test of independence between categories (rows) and groups (columns).
 
@@ -340,6 +352,9 @@ def chi2_or_exact(
       chi-squared — group labels are permuted over the individual observations with a seeded
       generator and ``p = (b + 1) / (B + 1)``, where ``b`` counts permuted statistics at least as
       large as the observed one among ``B = n_permutations``.
+
+    ``asymptotic=True`` uses Pearson's chi-squared distribution whatever the expected counts (a cheap
+    screen for robustness re-evaluations of large studies, never for published tests).
 
     ``statistic`` is always Pearson's (uncorrected) chi-squared and ``effect_size`` Cramér's V,
     bias-corrected (Bergsma 2013) when ``bias_correction`` is True (``effect_name`` then says so). Empty tables or tables with fewer than two non-empty groups
@@ -371,9 +386,10 @@ def chi2_or_exact(
         p = float(_st.fisher_exact(obs, alternative="two-sided").pvalue)
         return TestResult(chi2, min(1.0, p), "Fisher's exact test (two-sided)", None, v,
                           effect_name=name, n=n, small_expected=small)
-    if not small:
+    if not small or asymptotic:
         p = float(_st.chi2.sf(chi2, dof))
-        return TestResult(chi2, p, "Pearson's chi-squared test", dof, v, effect_name=name, n=n)
+        return TestResult(chi2, p, "Pearson's chi-squared test", dof, v, effect_name=name, n=n,
+                          small_expected=small)
     p = _permutation_chi2_p(obs, n_permutations, seed)
     method = (f"Monte Carlo permutation test of the chi-squared statistic "
               f"({n_permutations:,} permutations; some expected counts below {MIN_EXPECTED})")
@@ -391,7 +407,8 @@ def _h_from_rank_sums(rank_sums: np.ndarray, sizes: np.ndarray, n: int, tie: flo
 
 
 def kruskal_epsilon(
-    groups: Mapping[str, Sequence[float]], n_permutations: int = 10_000, seed: int = 0
+    groups: Mapping[str, Sequence[float]], n_permutations: int = 10_000, seed: int = 0,
+    asymptotic: bool = False,
 ) -> TestResult:
     """Kruskal-Wallis H test across groups, with epsilon-squared as effect size.
 
@@ -426,9 +443,9 @@ def kruskal_epsilon(
     h = float(res.statistic)
     effect = float(min(1.0, max(0.0, h * (n + 1) / (n * n - 1))))
     small = bool((sizes < MIN_GROUP_SIZE).any())
-    if not small:
+    if not small or asymptotic:  # asymptotic: a robustness screen of a large study (chi2_or_exact)
         return TestResult(h, float(res.pvalue), "Kruskal-Wallis H test", dof, effect,
-                          effect_name=name, n=n)
+                          effect_name=name, n=n, small_expected=small)
 
     ranks = _st.rankdata(pooled)
     _, tie_counts = np.unique(pooled, return_counts=True)
