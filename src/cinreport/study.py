@@ -129,7 +129,7 @@ class Study:
         store = build_publication({c: m["atoms"] for c, m in self.metrics.items()}, self.metrics, self.codebook,
                                   self.threshold, self.report.disclosure_symbol, cache=_Recording(cache, used),
                                   v_threshold=self.report.findings["cramers_v_considerable"],
-                                  alpha=self.report.findings["alpha"])
+                                  alpha=self.report.findings["alpha"], study_sources=self.study_sources())
         slices = store.slices()
         for code, piece in slices.items():
             write_if_changed(out / "authorities" / f"{code}.json", json.dumps(piece, indent=1, sort_keys=True))
@@ -142,6 +142,20 @@ class Study:
         write_json(cache_path, used)
         self._pub = Published.from_dict(whole)
         return out / "store.json"
+
+    def study_sources(self) -> dict:
+        """The study-wide sources (``data/sources.csv`` beside the codebook: the roundtables), validated;
+        a summary as :func:`cinreport.measures.source_summary` gives it. Raises
+        :class:`cinreport.validate.ValidationError` naming file, row, column and value."""
+        from .measures import source_summary
+        from .validate import ValidationError, validate_study_sources
+
+        frame, problems = validate_study_sources(self.codebook.path.parent / "sources.csv",
+                                                 (self.report.period_start, self.report.period_end), self.codebook)
+        if problems:
+            raise ValidationError(problems)
+        empty = pd.DataFrame({"source_id": [], "source_type": []})
+        return source_summary(frame, empty)
 
     def table(self, name: str, category: str, caption: str, columns: str | None = None, percent: bool = True,
               unit: str = "n") -> str:
@@ -263,6 +277,64 @@ class Study:
     def intro(self, title: str, label: str, text: str) -> str:
         note = f"\n\n{SYNTHETIC_NOTE}" if self.report.synthetic_data else ""
         return f"# {title} {{#{label}}}\n\n{text}{note}"
+
+    # -- methods -------------------------------------------------------------------------------
+    def methods_sources(self) -> list[str]:
+        """Methods, "Sources in numbers": focus groups and their staff, case discussions, parent
+        interviews (published counts: families) and roundtables, by authority and in total, from the
+        lists of sources (``sources.csv``); what an authority without a list lacks is said."""
+        o = self.pub.obj("study/sources")
+        per, sym = o["authorities"], self.report.disclosure_symbol
+
+        def plural(n: int, one: str, many: str) -> str:
+            return f"{n:,} {one if n == 1 else many}"
+
+        missing = [self.names[c] for c in per if not per[c]["listed"]]
+        staff = [per[c]["focus_group_staff"] for c in per]
+        staff_total = sum(staff) if None not in staff else None
+        rows = {}
+        for c, v in per.items():
+            rows[self.names[c]] = {
+                "Focus groups (number)": f"{v['focus_groups']:,}",
+                "Staff in focus groups (people)": "–" if v["focus_group_staff"] is None else f"{v['focus_group_staff']:,}",
+                "Case discussions (number)": f"{v['case_discussions']:,}",
+                "Parent interviews (families)": self.pub.text(v["parent_interviews"])}
+        fg_total, cd_total = sum(v["focus_groups"] for v in per.values()), sum(v["case_discussions"] for v in per.values())
+        rows["Total"] = {"Focus groups (number)": f"{fg_total:,}",
+                         "Staff in focus groups (people)": "–" if staff_total is None else f"{staff_total:,}",
+                         "Case discussions (number)": f"{cd_total:,}",
+                         "Parent interviews (families)": self.pub.text(o["parent_interviews"])}
+        frame = pd.DataFrame(rows).T
+        frame.index.name = "Authority"
+        write_csv(self.out_dir / "tables" / "sources.csv", frame.reset_index())
+        staff_words = ("" if staff_total is None else
+                       f" with {plural(staff_total, 'member', 'members')} of staff")
+        interviews = self.pub.value(o["parent_interviews"])
+        interview_words = (f"{self.pub.md_text(o['parent_interviews'])} parent interviews" if interviews is not None
+                           else f"parent interviews (the number is suppressed, {markdown_code(sym)}, because an "
+                                "authority's number is small)")
+        text = (f"Across the {len(per)} authorities the study held {plural(fg_total, 'practitioner focus group', 'practitioner focus groups')}"
+                f"{staff_words}, {plural(cd_total, 'case discussion', 'case discussions')} with practitioners about "
+                f"reviewed cases, and {interview_words}.")
+        rt, rt_people = o["roundtables"], o["roundtable_participants"]
+        if rt:
+            text += (f" {plural(rt, 'roundtable', 'roundtables').capitalize()} with attendees from a wider range of "
+                     f"local authorities, outside the study"
+                     + (f" ({plural(rt_people, 'attendee', 'attendees')} in all)" if rt_people else "")
+                     + ", informed the study; they belong to no one authority and are listed study-wide.")
+        elif not o["study_listed"]:
+            text += " No study-wide list of sources was given, so roundtables are not counted."
+        note = ("Sources and staff are counted from each authority's list of sources; a parent interview is "
+                "one family, so interviews are published like any count of families: a number from 1 to "
+                f"{self.threshold - 1} is shown as {markdown_code(sym)}, and so is a total that would give it back.")
+        if missing:
+            note += (f" {', '.join(markdown_text(m) for m in missing)} gave no list of sources (`sources.csv`): "
+                     "its focus groups, case discussions and parent interviews are counted from the coded themes, "
+                     "and the number of staff is not known (–).")
+        table = (markdown_table(frame, index_label="Authority") + "\n\n" +
+                 caption_line("Qualitative sources by authority: focus groups, the staff who took part in them, "
+                              "case discussions and parent interviews (lists of sources)", "tbl-sources"))
+        return ["### Sources in numbers {#sec-sources-in-numbers}", text, table, note]
 
     # -- research question 1 -----------------------------------------------------------------
     def characteristics(self) -> list[str]:
