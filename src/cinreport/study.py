@@ -373,11 +373,13 @@ class Study:
                        f"{len(self.authorities)} authorities and administrative data on {admin} children."),
             "## Age, gender and ethnicity",
             self.table("age-band", "Age at plan start",
-                       "Age of children at the start of their plan, by authority (administrative data)"),
+                       "Age of children at the start of their plan, by authority (administrative data; counts of "
+                       "children)", unit="children"),
             self.share_figure("age-band", "age-band", "Age at plan start by authority (administrative data)",
                               "Grouped bar chart comparing the percentage of children in each age band across "
                               "authorities.", "Per cent of children"),
-            self.table("ethnicity", "Ethnic group", "Ethnic group of children, by authority (administrative data)"),
+            self.table("ethnicity", "Ethnic group", "Ethnic group of children, by authority (administrative data; "
+                       "counts of children)", unit="children"),
             "## Who the reviewed children were",
             self.proportions("shares", {"Boys": "boys", "Disability recorded": "disability",
                                         "Aged 10 or over": "aged-10-plus"},
@@ -397,7 +399,8 @@ class Study:
             "## Primary need",
             self.finding("variation-reasons").sentence,
             self.table("primary-need-cases", "Primary need",
-                       "Primary need at assessment, reviewed case files, by authority"),
+                       "Primary need at assessment, by authority (reviewed case files; counts of children, one "
+                       "primary need each)", unit="children"),
             self.share_figure("primary-need", "primary-need",
                               "Primary need at assessment by authority (administrative data)",
                               "Grouped bar chart of the percentage of children with each primary need, "
@@ -405,11 +408,13 @@ class Study:
             "## Safeguarding concern and thresholds",
             self.finding("variation-use").sentence,
             self.table("concern", "Concern",
-                       "Level of safeguarding concern recorded, reviewed case files, by authority"),
+                       "Level of safeguarding concern recorded, by authority (reviewed case files; counts of "
+                       "children)", unit="children"),
             "## Factors identified at assessment",
             self.table("factors", "Factor group",
-                       "Children with at least one factor in each group, by authority (administrative data; a "
-                       "child can have factors in several groups)"),
+                       "Children with at least one factor in each group, by authority (administrative data; counts "
+                       "and percentages of children, not of factors: a child can have factors in several groups, so "
+                       "the percentages add up to more than 100%)", unit="children"),
             "## What influences the decision to use a plan",
             self.finding("decision-influences").sentence,
         ]
@@ -456,9 +461,11 @@ class Study:
             "## Kinds of support",
             self.finding("range-and-advice").sentence + " " + self.finding("variation-services").sentence,
             self.table("service-group", "Kind of service",
-                       "Services and interventions by kind and authority (reviewed case files; counts of services)"),
+                       "Services and interventions by kind and authority (reviewed case files; counts of services, "
+                       "not children: a child can have several)", unit="services"),
             self.table("provider", "Provider",
-                       "Who provided the support, by authority (reviewed case files; counts of services)"),
+                       "Who provided the support, by authority (reviewed case files; counts of services)",
+                       unit="services"),
             "## Direct work",
             self.finding("variation-direct-work").sentence,
         ]
@@ -473,17 +480,19 @@ class Study:
             self.finding("mental-health-gap").sentence,
             self.table("mental-health", "Mental-health referrals",
                        "Referrals to child and adult mental-health services, by authority, and whether the support "
-                       "started in time (reviewed case files)"),
+                       "started in time (reviewed case files; counts of referrals)", unit="referrals"),
             "## Needs and matching services",
             self.table("needs-met", "Need",
                        "Children with each need, referred to and receiving a matching service (all authorities, "
-                       "reviewed case files)", columns="Measure", percent=False),
+                       "reviewed case files; counts of children: each column counts the children of the one before "
+                       "it who were referred, then who received the service)", columns="Measure", percent=False),
             "## Parents' involvement in planning",
             self.finding("involvement-gap").sentence,
             "## What practitioners and parents said",
             "Coded segments of each theme in the focus groups, practitioner case discussions and parent "
             "interviews, all authorities together.",
-            self.table("themes", "Theme", "Coded segments by theme and kind of source (all authorities)",
+            self.table("themes", "Theme", "Coded segments by theme and kind of source (all authorities; focus "
+                       "groups, case discussions and parent interviews; counts of coded segments, not of people)",
                        columns="Source type", percent=False),
         ]
 
