@@ -43,6 +43,8 @@ FURTHER_RESEARCH = (
     "from national data).\n"
     "3. Capture the views and experiences of children, young people and families who have a Child in Need plan.")
 
+METHODS_NOTES = '::: {.content-visible when-meta="synthetic-data"}\n**The data in this build are synthetic.** In place of each source above, a seeded generator\n(`cinreport synth`) made data for fictional authorities, shaped like the study\'s coded data so that\nthe whole method runs. No case file was reviewed and no one was interviewed for them: the\ncounts, tests, key findings and implications in this report describe no real child, family,\npractitioner or authority. Figures from the Department for Education\'s published statistics, in the\nnational context, are real.\n:::\n\n::: {.content-visible when-meta="suppression-weakened"}\n::: {.callout-warning title="Suppression weakened"}\n**Disclosure control in this build is weaker than the project\'s rules.** `params/report.yml` sets a\ndisclosure threshold below 3 with `disclosure.allow_low_threshold: true`, so counts that DfE practice\nwould suppress are published here (the notes under each table give the threshold). Do not publish\nthis report or its open data without an output checker\'s approval.\n:::\n:::'
+
 
 class _Recording(dict):
     """A cache that remembers which entries this build used or made (only those are kept)."""
@@ -279,6 +281,13 @@ class Study:
         return f"# {title} {{#{label}}}\n\n{text}{note}"
 
     # -- methods -------------------------------------------------------------------------------
+    @staticmethod
+    def methods_notes() -> str:
+        """The Methods chapter's notes that depend on the build's metadata (synthetic data, weakened
+        suppression), as Quarto conditional content: a notebook's Markdown *output* is read with fenced
+        divs by both renderers, its Markdown cells are not (Pandoc's ipynb reader)."""
+        return METHODS_NOTES
+
     def methods_sources(self) -> list[str]:
         """Methods, "Sources in numbers": focus groups and their staff, case discussions, parent
         interviews (published counts: families) and roundtables, by authority and in total, from the
