@@ -168,7 +168,7 @@ class AuthorityChapter:
     def plans(self) -> str:
         return "\n\n".join([
             f"## Plan length and outcomes {{#sec-{self.code}-plans}}",
-            f"Plans in the reviewed case files that had ended lasted {_days(self.obj('length-days'))}; across all "
+            f"Plans in the reviewed files that had ended lasted {_days(self.obj('length-days'))}; across all "
             f"children in the administrative data, ended plans lasted {_days(self.obj('admin-length-days'))}. "
             "The two medians differ because the reviewed files are a selection, not a sample of all plans; the "
             "key findings quote the case-file median, the profiles table the administrative one. "
