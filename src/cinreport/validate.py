@@ -584,7 +584,8 @@ def check_sources(tables: dict[str, pd.DataFrame], paths: dict[str, Path], autho
     rows_of = themes.loc[unlisted, "source_id"].value_counts()
     add_t(unlisted & ~themes["source_id"].duplicated(), "source_id",  # one problem per source, on its first row
           lambda i: f"this source is not listed in {listing} (every coded source must be listed there, with its "
-                    f"type, date and participants; it is coded on {rows_of[themes.at[i, 'source_id']]} rows)")
+                    f"type, date and participants; it is coded on {rows_of[themes.at[i, 'source_id']]} row"
+                    f"{'' if rows_of[themes.at[i, 'source_id']] == 1 else 's'})")
     listed_type = themes["source_id"].map(listed["source_type"])
     listed_line = themes["source_id"].map(listed[LINE])
     differs = listed_type.notna() & themes["source_type"].notna() & (themes["source_type"] != listed_type)
