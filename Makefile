@@ -21,7 +21,7 @@ INSTALLED := $(VENV)/.installed
 
 AUTHORITY_PARAMS := $(sort $(wildcard params/authorities/*.yml))
 CODES := $(basename $(notdir $(AUTHORITY_PARAMS)))
-STUDY := characteristics reasons support needs_match national key_findings implications summary profiles data_dictionary provenance
+STUDY := methods characteristics reasons support needs_match national key_findings implications summary profiles data_dictionary provenance
 PACKAGE := $(sort $(wildcard src/cinreport/*.py)) pyproject.toml
 # Make sees the data, params and national files through content stamps (src/cinreport/stamps.py),
 # rewritten by `cinreport deps` before anything else only when an input's content changes: a file

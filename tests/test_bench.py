@@ -72,7 +72,7 @@ def test_synth_cli_writes_n_authorities(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in (project / "params" / "authorities").iterdir()) == ["la-007.yml", "la-008.yml"]
     assert sorted(p.name for p in (project / "data" / "la-008").iterdir()) == [
-        "admin.csv", "case_files.csv", "support.csv", "themes.csv"]
+        "admin.csv", "case_files.csv", "sources.csv", "support.csv", "themes.csv"]
 
 
 # --------------------------------------------------------------------------------------------

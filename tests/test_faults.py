@@ -596,7 +596,7 @@ def test_render_failure_keeps_last_book(built_project, tmp_path):
     assert files(project, "_book") == before and leftovers(project) == []
     # a chapter listed in _quarto.yml that does not exist
     quarto = project / "_quarto.yml"
-    quarto.write_text(quarto.read_text(encoding="utf-8").replace("report/methods.qmd", "report/missing.qmd"),
+    quarto.write_text(quarto.read_text(encoding="utf-8").replace("report/limitations.qmd", "report/missing.qmd"),
                       encoding="utf-8")
     proc = make(project, "report", check=False)
     assert proc.returncode != 0 and "missing.qmd" in proc.stderr, proc.stderr

@@ -41,7 +41,7 @@ def generated(tmp_path_factory) -> Path:
 def test_same_seed_gives_byte_identical_files(generated, tmp_path):
     synth.generate(tmp_path, REPORT.seed, PERIOD, codebook=CODEBOOK)
     first, second = _files(generated), _files(tmp_path)
-    assert len(first) == 16
+    assert len(first) == 21  # five files for each of four authorities, and the study-wide sources.csv
     assert first == second
 
 
@@ -213,3 +213,20 @@ def test_data_readme_matches_the_profiles():
     assert sum(x.n_cases for x in p) == 82
     assert sum(x.focus_groups for x in p) == 7 and sum(x.parent_interviews for x in p) == 11
     assert f"{sum(x.n_admin for x in p):,} children" in text
+
+
+def test_demo_sources_match_the_study_and_the_themes():
+    """The lists of sources: 7 focus groups with 29 staff, 11 parent interviews (the study's numbers),
+    the case discussions that themes.csv codes, and four study-wide roundtables; every coded source is
+    listed with its type (what validation checks), drawn from its own stream so themes.csv is unchanged."""
+    sources = pd.concat([pd.read_csv(ROOT / "data" / code / "sources.csv", dtype={"participants": int})
+                         for code in synth.DEMO_PROFILES])
+    themes = pd.concat([pd.read_csv(ROOT / "data" / code / "themes.csv") for code in synth.DEMO_PROFILES])
+    by_type = sources.groupby("source_type")
+    assert by_type.size().to_dict() == {"case_discussion": 8, "focus_group": 7, "parent_interview": 11}
+    assert by_type["participants"].sum()["focus_group"] == 29
+    coded = themes.drop_duplicates("source_id").set_index("source_id")["source_type"]
+    listed = sources.set_index("source_id")["source_type"]
+    assert (listed.reindex(coded.index) == coded).all()
+    study = pd.read_csv(ROOT / "data" / "sources.csv")
+    assert list(study["source_type"]) == ["roundtable"] * 4 and (study["participants"] >= 1).all()

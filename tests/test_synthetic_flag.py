@@ -217,7 +217,9 @@ def _book(root: Path, synthetic: bool) -> Path:
     (root / "report").mkdir(parents=True, exist_ok=True)
     (root / "_quarto.yml").write_text(QUARTO_YML, encoding="utf-8")
     shutil.copyfile(ROOT / "index.qmd", root / "index.qmd")
-    shutil.copyfile(ROOT / "report" / "methods.qmd", root / "report" / "methods.qmd")
+    # the Methods chapter's notes that carry the flag, as its notebook shows them
+    from cinreport.study import METHODS_NOTES
+    (root / "report" / "methods.qmd").write_text(f"# Methods {{#sec-methods}}\n\n{METHODS_NOTES}\n", encoding="utf-8")
     shutil.copyfile(ROOT / "report" / "style.css", root / "report" / "style.css")
     (root / "report" / "more.qmd").write_text("# More\n\nA second page.\n\n" + "Text. " * 400 + "\n",
                                               encoding="utf-8")

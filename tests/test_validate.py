@@ -397,3 +397,50 @@ def test_failed_params_validation_leaves_build_and_book_untouched(cli_project):
         "1 problem(s) in params:",
         "  - params/authorities/la-c.yml: data_dir 'data/la-x' does not exist (looked for data/la-x)"]
     assert {d: _snapshot(cli_project / d) for d in ("build", "_book")} == before
+
+
+# --- sources.csv: optional per authority; data/sources.csv study-wide ---------------------------------
+
+def test_sources_file_is_optional(tmp_path):
+    """An older data folder without sources.csv stays valid (Methods then says the list is missing)."""
+    project = copy_clean(tmp_path)
+    (project / "data/la-a/sources.csv").unlink()
+    assert run_validation(project) == []
+
+
+def test_sources_given_as_workbook_sheet_is_found(tmp_path):
+    """sources is a file of the codebook like the others: a second copy of it is an error naming both."""
+    project = copy_clean(tmp_path)
+    (project / "data/la-a/sources.xlsx").write_bytes(b"not a workbook")
+    problems = run_validation(project)
+    assert len(problems) == 1 and "sources" in problems[0] and "sources.xlsx" in problems[0]
+
+
+def test_study_sources_roundtables_validate(tmp_path):
+    from cinreport.validate import validate_study_sources
+
+    path = tmp_path / "sources.csv"
+    path.write_text("source_id,source_type,date,participants,participant_role\n"
+                    "RT1,roundtable,2020-06-01,12,team_manager;service_manager\n", encoding="utf-8")
+    frame, problems = validate_study_sources(path, ("2020-04-01", "2021-03-31"), CODEBOOK)
+    assert problems == [] and list(frame["participants"]) == [12]
+    assert validate_study_sources(tmp_path / "absent.csv", None, CODEBOOK) == (None, [])
+
+
+def test_study_sources_problems_name_file_row_column_value(tmp_path):
+    from cinreport.validate import validate_study_sources
+
+    path = tmp_path / "sources.csv"
+    path.write_text("source_id,source_type,date,participants,participant_role\n"
+                    "RT1,roundtable,2019-06-01,12,team_manager\n"
+                    "RT2,roundtable,2020-06-01,0,team_manager;parent\n"
+                    "LAA-C001,case_discussion,2020-06-01,1,social_worker\n", encoding="utf-8")
+    _, problems = validate_study_sources(path, ("2020-04-01", "2021-03-31"), CODEBOOK)
+    assert [str(p).replace(f"{tmp_path}/", "") for p in problems] == [
+        "sources.csv, row 2, column 'date', value '2019-06-01': date is outside the study period 2020-04-01 to "
+        "2021-03-31 (set in params/report.yml)",
+        "sources.csv, row 3, column 'participant_role', value 'team_manager;parent': a roundtable is held with "
+        "staff: 'parent' is not a role in it",
+        "sources.csv, row 3, column 'participants', value '0': must be between 1 and 200",
+        "sources.csv, row 4, column 'source_type', value 'case_discussion': a case discussion belongs to the "
+        "authority whose case it discussed: list it in that authority's sources.csv, not in the study-wide file"]

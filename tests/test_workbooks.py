@@ -20,7 +20,7 @@ from cinreport.validate import validate_authority
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "la-a"
 CODEBOOK = load_codebook(ROOT / "data" / "codebook.yml")
-NAMES = ("case_files", "support", "admin", "themes")
+NAMES = ("case_files", "support", "admin", "themes", "sources")
 
 
 def demo_rows(name: str) -> list[list[str]]:

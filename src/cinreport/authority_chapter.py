@@ -131,6 +131,10 @@ class AuthorityChapter:
                             f"Age of children at the start of the plan, reviewed case files, {self.authority.name}"),
                 self._table("ethnicity", "Ethnic group",
                             f"Ethnic group of children, reviewed case files, {self.authority.name}"),
+                f"The tables above count the {n} children whose case files were reviewed, a small selection "
+                f"agreed with the authority; the figure below counts all "
+                f"{self.pub.md_text(self.obj('heading')['admin_children'])} children on plans in its administrative "
+                "extract. The two profiles can differ: the reviewed files are not a sample of all plans.",
                 self._figure("admin-age-band", "age-band",
                              f"Age at plan start, all children on plans (administrative data), {self.authority.name}",
                              f"Bar chart of the percentage of children on Child in Need plans in "
@@ -166,6 +170,8 @@ class AuthorityChapter:
             f"## Plan length and outcomes {{#sec-{self.code}-plans}}",
             f"Plans in the reviewed files that had ended lasted {_days(self.obj('length-days'))}; across all "
             f"children in the administrative data, ended plans lasted {_days(self.obj('admin-length-days'))}. "
+            "The two medians differ because the reviewed files are a selection, not a sample of all plans; the "
+            "key findings quote the case-file median, the profiles table the administrative one. "
             f"{_first_upper(self.words('open'))} plans were still open at the end of the period.",
             self._table("outcome", "Outcome", f"Plan outcomes, reviewed case files, {self.authority.name}"),
         ])
@@ -183,7 +189,9 @@ class AuthorityChapter:
             self._table("service-group", "Kind of service",
                         f"Services and interventions by kind, reviewed case files, {self.authority.name}",
                         unit="Services"),
-            self._figure("service", "services", f"Services and interventions recorded, {self.authority.name}",
+            self._figure("service", "services",
+                         f"Services and interventions recorded, reviewed case files, {self.authority.name} "
+                         "(per cent of services)",
                          f"Bar chart of the percentage of all recorded services in {self.authority.name} "
                          f"that were each kind of service.", "Per cent of services"),
         ])

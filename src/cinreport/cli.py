@@ -130,6 +130,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
         tables, found = validate_authority(a, codebook)
         problems += found
         valid[a.code] = tables
+    if not args.authority:  # the study-wide sources (roundtables), optional; `cinreport findings` checks it too
+        from .validate import validate_study_sources
+
+        report = load_report(args.params)
+        problems += validate_study_sources(codebook.path.parent / "sources.csv",
+                                           (report.period_start, report.period_end), codebook)[1]
     if problems:
         print(f"{len(problems)} problem(s) found in the data:", file=sys.stderr)
         for p in sorted(problems):

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 DEFAULT_PATH = Path("data/codebook.yml")
-FILE_NAMES = ("case_files", "support", "admin", "themes")
+FILE_NAMES = ("case_files", "support", "admin", "themes", "sources")
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class FileSpec:
     description: str
     key: str | None
     columns: tuple[Column, ...]
+    optional: bool = False          # True: an authority may leave the file out (sources.csv)
 
     def column(self, name: str) -> Column:
         for col in self.columns:
@@ -115,7 +116,8 @@ def parse_codebook(data: dict[str, Any], path: Path = DEFAULT_PATH) -> Codebook:
             if col.codes and col.codes not in code_lists:
                 raise ValueError(f"{path}: column {name}.{col.name} names unknown code list '{col.codes}'")
         files[name] = FileSpec(name=name, filename=spec["filename"], description=spec.get("description", ""),
-                               key=spec.get("key"), columns=columns)
+                               key=spec.get("key"), columns=columns,
+                               optional=bool(spec.get("optional", False)))
     for cl in code_lists.values():
         for group, members in cl.groups.items():
             unknown = [m for m in members if m not in cl.labels]

@@ -219,6 +219,26 @@ def series_dict(s: pd.Series) -> dict[str, int]:
     return {str(k): int(v) for k, v in s.items()}
 
 
+SOURCE_TYPES = ("focus_group", "case_discussion", "parent_interview", "roundtable")
+
+
+def source_summary(sources: pd.DataFrame | None, themes: pd.DataFrame) -> dict[str, Any]:
+    """Sources of each type and their participants, from the list of sources (``sources.csv``) when
+    there is one (``listed``: true), else the sources coded in ``themes.csv`` with participants unknown
+    (None). Validation makes every coded source a listed one, so with a list the counts include
+    sources that were listed but coded no theme."""
+    out: dict[str, Any] = {"listed": sources is not None, "by_type": {}}
+    for kind in SOURCE_TYPES:
+        coded = set(themes.loc[themes["source_type"] == kind, "source_id"])
+        if sources is None:
+            out["by_type"][kind] = {"sources": len(coded), "participants": None}
+        else:
+            rows = sources[sources["source_type"] == kind]
+            out["by_type"][kind] = {"sources": int(len(set(rows["source_id"]) | coded)),
+                                    "participants": int(rows["participants"].sum())}
+    return out
+
+
 def authority_metrics(tables: dict[str, pd.DataFrame], codebook: Codebook, period_end,
                       mental_health_wait_days: float) -> dict[str, Any]:
     """Everything the report needs from one authority, JSON-ready and deterministic."""
@@ -237,6 +257,7 @@ def authority_metrics(tables: dict[str, pd.DataFrame], codebook: Codebook, perio
             "case_discussions": int(themes.loc[themes["source_type"] == "case_discussion", "source_id"].nunique()),
             "open_plans": int(cases["plan_end_date"].isna().sum()),
         },
+        "sources": source_summary(tables.get("sources"), themes),
         "characteristics": {
             "age_band": series_dict(age_band_counts(cases)),
             "gender": series_dict(code_counts(cases, "gender", codebook, "gender")),
@@ -439,7 +460,9 @@ def authority_atoms(tables: dict[str, pd.DataFrame], codebook: Codebook, period_
                             support["start_date"].notna().map(YES_NO))
     out["provider"] = _atoms(_label(support, "provider", codebook.codes("provider")))
     parents = themes[themes["source_type"] == "parent_interview"]
-    ids = pd.Series(sorted(parents["source_id"].unique()), dtype=object)
+    listed = tables.get("sources")
+    listed = set() if listed is None else set(listed.loc[listed["source_type"] == "parent_interview", "source_id"])
+    ids = pd.Series(sorted(set(parents["source_id"]) | listed), dtype=object)  # an interview coded no theme too
     not_involved = set(parents.loc[parents["theme"] == "parent_not_involved", "source_id"])
     unaware = set(parents.loc[parents["theme"] == "parent_unaware_of_goals", "source_id"])
     out["interview"] = _atoms(ids.map(lambda s: "no" if s in not_involved else "yes"),

@@ -122,7 +122,35 @@ def authority_plan(pub: Publication, a: str, m: dict, factor_groups: list[str], 
                ref(f"admin_factor:{code}", a, has="yes"), ref("admin_factor:_any", a, has="yes"), a)
 
 
-def study_plan(pub: Publication, codes: list[str], metrics: dict[str, dict], codebook) -> None:
+def sources_plan(pub: Publication, codes: list[str], metrics: dict[str, dict], study_sources: dict | None) -> None:
+    """The Methods chapter's counts of sources (focus groups, their staff, case discussions, parent
+    interviews, roundtables), by authority and in total. Sources and staff are not children, so their
+    counts are plain values; parent interviews are families, so they are published counts (the size of
+    each authority's interviews, suppressed when small like any count, and their total)."""
+    out = "methods, table sources"
+    per: dict[str, dict] = {}
+    for c in codes:
+        src = metrics[c].get("sources") or {"listed": False, "by_type": {}}
+        by = src["by_type"]
+
+        def n(kind: str, what: str = "sources"):
+            return (by.get(kind) or {}).get(what, 0) if what == "sources" else (by.get(kind) or {}).get(what)
+
+        per[c] = {"listed": bool(src["listed"]), "focus_groups": n("focus_group"),
+                  "focus_group_staff": n("focus_group", "participants"), "case_discussions": n("case_discussion"),
+                  "roundtables": n("roundtable"), "roundtable_participants": n("roundtable", "participants"),
+                  "parent_interviews": pub.declare(size("parent_interviews", c), out, "parent interviews")}
+    study = study_sources or {"listed": False, "by_type": {}}
+    rt = study["by_type"].get("roundtable") or {}
+    pub.objects["study/sources"] = {
+        "kind": "sources", "authority": None, "authorities": per,
+        "parent_interviews": pub.declare(size("parent_interviews", ALL), out, "parent interviews (all authorities)"),
+        "study_listed": bool(study["listed"]), "roundtables": int(rt.get("sources") or 0),
+        "roundtable_participants": rt.get("participants")}
+
+
+def study_plan(pub: Publication, codes: list[str], metrics: dict[str, dict], codebook,
+               study_sources: dict | None = None) -> None:
     """Everything the cross-authority chapters, key findings and profiles publish."""
     out = "study"
     for pop in ("case_files", "admin_children", "parent_interviews"):
@@ -169,6 +197,7 @@ def study_plan(pub: Publication, codes: list[str], metrics: dict[str, dict], cod
                        ref(f"{prefix}{field}", c, recorded="Recorded"), n, c)
         _number(pub, f"{c}/ended-evidence", "key findings, evidence", "ended plans (plan length comparison)",
                 ref("outcome", c, ended="yes"), c)
+    sources_plan(pub, codes, metrics, study_sources)
     # pooled numbers quoted by the key findings
     kf = "key findings"
     _share(pub, "study/involved-records", kf, "case files recording parents as involved",
@@ -246,7 +275,7 @@ def statistic_levels(pub: Publication, v_threshold: float, alpha: float) -> None
 
 def build_publication(atoms: dict[str, dict], metrics: dict[str, dict], codebook, threshold: int,
                       symbol: str, cache: dict | None = None, v_threshold: float | None = None,
-                      alpha: float = 0.05) -> Publication:
+                      alpha: float = 0.05, study_sources: dict | None = None) -> Publication:
     """Declare everything the build publishes, run the disclosure pass, and return the store. ``cache``
     (signature -> decisions) lets an unchanged group of linked numbers keep its earlier decisions."""
     pub = Publication(atoms, threshold, symbol, cache)
@@ -255,11 +284,11 @@ def build_publication(atoms: dict[str, dict], metrics: dict[str, dict], codebook
     factor_codes = [c for c in fl.labels if c != "21"]
     for a in atoms:
         authority_plan(pub, a, metrics[a], groups, factor_codes)
-    study_plan(pub, list(atoms), metrics, codebook)
+    study_plan(pub, list(atoms), metrics, codebook, study_sources)
     pub.suppress()
     if v_threshold is not None:
         statistic_levels(pub, v_threshold, alpha)
     return pub
 
 
-__all__ = ["build_publication", "authority_plan", "study_plan", "statistic_levels", "TESTED_TABLES"]
+__all__ = ["build_publication", "authority_plan", "study_plan", "sources_plan", "statistic_levels", "TESTED_TABLES"]

@@ -27,16 +27,16 @@ def profile_row(pub, code: str) -> dict[str, str]:
     return {
         "Case files reviewed": pub.text(h["case_files"]),
         "Children on plans": pub.text(h["admin_children"]),
-        "Median plan length (days)": f"{length['median']:.0f}" if length["median"] is not None else "–",
-        "Advice and co-ordination": "–" if pub.value(advice["n"]) == 0 else pub.percent(advice["k"], advice["n"]),
+        "Median plan length, administrative data (days)": f"{length['median']:.0f}" if length["median"] is not None else "–",
+        "Advice and co-ordination (% of services)": "–" if pub.value(advice["n"]) == 0 else pub.percent(advice["k"], advice["n"]),
     }
 
 
 OPEN_INDICATORS = {  # open-data column: (column of the table, label, unit)
     "case_files": ("Case files reviewed", "Case files reviewed", ""),
     "children_on_plans": ("Children on plans", "Children on plans (administrative data)", ""),
-    "median_plan_length_days": ("Median plan length (days)", "Median plan length in days", ""),
-    "advice_coordination_percent": ("Advice and co-ordination", "Share of services that were advice, guidance "
+    "median_plan_length_days": ("Median plan length, administrative data (days)", "Median plan length in days", ""),
+    "advice_coordination_percent": ("Advice and co-ordination (% of services)", "Share of services that were advice, guidance "
                                                                 "or co-ordination", "%"),
 }
 
@@ -88,6 +88,9 @@ def comparison(params_dir: str = "params", build_dir: str = "build", out_dir: st
         f"{markdown_code(report.disclosure_symbol)}.",
         markdown_table(frame, index_label="Authority", markdown_index=True)
         + "\n\n: Headline measures by authority: case files reviewed, children on plans in the administrative "
-          "data, their median plan length, and the share of services that were advice, guidance or "
-          "co-ordination {#tbl-profiles}",
+          "data, their median plan length (administrative data: every ended plan in the period), and the share of "
+          "services in the reviewed case files that were advice, guidance or co-ordination {#tbl-profiles}",
+        "The median plan length here is from the administrative data. The key findings and each authority's "
+        "chapter also give the median from the reviewed case files, which differs: the reviewed files are a "
+        "small selection of plans, not a sample of all of them.",
     ]

@@ -5,7 +5,8 @@
 (:mod:`cinreport.stamps`), so a change to the file actually read (CSV or workbook, also a workbook
 outside the data folder) re-validates that authority.
 
-The rule, for each file of the codebook (``case_files``, ``support``, ``admin``, ``themes``):
+The rule, for each file of the codebook (``case_files``, ``support``, ``admin``, ``themes`` and the
+optional ``sources``):
 
 1. ``<data_dir>/<name>.csv`` (the codebook's ``filename``): the CSV, read as before.
 2. ``<data_dir>/<name>.xlsx``: a workbook holding that one file, in the sheet named ``<name>`` or,
@@ -36,7 +37,7 @@ from .codebook import FileSpec
 from .config import Authority
 
 SHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-FILE_NAMES = ("case_files", "support", "admin", "themes")
+FILE_NAMES = ("case_files", "support", "admin", "themes", "sources")
 
 
 @dataclass(frozen=True)

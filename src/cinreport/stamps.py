@@ -8,7 +8,7 @@ build runs first) only when the group's content digest changes:
 
 - ``authority/<code>``: the authority's params file and every file in its data folder;
 - ``authorities``: the set of authorities (adding, removing or renaming one);
-- ``common``: the codebook and ``params/report.yml``;
+- ``common``: the codebook, ``params/report.yml`` and the study-wide sources (``data/sources.csv``);
 - ``national``: the national folder in use (params or ``$CINREPORT_NATIONAL_DIR``) and the content
   of each DfE file it names.
 
@@ -181,7 +181,8 @@ def refresh(params_dir: Path | str, build_dir: Path | str, root: Path | str = ".
     digests["authorities"] = _combine((c, "") for c in codes)
     codebook = Path(root) / "data" / "codebook.yml"
     digests["common"] = _combine([("codebook", cache.digest(codebook)),
-                                  ("report", cache.digest(params_dir / "report.yml"))])
+                                  ("report", cache.digest(params_dir / "report.yml")),
+                                  ("study-sources", cache.digest(codebook.parent / "sources.csv"))])
     digests["national"] = national_digest(report.national, root, cache) if report else "params unreadable"
     changed = write_stamps(build_dir, digests)
     removed = prune(build_dir, set(codes))

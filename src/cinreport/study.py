@@ -43,6 +43,8 @@ FURTHER_RESEARCH = (
     "from national data).\n"
     "3. Capture the views and experiences of children, young people and families who have a Child in Need plan.")
 
+METHODS_NOTES = '::: {.content-visible when-meta="synthetic-data"}\n**The data in this build are synthetic.** In place of each source above, a seeded generator\n(`cinreport synth`) made data for fictional authorities, shaped like the study\'s coded data so that\nthe whole method runs. No case file was reviewed and no one was interviewed for them: the\ncounts, tests, key findings and implications in this report describe no real child, family,\npractitioner or authority. Figures from the Department for Education\'s published statistics, in the\nnational context, are real.\n:::\n\n::: {.content-visible when-meta="suppression-weakened"}\n::: {.callout-warning title="Suppression weakened"}\n**Disclosure control in this build is weaker than the project\'s rules.** `params/report.yml` sets a\ndisclosure threshold below 3 with `disclosure.allow_low_threshold: true`, so counts that DfE practice\nwould suppress are published here (the notes under each table give the threshold). Do not publish\nthis report or its open data without an output checker\'s approval.\n:::\n:::'
+
 
 class _Recording(dict):
     """A cache that remembers which entries this build used or made (only those are kept)."""
@@ -129,7 +131,7 @@ class Study:
         store = build_publication({c: m["atoms"] for c, m in self.metrics.items()}, self.metrics, self.codebook,
                                   self.threshold, self.report.disclosure_symbol, cache=_Recording(cache, used),
                                   v_threshold=self.report.findings["cramers_v_considerable"],
-                                  alpha=self.report.findings["alpha"])
+                                  alpha=self.report.findings["alpha"], study_sources=self.study_sources())
         slices = store.slices()
         for code, piece in slices.items():
             write_if_changed(out / "authorities" / f"{code}.json", json.dumps(piece, indent=1, sort_keys=True))
@@ -142,6 +144,20 @@ class Study:
         write_json(cache_path, used)
         self._pub = Published.from_dict(whole)
         return out / "store.json"
+
+    def study_sources(self) -> dict:
+        """The study-wide sources (``data/sources.csv`` beside the codebook: the roundtables), validated;
+        a summary as :func:`cinreport.measures.source_summary` gives it. Raises
+        :class:`cinreport.validate.ValidationError` naming file, row, column and value."""
+        from .measures import source_summary
+        from .validate import ValidationError, validate_study_sources
+
+        frame, problems = validate_study_sources(self.codebook.path.parent / "sources.csv",
+                                                 (self.report.period_start, self.report.period_end), self.codebook)
+        if problems:
+            raise ValidationError(problems)
+        empty = pd.DataFrame({"source_id": [], "source_type": []})
+        return source_summary(frame, empty)
 
     def table(self, name: str, category: str, caption: str, columns: str | None = None, percent: bool = True,
               unit: str = "n") -> str:
@@ -264,6 +280,71 @@ class Study:
         note = f"\n\n{SYNTHETIC_NOTE}" if self.report.synthetic_data else ""
         return f"# {title} {{#{label}}}\n\n{text}{note}"
 
+    # -- methods -------------------------------------------------------------------------------
+    @staticmethod
+    def methods_notes() -> str:
+        """The Methods chapter's notes that depend on the build's metadata (synthetic data, weakened
+        suppression), as Quarto conditional content: a notebook's Markdown *output* is read with fenced
+        divs by both renderers, its Markdown cells are not (Pandoc's ipynb reader)."""
+        return METHODS_NOTES
+
+    def methods_sources(self) -> list[str]:
+        """Methods, "Sources in numbers": focus groups and their staff, case discussions, parent
+        interviews (published counts: families) and roundtables, by authority and in total, from the
+        lists of sources (``sources.csv``); what an authority without a list lacks is said."""
+        o = self.pub.obj("study/sources")
+        per, sym = o["authorities"], self.report.disclosure_symbol
+
+        def plural(n: int, one: str, many: str) -> str:
+            return f"{n:,} {one if n == 1 else many}"
+
+        missing = [self.names[c] for c in per if not per[c]["listed"]]
+        staff = [per[c]["focus_group_staff"] for c in per]
+        staff_total = sum(staff) if None not in staff else None
+        rows = {}
+        for c, v in per.items():
+            rows[self.names[c]] = {
+                "Focus groups (number)": f"{v['focus_groups']:,}",
+                "Staff in focus groups (people)": "–" if v["focus_group_staff"] is None else f"{v['focus_group_staff']:,}",
+                "Case discussions (number)": f"{v['case_discussions']:,}",
+                "Parent interviews (families)": self.pub.text(v["parent_interviews"])}
+        fg_total, cd_total = sum(v["focus_groups"] for v in per.values()), sum(v["case_discussions"] for v in per.values())
+        rows["Total"] = {"Focus groups (number)": f"{fg_total:,}",
+                         "Staff in focus groups (people)": "–" if staff_total is None else f"{staff_total:,}",
+                         "Case discussions (number)": f"{cd_total:,}",
+                         "Parent interviews (families)": self.pub.text(o["parent_interviews"])}
+        frame = pd.DataFrame(rows).T
+        frame.index.name = "Authority"
+        write_csv(self.out_dir / "tables" / "sources.csv", frame.reset_index())
+        staff_words = ("" if staff_total is None else
+                       f" with {plural(staff_total, 'member', 'members')} of staff")
+        interviews = self.pub.value(o["parent_interviews"])
+        interview_words = (f"{self.pub.md_text(o['parent_interviews'])} parent interviews" if interviews is not None
+                           else f"parent interviews (the number is suppressed, {markdown_code(sym)}, because an "
+                                "authority's number is small)")
+        text = (f"Across the {len(per)} authorities the study held {plural(fg_total, 'practitioner focus group', 'practitioner focus groups')}"
+                f"{staff_words}, {plural(cd_total, 'case discussion', 'case discussions')} with practitioners about "
+                f"reviewed cases, and {interview_words}.")
+        rt, rt_people = o["roundtables"], o["roundtable_participants"]
+        if rt:
+            text += (f" {plural(rt, 'roundtable', 'roundtables').capitalize()} with attendees from a wider range of "
+                     f"local authorities, outside the study"
+                     + (f" ({plural(rt_people, 'attendee', 'attendees')} in all)" if rt_people else "")
+                     + ", informed the study; they belong to no one authority and are listed study-wide.")
+        elif not o["study_listed"]:
+            text += " No study-wide list of sources was given, so roundtables are not counted."
+        note = ("Sources and staff are counted from each authority's list of sources; a parent interview is "
+                "one family, so interviews are published like any count of families: a number from 1 to "
+                f"{self.threshold - 1} is shown as {markdown_code(sym)}, and so is a total that would give it back.")
+        if missing:
+            note += (f" {', '.join(markdown_text(m) for m in missing)} gave no list of sources (`sources.csv`): "
+                     "its focus groups, case discussions and parent interviews are counted from the coded themes, "
+                     "and the number of staff is not known (–).")
+        table = (markdown_table(frame, index_label="Authority") + "\n\n" +
+                 caption_line("Qualitative sources by authority: focus groups, the staff who took part in them, "
+                              "case discussions and parent interviews (lists of sources)", "tbl-sources"))
+        return ["### Sources in numbers {#sec-sources-in-numbers}", text, table, note]
+
     # -- research question 1 -----------------------------------------------------------------
     def characteristics(self) -> list[str]:
         n = self.pub.md_text(self.pub.obj("study/case_files")["key"])
@@ -301,11 +382,13 @@ class Study:
                        f"{len(self.authorities)} authorities and administrative data on {admin} children."),
             "## Age, gender and ethnicity",
             self.table("age-band", "Age at plan start",
-                       "Age of children at the start of their plan, by authority (administrative data)"),
+                       "Age of children at the start of their plan, by authority (administrative data; counts of "
+                       "children)", unit="children"),
             self.share_figure("age-band", "age-band", "Age at plan start by authority (administrative data)",
                               "Grouped bar chart comparing the percentage of children in each age band across "
                               "authorities.", "Per cent of children"),
-            self.table("ethnicity", "Ethnic group", "Ethnic group of children, by authority (administrative data)"),
+            self.table("ethnicity", "Ethnic group", "Ethnic group of children, by authority (administrative data; "
+                       "counts of children)", unit="children"),
             "## Who the reviewed children were",
             self.proportions("shares", {"Boys": "boys", "Disability recorded": "disability",
                                         "Aged 10 or over": "aged-10-plus"},
@@ -325,7 +408,8 @@ class Study:
             "## Primary need",
             self.finding("variation-reasons").sentence,
             self.table("primary-need-cases", "Primary need",
-                       "Primary need at assessment, reviewed case files, by authority"),
+                       "Primary need at assessment, by authority (reviewed case files; counts of children, one "
+                       "primary need each)", unit="children"),
             self.share_figure("primary-need", "primary-need",
                               "Primary need at assessment by authority (administrative data)",
                               "Grouped bar chart of the percentage of children with each primary need, "
@@ -333,11 +417,13 @@ class Study:
             "## Safeguarding concern and thresholds",
             self.finding("variation-use").sentence,
             self.table("concern", "Concern",
-                       "Level of safeguarding concern recorded, reviewed case files, by authority"),
+                       "Level of safeguarding concern recorded, by authority (reviewed case files; counts of "
+                       "children)", unit="children"),
             "## Factors identified at assessment",
             self.table("factors", "Factor group",
-                       "Children with at least one factor in each group, by authority (administrative data; a "
-                       "child can have factors in several groups)"),
+                       "Children with at least one factor in each group, by authority (administrative data; counts "
+                       "and percentages of children, not of factors: a child can have factors in several groups, so "
+                       "the percentages add up to more than 100%)", unit="children"),
             "## What influences the decision to use a plan",
             self.finding("decision-influences").sentence,
         ]
@@ -384,9 +470,11 @@ class Study:
             "## Kinds of support",
             self.finding("range-and-advice").sentence + " " + self.finding("variation-services").sentence,
             self.table("service-group", "Kind of service",
-                       "Services and interventions by kind and authority (reviewed case files; counts of services)"),
+                       "Services and interventions by kind and authority (reviewed case files; counts of services, "
+                       "not children: a child can have several)", unit="services"),
             self.table("provider", "Provider",
-                       "Who provided the support, by authority (reviewed case files; counts of services)"),
+                       "Who provided the support, by authority (reviewed case files; counts of services)",
+                       unit="services"),
             "## Direct work",
             self.finding("variation-direct-work").sentence,
         ]
@@ -401,17 +489,19 @@ class Study:
             self.finding("mental-health-gap").sentence,
             self.table("mental-health", "Mental-health referrals",
                        "Referrals to child and adult mental-health services, by authority, and whether the support "
-                       "started in time (reviewed case files)"),
+                       "started in time (reviewed case files; counts of referrals)", unit="referrals"),
             "## Needs and matching services",
             self.table("needs-met", "Need",
                        "Children with each need, referred to and receiving a matching service (all authorities, "
-                       "reviewed case files)", columns="Measure", percent=False),
+                       "reviewed case files; counts of children: each column counts the children of the one before "
+                       "it who were referred, then who received the service)", columns="Measure", percent=False),
             "## Parents' involvement in planning",
             self.finding("involvement-gap").sentence,
             "## What practitioners and parents said",
             "Coded segments of each theme in the focus groups, practitioner case discussions and parent "
             "interviews, all authorities together.",
-            self.table("themes", "Theme", "Coded segments by theme and kind of source (all authorities)",
+            self.table("themes", "Theme", "Coded segments by theme and kind of source (all authorities; focus "
+                       "groups, case discussions and parent interviews; counts of coded segments, not of people)",
                        columns="Source type", percent=False),
         ]
 

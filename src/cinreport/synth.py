@@ -90,6 +90,7 @@ class Profile:
     focus_groups: int = 2
     parent_interviews: int = 3
     case_discussions: int = 2
+    focus_group_staff: int = 8      # staff taking part in the authority's focus groups, all groups together
 
 
 # The four demo authorities differ the way the study found authorities differ.
@@ -114,7 +115,7 @@ DEMO_PROFILES: dict[str, Profile] = {
     # Disability-led use of plans, long waits for child mental-health support.
     "la-c": Profile(n_cases=22, n_admin=610, mean_age=10.5,
                     primary_need={**NATIONAL_PRIMARY_NEED, "N1": 0.40, "N2": 0.30},
-                    disability_share=0.3, disability_recorded=0.95, plan_median_days=240,
+                    disability_share=0.3, disability_recorded=0.95, plan_median_days=240, focus_group_staff=9,
                     visits_per_month=1.2, direct_work_per_month=0.6, services_per_case=3.0,
                     advice_weight=1.5, mh_median_wait_days=110, mh_not_available=0.25,
                     parents_involved=0.9, parent_feels_involved=0.35, ethnicity_recorded=0.8,
@@ -126,7 +127,8 @@ DEMO_PROFILES: dict[str, Profile] = {
                                  "transferred": 0.08},
                     visits_per_month=1.8, direct_work_per_month=1.6, services_per_case=3.2,
                     advice_weight=1.4, mh_median_wait_days=25, mh_not_available=0.05,
-                    parents_involved=0.7, parent_feels_involved=0.5, focus_groups=1, parent_interviews=2),
+                    parents_involved=0.7, parent_feels_involved=0.5, focus_groups=1, parent_interviews=2,
+                    focus_group_staff=4),
 }
 
 
@@ -242,7 +244,8 @@ def generate_authority(code: str, profile: Profile, seed: int, period: tuple[dt.
     support = _support(_rng(seed, code, "support"), profile, cases, end_hi)
     admin = _admin(_rng(seed, code, "admin"), profile, prefix, start_lo, end_hi)
     themes = _themes(_rng(seed, code, "themes"), profile, prefix, list(cases["case_id"]))
-    return {"case_files": cases, "support": support, "admin": admin, "themes": themes}
+    sources = _sources(_rng(seed, code, "sources"), profile, prefix, list(cases["case_id"]), period)
+    return {"case_files": cases, "support": support, "admin": admin, "themes": themes, "sources": sources}
 
 
 def _support(rng, profile: Profile, cases: pd.DataFrame, end_hi: dt.date) -> pd.DataFrame:
@@ -356,11 +359,71 @@ def _themes(rng, profile: Profile, prefix: str, case_ids: list[str]) -> pd.DataF
     return pd.DataFrame(rows, columns=["source_id", "source_type", "theme", "segments"])
 
 
+def _split(rng, total: int, parts: int, least: int) -> list[int]:
+    """``total`` split into ``parts`` whole numbers of at least ``least`` each (seeded, near equal)."""
+    if parts <= 0:
+        return []
+    sizes = [least] * parts
+    for i in rng.choice(parts, size=max(0, total - least * parts)):
+        sizes[int(i)] += 1
+    return sizes
+
+
+def _dates(rng, period: tuple[dt.date, dt.date], size: int) -> list[str]:
+    """Sorted ISO dates inside the period (fieldwork in its second half, after the plans reviewed)."""
+    start, end = period
+    half = start + (end - start) / 2
+    days = sorted(int(d) for d in rng.integers(0, max(1, (end - half).days), size))
+    return [(half + dt.timedelta(days=d)).isoformat() for d in days]
+
+
+def _sources(rng, profile: Profile, prefix: str, case_ids: list[str], period: tuple[dt.date, dt.date]
+             ) -> pd.DataFrame:
+    """The authority's list of sources (sources.csv), the same sources :func:`_themes` codes: its focus
+    groups (``focus_group_staff`` split between them), case discussions (one per discussed case, with
+    its social worker and sometimes the team manager) and parent interviews (one or both parents).
+    Drawn from its own stream, so the other files do not change when this one does."""
+    rows = []
+    fg_sizes = _split(rng, profile.focus_group_staff, profile.focus_groups, 2)
+    fg_dates = _dates(rng, period, profile.focus_groups)
+    for i, (size, date) in enumerate(zip(fg_sizes, fg_dates)):
+        roles = "social_worker;team_manager" if rng.random() < 0.6 else "social_worker;family_support_worker"
+        rows.append({"source_id": f"{prefix}-FG{i + 1}", "source_type": "focus_group", "date": date,
+                     "participants": size, "participant_role": roles})
+    discussed = case_ids[: profile.case_discussions]
+    for case_id, date in zip(discussed, _dates(rng, period, len(discussed))):
+        manager = rng.random() < 0.4
+        rows.append({"source_id": case_id, "source_type": "case_discussion", "date": date,
+                     "participants": 2 if manager else 1,
+                     "participant_role": "social_worker;team_manager" if manager else "social_worker"})
+    for i, date in enumerate(_dates(rng, period, profile.parent_interviews)):
+        rows.append({"source_id": f"{prefix}-PI{i + 1}", "source_type": "parent_interview", "date": date,
+                     "participants": 2 if rng.random() < 0.25 else 1, "participant_role": "parent"})
+    return pd.DataFrame(rows, columns=["source_id", "source_type", "date", "participants", "participant_role"])
+
+
+STUDY_ROUNDTABLES = 4  # the study's roundtables, with attendees from a wider range of authorities
+
+
+def study_sources(seed: int, period: tuple[dt.date, dt.date], roundtables: int = STUDY_ROUNDTABLES
+                  ) -> pd.DataFrame:
+    """The study-wide sources (``data/sources.csv``): the roundtables, held with managers and
+    practitioners from authorities outside the study, so they belong to no one authority."""
+    rng = _rng(seed, "study", "roundtables")
+    rows = [{"source_id": f"RT{i + 1}", "source_type": "roundtable", "date": date,
+             "participants": int(rng.integers(8, 16)), "participant_role": "team_manager;service_manager;other_practitioner"}
+            for i, date in enumerate(_dates(rng, period, roundtables))]
+    return pd.DataFrame(rows, columns=["source_id", "source_type", "date", "participants", "participant_role"])
+
+
 def write_authority(out_dir: Path | str, tables: dict[str, pd.DataFrame], codebook: Codebook) -> list[Path]:
-    """Write the four tables as CSV in codebook column order (atomic writes)."""
+    """Write the tables as CSV in codebook column order (atomic writes); an optional file the
+    tables do not hold (sources) is not written."""
     out_dir = Path(out_dir)
     written = []
     for name, spec in codebook.files.items():
+        if name not in tables and spec.optional:
+            continue
         frame = tables[name][[c.name for c in spec.columns]]
         written.append(write_csv(out_dir / spec.filename, frame))
     return written
@@ -372,8 +435,11 @@ def generate(out_root: Path | str, seed: int, period: tuple[dt.date, dt.date],
     """Generate every authority in ``profiles`` (default: the four demo authorities) under ``out_root``."""
     profiles = DEMO_PROFILES if profiles is None else profiles
     codebook = codebook or load_codebook()
-    return {code: write_authority(Path(out_root) / code, generate_authority(code, p, seed, period), codebook)
-            for code, p in sorted(profiles.items())}
+    written = {code: write_authority(Path(out_root) / code, generate_authority(code, p, seed, period), codebook)
+               for code, p in sorted(profiles.items())}
+    spec = codebook.files["sources"]
+    write_csv(Path(out_root) / spec.filename, study_sources(seed, period)[[c.name for c in spec.columns]])
+    return written
 
 
 def profile_like(data, la_code: str, year: str | None = None, base: Profile | None = None,

@@ -510,7 +510,124 @@ def check_cross(tables: dict[str, pd.DataFrame], paths: dict[str, Path], authori
             lambda i: f"this source_id and theme are already coded on row "
                       f"{first_pair[(themes.at[i, 'source_id'], themes.at[i, 'theme'])]}: "
                       "give each theme once per source, with all its segments", uses=("source_id",))
+    themes_path = str(paths.get("themes", ""))
+    already = {(p.row, p.column) for p in problems if p.file == themes_path}  # one defect, one problem
+    bad = {**bad, "themes": set(bad.get("themes", set())) | already}
+    problems += check_sources(tables, paths, authority, bad, raw, known_cases)
     return problems
+
+
+STAFF_TYPES = ("focus_group", "case_discussion", "roundtable")
+
+
+def _source_rules(frame: pd.DataFrame, add, start, end, period: str, study_wide: bool) -> None:
+    """Rules on one list of sources (an authority's sources.csv or the study-wide data/sources.csv)."""
+    roles = frame["participant_role"].fillna("").map(lambda v: set(v.split(";")) - {""})
+    add(frame["source_type"].eq("parent_interview") & roles.map(lambda r: bool(r) and r != {"parent"}),
+        "participant_role", "a parent interview's participants are parents: participant_role must be 'parent'",
+        uses=("source_type",))
+    add(frame["source_type"].isin(STAFF_TYPES) & roles.map(lambda r: "parent" in r), "participant_role",
+        lambda i: f"a {frame.at[i, 'source_type'].replace('_', ' ')} is held with staff: 'parent' is not a role "
+                  "in it", uses=("source_type",))
+    if start is not None:
+        add((frame["date"] < start) | (frame["date"] > end), "date", f"date is outside {period}")
+    if study_wide:
+        add(frame["source_type"].eq("case_discussion"), "source_type",
+            "a case discussion belongs to the authority whose case it discussed: list it in that authority's "
+            "sources.csv, not in the study-wide file")
+
+
+def check_sources(tables: dict[str, pd.DataFrame], paths: dict[str, Path], authority: Authority | None,
+                  bad: dict[str, set[tuple[int, str]]], raw: dict[str, pd.DataFrame] | None,
+                  known_cases: set[str] | None) -> list[Problem]:
+    """The list of sources (``sources.csv``, optional) against the coded themes: every source coded in
+    ``themes.csv`` is listed with the same type; a case discussion names an existing case; dates lie
+    inside the period; parent interviews are with parents and staff sources with staff."""
+    sources = tables.get("sources")
+    if sources is None:
+        return []
+    problems: list[Problem] = []
+    skip_s, skip_t = bad.get("sources", set()), bad.get("themes", set())
+
+    def adder(name: str, frame: pd.DataFrame, skip: set):
+        def add(mask: pd.Series, column: str, rule, uses: tuple[str, ...] = ()) -> None:
+            for idx in frame.index[mask.fillna(False).astype(bool).to_numpy()]:
+                line = int(frame.at[idx, LINE])
+                if any((line, c) in skip or (ALL_ROWS, c) in skip for c in (column, *uses)):
+                    continue
+                value = frame.at[idx, column]
+                if raw is not None and name in raw:
+                    value = raw[name].at[idx, column]
+                elif isinstance(value, pd.Timestamp):
+                    value = value.date().isoformat()
+                text = rule(idx) if callable(rule) else rule
+                problems.append(Problem(str(paths[name]), line, column, "" if pd.isna(value) else str(value), text))
+        return add
+
+    add = adder("sources", sources, skip_s)
+    start = pd.Timestamp(authority.period_start) if authority else None
+    end = pd.Timestamp(authority.period_end) if authority else None
+    period = (f"the authority's period {authority.period_start} to {authority.period_end} "
+              f"(set in {authority.params_file})") if authority else ""
+    _source_rules(sources, add, start, end, period, study_wide=False)
+    listing = paths["sources"].name
+    if known_cases is not None:
+        add(sources["source_type"].eq("case_discussion") & ~sources["source_id"].isin(known_cases), "source_id",
+            f"a case discussion must name a case_id that exists in {paths['case_files'].name}",
+            uses=("source_type",))
+    themes = tables.get("themes")
+    if themes is None or (ALL_ROWS, "source_id") in skip_s:
+        return problems
+    listed = sources[sources["source_id"].notna()].drop_duplicates("source_id").set_index("source_id")
+    add_t = adder("themes", themes, skip_t)
+    unlisted = themes["source_id"].notna() & ~themes["source_id"].isin(listed.index)
+    rows_of = themes.loc[unlisted, "source_id"].value_counts()
+    add_t(unlisted & ~themes["source_id"].duplicated(), "source_id",  # one problem per source, on its first row
+          lambda i: f"this source is not listed in {listing} (every coded source must be listed there, with its "
+                    f"type, date and participants; it is coded on {rows_of[themes.at[i, 'source_id']]} row"
+                    f"{'' if rows_of[themes.at[i, 'source_id']] == 1 else 's'})")
+    listed_type = themes["source_id"].map(listed["source_type"])
+    listed_line = themes["source_id"].map(listed[LINE])
+    differs = listed_type.notna() & themes["source_type"].notna() & (themes["source_type"] != listed_type)
+    add_t(differs & ~themes["source_id"].where(differs).duplicated() , "source_type", lambda i: f"{listing} lists source '{themes.at[i, 'source_id']}' as a "
+                                   f"'{listed_type[i]}' (row {listed_line[i]}): the types must agree",
+          uses=("source_id",))
+    return problems
+
+
+def validate_study_sources(path: Path, period: tuple | None = None, codebook: Codebook | None = None
+                           ) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """The study-wide list of sources (``data/sources.csv``: roundtables and other sources not held in
+    one authority), optional: ``(None, [])`` when the file does not exist. Same columns as an
+    authority's ``sources.csv``; dates inside the study period (``period``: start and end dates from
+    ``params/report.yml``); case discussions belong in the authority's file."""
+    codebook = codebook or load_codebook()
+    spec = codebook.files["sources"]
+    path = Path(path)
+    if not path.is_file():
+        return None, []
+    read = read_file(path, spec)
+    problems = list(read.problems)
+    if not read.readable:
+        return None, problems
+    present = {c.name for c in spec.columns} - read.unusable
+    col_problems = check_columns(read.frame, path, spec, codebook, present)
+    problems += col_problems
+    skip = {(p.row, p.column) for p in col_problems} | {(ALL_ROWS, c) for c in read.unusable}
+    frame = to_typed(read.frame, spec, codebook)
+
+    def add(mask: pd.Series, column: str, rule, uses: tuple[str, ...] = ()) -> None:
+        for idx in frame.index[mask.fillna(False).astype(bool).to_numpy()]:
+            line = int(frame.at[idx, LINE])
+            if any((line, c) in skip or (ALL_ROWS, c) in skip for c in (column, *uses)):
+                continue
+            text = rule(idx) if callable(rule) else rule
+            problems.append(Problem(str(path), line, column, str(read.frame.at[idx, column]), text))
+
+    start, end = (pd.Timestamp(period[0]), pd.Timestamp(period[1])) if period else (None, None)
+    text = f"the study period {period[0]} to {period[1]} (set in params/report.yml)" if period else ""
+    _source_rules(frame, add, start, end, text, study_wide=True)
+    return frame.drop(columns=[LINE]), sorted(set(problems))
 
 
 def check_census_lists(tables: dict[str, pd.DataFrame], paths: dict[str, Path],
@@ -568,12 +685,14 @@ def validate_authority(authority: Authority, codebook: Codebook | None = None
     paths: dict[str, Path] = {}
     bad: dict[str, set[tuple[int, str]]] = {}
     skipped: dict[str, set[str]] = {}
-    every = ", ".join(spec.filename for spec in codebook.files.values())
+    every = ", ".join(spec.filename for spec in codebook.files.values() if not spec.optional)
     sheets: dict[str, RawFile] = {}
     for name, spec in codebook.files.items():
         source = data_source(authority, spec)
         path = source.key
         paths[name] = path
+        if source.kind == "missing" and spec.optional:
+            continue  # e.g. sources.csv: older data folders stay valid; Methods says what is missing
         if source.kind == "missing":
             problems.append(Problem(str(path), 0, "", "", f"file is missing (each authority's data folder "
                                                           f"needs {every})"))
