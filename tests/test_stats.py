@@ -297,3 +297,16 @@ def test_asymptotic_screen_never_permutes():
     assert fast.method == "Pearson's chi-squared test" and fast.small_expected
     groups = {"a": [1, 2], "b": [3, 4, 5], "c": [6]}
     assert kruskal_epsilon(groups, n_permutations=50, asymptotic=True).method == "Kruskal-Wallis H test"
+
+
+def test_asymptotic_kruskal_equals_scipy():
+    from scipy import stats as st
+
+    from cinreport.stats import kruskal_epsilon
+
+    rng = np.random.default_rng(5)
+    groups = {f"g{i}": rng.integers(0, 30, size=rng.integers(6, 25)).astype(float).tolist() for i in range(30)}
+    fast = kruskal_epsilon(groups, asymptotic=True)
+    ref = st.kruskal(*groups.values())
+    assert fast.statistic == pytest.approx(ref.statistic, rel=1e-12)
+    assert fast.p_value == pytest.approx(ref.pvalue, rel=1e-9)

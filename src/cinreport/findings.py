@@ -14,6 +14,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .inert import markdown_code, markdown_text
@@ -147,10 +148,27 @@ def contingency(metrics: dict[str, dict], path: tuple[str, ...]) -> pd.DataFrame
 
     Categories keep the metrics' (codebook) order; categories with no count anywhere are dropped.
     """
-    cols = {code: pd.Series(metric_at(m, path), dtype=int) for code, m in metrics.items()}
-    order = list(dict.fromkeys(k for col in cols.values() for k in col.index))
-    frame = pd.DataFrame(cols).reindex(order).fillna(0).astype(int)
+    cols = {code: metric_at(m, path) for code, m in metrics.items()}
+    order = list(dict.fromkeys(k for col in cols.values() for k in col))
+    data = np.array([[int(col.get(k, 0)) for col in cols.values()] for k in order], dtype=np.int64)
+    frame = pd.DataFrame(data.reshape(len(order), len(cols)), index=order, columns=list(cols))
     return frame.loc[frame.sum(axis=1) > 0]
+
+
+def _without(table: pd.DataFrame, code: str) -> pd.DataFrame:
+    """A contingency table without one authority's column (and the categories left empty)."""
+    rest = table.drop(columns=[code], errors="ignore")
+    return rest.loc[rest.sum(axis=1) > 0]
+
+
+def _kw_values(cases: dict[str, pd.DataFrame], column: str) -> dict[str, list[float]]:
+    return {c: pd.to_numeric(df[column], errors="coerce").dropna().astype(float).tolist()
+            for c, df in sorted(cases.items())}
+
+
+def _large(metrics: dict[str, dict]) -> bool:
+    """Chance levels from large-sample distributions (see :data:`LEAVE_ONE_OUT_PERMUTED_UP_TO`)."""
+    return len(metrics) > LEAVE_ONE_OUT_PERMUTED_UP_TO
 
 
 def _published(metrics: dict[str, dict], thresholds: dict[str, float]):
@@ -248,27 +266,33 @@ def _worst_completeness(metrics: dict[str, dict]) -> tuple[dict[str, float], dic
 
 
 def measure(metrics: dict[str, dict], cases: dict[str, pd.DataFrame], seed: int = 0,
-            n_permutations: int = 10_000, asymptotic: bool = False) -> dict[str, dict[str, Any]]:
+            n_permutations: int = 10_000, asymptotic: bool = False,
+            tables: dict[str, pd.DataFrame] | None = None,
+            values: dict[str, dict[str, list[float]]] | None = None) -> dict[str, dict[str, Any]]:
     """What every finding's outcome rests on, apart from thresholds and text: the tests (with what chance
     alone gives for tables of their shape), shares, gaps and coded themes. ``asymptotic``: tests and
     chance levels from their large-sample distributions, no permutations (robustness screens of
-    studies of more than :data:`LEAVE_ONE_OUT_PERMUTED_UP_TO` authorities)."""
+    studies of more than :data:`LEAVE_ONE_OUT_PERMUTED_UP_TO` authorities; above that many the chance
+    level of V is always taken from the chi-squared distribution). ``tables`` and ``values``: the
+    tests' tables and values when already made (leave-one-out re-evaluations)."""
     n_cases = {c: int(m["counts"]["case_files"]) for c, m in metrics.items()}
     fewest = min(n_cases.values(), default=0)
     out: dict[str, dict[str, Any]] = {}
     for fid, path in CHI2_FINDINGS.items():
-        table = contingency(metrics, path) if metrics else pd.DataFrame()
+        table = (tables or {}).get(fid)
+        if table is None:
+            table = contingency(metrics, path) if metrics else pd.DataFrame()
         test = chi2_or_exact(table, n_permutations=n_permutations, seed=seed, bias_correction=True,
                              asymptotic=asymptotic)
         null = (math.nan if _is_nan(test.p_value) or table.shape[1] < 2
-                else cramers_v_null_asymptotic(table) if asymptotic
+                else cramers_v_null_asymptotic(table) if asymptotic or _large(metrics)
                 else cramers_v_null(table, n_permutations=n_permutations, seed=seed))
         out[fid] = {"test": test, "null": null, "fewest": fewest, "n_per_authority": n_cases}
     for fid, column in KW_FINDINGS.items():
-        values = {c: pd.to_numeric(df[column], errors="coerce").dropna().astype(float).tolist()
-                  for c, df in sorted(cases.items())}
-        test = kruskal_epsilon(values, n_permutations=n_permutations, seed=seed, asymptotic=asymptotic)
-        per = {c: len(v) for c, v in values.items()}
+        values_ = (values or {}).get(fid)
+        values_ = _kw_values(cases, column) if values_ is None else values_
+        test = kruskal_epsilon(values_, n_permutations=n_permutations, seed=seed, asymptotic=asymptotic)
+        per = {c: len(v) for c, v in values_.items()}
         null = epsilon_squared_null(test.n, sum(1 for v in per.values() if v))
         out[fid] = {"test": test, "null": null, "fewest": min([fewest, *per.values()]), "n_per_authority": per}
     out["decision-influences"] = {"counts": {k: _theme_total(metrics, k, PRACTITIONER_SOURCES)
@@ -365,11 +389,14 @@ def robustness(metrics: dict[str, dict], cases: dict[str, pd.DataFrame], t: dict
                     flips[fid].append({"kind": "threshold", "key": key, "at": value, "holds": now})
     left_out = len(metrics) >= 3
     if left_out:
+        tables = {fid: contingency(metrics, path) for fid, path in CHI2_FINDINGS.items()}
+        values = {fid: _kw_values(cases, column) for fid, column in KW_FINDINGS.items()}
         for code in sorted(metrics):
             rest = {c: v for c, v in metrics.items() if c != code}
             sub = measure(rest, {c: v for c, v in cases.items() if c != code}, seed,
-                          min(n_permutations, LEAVE_ONE_OUT_PERMUTATIONS),
-                          asymptotic=len(metrics) > LEAVE_ONE_OUT_PERMUTED_UP_TO)
+                          min(n_permutations, LEAVE_ONE_OUT_PERMUTATIONS), asymptotic=_large(metrics),
+                          tables={fid: _without(tab, code) for fid, tab in tables.items()},
+                          values={fid: {c: v for c, v in vals.items() if c != code} for fid, vals in values.items()})
             for fid, m in sub.items():
                 now = decide(fid, m, t) == HOLDING[fid]
                 if now != (base[fid] == HOLDING[fid]):
@@ -821,8 +848,10 @@ def triangulate(metrics: dict[str, dict], measured: dict[str, dict], t: dict[str
                               SUPPORTS if min(shares) < t["completeness_gap"] else AGAINST)
         if fid == "variation-reasons" and metrics:  # the administrative extract records primary need too
             table = contingency(metrics, ("reasons", "admin_primary_need"))
-            test = chi2_or_exact(table, n_permutations=n_permutations, seed=seed, bias_correction=True)
-            null = math.nan if _is_nan(test.p_value) else cramers_v_null(table, n_permutations, seed)
+            test = chi2_or_exact(table, n_permutations=n_permutations, seed=seed, bias_correction=True,
+                                 asymptotic=_large(metrics))  # a support cell, not a published test
+            null = (math.nan if _is_nan(test.p_value) else cramers_v_null_asymptotic(table) if _large(metrics)
+                    else cramers_v_null(table, n_permutations, seed))
             fewest = min(int(mm["counts"]["admin_children"]) for mm in metrics.values())
             cells["admin"] = (SUPPORTS if classify_variation(test.effect_size, test.p_value,
                                                              t["cramers_v_considerable"], t["alpha"],
