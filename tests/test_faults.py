@@ -31,7 +31,7 @@ import yaml
 from cinreport import atomic, buildlock, cli, pipeline, render
 from cinreport.config import ParamsError, load_authorities, load_report
 
-from conftest import ROOT, VENV, make
+from conftest import ROOT, VENV, make, national_dir
 
 PNG_END = b"IEND\xaeB`\x82"
 
@@ -51,7 +51,12 @@ def files(project: Path, *dirs: str) -> dict[str, bytes]:
 
 
 def make_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS")}
+    """The environment ``conftest.make`` gives a build (the same national folder, so a build started
+    here sees the same inputs as the one that made ``built_project``)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS")}
+    if "CINREPORT_NATIONAL_DIR" not in env and national_dir() is not None:
+        env["CINREPORT_NATIONAL_DIR"] = str(national_dir())
+    return env
 
 
 def start_make(project: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:

@@ -89,15 +89,25 @@ def data_folder_files(folder: Path) -> list[Path]:
         return []
 
 
+def _where(path: Path, root: Path | str) -> str:
+    """A folder as the digest names it: relative to the project when inside it (a copied or moved
+    project is the same build), else its absolute path (data outside the project)."""
+    absolute = path.resolve()
+    try:
+        return absolute.relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return str(absolute)
+
+
 def authority_digest(params_file: Path, data_dir: Path | None, cache: DigestCache,
-                     sources: Iterable[Path] = ()) -> str:
+                     sources: Iterable[Path] = (), root: Path | str = ".") -> str:
     """One digest of an authority's params file and its data folder's files (names and content),
     and of the files its data are read from (:func:`cinreport.sources.data_source`) elsewhere."""
-    parts = [("params", cache.digest(params_file)), ("data_dir", str(data_dir.resolve()) if data_dir else "")]
+    parts = [("params", cache.digest(params_file)), ("data_dir", _where(data_dir, root) if data_dir else "")]
     if data_dir is not None:
         inside = data_folder_files(data_dir)
         parts += [(f"data/{p.name}", cache.digest(p)) for p in inside]
-        parts += [(f"source/{p.as_posix()}", cache.digest(p)) for p in sorted(set(sources) - set(inside))]
+        parts += [(f"source/{_where(p, root)}", cache.digest(p)) for p in sorted(set(sources) - set(inside))]
     return _combine(parts)
 
 
@@ -113,7 +123,7 @@ def national_digest(national: dict[str, Any], root: Path | str, cache: DigestCac
     """The national folder in use and the content of each file params name in it."""
     from .national import national_dir, national_files
 
-    parts = [("folder", str(national_dir(national, root).resolve()))]
+    parts = [("folder", _where(national_dir(national, root), root))]
     parts += [(key, cache.digest(path)) for key, path in sorted(national_files(national, root).items())]
     return _combine(parts)
 
@@ -177,7 +187,7 @@ def refresh(params_dir: Path | str, build_dir: Path | str, root: Path | str = ".
             data_dir, sources = authority.data_dir, authority_sources(authority, specs)
         except ParamsError:
             pass
-        digests[f"authority/{code}"] = authority_digest(path, data_dir, cache, sources)
+        digests[f"authority/{code}"] = authority_digest(path, data_dir, cache, sources, root)
     digests["authorities"] = _combine((c, "") for c in codes)
     codebook = Path(root) / "data" / "codebook.yml"
     digests["common"] = _combine([("codebook", cache.digest(codebook)),
