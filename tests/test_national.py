@@ -481,3 +481,25 @@ def test_optional_files_left_out_are_named_and_their_sections_dropped(tmp_path):
     assert "Use of Child in Need plans" not in text and "primary need" not in text.split("## Not included")[0].lower()
     assert "## How long children stay in need" in text
     assert "Child in Need plans by local authority was not supplied" in text and "gone.csv" in text
+
+
+@pytest.mark.parametrize("size", ["SIZE_WIDE", "SIZE_TALL"])
+def test_dot_plot_legend_clear_of_axis_label_and_rows_name_their_symbols(size):
+    from cinreport import figures
+
+    values = pd.DataFrame({"group": ["3 months or less"] * 50 + ["2 years or more"] * 50,
+                           "value": np.r_[np.linspace(10, 45, 50), np.linspace(0, 12, 50)]})
+    highlights = pd.DataFrame({"group": ["3 months or less"], "label": ["Authority A's region (North West)"],
+                               "value": [30.0]})
+    fig = figures.dot_distribution(values, "Per cent of plans open at 31 March", {"3 months or less": 30.0,
+                                   "2 years or more": 2.0}, highlights, size=getattr(figures, size),
+                                   notes={"2 years or more": "not published: 3 c"})
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    legend = ax.get_legend().get_window_extent(renderer)
+    assert not legend.overlaps(ax.xaxis.label.get_window_extent(renderer))
+    assert not any(legend.overlaps(t.get_window_extent(renderer)) for t in ax.get_xticklabels() + ax.get_yticklabels())
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["3 months or less", "2 years or more\n(not published: 3 c)"]
+    import matplotlib.pyplot as plt
+    plt.close(fig)
