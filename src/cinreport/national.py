@@ -394,12 +394,18 @@ class NationalData:
         return str(self.status.get("reason", ""))
 
     def latest(self, measure: str) -> str:
-        rows = self.measures[(self.measures["measure"] == measure) & (self.measures["status"] == "value")]
-        return str(rows["time_period"].max())
+        rows = self.of(measure)
+        return str(rows.loc[rows["status"] == "value", "time_period"].max())
+
+    def of(self, measure: str) -> pd.DataFrame:
+        """The rows of one measure (split once: chapters look measures up thousands of times)."""
+        if getattr(self, "_by_measure", None) is None:
+            self._by_measure = {k: g for k, g in self.measures.groupby("measure", sort=False)}
+        return self._by_measure.get(measure, self.measures.iloc[0:0])
 
     def select(self, measure: str, period: str | None = None, level: str | None = None) -> pd.DataFrame:
-        m = self.measures
-        rows = m["measure"] == measure
+        m = self.of(measure)
+        rows = pd.Series(True, index=m.index)
         if period is not None:
             rows &= m["time_period"] == period
         if level is not None:
