@@ -20,7 +20,7 @@ from . import figures, measures
 from .atomic import write_csv, write_json
 from .codebook import Codebook, load_codebook
 from .config import Authority, ReportParams, load_authority, load_report
-from .inert import markdown_text as md
+from .inert import markdown_code, markdown_text as md
 from .opendata import Indicator, authority_geography, count_table_rows, write_open_table
 from .publication import Published
 from .tables import store_table
@@ -101,6 +101,9 @@ class AuthorityChapter:
         """Bars of published percentages only: a suppressed one is a marked gap (`c`), never a bar."""
         t = store_table(self.pub, f"{self.code}/{table}", "")
         shares = t.values.rename(columns={self.code: self.authority.name})
+        if shares.isna().all().all():  # nothing to draw: an empty chart of `c` marks tells a reader nothing
+            return (f"*{md(caption)}: not drawn, because every share is suppressed "
+                    f"({markdown_code(self.pub.symbol)}): the counts behind them are too small to publish.*")
         fig = figures.percent_bars(shares, xlabel=xlabel, symbol=self.pub.symbol)
         saved = figures.save(fig, self.out_dir / "figures" / f"{name}.png", f"fig-{self.code}-{name}", caption,
                              alt + (f" Suppressed values are marked {self.pub.symbol} and not drawn."
