@@ -40,6 +40,8 @@ CHECKS = {  # JSON key -> what it means, for the failure message
     "broken_links": "broken link",
     "tables_without_headers": "table without header cells",
     "reflow_320": "makes the page scroll sideways at 320 px",
+    "tables_scroll_wide": "has a table that scrolls sideways on a desktop screen",
+    "blank_band": "has a blank band above its text",
 }
 
 
@@ -177,6 +179,8 @@ BROKEN_PAGE = """<!DOCTYPE html>
 <a href="other.html#present">to a present anchor</a>
 <table><tr><td>1</td><td>2</td></tr></table>
 <div style="width:1500px">wide</div>
+<div class="table-wrap" aria-label="A table wider than a desktop screen" style="overflow-x:auto;max-width:100%">
+<table><tr><th style="min-width:3000px">very wide header</th></tr></table></div>
 <script>console.error("logged error"); throw new Error("thrown error");</script>
 </main>
 </body></html>
@@ -191,7 +195,10 @@ def test_checker_reports_each_kind_of_problem(tmp_path, chromium, node):
     (site / "other.html").write_text('<!DOCTYPE html><html lang="en"><head><title>Other</title></head>'
                                      '<body><main><h1 id="present">Other</h1></main></body></html>',
                                      encoding="utf-8")
-    result = run_check(node, chromium, site, ["index.html", "other.html"], tmp_path / "shots")
+    (site / "band.html").write_text('<!DOCTYPE html><html lang="en"><head><title>Band</title></head><body>'
+                                    '<header class="book-header">Book</header><main style="margin-top:400px">'
+                                    '<h1>Text far below the header</h1></main></body></html>', encoding="utf-8")
+    result = run_check(node, chromium, site, ["index.html", "other.html", "band.html"], tmp_path / "shots")
     page = result["pages"][0]
     assert any("logged error" in e for e in page["console_errors"])
     assert any("thrown error" in e for e in page["page_errors"])
@@ -203,6 +210,9 @@ def test_checker_reports_each_kind_of_problem(tmp_path, chromium, node):
     assert "404" in reasons["gone.html"]
     assert "other.html#present" not in reasons
     assert page["tables_without_headers"] and page["reflow_320"]
+    assert any("A table wider than a desktop screen" in t and "at 1280 px" in t for t in page["tables_scroll_wide"])
+    assert not page["blank_band"] and not result["pages"][1]["blank_band"]
+    assert any("at 1280 px" in b for b in result["pages"][2]["blank_band"])
     rules = {v["id"]: v["impact"] for v in page["axe"]}
     assert rules.get("color-contrast") == "serious" and rules.get("html-has-lang") == "serious"
     found = problems(result)

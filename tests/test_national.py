@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import re
+from html import unescape
 
 import numpy as np
 import pandas as pd
@@ -14,8 +16,9 @@ import pytest
 from cinreport import national
 from cinreport.codebook import load_codebook
 from cinreport.config import Authority, load_report
-from cinreport.national_chapter import (NationalChapter, authority_context, comparison_year, factor_variation,
-                                        percentile_rank, place, spread, study_share, trend_word)
+from cinreport.national_chapter import (NationalChapter, _cell, authority_context, comparison_year, factor_variation,
+                                        percentile_rank, place, plural, spread, study_share, symbol_note, trend_word,
+                                        within_share)
 
 from conftest import ROOT, national_dir
 
@@ -198,7 +201,7 @@ def test_missing_folder_says_plainly_that_national_context_is_not_included(tmp_p
     assert not status["available"] and "nowhere" in status["reason"] and "not found" in status["reason"]
     data = national.NationalData.load(tmp_path / "out")
     text = authority_context(_authority(), _metrics(), data, load_codebook(ROOT / "data" / "codebook.yml"))
-    assert "National context was not included in this build" in text and "nowhere" in text
+    assert "National context was not included in this edition" in text and "nowhere" in text
     ch = NationalChapter(data, [_authority()], _metrics(), load_codebook(ROOT / "data" / "codebook.yml"),
                          5, "c", 12, dt.date(2021, 3, 31), tmp_path / "ch")
     parts = ch.sections("# National context")
@@ -238,7 +241,7 @@ def test_fictional_authority_uses_its_own_data_and_params_region(built):
     assert "| 25% |" in text                       # 50 of 200
     assert "`c` = suppressed" in text              # 3 of 200 is suppressed
     unknown = authority_context(_authority(region="Atlantis"), _metrics(), data, cb)
-    assert "no region" in unknown
+    assert "England alone (no English region is given for it)" in unknown
 
 
 # -- in the built book -------------------------------------------------------------------------------
@@ -250,8 +253,15 @@ def test_book_has_the_national_chapter_and_each_authority_in_context(built_proje
     assert status["available"]
     year = max(json.loads((built_project / "build" / "national" / "status.json").read_text())["latest"].values())
     assert f"At 31 March {year}, 153 English local authorities" in html
-    for name in ("national-rate", "national-trend", "national-factors", "national-study-factors", "national-cpp"):
+    for name in ("national-plans", "national-needs", "national-duration", "national-rate", "national-trend",
+                 "national-factors", "national-study-factors"):
         assert f"{name}.png" in html
+    # the chapter leads with the use of Child in Need plans, and places each demo authority by its region
+    text = " ".join(unescape(html).replace("’", "'").split())
+    headings = [" ".join(h.split()) for h in re.findall(r"<h2[^>]*>.*?</span>\s*([^<]+)</h2>", html, re.S)]
+    assert headings[0] == "Use of Child in Need plans across England", headings
+    for name, region in (("A", "North West"), ("B", "South East"), ("C", "West Midlands"), ("D", "Yorkshire and The Humber")):
+        assert f"Authority {name}'s region ({region})" in text
     provenance = (built_project / "_book" / "provenance.html").read_text(encoding="utf-8")
     for f in status["files"]:                     # the appendix names every national file read, with its hash
         assert f["name"] in provenance and f["sha256"][:16] in provenance
@@ -267,7 +277,7 @@ def test_without_national_files_the_build_succeeds_and_says_so(tmp_path):
     project = copy_project(tmp_path / "p")
     make(project, "-j2", "report", env={"CINREPORT_NATIONAL_DIR": str(tmp_path / "no-such-folder")})
     html = (project / "_book" / "national.html").read_text(encoding="utf-8")
-    assert "National context was not included in this build" in html and "no-such-folder" in html
+    assert "National context was not included in this edition" in html and "no-such-folder" in html
     assert "National context was not included" in (project / "_book" / "la-a.html").read_text(encoding="utf-8")
     assert "Not included: the national data folder" in (project / "_book" / "provenance.html").read_text(encoding="utf-8")
     assert (project / "_book" / "cinreport.pdf").stat().st_size > 10_000
@@ -368,3 +378,130 @@ def test_fetch_writes_every_file_or_none(tmp_path):
         assert {p.name: p.read_bytes() for p in dest.iterdir()} == before   # nothing half-updated
     finally:
         server.shutdown()
+
+
+# -- the use of Child in Need plans (b7), primary need (b3), open-episode durations (b4) ------------------
+def test_symbol_note_counts_dfe_symbols_and_calls_blanks_not_available():
+    assert symbol_note(pd.Series(["value", "value"])) == ""
+    assert symbol_note(pd.Series(["value", "c", "x", "c", "missing", "u"])) == "not published: 2 c, 1 u, 2 x"
+
+
+def test_cell_shows_the_figure_or_dfe_symbol_never_a_zero():
+    assert _cell(12.34, "value", lambda v: f"{v:.1f}") == "12.3"
+    assert _cell(None, "c", str) == "c" and _cell(None, "u", str) == "u" and _cell(None, "missing", str) == "x"
+
+
+def test_within_share_is_the_variance_inside_groups():
+    values = pd.Series([1.0, 3.0, 11.0, 13.0])
+    assert within_share(values, pd.Series(["a", "a", "b", "b"])) == pytest.approx(4 / 104)
+    assert within_share(values, pd.Series(["a", "b", "a", "b"])) == pytest.approx(100 / 104)
+    assert np.isnan(within_share(pd.Series([2.0, 2.0]), pd.Series(["a", "b"])))
+
+
+def test_plural():
+    assert plural(1, "focus group") == "1 focus group" and plural(2, "focus group") == "2 focus groups"
+    assert plural(3, "authority", "authorities") == "3 authorities"
+
+
+@needs_dfe
+def test_plan_measures_are_dfe_figures_with_their_symbols(built):
+    status, data = built
+    assert status["not_included"] == {}
+    year = data.latest("cin_plan_rate")
+    file_rows = [r for r in rows("b7_child_in_need_plans_2022_to_2024.csv")
+                 if r["time_period"] == year and r["geographic_level"] == "Local authority"]
+    checked = symbols = 0
+    for r in file_rows:
+        v, st = data.area_value("cin_plan_rate", year, r["new_la_code"])
+        cell = r["CINPlan_At31_rate"].strip()
+        if cell in ("c", "x", "z", "u", ".."):
+            assert v is None and st == cell, r["la_name"]
+            symbols += 1
+        else:
+            assert v == pytest.approx(float(cell)) and st == "value", r["la_name"]
+        checked += 1
+    assert checked >= 150 and symbols >= 1
+    # plans at 31 March as a share of children in need (b1) and per child protection plan (d5)
+    eng = data.england_code()
+    plans, _ = data.area_value("cin_plan_at31", year, eng)
+    cin, _ = data.area_value("cin_at31", year, eng)
+    cpp, _ = data.area_value("cpp_at31", year, eng)
+    assert data.area_value("cin_plan_share", year, eng)[0] == pytest.approx(plans / cin, rel=1e-5)
+    assert data.area_value("cin_plan_per_cpp", year, eng)[0] == pytest.approx(plans / cpp, rel=1e-5)
+    # a suppressed plan count gives a suppressed share, never a number
+    suppressed = [r["new_la_code"] for r in file_rows if r["CINPlan_At31"].strip() == "c"]
+    assert suppressed and all(data.area_value("cin_plan_share", year, c) == (None, "c") for c in suppressed)
+
+
+@needs_dfe
+def test_primary_need_and_duration_shares_match_the_files(built):
+    _, data = built
+    r = next(r for r in rows("b3_cin_primary_need_2013_to_2024.csv")
+             if r["time_period"] == "2024" and r["new_la_code"] == "E08000003")
+    v, _ = data.area_value("need:N1", "2024", "E08000003")
+    assert v == pytest.approx(float(r["N1_Abuse_or_neglect"]) / float(r["At31_episodes"]))
+    r = next(r for r in rows("b4_children_in_need_duration_of_open_episode_2013_to_2024.csv")
+             if r["time_period"] == "2024" and r["new_la_code"] == "E08000003")
+    v, _ = data.area_value("cin_duration:2 years or more", "2024", "E08000003")
+    assert 100 * v == pytest.approx(float(r["2years+_percent"]), abs=0.05)
+
+
+def _chapter(data, authorities, out):
+    return NationalChapter(data, authorities, _metrics(), load_codebook(ROOT / "data" / "codebook.yml"), 5, "c", 6,
+                           dt.date(2021, 3, 31), out)
+
+
+@needs_dfe
+def test_chapter_leads_with_plans_and_places_real_and_fictional_authorities(built, tmp_path):
+    _, data = built
+    real = Authority("la-h", "Authority H", ROOT / "data" / "la-a", dt.date(2019, 4, 1), dt.date(2021, 3, 31),
+                     ROOT / "params" / "authorities" / "la-a.yml", "E10000014", None)   # Hampshire: `u` in 2024
+    parts = _chapter(data, [real, _authority(region="North East")], tmp_path).plans()
+    assert parts[0].startswith("## Use of Child in Need plans across England")
+    text = "\n\n".join(parts)
+    assert "Authority X is in North East, where the rate was" in text
+    table = next(p for p in parts if "tbl-national-plans-study" in p)
+    row = next(line for line in table.splitlines() if line.startswith("| Child in Need plans open at 31 March"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1] == "u"                                  # Hampshire's own figure: DfE's symbol, as published
+    eng, _ = data.area_value("cin_plan_rate", data.latest("cin_plan_rate"), data.england_code())
+    assert cells[-1].replace("\\", "") == f"{eng:.1f}"
+    variation_table = next(p for p in parts if "{#tbl-national-plans}" in p)
+    assert "| 2 c, 1 u, 2 x |" in variation_table           # authorities without a figure, by DfE symbol
+
+
+@needs_dfe
+def test_optional_files_left_out_are_named_and_their_sections_dropped(tmp_path):
+    params = load_report(ROOT / "params").national | {"dir": str(DFE), "cin_plans": "", "primary_need": "gone.csv"}
+    status = national.build(params, tmp_path / "out")
+    assert status["available"] and set(status["not_included"]) == {"cin_plans", "primary_need"}
+    assert "gone.csv" in status["not_included"]["primary_need"]
+    data = national.NationalData.load(tmp_path / "out")
+    assert not data.has("cin_plans") and data.has("episode_duration")
+    parts = _chapter(data, [_authority(region="North East")], tmp_path / "ch").sections("# National context")
+    text = "\n\n".join(parts)
+    assert "Use of Child in Need plans" not in text and "primary need" not in text.split("## Not included")[0].lower()
+    assert "## How long children stay in need" in text
+    assert "Child in Need plans by local authority was not supplied" in text and "gone.csv" in text
+
+
+@pytest.mark.parametrize("size", ["SIZE_WIDE", "SIZE_TALL"])
+def test_dot_plot_legend_clear_of_axis_label_and_rows_name_their_symbols(size):
+    from cinreport import figures
+
+    values = pd.DataFrame({"group": ["3 months or less"] * 50 + ["2 years or more"] * 50,
+                           "value": np.r_[np.linspace(10, 45, 50), np.linspace(0, 12, 50)]})
+    highlights = pd.DataFrame({"group": ["3 months or less"], "label": ["Authority A's region (North West)"],
+                               "value": [30.0]})
+    fig = figures.dot_distribution(values, "Per cent of plans open at 31 March", {"3 months or less": 30.0,
+                                   "2 years or more": 2.0}, highlights, size=getattr(figures, size),
+                                   notes={"2 years or more": "not published: 3 c"})
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    legend = ax.get_legend().get_window_extent(renderer)
+    assert not legend.overlaps(ax.xaxis.label.get_window_extent(renderer))
+    assert not any(legend.overlaps(t.get_window_extent(renderer)) for t in ax.get_xticklabels() + ax.get_yticklabels())
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["3 months or less", "2 years or more\n(not published: 3 c)"]
+    import matplotlib.pyplot as plt
+    plt.close(fig)

@@ -554,3 +554,46 @@ def test_a_markdown_chapter_includes_files_as_quarto_does(tmp_path):
     (tmp_path / "other.qmd").write_text("{{< include build/missing.md >}}\n", encoding="utf-8")
     with pytest.raises(RenderError, match="includes build/missing.md, which does not exist"):
         expand_includes(tmp_path / "other.qmd")
+
+
+# --- PDF layout: a chart keeps its caption; table labels are not hyphenated ------------------------
+
+
+def _image_pages(pdf: Path) -> list[int]:
+    out = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True, check=True).stdout
+    return [int(line.split()[0]) for line in out.splitlines()[2:] if line.split() and line.split()[2] == "image"]
+
+
+CHARTS = 16
+
+
+def test_pdf_keeps_each_chart_with_its_caption_and_does_not_hyphenate_table_labels(tmp_path):
+    """Charts after paragraphs of every length (so that some fall at a page foot): each caption is on
+    the page of its chart; a narrow table stub keeps words such as 'disability' whole."""
+    if not (shutil.which("pdfimages") and shutil.which("pdftotext")):
+        pytest.skip("poppler-utils (pdfimages, pdftotext) are not installed")
+    root = _cached_book(tmp_path / "book", 0)
+    sentence = "This sentence fills the page so that charts land at different heights on it. "
+    body = "".join(f"{sentence * (2 + 3 * i)}\n\n![Chart number {i + 1}](figures/extra.png){{#fig-chart-{i}}}\n\n"
+                   for i in range(CHARTS))
+    stub = ["Parent's disability or illness", "Child's disability or illness", "Socially unacceptable behaviour"]
+    table = ("| Need | " + " | ".join(f"Authority {c} (n) | Authority {c} (%)" for c in "ABCD") + " |\n|---|"
+             + "---:|" * 8 + "\n" + "".join(f"| {s} | " + " | ".join(["12 | 34%"] * 4) + " |\n" for s in stub))
+    _write_markdown_notebook(root / "build/study/support.ipynb", "Support provided",
+                             body + table + "\n: Needs by authority {#tbl-needs}\n\n"
+                             "![Target](figures/target.png){#fig-target}\n\n## Detail {#sec-detail}\n\nText.")
+    render_book(root, tmp_path / "out", renderer="pandoc-typst")
+    pdf = tmp_path / "out" / "cinreport.pdf"
+    pages = _pdf_text_pages(pdf)
+    image_pages = _image_pages(pdf)
+    chapter = next(i for i, p in enumerate(pages) if re.search(r"^\s*2 Support provided\s*$", p, re.M)) + 1
+    charts = [p for p in image_pages if p >= chapter][:CHARTS]
+    assert len(charts) == CHARTS
+    for i, page in enumerate(charts, start=1):
+        caption = [n for n, text in enumerate(pages, start=1) if re.search(rf"Chart number {i}\b", text)]
+        assert caption == [page], f"Figure 2.{i}: chart on page {page}, caption on page(s) {caption}"
+    text = "\n".join(pages)
+    assert not re.search(r"\b(dis|disabil|behav|unaccept)-\s*$", text, re.M), "a table label is hyphenated"
+    table = text[text.index("Needs by authority"):]
+    for word in ("disability", "illness", "unacceptable", "behaviour"):   # each word whole in the stub column
+        assert len(re.findall(rf"\b{word}\b", table)) >= (2 if word in ("disability", "illness") else 1), word

@@ -44,6 +44,11 @@ REPORT_DEFAULTS: dict[str, Any] = {
         "cpp_duration": "d5_cpps_at31march_by_duration_2013_to_2025.csv",
         "population": "ons_mid-year_population_estimates_2012_to_2024.csv",
         "neighbours": "New_Statistical_Neighbour_Groupings_April_2021.csv",
+        # Optional: the use of Child in Need plans (b7), primary need (b3) and how long open
+        # episodes had lasted (b4); a blank name leaves the file out and the chapter says so.
+        "cin_plans": "b7_child_in_need_plans_2022_to_2024.csv",
+        "primary_need": "b3_cin_primary_need_2013_to_2024.csv",
+        "episode_duration": "b4_children_in_need_duration_of_open_episode_2013_to_2024.csv",
         "top_factors": 12,
         # Where `make national-data` downloads the four DfE files from (Explore Education Statistics).
         "url_children_in_need": "",

@@ -109,10 +109,14 @@ def quartile_boxes(quartiles: pd.DataFrame, xlabel: str, size=SIZE_WIDE) -> plt.
 
 def dot_distribution(values: pd.DataFrame, xlabel: str, reference: dict[str, float] | None = None,
                      highlights: pd.DataFrame | None = None, reference_label: str = "England",
-                     size=SIZE_TALL, points_label: str = "Local authorities") -> plt.Figure:
+                     size=SIZE_TALL, points_label: str = "Local authorities",
+                     notes: dict[str, str] | None = None) -> plt.Figure:
     """One row per group (``values['group']``), a small grey dot per area (``values['value']``), a
     black bar for the reference value (England) and coloured markers for highlighted areas
-    (``highlights`` with columns group, label, value) — the national distribution at a glance."""
+    (``highlights`` with columns group, label, value) — the national distribution at a glance.
+
+    ``notes`` adds a line under a group's label (e.g. DfE's symbols for the areas not drawn:
+    "not published: 2 c, 1 x"). The legend sits above the plot, clear of the axis label."""
     set_theme()
     order = list(dict.fromkeys(values["group"]))
     pos = {g: i for i, g in enumerate(order)}
@@ -132,11 +136,13 @@ def dot_distribution(values: pd.DataFrame, xlabel: str, reference: dict[str, flo
             ax.scatter(rows["value"], rows["group"].map(pos), marker=markers[i % len(markers)], s=55,
                        color=PALETTE[i % len(PALETTE)], edgecolors="#000000", linewidths=0.6, label=label,
                        zorder=4)
-    ax.set_yticks(range(len(order)), order)
+    notes = notes or {}
+    ax.set_yticks(range(len(order)), [f"{g}\n({notes[g]})" if notes.get(g) else str(g) for g in order])
     ax.set_ylim(len(order) - 0.5, -0.5)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("")
-    ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=4, fontsize=8)
+    entries = len(ax.get_legend_handles_labels()[1])
+    ax.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(entries, 3), fontsize=8)
     fig.tight_layout()
     return fig
 

@@ -14,7 +14,19 @@ Measures (``measure`` column):
 - ``factor_episodes`` and ``factor:<code>``: episodes with factors identified at the end of
   assessment, and the share of them with each factor (CIN census code; file c3);
 - ``cpp_at31`` and ``cpp_duration:<band>``: child protection plans at 31 March and the share of
-  them open for each length of time (file d5).
+  them open for each length of time (file d5);
+
+and, from the optional files (each left out, and the chapter says so, when params do not name it or
+it is not there):
+
+- ``cin_plan_at31``, ``cin_plan_rate``, ``cin_plan_start_rate``: Child in Need plans open at 31 March,
+  and DfE's own rates per 10,000 children of plans open at 31 March and started in the year
+  (file b7, key ``cin_plans``); ``cin_plan_share``: plans open at 31 March as a share of the children
+  in need at 31 March (b7 over b1);
+- ``need:<code>``: the share of children in need at 31 March with each primary need (N0 to N9;
+  file b3, key ``primary_need``);
+- ``cin_duration:<band>``: the share of open CIN episodes at 31 March that had lasted each length of
+  time (file b4, key ``episode_duration``).
 
 DfE's own symbols (``c`` suppressed, ``x`` not available, ...) are kept in the ``status`` column,
 never turned into zeros. Published figures are already disclosure-controlled by DfE.
@@ -35,7 +47,13 @@ from .atomic import write_csv, write_json
 
 ENV_DIR = "CINREPORT_NATIONAL_DIR"
 DFE_KEYS = ("children_in_need", "factors", "cpp_duration", "population")   # Explore Education Statistics files
-FILE_KEYS = (*DFE_KEYS, "neighbours")   # the neighbour groupings are optional (a GOV.UK spreadsheet)
+# Optional DfE files: the use of Child in Need plans (b7), primary need (b3), open-episode durations (b4).
+OPTIONAL_KEYS: dict[str, str] = {
+    "cin_plans": "Child in Need plans by local authority",
+    "primary_need": "children in need by primary need",
+    "episode_duration": "how long open Child in Need episodes had lasted",
+}
+FILE_KEYS = (*DFE_KEYS, *OPTIONAL_KEYS, "neighbours")   # the neighbour groupings are optional too
 MEASURE_COLUMNS = ["time_period", "geographic_level", "area_code", "area_name", "region_code", "region_name",
                    "old_la_code", "measure", "value", "status"]
 
@@ -65,6 +83,19 @@ CPP_BANDS: dict[str, str] = {
     "2_years_or_more": "2 years or more",
     "2years+": "2 years or more",
 }
+# b7 indicator -> measure (DfE's rates are per 10,000 children aged 0 to 17).
+PLAN_COLUMNS: dict[str, str] = {
+    "CINPlan_At31": "cin_plan_at31",
+    "CINPlan_At31_rate": "cin_plan_rate",
+    "CINPlan_start_rate": "cin_plan_start_rate",
+}
+# b3 column -> CIN census primary need code (codebook `primary_need`).
+NEED_COLUMNS: dict[str, str] = {
+    "N1_Abuse_or_neglect": "N1", "N2_Childs_disability_or_illness": "N2",
+    "N3_Parents_disability_or_illness": "N3", "N4_Family_in_acute_stress": "N4",
+    "N5_Family_dysfunction": "N5", "N6_Socially_unacceptable_behaviour": "N6", "N7_Low_income": "N7",
+    "N8_Absent_parenting": "N8", "N9_Cases_other_than_CIN": "N9", "N0_Not_stated": "N0",
+}
 LONDON = ("E12000007", "London")
 REGION_LEVELS = ("Regional",)
 LA_LEVEL = "Local authority"
@@ -91,6 +122,17 @@ def national_files(national: dict[str, Any], root: Path | str = ".") -> dict[str
 def missing_files(files: dict[str, Path]) -> list[Path]:
     """Required files that are not there (the statistical-neighbour file is optional)."""
     return [p for k, p in files.items() if k in DFE_KEYS and not p.is_file()]
+
+
+def optional_not_included(files: dict[str, Path]) -> dict[str, str]:
+    """Each optional file (:data:`OPTIONAL_KEYS`) that will not be read, with why, in readers' words."""
+    out = {}
+    for key, what in OPTIONAL_KEYS.items():
+        if key not in files:
+            out[key] = f"the Department for Education file of {what} was not supplied"
+        elif not files[key].is_file():
+            out[key] = f"the Department for Education file of {what} ({files[key].name}) was not found"
+    return out
 
 
 def fetch_national(national: dict[str, Any], root: Path | str = ".") -> list[Path]:
@@ -178,6 +220,62 @@ def read_measures(files: dict[str, Path]) -> pd.DataFrame:
                            ignore_index=True)
 
 
+def read_plan_measures(path: Path, cin_at31: pd.DataFrame) -> pd.DataFrame:
+    """Measures of the use of Child in Need plans from the b7 file: plans at 31 March, DfE's rates
+    per 10,000 (kept as published, symbols too) and plans as a share of children in need at 31 March
+    (``cin_at31``: the b1 measure rows); a share takes the first symbol of its two parts."""
+    from .dfe import read_dfe_csv
+
+    table = read_dfe_csv(path).levels(*STUDIED_LEVELS)
+    areas = _areas(table.data)
+    frames = [_long(areas, measure, table.value(_require(table, column, path)), table.status(column))
+              for column, measure in PLAN_COLUMNS.items()]
+    share = ratio_measure(frames[0], cin_at31, "cin_plan_share")
+    return pd.concat([*frames, share], ignore_index=True)
+
+
+def ratio_measure(num: pd.DataFrame, den: pd.DataFrame, measure: str) -> pd.DataFrame:
+    """``num / den`` for each area and year of ``num`` (tidy measure rows). The status is the first
+    non-value status of the two (a symbol stays a symbol, never a zero); a zero denominator gives
+    ``z`` (not applicable); a denominator the other file lacks gives ``missing``."""
+    d = den[["time_period", "area_code", "value", "status"]]
+    merged = num.merge(d, on=["time_period", "area_code"], how="left", suffixes=("", "_den"))
+    status = merged["status"].where(merged["status"] != "value", merged["status_den"].fillna("missing"))
+    ratio = (merged["value"] / merged["value_den"].where(merged["value_den"] > 0)).where(status == "value")
+    status = status.where(~((status == "value") & ratio.isna()), "z")
+    out = merged[MEASURE_COLUMNS].copy()
+    out["measure"], out["value"], out["status"] = measure, ratio.to_numpy(), status.to_numpy()
+    return out
+
+
+def read_share_file(path: Path, total: str, parts: dict[str, str], prefix: str) -> pd.DataFrame:
+    """Each ``parts`` column of a DfE file as a share of its ``total`` column, as ``<prefix>:<name>``
+    measures (the b3 primary-need and b4 open-episode duration files), symbols kept."""
+    from .dfe import read_dfe_csv
+
+    table = read_dfe_csv(path).levels(*STUDIED_LEVELS)
+    _require(table, total, path)
+    frames = _share_measures(table, _areas(table.data), total, parts, prefix)
+    if not frames:
+        raise NationalDataError(f"{path}: none of the expected indicator columns is there "
+                                f"(expected: {', '.join(parts)})")
+    return pd.concat(frames, ignore_index=True)
+
+
+def read_optional_measures(files: dict[str, Path], measures: pd.DataFrame) -> pd.DataFrame:
+    """Measures from the optional files that are present (see :data:`OPTIONAL_KEYS`)."""
+    frames = []
+    if files.get("cin_plans", Path()).is_file():
+        plans = read_plan_measures(files["cin_plans"], measures[measures["measure"] == "cin_at31"])
+        at31 = plans[plans["measure"] == "cin_plan_at31"]
+        frames += [plans, ratio_measure(at31, measures[measures["measure"] == "cpp_at31"], "cin_plan_per_cpp")]
+    if files.get("primary_need", Path()).is_file():
+        frames.append(read_share_file(files["primary_need"], "At31_episodes", NEED_COLUMNS, "need"))
+    if files.get("episode_duration", Path()).is_file():
+        frames.append(read_share_file(files["episode_duration"], "At31_episodes", CPP_BANDS, "cin_duration"))
+    return pd.concat(frames, ignore_index=True)[MEASURE_COLUMNS] if frames else pd.DataFrame(columns=MEASURE_COLUMNS)
+
+
 def _require(table, column: str, path: Path) -> str:
     if column not in table.indicators:
         raise NationalDataError(f"{path}: expected the indicator column '{column}', which is not there "
@@ -243,12 +341,17 @@ def build(national: dict[str, Any], out_dir: Path | str, root: Path | str = ".")
         neighbours = pd.DataFrame(columns=["area_code", "rank", "neighbour_code", "closeness"])
     else:
         measures = read_measures(files)
+        extra = read_optional_measures(files, measures)
+        if len(extra):
+            measures = pd.concat([measures, extra], ignore_index=True).sort_values(
+                ["measure", "time_period", "geographic_level", "area_code"], kind="stable", ignore_index=True)
         neighbours = (read_neighbours(files["neighbours"], measures) if files.get("neighbours", Path()).is_file()
                       else pd.DataFrame(columns=["area_code", "rank", "neighbour_code", "closeness"]))
         status["files"] = [{"key": k, "name": p.name, "sha256": _sha256(p)} for k, p in files.items() if p.is_file()]
         status["latest"] = {m: str(g["time_period"].max())
                             for m, g in measures[measures["status"] == "value"].groupby("measure")
-                            if not m.startswith(("factor:", "cpp_duration:"))}
+                            if not m.startswith(("factor:", "cpp_duration:", "need:", "cin_duration:"))}
+    status["not_included"] = optional_not_included(files)
     write_csv(out / "measures.csv", measures)
     write_csv(out / "neighbours.csv", neighbours)
     write_json(out / "status.json", status)
@@ -278,17 +381,31 @@ class NationalData:
     def available(self) -> bool:
         return bool(self.status.get("available"))
 
+    def has(self, key: str) -> bool:
+        """Whether the optional file ``key`` (see :data:`OPTIONAL_KEYS`) was read."""
+        return self.available and key not in self.status.get("not_included", {key: ""})
+
+    def not_included(self) -> dict[str, str]:
+        """Optional files not read, each with why (readers' words)."""
+        return dict(self.status.get("not_included", {}))
+
     @property
     def reason(self) -> str:
         return str(self.status.get("reason", ""))
 
     def latest(self, measure: str) -> str:
-        rows = self.measures[(self.measures["measure"] == measure) & (self.measures["status"] == "value")]
-        return str(rows["time_period"].max())
+        rows = self.of(measure)
+        return str(rows.loc[rows["status"] == "value", "time_period"].max())
+
+    def of(self, measure: str) -> pd.DataFrame:
+        """The rows of one measure (split once: chapters look measures up thousands of times)."""
+        if getattr(self, "_by_measure", None) is None:
+            self._by_measure = {k: g for k, g in self.measures.groupby("measure", sort=False)}
+        return self._by_measure.get(measure, self.measures.iloc[0:0])
 
     def select(self, measure: str, period: str | None = None, level: str | None = None) -> pd.DataFrame:
-        m = self.measures
-        rows = m["measure"] == measure
+        m = self.of(measure)
+        rows = pd.Series(True, index=m.index)
         if period is not None:
             rows &= m["time_period"] == period
         if level is not None:

@@ -28,6 +28,7 @@ from .tables import caption_line, markdown_table
 SOURCE = ("Source: Department for Education, *Children in need* and *Characteristics of children in need* "
           "statistics (Explore Education Statistics), and ONS mid-year population estimates. Contains public "
           "sector information licensed under the Open Government Licence v3.0.")
+SYMBOL_WORDS = "c: suppressed; x: not available; u: low reliability"
 SYMBOLS_NOTE = ("DfE symbols are kept as published: `c` suppressed, `x` not available, `z` not applicable, "
                 "`u` low reliability.")
 
@@ -99,13 +100,75 @@ def _pct(x: float | None, decimals: int = 0) -> str:
 
 
 def _cell(value: float | None, status: str, fmt) -> str:
-    return fmt(value) if status == "value" and value is not None else status
+    """A published figure, or DfE's own symbol where there is none (a blank cell is ``x``)."""
+    if status == "value" and value is not None:
+        return fmt(value)
+    return "x" if status == "missing" else status
+
+
+def _open(value: float | None, status: str, measure: str) -> str:
+    """An open-data cell: the number (a share as a per cent, 1 decimal; rates as published), or the symbol."""
+    if status != "value" or value is None:
+        return "x" if status == "missing" else status
+    return f"{100 * value:.1f}" if measure.endswith("share") or ":" in measure else f"{value:.2f}".rstrip("0").rstrip(".")
 
 
 def _ordinal(p: float) -> str:
     n = int(round(p))
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
+
+
+def symbol_note(statuses: pd.Series) -> str:
+    """DfE's symbols among areas with no published figure, as readers see them: 'not published: 2 c,
+    1 x' ('' when every area has a figure). Blank cells count as ``x`` (not available)."""
+    shown = statuses[statuses != "value"].replace({"missing": "x"})
+    if shown.empty:
+        return ""
+    counts = shown.value_counts()
+    return "not published: " + ", ".join(f"{counts[k]} {k}" for k in sorted(counts.index))
+
+
+def variation(data: NationalData, measure: str, period: str) -> dict[str, Any]:
+    """England's value, the spread across local authorities (see :func:`spread`) and the DfE symbols
+    of the authorities with no published figure, for one measure and year."""
+    rows = data.select(measure, period, LA_LEVEL)
+    eng, eng_status = data.area_value(measure, period, data.england_code())
+    return {"england": eng, "england_status": eng_status, **spread(rows.loc[rows["status"] == "value", "value"]),
+            "symbols": symbol_note(rows["status"])}
+
+
+def within_share(values: pd.Series, groups: pd.Series) -> float:
+    """Share of the total variance of ``values`` that lies within ``groups`` (1 minus the between-group
+    sum of squares over the total); NaN when the values do not vary."""
+    v = values.astype(float)
+    total = ((v - v.mean()) ** 2).sum()
+    if not total:
+        return float("nan")
+    means = v.groupby(groups.to_numpy()).transform("mean")
+    return float(1 - ((means - v.mean()) ** 2).sum() / total)
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """'1 focus group', '2 focus groups' (``many`` for irregular plurals)."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+# The measures of the use of Child in Need plans: measure -> (label, formatter of a value).
+def _rate(v: float) -> str:
+    return f"{v:.1f}"
+
+
+def _ratio(v: float) -> str:
+    return f"{v:.2f}"
+
+
+PLAN_MEASURES: dict[str, tuple[str, Any]] = {
+    "cin_plan_rate": ("Child in Need plans open at 31 March, per 10,000 children", _rate),
+    "cin_plan_start_rate": ("Child in Need plans started in the year, per 10,000 children", _rate),
+    "cin_plan_share": ("Children in need at 31 March who had a Child in Need plan", lambda v: _pct(v)),
+    "cin_plan_per_cpp": ("Child in Need plans per child protection plan, at 31 March", _ratio),
+}
 
 
 @dataclass
@@ -133,10 +196,10 @@ def place(authority: Authority, data: NationalData) -> Place:
 
 
 def unavailable_text(data: NationalData) -> str:
-    return (f"**National context was not included in this build**: {data.reason}. Set `national.dir` in "
-            f"`params/report.yml` (or the environment variable `CINREPORT_NATIONAL_DIR`) to a folder holding the "
-            f"Department for Education files, or run `make national-data` where a network is available, then "
-            f"`make report` again.")
+    """For readers: national context is missing from this edition, and why (the README tells the
+    person building the report how to supply the files)."""
+    return (f"**National context was not included in this edition of the report**: {markdown_text(data.reason)}. "
+            f"The Department for Education's published figures were not available when it was produced.")
 
 
 @dataclass
@@ -191,8 +254,256 @@ class NationalChapter:
     def sections(self, intro: str) -> list[str]:
         if not self.data.available:
             return [intro, unavailable_text(self.data)]
-        return [intro, *self.rates(), *self.trend(), *self.factors(), *self.study_places(), *self.cpp(),
-                f"{SOURCE} {SYMBOLS_NOTE}"]
+        return [intro, *self.plans(), *self.needs(), *self.durations(), *self.rates(), *self.trend(),
+                *self.factors(), *self.study_places(), *self.not_included(), f"{SOURCE} {SYMBOLS_NOTE}"]
+
+    # -- the use of Child in Need plans (further-research area 2) ---------------------------------
+    def not_included(self) -> list[str]:
+        missing = self.data.not_included()
+        if not missing:
+            return []
+        return ["## Not included in this build {#sec-national-not-included}",
+                "Some of the national figures this chapter can show were not available to this build, so the "
+                "sections that use them are left out: " + "; ".join(markdown_text(v) for v in missing.values()) + "."]
+
+    def region_of(self, p: Place) -> str:
+        return f"{p.authority.name}'s region ({p.region_name})"
+
+    def placed(self, measure: str, period: str) -> list[dict[str, Any]]:
+        """Each study authority in one measure: a real LA by its own published figure, a fictional one
+        by its region's (label says which). Columns: authority, group (region), label, value, status."""
+        out, seen = [], set()
+        for p in self.places:
+            if p.real:
+                v, st = self.data.area_value(measure, period, p.la["code"])
+                label = p.authority.name
+            elif p.region_code:
+                v, st = self.data.area_value(measure, period, p.region_code)
+                label = self.region_of(p)
+            else:
+                continue
+            if label in seen:
+                continue
+            seen.add(label)
+            out.append({"authority": p.authority.name, "group": p.region_name, "label": label, "value": v,
+                        "status": st, "real": p.real})
+        return out
+
+    def plan_year(self) -> str:
+        return self.data.latest("cin_plan_rate")
+
+    def plans(self) -> list[str]:
+        """Lead section: how much English authorities differ in their use of Child in Need plans."""
+        d = self.data
+        if not d.has("cin_plans"):
+            return []
+        year = self.plan_year()
+        rate = variation(d, "cin_plan_rate", year)
+        share = variation(d, "cin_plan_share", year)
+        start = variation(d, "cin_plan_start_rate", year)
+        balance = variation(d, "cin_plan_per_cpp", year)
+        las = d.select("cin_plan_rate", year, LA_LEVEL)
+        regions = d.select("cin_plan_rate", year, "Regional")
+        regions = regions[regions["area_code"].str.startswith("E12") & (regions["status"] == "value")]
+        hi, lo = regions.loc[regions["value"].idxmax()], regions.loc[regions["value"].idxmin()]
+        published = las[las["status"] == "value"]
+        within = within_share(published["value"], published["region_name"])
+        placed = self.placed("cin_plan_rate", year)
+        study = []
+        for r in placed:
+            if r["status"] != "value":
+                study.append(f"{markdown_text(r['label'])}: {markdown_code(r['status'])}")
+            elif r["real"]:
+                study.append(f"{markdown_text(r['label'])} had {r['value']:.0f} (the "
+                             f"{_ordinal(percentile_rank(las.loc[las['status'] == 'value', 'value'], r['value']))} "
+                             f"percentile)")
+            else:
+                own = las[(las["region_name"] == r["group"]) & (las["status"] == "value")]["value"]
+                study.append(f"{markdown_text(r['authority'])} is in {markdown_text(r['group'])}, where the rate was "
+                             f"{r['value']:.0f} and its authorities ranged from {own.min():.0f} to {own.max():.0f}")
+        fictional = [r for r in placed if not r["real"]]
+        study_text = (" Where the study authorities sit: " + "; ".join(study) + "." if study else "")
+        if fictional:
+            study_text += (" The demonstration authorities are fictional, so they have no published figures of "
+                           "their own and are shown by their regions.")
+        unpublished = int((las["status"] != "value").sum())
+        symbols = (f" {plural(unpublished, 'authority', 'authorities')} had no published figure "
+                   f"({rate['symbols'].removeprefix('not published: ')}; {SYMBOL_WORDS})." if unpublished else "")
+        text = (
+            f"At 31 March {year}, English local authorities had between {rate['min']:.0f} and {rate['max']:.0f} "
+            f"Child in Need plans open per 10,000 children aged 0 to 17 (median {rate['median']:.0f}; the middle "
+            f"half between {rate['q1']:.0f} and {rate['q3']:.0f}), against {rate['england']:.0f} for England: the "
+            f"highest authority used Child in Need plans {rate['max'] / rate['min']:.0f} times as often as the lowest. "
+            f"By region the rate ran from {lo['value']:.0f} in {markdown_text(lo['area_name'])} to "
+            f"{hi['value']:.0f} in {markdown_text(hi['area_name'])}"
+            + (f", but {_pct(within)} of the variation lies between authorities in the same region, not between "
+               f"regions." if within >= 0.5 else f"; {_pct(1 - within)} of the variation is between regions.")
+            + symbols
+        )
+        text2 = (
+            f"The share of children in need who had a Child in Need plan varied as much: from {_pct(share['min'])} to "
+            f"{_pct(share['max'])} of the children in need at 31 March (England {_pct(share['england'])}; middle half "
+            f"{_pct(share['q1'])} to {_pct(share['q3'])}). Authorities started between {start['min']:.0f} and "
+            f"{start['max']:.0f} plans per 10,000 children during the year (England {start['england']:.0f})."
+            + (f" For every child protection plan, England had {balance['england']:.1f} Child in Need plans; across "
+               f"authorities the balance ran from {balance['min']:.1f} to {balance['max']:.1f} (middle half "
+               f"{balance['q1']:.1f} to {balance['q3']:.1f}), so authorities differ in which kind of plan they use, "
+               f"not only in how many children they support." if balance.get("n") else "")
+            + study_text
+        )
+        values = las[las["status"] == "value"].assign(group=lambda f: f["region_name"])[["group", "value"]]
+        values = values.sort_values("group", kind="stable")
+        notes = {g: symbol_note(rows["status"]) for g, rows in las.groupby("region_name")}
+        highlights = pd.DataFrame([{"group": r["group"], "label": r["label"], "value": r["value"]}
+                                   for r in placed if r["status"] == "value"])
+        fig = figures.dot_distribution(values, "Child in Need plans open at 31 March per 10,000 children aged 0 to 17",
+                                       {g: rate["england"] for g in values["group"].unique()},
+                                       highlights if len(highlights) else None, notes=notes)
+        return [
+            "## Use of Child in Need plans across England {#sec-national-plans}",
+            text,
+            self.figure("national-plans", fig,
+                        f"Child in Need plans open at 31 March {year} per 10,000 children, each English local "
+                        f"authority by region"
+                        + (", with the study authorities' regions marked" if fictional else ", with the study "
+                           "authorities marked" if placed else ""),
+                        f"Dot plot: one grey dot per local authority showing its Child in Need plans per 10,000 "
+                        f"children at 31 March {year}, in rows by region, with England's rate of "
+                        f"{rate['england']:.0f} as a black bar in every row and a coloured marker for each study "
+                        f"authority (or its region). Authorities range from {rate['min']:.0f} to {rate['max']:.0f}; "
+                        f"a row's label says how many authorities' figures were not published, with DfE's symbol."),
+            text2,
+            self.plans_table(year),
+            self.plans_study_table(year),
+        ]
+
+    def plans_table(self, year: str) -> str:
+        rows, tidy = {}, []
+        for measure, (label, fmt) in PLAN_MEASURES.items():
+            v = variation(self.data, measure, year)
+            if not v.get("n"):
+                continue
+            rows[label] = {"England": _cell(v["england"], v["england_status"], fmt),
+                           "Median authority": fmt(v["median"]),
+                           "Middle half of authorities": f"{fmt(v['q1'])} to {fmt(v['q3'])}",
+                           "Lowest to highest": f"{fmt(v['min'])} to {fmt(v['max'])}",
+                           "Not published": v["symbols"].removeprefix("not published: ") or "none"}
+            tidy.append({"measure": label, "england": _open(v["england"], v["england_status"], measure),
+                         "la_median": _open(v["median"], "value", measure), "la_lower_quartile": _open(v["q1"], "value", measure),
+                         "la_upper_quartile": _open(v["q3"], "value", measure), "la_minimum": _open(v["min"], "value", measure),
+                         "la_maximum": _open(v["max"], "value", measure), "local_authorities": str(v["n"])})
+        frame = pd.DataFrame(rows).T
+        write_open_table(self.out_dir, "national-plans", f"Use of Child in Need plans: England and the spread across "
+                         f"local authorities, {year}", "national", pd.DataFrame(tidy), national_geography(year),
+                         {"measure": "Measure"},
+                         {**{c: Indicator(f"{c.replace('_', ' ').capitalize()} (per 10,000 children, per cent or ratio, "
+                                          f"as the measure says)") for c in ("england", "la_median", "la_lower_quartile",
+                                                                             "la_upper_quartile", "la_minimum", "la_maximum")},
+                          "local_authorities": Indicator("Local authorities publishing the figure")})
+        return self.table("national-plans", frame, "Measure",
+                          f"Use of Child in Need plans, {year}: England and the spread across English local "
+                          f"authorities (Not published: authorities without a figure, by DfE symbol)")
+
+    def plans_study_table(self, year: str) -> str:
+        """The study authorities (or, for fictional ones, their regions) against England."""
+        measures = {**{m: v for m, v in PLAN_MEASURES.items()},
+                    "cin_duration:2 years or more": ("Open episodes at 31 March that had lasted 2 years or more",
+                                                     lambda v: _pct(v)),
+                    "need:N1": ("Children in need at 31 March whose primary need was abuse or neglect",
+                                lambda v: _pct(v))}
+        columns: dict[str, dict[str, str]] = {}
+        for measure, (label, fmt) in measures.items():
+            for r in self.placed(measure, year):
+                columns.setdefault(r["label"], {})[label] = _cell(r["value"], r["status"], fmt)
+            v, st = self.data.area_value(measure, year, self.data.england_code())
+            columns.setdefault("England", {})[label] = _cell(v, st, fmt)
+        if len(columns) < 2:
+            return ""
+        frame = pd.DataFrame(columns)
+        frame = frame[[c for c in frame.columns if c != "England"] + ["England"]]
+        return self.table("national-plans-study", frame, "Measure",
+                          f"Use of Child in Need plans, {year}: the study authorities (or, where fictional, their "
+                          f"regions) against England. DfE symbols as published")
+
+    def needs(self) -> list[str]:
+        d = self.data
+        if not d.has("primary_need"):
+            return []
+        year = d.latest("need:N1")
+        codes = [c for c in ("N1", "N2", "N3", "N4", "N5", "N6", "N7", "N8", "N9", "N0")
+                 if len(d.select(f"need:{c}", year, LA_LEVEL))]
+        labels = self.codebook.codes("primary_need").labels
+        values, ref, notes, highlights, vars_ = [], {}, {}, [], {}
+        for c in codes:
+            label = labels.get(c, c)
+            rows = d.select(f"need:{c}", year, LA_LEVEL)
+            values.append(pd.DataFrame({"group": label, "value": 100 * rows.loc[rows["status"] == "value", "value"].to_numpy()}))
+            vars_[c] = variation(d, f"need:{c}", year)
+            ref[label] = None if vars_[c]["england"] is None else 100 * vars_[c]["england"]
+            notes[label] = vars_[c]["symbols"]
+            highlights += [{"group": label, "label": r["label"], "value": 100 * r["value"]}
+                           for r in self.placed(f"need:{c}", year) if r["status"] == "value"]
+        fig = figures.dot_distribution(pd.concat(values, ignore_index=True),
+                                       "Per cent of children in need at 31 March, by primary need", ref,
+                                       pd.DataFrame(highlights) if highlights else None, notes=notes)
+        widest = sorted(codes, key=lambda c: -vars_[c].get("iqr", 0))[:2]
+        n1 = vars_.get("N1", {})
+        lead = (f"Abuse or neglect was the primary need of {_pct(n1['england'])} of England's children in need at "
+                f"31 March {year}, but of anywhere from {_pct(n1['min'])} to {_pct(n1['max'])} in individual "
+                f"authorities. " if n1.get("n") else "")
+        spreadest = "; ".join(f"*{markdown_text(labels.get(c, c))}* (middle half of authorities {_pct(vars_[c]['q1'])} to "
+                              f"{_pct(vars_[c]['q3'])})" for c in widest)
+        return [
+            "## Why children need help: primary need {#sec-national-needs}",
+            f"{lead}The primary needs whose share varies most between authorities are {spreadest}. These "
+            f"figures cannot say how much of the difference lies in the children authorities serve and how much "
+            f"in how they record need.",
+            self.figure("national-needs", fig,
+                        f"Children in need at 31 March {year} by primary need: each English local authority against "
+                        f"England",
+                        f"Dot plot: for each primary need, one grey dot per local authority showing the percentage "
+                        f"of its children in need with that need, a black bar for England and coloured markers for "
+                        f"the study authorities (or their regions); row labels say how many authorities' figures "
+                        f"were not published, with DfE's symbol."),
+        ]
+
+    def durations(self) -> list[str]:
+        d = self.data
+        if not d.has("episode_duration"):
+            return []
+        year = d.latest("cin_duration:2 years or more")
+        bands = [b for b in dict.fromkeys(CPP_BANDS.values()) if len(d.select(f"cin_duration:{b}", year, LA_LEVEL))]
+        values, ref, notes, highlights = [], {}, {}, []
+        for b in bands:
+            m = f"cin_duration:{b}"
+            rows = d.select(m, year, LA_LEVEL)
+            values.append(pd.DataFrame({"group": b, "value": 100 * rows.loc[rows["status"] == "value", "value"].to_numpy()}))
+            v = variation(d, m, year)
+            ref[b] = None if v["england"] is None else 100 * v["england"]
+            notes[b] = v["symbols"]
+            highlights += [{"group": b, "label": r["label"], "value": 100 * r["value"]}
+                           for r in self.placed(m, year) if r["status"] == "value"]
+        long = variation(d, "cin_duration:2 years or more", year)
+        short = variation(d, "cin_duration:3 months or less", year)
+        fig = figures.dot_distribution(pd.concat(values, ignore_index=True),
+                                       "Per cent of open Child in Need episodes at 31 March", ref,
+                                       pd.DataFrame(highlights) if highlights else None, size=figures.SIZE_WIDE,
+                                       notes=notes)
+        return [
+            "## How long children stay in need {#sec-national-duration}",
+            f"Of the Child in Need episodes open at 31 March {year}, {_pct(long['england'])} in England had lasted "
+            f"two years or more; across authorities the share ran from {_pct(long['min'])} to {_pct(long['max'])} "
+            f"(middle half {_pct(long['q1'])} to {_pct(long['q3'])}). Episodes of three months or less were "
+            f"{_pct(short['england'])} in England and from {_pct(short['min'])} to {_pct(short['max'])} by authority. "
+            f"An episode covers all of a child's time in need, of which a Child in Need plan is one part, so these "
+            f"are the nearest published measure of how long authorities keep children's cases open.",
+            self.figure("national-duration", fig,
+                        f"Open Child in Need episodes at 31 March {year} by how long they had lasted: each English "
+                        f"local authority against England",
+                        "Dot plot: for each length-of-episode band, one grey dot per local authority showing the "
+                        "percentage of its open episodes in that band, a black bar for England and coloured markers "
+                        "for the study authorities (or their regions)."),
+        ]
 
     def rates(self) -> list[str]:
         d = self.data
@@ -434,48 +745,6 @@ class NationalChapter:
                            f"authority in {year}, a black bar for England and a coloured marker for each study "
                            f"authority ({names}); suppressed values are not drawn.")
 
-    def cpp(self) -> list[str]:
-        d = self.data
-        year = d.latest("cpp_at31")
-        present = set(d.measures["measure"])
-        bands = [f"cpp_duration:{b}" for b in dict.fromkeys(CPP_BANDS.values()) if f"cpp_duration:{b}" in present]
-        values, ref = [], {}
-        for m in bands:
-            band = m.split(":", 1)[1]
-            v = d.la_values(m, year)
-            values.append(pd.DataFrame({"group": band, "value": 100 * v.to_numpy()}))
-            e, _ = d.area_value(m, year, d.england_code())
-            ref[band] = None if e is None else 100 * e
-        values = pd.concat(values, ignore_index=True)
-        long = spread(d.la_values("cpp_duration:2 years or more", year))
-        eng_long = ref.get("2 years or more")
-        fig = figures.dot_distribution(values, "Per cent of child protection plans open at 31 March", ref,
-                                       size=figures.SIZE_WIDE)
-        long_text = (f" Plans open for two years or more were {eng_long:.1f}% of England's total; across "
-                     f"authorities that published the figure ({long['n']}; the rest are suppressed as small), it "
-                     f"ranged from {100 * long['min']:.1f}% to {100 * long['max']:.1f}%." if long.get("n") else "")
-        trend_md, eng_trend = self.measure_trend(
-            {m: m.split(":", 1)[1] for m in bands}, "national-cpp-trend", "Per cent of plans",
-            "Child protection plans at 31 March by how long they had been open, over time: every English local "
-            "authority and England",
-            "Small multiples, one panel per length-of-plan band: a grey band for the middle half of local "
-            "authorities' percentage of plans in that band by year, and a blue line for England.")
-        long_eng = eng_trend[eng_trend["panel"] == "2 years or more"]
-        trend_text = (f" Over time, England's share of plans open two years or more went from "
-                      f"{long_eng['value'].iloc[0]:.1f}% in {long_eng['year'].iloc[0]} to "
-                      f"{long_eng['value'].iloc[-1]:.1f}% in {long_eng['year'].iloc[-1]}." if len(long_eng) else "")
-        return [
-            "## Length of child protection plans {#sec-national-cpp}",
-            f"How long child protection plans open at 31 March {year} had lasted, by authority.{long_text}"
-            f"{trend_text}",
-            self.figure("national-cpp", fig,
-                        f"Child protection plans at 31 March {year} by how long they had been open, each English "
-                        f"local authority against England",
-                        "Dot plot: for each length-of-plan band, one grey dot per local authority showing the "
-                        "percentage of its child protection plans in that band, and a black bar for England."),
-            trend_md,
-        ]
-
 
 def authority_context(authority: Authority, pub, data: NationalData, codebook: Codebook, top: int = 6,
                       out_dir: Path | None = None) -> str:
@@ -535,13 +804,13 @@ def authority_context(authority: Authority, pub, data: NationalData, codebook: C
         text = (f"{markdown_text(authority.name)} is {markdown_text(p.la['name'])} ({markdown_text(p.la['code'])}) in {markdown_text(p.region_name)}. The table compares its "
                 f"published figures with {compared}its region and England.{missing}")
     else:
-        region = (f"{markdown_text(p.region_name)}, the region named in its params file," if p.region_code else
-                  "no region (none is named in its params file, or the name is not an English region)")
-        text = (f"{markdown_text(authority.name)} has no published DfE figures (its params file gives no `new_la_code` found in "
-                f"the national data), so its own administrative data are set against {region} and England. "
-                f"Its share is of children on plans with any factor recorded; DfE's is of assessment episodes "
-                f"with factors, so differences are indicative. It has no statistical neighbours and no rate per "
-                f"10,000 (`z`: not applicable).")
+        region = (f"its region, {markdown_text(p.region_name)}," if p.region_code else
+                  "England alone (no English region is given for it)")
+        text = (f"{markdown_text(authority.name)} has no published Department for Education figures of its own (it is "
+                f"not matched to a real local authority), so its own administrative data are set against {region} "
+                f"and England. Its share is of children on plans with any factor recorded; DfE's is of assessment "
+                f"episodes with factors, so differences are indicative. It has no statistical neighbours and no "
+                f"rate per 10,000 children (`z`: not applicable).")
     note = (f"\n\n{markdown_code(symbol)} = suppressed: fewer than {threshold} children have, or do not have, the factor, or "
             "the share would give a suppressed count back."
             if (frame == symbol).any().any() else "")

@@ -67,7 +67,8 @@ def comparison(params_dir: str = "params", build_dir: str = "build", out_dir: st
     pub = Published.load(Path(build_dir) / "published" / "store.json")
     for a in authorities:
         row = profile_row(pub, a.code)
-        row["Full profile"] = "in this PDF" if a.code in in_pdf else "HTML book"
+        if len(in_pdf) < len(codes):  # the same words in both editions: neither says "this PDF"
+            row["Full profile in the PDF"] = "yes" if a.code in in_pdf else "no (HTML book only)"
         csv_rows.append({"code": a.code, "authority": a.name, **row})
         rows[f"[{markdown_text(a.name)}](../authorities/{a.code}/authority.ipynb)"] = row
     frame = pd.DataFrame.from_dict(rows, orient="index")
@@ -77,11 +78,10 @@ def comparison(params_dir: str = "params", build_dir: str = "build", out_dir: st
     if len(in_pdf) == len(codes):
         where = "Each has a full profile in the chapters that follow."
     elif in_pdf:
-        where = (f"The HTML book has a full profile of each; this PDF has the full profiles of {len(in_pdf)} "
-                 "of them (chosen by `pdf_profiles` in `params/report.yml`), marked in the last column.")
+        where = (f"The HTML book has a full profile of each; the PDF edition has the full profiles of {len(in_pdf)} "
+                 "of them, marked in the last column.")
     else:
-        where = ("The HTML book has a full profile of each; this PDF keeps to the comparison table "
-                 "(`pdf_profiles` in `params/report.yml` chooses profiles to print in full).")
+        where = "The HTML book has a full profile of each; the PDF edition keeps to this comparison table."
     return [
         "# Authority profiles at a glance {#sec-profiles}",
         f"The study covers {len(codes)} authorities. {where} Shares based on a small count are shown as "

@@ -116,7 +116,7 @@ def manifest_markdown(m: dict[str, Any]) -> list[str]:
     parts = ["# Provenance {#sec-provenance}",
              f"Built at {m['built_at']} from commit `{git['commit'][:12]}`"
              + (" (with uncommitted changes)" if git.get("dirty") else "") + f". Rendered with {m['renderer']}.",
-             "## Data and params files", "| File | SHA-256 |\n|:---|:---|"
+             "## Data and parameter files", "| File | SHA-256 |\n|:---|:---|"
              + "".join(f"\n| `{k}` | `{v[:16]}…` |" for k, v in {**m["data_files"], **m["params_files"]}.items()),
              "## National data (Department for Education)", _national_markdown(m.get("national") or {}),
              "## Software", "| Package | Version |\n|:---|:---|"

@@ -1193,7 +1193,8 @@ a:focus-visible, [tabindex]:focus-visible { outline: 3px solid var(--focus); out
 .downloads ul { display: inline; list-style: none; margin: 0; padding: 0; }
 .downloads li { display: inline-block; margin-left: .8rem; }
 .downloads a { display: inline-block; padding: .15rem 0; font-weight: 600; }
-.layout { display: grid; grid-template-columns: 17rem minmax(0, 1fr); grid-template-areas: "side toc" "side main"; align-items: start; }
+.layout { display: grid; grid-template-columns: 17rem minmax(0, 1fr); grid-template-rows: auto 1fr;
+  grid-template-areas: "side toc" "side main"; align-items: start; }  /* a page with no contents box has no blank band */
 .sidebar { grid-area: side; align-self: stretch; background: var(--bg-side); border-right: 1px solid var(--line); padding: 1rem; font-size: .92rem; }
 .sidebar ul { list-style: none; margin: 0; padding: 0; }
 .sidebar ul ul { padding-left: .8rem; }
@@ -1208,7 +1209,7 @@ main { grid-area: main; padding: 0 2rem 3rem; max-width: 62rem; min-width: 0; }
 .page-toc ul { margin: 0; padding-left: 1.2rem; }
 .page-toc a { display: inline-block; padding: .15rem 0; }
 @media (min-width: 90rem) {
-  .layout { grid-template-columns: 17rem minmax(0, 1fr) 16rem; grid-template-areas: "side main toc"; }
+  .layout { grid-template-columns: 17rem minmax(0, 1fr) 16rem; grid-template-rows: auto; grid-template-areas: "side main toc"; }
   .page-toc { margin: 1.5rem 1rem 0 0; border-width: 0 0 0 1px; border-radius: 0; }
 }
 h1, h2, h3, h4 { line-height: 1.25; }
@@ -1453,8 +1454,10 @@ $endif$
 #show figure.caption: set text(size: 9pt)
 #show figure.caption: set par(justify: false)
 #show figure: set block(breakable: true)
+// A chart and its caption are one unit: never split across pages (a caption alone at a page top).
+#show figure.where(kind: image): set block(breakable: false)
 #set table(inset: 4pt, stroke: (x, y) => if y == 0 { (bottom: 0.8pt) } else { (bottom: 0.3pt + luma(190)) })
-#show table: set text(size: 8.5pt, hyphenate: true)
+#show table: set text(size: 8.5pt, hyphenate: false)  // labels break between words, never "dis-ability"
 #set table.cell(breakable: false)  // a row is never split across pages
 #show table: set par(justify: false)
 #show figure.where(kind: table): set figure.caption(position: top)

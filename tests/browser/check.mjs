@@ -53,6 +53,7 @@ async function checkPage(context, opts, page) {
     page, url, status: null, title: null,
     console_errors: [], page_errors: [], failed_requests: [], external_requests: [],
     broken_images: [], links: [], ids: [], axe: [], tables_without_headers: [], reflow_320: [], screenshot: null,
+    tables_scroll_wide: [], blank_band: [],
   };
   const tab = await context.newPage();
   tab.on("console", (msg) => {
@@ -101,6 +102,28 @@ async function checkPage(context, opts, page) {
     mkdirSync(dirname(shot), { recursive: true });
     await tab.screenshot({ path: shot, fullPage: true });
     result.screenshot = shot;
+    // On a desktop screen (1280 and 1600 px) every table fits the page: none scrolls sideways inside
+    // its region; and no blank band sits between the page header (or contents box) and the text.
+    for (const width of [1280, 1600]) {
+      await tab.setViewportSize({ width, height: 900 });
+      const found = await tab.evaluate((w) => [...document.querySelectorAll("table")]
+        .map((t) => t.closest(".table-wrap") || t.parentElement)
+        .filter((box) => box.scrollWidth > box.clientWidth + 1)
+        .map((box) => `at ${w} px: ${(box.getAttribute("aria-label") || box.querySelector("caption")?.textContent || "table").slice(0, 80)} (${box.scrollWidth} px in ${box.clientWidth} px)`), width);
+      result.tables_scroll_wide.push(...found);
+      const band = await tab.evaluate((w) => {
+        const main = document.querySelector("main");
+        const header = document.querySelector(".book-header");
+        if (!main || !header) return null;
+        const toc = document.querySelector(".page-toc");
+        const above = toc && toc.getBoundingClientRect().bottom <= main.getBoundingClientRect().top
+          ? toc.getBoundingClientRect().bottom : header.getBoundingClientRect().bottom;
+        const first = [...main.children].find((el) => el.getBoundingClientRect().height > 0);
+        const gap = (first || main).getBoundingClientRect().top - above;
+        return gap > 120 ? `at ${w} px: ${Math.round(gap)} px of blank space above the text` : null;
+      }, width);
+      if (band) result.blank_band.push(band);
+    }
     // Reflow (WCAG 1.4.10): at 320 CSS pixels wide nothing may make the page scroll sideways;
     // wide tables scroll inside their own region instead.
     await tab.setViewportSize({ width: 320, height: 800 });
