@@ -29,6 +29,7 @@ from cinreport.dfe import (
     DfEFormatError,
     fetch_files,
     read_dfe_csv,
+    read_header,
     read_statistical_neighbours,
 )
 
@@ -36,7 +37,7 @@ FILES = Path(__file__).resolve().parent / "dfe_files"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "dfe"
 
 # The DfE open-data standards' symbols, with the older conventions still met in published files.
-DFE_SYMBOLS = {"c", "x", "z", "low", "u", "k", "~", ":"}
+DFE_SYMBOLS = {"c", "x", "z", "low", "u", "k", "~", ":", ".."}
 STANDARD_FILES = [
     "b1_children_in_need_2013_to_2025.csv",
     "b3_cin_primary_need_2013_to_2024.csv",
@@ -111,7 +112,7 @@ def test_every_symbol_is_kept_and_distinct_from_numbers():
     assert column(table, "rate_per_10000") == [10.5, None, None, None, None, None, None, 0.0]
     assert [None if pd.isna(s) else s for s in table.symbols["rate_per_10000"]] == [
         None, "c", "x", "z", "low", "u", ":", None]
-    assert set(table.symbols_used()) == DFE_SYMBOLS
+    assert set(table.symbols_used()) == DFE_SYMBOLS - {".."}   # the fixture predates '..'
     assert table.symbols_used()["c"] == dfe.SYMBOLS["c"]
 
 
@@ -226,14 +227,14 @@ def test_bad_metadata_file_is_named(tmp_path):
     meta.write_text("col_name,col_type\nage,Indicator\n")
     assert error_of(data) == (
         f"{data}, line 4, column 'age', value 'ten': not a number or a DfE symbol "
-        "(c, x, z, low, u, k, ~, :)")
+        "(c, x, z, low, u, k, ~, :, ..)")
 
 
 def test_a_stated_indicator_must_hold_numbers_or_symbols():
     path = FILES / "unknown_symbol.csv"
     assert error_of(path, indicators=["children_count"]) == (
         f"{path}, line 3, column 'children_count', value 'n/a': not a number or a DfE symbol "
-        "(c, x, z, low, u, k, ~, :)")
+        "(c, x, z, low, u, k, ~, :, ..)")
     # left to itself, the reader takes a column with text in it for a filter
     table = read_dfe_csv(path)
     assert table.filters == ("category", "children_count")
@@ -639,3 +640,30 @@ def test_levels_keeps_the_rows_of_several_levels(tmp_path):
     assert list(table.levels("National").value("n")) == [5.0]
     with pytest.raises(ValueError, match="'County' is not a DfE geographic level"):
         table.levels("National", "County")
+
+
+def test_older_gss_not_available_symbol_is_a_symbol(tmp_path):
+    text = (FILES / "symbols.csv").read_text().splitlines()
+    path = tmp_path / "dots.csv"
+    path.write_text("\n".join(text[:2] + [text[2].replace(",c,c", ",..,..")]) + "\n")
+    table = read_dfe_csv(path)
+    assert table.status("children_count").tolist() == ["value", ".."]
+    assert "not available" in table.symbols_used()[".."]
+
+
+@pytest.mark.parametrize("cell, hint", [("24.7%", "remove the '%'"), ("C", "lower case ('c')"),
+                                        ("N/A", None), ("-", None), ("LOW", "lower case ('low')")])
+def test_stray_cell_in_a_stated_indicator_names_line_column_value(tmp_path, cell, hint):
+    text = (FILES / "symbols.csv").read_text().splitlines()
+    path = tmp_path / "stray.csv"
+    path.write_text("\n".join(text[:3] + [text[3].replace(",x,x", f",{cell},x")]) + "\n")
+    with pytest.raises(DfEFormatError) as err:
+        read_dfe_csv(path, indicators=["children_count", "rate_per_10000"])
+    assert (err.value.line, err.value.column, err.value.value) == (4, "children_count", cell)
+    assert f"{path}, line 4, column 'children_count', value '{cell}': not a number or a DfE symbol" in str(err.value)
+    if hint:
+        assert hint in str(err.value)
+
+
+def test_read_header_reads_only_the_header():
+    assert read_header(FILES / "bom_crlf.csv")[:3] == ["time_period", "time_identifier", "geographic_level"]

@@ -57,8 +57,16 @@ SYMBOLS: dict[str, str] = {
     "k": "rounds to zero, but is not zero (earlier convention for 'low')",
     "~": "rounds to zero, but is not zero (obsolete symbol for 'low')",
     ":": "not available (obsolete symbol for 'x')",
+    "..": "not available (the older GSS symbol, used in earlier DfE tables)",
 }
-"""Each symbol that may stand in an indicator cell, with its meaning in plain English."""
+"""Each symbol that may stand in an indicator cell, with its meaning in plain English.
+
+The list is DfE's "Data symbols" table in its open data standards (analysts' guide, "Open Data
+Standards": ``z``, ``x``, ``c``, ``low``, ``u``, with ``:`` and ``~`` as obsolete equivalents of
+``x`` and ``low``), plus ``k`` (DfE's earlier symbol for "rounds to zero") and ``..`` (the Government
+Statistical Service's earlier "not available"), which older DfE tables still carry. Symbols are lower
+case and matched exactly: ``C``, ``N/A``, ``-`` or ``24.7%`` are not symbols and are errors in a
+column read as an indicator."""
 
 TIME_COLUMNS: tuple[str, ...] = ("time_period", "time_identifier")
 
@@ -450,8 +458,19 @@ def _bad_cell(kinds: np.ndarray, cells: list[str | None], lines: list[int], colu
     bad = np.flatnonzero(kinds == _OTHER)
     if len(bad):
         i = int(bad[0])
-        raise DfEFormatError(label, "not a number or a DfE symbol (" + ", ".join(SYMBOLS) + ")",
-                             line=lines[i], column=column, value=str(cells[i]))
+        raise DfEFormatError(label, bad_cell_problem(str(cells[i])), line=lines[i], column=column,
+                             value=str(cells[i]))
+
+
+def bad_cell_problem(cell: str) -> str:
+    """Why ``cell`` cannot stand in an indicator column, with the fix where one is plain."""
+    problem = "not a number or a DfE symbol (" + ", ".join(SYMBOLS) + ")"
+    if cell.endswith("%") and _NUMBER_RE.fullmatch(cell[:-1].strip()):
+        return (problem + ": DfE open data write a percentage as a plain number (24.7, not 24.7%), "
+                "the unit belongs in the metadata; remove the '%'")
+    if cell.lower() in SYMBOLS and cell not in SYMBOLS:
+        return problem + f": DfE symbols are lower case ('{cell.lower()}')"
+    return problem
 
 
 def meta_path(path: Path | str) -> Path:
@@ -597,6 +616,14 @@ def read_dfe_csv(path: Path | str, *, indicators: Iterable[str] | None = None) -
         kinds, labels = read_meta(sidecar, _header_names(raw, label))
         meta = kinds if indicators is None else None
     return parse_dfe_csv(raw, label, path=path, indicators=indicators, meta=meta, labels=labels)
+
+
+def read_header(path: Path | str) -> list[str]:
+    """The column names of a DfE data file's header line (stripped), without reading its rows."""
+    path = Path(path)
+    with path.open("rb") as f:
+        first = f.readline(1 << 20)
+    return _header_names(first, str(path))
 
 
 def _header_names(raw: bytes, label: str) -> list[str]:
@@ -748,6 +775,6 @@ def fetch_files(sources: dict[str, str], dest: Path | str, timeout: float = 30) 
 __all__ = [
     "SYMBOLS", "TIME_COLUMNS", "GEOGRAPHY_COLUMNS", "REQUIRED_COLUMNS", "GEOGRAPHIC_LEVELS",
     "FOUR_DIGIT_IDENTIFIERS", "SIX_DIGIT_IDENTIFIERS", "DfEFormatError", "DfEFetchError",
-    "DfETable", "read_dfe_csv", "parse_dfe_csv", "read_meta", "meta_path",
+    "DfETable", "read_dfe_csv", "parse_dfe_csv", "read_meta", "meta_path", "read_header", "bad_cell_problem",
     "read_statistical_neighbours", "fetch_files",
 ]
