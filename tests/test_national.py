@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import re
 from html import unescape
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -505,3 +506,175 @@ def test_dot_plot_legend_clear_of_axis_label_and_rows_name_their_symbols(size):
     assert [t.get_text() for t in ax.get_yticklabels()] == ["3 months or less", "2 years or more\n(not published: 3 c)"]
     import matplotlib.pyplot as plt
     plt.close(fig)
+
+
+# -- the reader is strict where the chapter depends on it ------------------------------------------------
+NATIONAL_PARAMS = load_report(ROOT / "params").national
+STANDARD = ["time_period", "time_identifier", "geographic_level", "country_code", "country_name", "region_code",
+            "region_name", "old_la_code", "new_la_code", "la_name"]
+SMALL_AREAS = ("E92000001", "E12000001", "E06000005")   # England, the North East, Darlington
+
+
+def _small_rows(key: str) -> tuple[list[str], list[list[str]]]:
+    """Header and a few rows (England, a region, an LA; the last two years) of the real file of ``key``;
+    without the real files on this machine, made up from what the key declares it needs."""
+    if DFE is not None:
+        with open(DFE / NATIONAL_PARAMS[key], encoding="utf-8-sig", newline="") as f:
+            header, *rest = list(csv.reader(f))
+        at = {c: header.index(c) for c in ("time_period", "country_code", "region_code", "new_la_code",
+                                            "geographic_level")}
+        years = sorted({r[at["time_period"]] for r in rest})[-2:]
+
+        def area(r):
+            level = r[at["geographic_level"]]
+            return r[at["country_code"] if level == "National" else
+                     at["region_code"] if level == "Regional" else at["new_la_code"]]
+        return header, [r for r in rest if r[at["time_period"]] in years and area(r) in SMALL_AREAS]
+    spec = national.NATIONAL_KEYS[key]
+    header = STANDARD + ["category", *(names[0] for names in spec.indicators), *spec.identifying]
+    places = [["National", "E92000001", "England", "", "", "", "", ""],
+              ["Regional", "E92000001", "England", "E12000001", "North East", "", "", ""],
+              ["Local authority", "E92000001", "England", "E12000001", "North East", "841", "E06000005",
+               "Darlington"]]
+    n = len(header) - len(STANDARD) - 1
+    return header, [[year, "Reporting year", *p, "Total", *(["100"] + ["10"] * (n - 1))]
+                    for year in ("2023", "2024") for p in places]
+
+
+def small_national(folder: Path, edit=None) -> dict:
+    """Small national files under ``folder`` with the names params give them; ``edit(key, header, rows)``
+    may change them first. Returns the ``national:`` params pointing there (no neighbour file)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for key in national.DFE_KEYS:
+        header, body = _small_rows(key)
+        if edit:
+            edit(key, header, body)
+        with open(folder / NATIONAL_PARAMS[key], "w", encoding="utf-8", newline="") as f:
+            csv.writer(f, lineterminator="\n").writerows([header, *body])
+    return {k: v for k, v in NATIONAL_PARAMS.items() if k != "neighbours"} | {"dir": str(folder)}
+
+
+def set_cell(key: str, column: str, value: str, level: str = "National"):
+    """An ``edit`` that writes ``value`` into ``column`` of the latest ``level`` row of ``key``'s file;
+    ``set_cell.line`` is then that row's line in the file (header = 1)."""
+    def edit(k, header, body):
+        if k == key:
+            at, year = header.index("geographic_level"), header.index("time_period")
+            i = max((r[year], i) for i, r in enumerate(body) if r[at] == level)[1]
+            body[i][header.index(column)] = value
+            set_cell.line = i + 2
+    return edit
+
+
+def test_small_national_files_build(tmp_path):
+    status = national.build(small_national(tmp_path / "dfe"), tmp_path / "out")
+    assert status["available"]
+    data = national.NationalData.load(tmp_path / "out")
+    assert data.area_value("factor:3B", data.latest("factor_episodes"), "E92000001")[1] == "value"
+
+
+@pytest.mark.parametrize("cell", ["C", "N/A", "-", "24.7%", "x1", "none"])
+@pytest.mark.parametrize("key, column", [("factors", "Domestic_Abuse_parent"), ("cpp_duration", "2_years_or_more"),
+                                         ("children_in_need", "At31_episodes"),
+                                         ("population", "population_estimate")])
+def test_a_stray_cell_in_an_indicator_is_an_error_naming_file_line_column_value(tmp_path, key, column, cell):
+    folder = tmp_path / "dfe"
+    params = small_national(folder, set_cell(key, column, cell))
+    with pytest.raises(national.NationalDataError) as err:
+        national.build(params, tmp_path / "out")
+    path = folder / NATIONAL_PARAMS[key]
+    assert str(err.value).startswith(f"national.{key}: {path}, line {set_cell.line}, column '{column}', "
+                                     f"value '{cell}': not a number or a DfE symbol")
+    assert not (tmp_path / "out" / "measures.csv").exists()
+
+
+@pytest.mark.parametrize("symbol", ["c", "x", "z", "u", "k", "low", ":", "~", ".."])
+def test_dfe_symbols_are_missing_values_kept_as_their_status(tmp_path, symbol):
+    params = small_national(tmp_path / "dfe", set_cell("factors", "Domestic_Abuse_parent", symbol))
+    national.build(params, tmp_path / "out")
+    data = national.NationalData.load(tmp_path / "out")
+    year = data.latest("factor_episodes")
+    assert data.area_value("factor:3B", year, "E92000001") == (None, symbol)
+    assert data.area_value("factor:3B", year, "E12000001")[1] == "value"
+
+
+def test_percent_sign_says_how_to_fix_it(tmp_path):
+    params = small_national(tmp_path / "dfe", set_cell("factors", "Neglect", "24.7%"))
+    with pytest.raises(national.NationalDataError, match=r"value '24\.7%'.*plain number.*remove the '%'"):
+        national.build(params, tmp_path / "out")
+
+
+def drop_column(key: str, column: str):
+    def edit(k, header, body):
+        if k == key:
+            i = header.index(column)
+            for r in (header, *body):
+                del r[i]
+    return edit
+
+
+@pytest.mark.parametrize("key, column", [("factors", "Domestic_Abuse_parent"), ("factors", "Neglect"),
+                                         ("cpp_duration", "2_years_or_more"),
+                                         ("cpp_duration", "more_than_3_months_6_months"),
+                                         ("children_in_need", "At31_episodes")])
+def test_every_factor_and_band_the_chapter_shows_must_be_there(tmp_path, key, column):
+    folder = tmp_path / "dfe"
+    params = small_national(folder, drop_column(key, column))
+    with pytest.raises(national.NationalDataError) as err:
+        national.build(params, tmp_path / "out")
+    text = str(err.value)
+    assert text.startswith(f"national.{key}: {folder / NATIONAL_PARAMS[key]} is not the file this key needs")
+    assert column in text and national.NATIONAL_KEYS[key].expected in text
+
+
+def test_swapped_files_name_the_key_the_file_and_what_was_expected(tmp_path):
+    folder = tmp_path / "dfe"
+    params = small_national(folder)
+    params["cpp_duration"], params["children_in_need"] = params["children_in_need"], params["cpp_duration"]
+    with pytest.raises(national.NationalDataError) as err:
+        national.build(params, tmp_path / "out")
+    text = str(err.value)
+    assert text.startswith(f"national.children_in_need: {folder / params['children_in_need']} is not the file")
+    assert "At31_episodes" in text and "Children in need' file b1" in text
+    assert "looks like the file for national.cpp_duration" in text
+
+
+def test_cin_duration_file_given_as_cpp_duration_fails_before_the_chapter(tmp_path):
+    """b4 (open CIN episodes by duration) has the same bands as d5 but counts CIN episodes."""
+    def as_b4(k, header, body):
+        if k == "cpp_duration":
+            header[header.index("CPP_At31")] = "At31_episodes"
+            header[header.index("2_years_or_more")] = "2years+"
+    folder = tmp_path / "dfe"
+    with pytest.raises(national.NationalDataError) as err:
+        national.build(small_national(folder, as_b4), tmp_path / "out")
+    assert str(err.value).startswith(f"national.cpp_duration: {folder / NATIONAL_PARAMS['cpp_duration']} is not "
+                                     "the file this key needs: it lacks the column(s) CPP_At31. Expected DfE file d5")
+
+
+@pytest.mark.parametrize("column, level", [("time_period", "National"), ("geographic_level", "Regional"),
+                                           ("new_la_code", "Local authority"), ("la_name", "Local authority"),
+                                           ("region_code", "Regional"), ("country_code", "National")])
+def test_na_in_a_key_column_is_a_bad_value_at_its_line(tmp_path, column, level):
+    folder = tmp_path / "dfe"
+    params = small_national(folder, set_cell("children_in_need", column, "N/A", level))
+    with pytest.raises(national.NationalDataError) as err:
+        national.build(params, tmp_path / "out")
+    text = str(err.value)
+    assert f"{folder / NATIONAL_PARAMS['children_in_need']}, line {set_cell.line}, column '{column}', " \
+           f"value 'N/A': " in text
+    assert "not there" not in text and "lacks" not in text
+
+
+def test_cli_national_stops_with_the_message(tmp_path, monkeypatch, capsys):
+    from cinreport.cli import main
+
+    folder = tmp_path / "dfe"
+    small_national(folder, set_cell("factors", "Domestic_Abuse_parent", "C"))
+    monkeypatch.setenv(national.ENV_DIR, str(folder))
+    code = main(["--params", str(ROOT / "params"), "--build", str(tmp_path / "build"), "national"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert (f"cinreport national: national.factors: {folder / NATIONAL_PARAMS['factors']}, line {set_cell.line}, "
+            "column 'Domestic_Abuse_parent', value 'C': not a number or a DfE symbol") in err
+    assert "DfE symbols are lower case ('c')" in err

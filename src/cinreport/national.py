@@ -30,6 +30,11 @@ it is not there):
 
 DfE's own symbols (``c`` suppressed, ``x`` not available, ...) are kept in the ``status`` column,
 never turned into zeros. Published figures are already disclosure-controlled by DfE.
+
+Each file is read strictly (:data:`NATIONAL_KEYS`): the key's indicator columns must all be there
+(else the file is the wrong one for its key), each of their cells must be a number, a DfE symbol or
+blank, and each row must name its area; any departure is a :class:`NationalDataError` naming the key,
+the file, and where there is one the line, column and value.
 """
 
 from __future__ import annotations
@@ -96,6 +101,7 @@ NEED_COLUMNS: dict[str, str] = {
     "N5_Family_dysfunction": "N5", "N6_Socially_unacceptable_behaviour": "N6", "N7_Low_income": "N7",
     "N8_Absent_parenting": "N8", "N9_Cases_other_than_CIN": "N9", "N0_Not_stated": "N0",
 }
+
 LONDON = ("E12000007", "London")
 REGION_LEVELS = ("Regional",)
 LA_LEVEL = "Local authority"
@@ -104,6 +110,72 @@ STUDIED_LEVELS = ("National", *REGION_LEVELS, LA_LEVEL)
 
 class NationalDataError(ValueError):
     """A national file is present but cannot be used; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class NationalKey:
+    """What one ``national:`` key of params/report.yml must name: the file, and the columns read from it.
+
+    ``indicators`` are the columns the chapters read, each given as its accepted spellings (DfE renamed
+    some between releases); every one must be in the file, and each of their cells must be a number, a
+    DfE symbol or blank (:data:`cinreport.dfe.SYMBOLS`) -- a stray cell is an error naming its line.
+    ``identifying`` are further columns that tell this file from its look-alikes (b1 and b4 both have
+    ``At31_episodes``). ``expected`` says in words which DfE file it is, for error messages.
+    """
+
+    key: str
+    expected: str
+    indicators: tuple[tuple[str, ...], ...]
+    identifying: tuple[str, ...] = ()
+
+    def columns(self, header: list[str]) -> list[str]:
+        """The indicator columns of a file with ``header`` (the spelling it uses of each)."""
+        return [next(name for name in names if name in header) for names in self.indicators
+                if any(name in header for name in names)]
+
+    def missing(self, header: list[str]) -> list[str]:
+        """Needed columns not in ``header`` (alternative spellings joined by ' or ')."""
+        absent = [" or ".join(names) for names in self.indicators if not any(n in header for n in names)]
+        return absent + [c for c in self.identifying if c not in header]
+
+
+def _bands() -> tuple[tuple[str, ...], ...]:
+    """Each length-of-plan band the chapter shows, as the column spellings that hold it."""
+    by_band: dict[str, tuple[str, ...]] = {}
+    for column, band in CPP_BANDS.items():
+        by_band[band] = by_band.get(band, ()) + (column,)
+    return tuple(by_band.values())
+
+
+NATIONAL_KEYS: dict[str, NationalKey] = {k.key: k for k in (
+    NationalKey("children_in_need", "DfE 'Children in need' file b1 (children_in_need_*.csv, category "
+                "'Children in Need': episodes at any point, started, ended and at 31 March)",
+                (("At31_episodes",),), ("Anypoint_episodes", "Started_episodes")),
+    NationalKey("factors", "DfE file c3 (factors_identified_at_end_of_assessment_*.csv, category 'Factors "
+                "identified at the end of assessment': one column per assessment factor)",
+                (("Episodes_with_assessment_factor",), *((column,) for column in FACTOR_COLUMNS))),
+    NationalKey("cpp_duration", "DfE file d5 (cpps_at31march_by_duration_*.csv, category 'Child Protection "
+                "Plans by length of time': plans at 31 March by how long they had been open)",
+                (("CPP_At31",), *_bands())),
+    NationalKey("population", "the ONS mid-year population estimates in the DfE layout "
+                "(ons_mid-year_population_estimates_*.csv, age_group 'Children aged 0 to 17 years')",
+                (("population_estimate",),), ("age_group",)),
+    NationalKey("cin_plans", "DfE file b7 (child_in_need_plans_*.csv, category 'CIN Plans': plans started, "
+                "ended, at any point and at 31 March, numbers and rates)",
+                tuple((column,) for column in PLAN_COLUMNS)),
+    NationalKey("primary_need", "DfE file b3 (cin_primary_need_*.csv, category 'Primary need at assessment': "
+                "children in need at 31 March by primary need N0-N9)",
+                (("At31_episodes",), *((column,) for column in NEED_COLUMNS))),
+    NationalKey("episode_duration", "DfE file b4 (children_in_need_duration_of_open_episode_*.csv, category "
+                "'Duration of open episode': open episodes at 31 March by how long they had lasted)",
+                (("At31_episodes",), *_bands())),
+)}
+"""Each DfE key of ``national:`` with the indicators the national chapter depends on."""
+
+AREA_CODE = r"[EWSN]\d{8}"
+"""A GSS area code (E92000001 England, E12... regions, E06/E08/E09/E10... local authorities)."""
+NOT_A_NAME = ("n/a", "na", "nan", "null", "none", "unknown", "low")
+"""Placeholders that are not an area's name (a name also needs two letters in a row)."""
 
 
 # -- where the files are ---------------------------------------------------------------------------
@@ -195,12 +267,83 @@ def _share_measures(table, areas: pd.DataFrame, total: str, parts: dict[str, str
     return frames
 
 
-def read_measures(files: dict[str, Path]) -> pd.DataFrame:
-    """The tidy measures table from the b1, c3, d5 and ONS population files."""
-    from .dfe import read_dfe_csv
+def _fits(header: list[str]) -> list[str]:
+    """The keys whose needed columns ``header`` has (to say which key a misplaced file belongs to)."""
+    return [k for k, spec in NATIONAL_KEYS.items() if not spec.missing(header)]
 
+
+def check_file(key: str, path: Path) -> list[str]:
+    """The indicator columns to read from ``path`` for ``key``; a file that is not the one the key
+    needs is a :class:`NationalDataError` naming the key, the file, what is missing and what was expected."""
+    from .dfe import DfEFormatError, read_header
+
+    spec = NATIONAL_KEYS[key]
+    try:
+        header = read_header(path)
+    except (DfEFormatError, OSError) as exc:
+        raise NationalDataError(f"national.{key}: {path}: cannot be read: {exc}") from None
+    missing = spec.missing(header)
+    if missing:
+        elsewhere = [k for k in _fits(header) if k != key]
+        hint = (f" It looks like the file for national.{elsewhere[0]}: are two files swapped in "
+                "params/report.yml?" if elsewhere else "")
+        raise NationalDataError(
+            f"national.{key}: {path} is not the file this key needs: it lacks the column(s) "
+            f"{', '.join(missing)}. Expected {spec.expected}.{hint}")
+    return spec.columns(header)
+
+
+def read_national(key: str, path: Path):
+    """One DfE file of ``key``, its indicators read strictly, at the levels the report studies."""
+    from .dfe import DfEFormatError, read_dfe_csv
+
+    columns = check_file(key, path)
+    try:
+        table = read_dfe_csv(path, indicators=columns)
+    except DfEFormatError as exc:
+        raise NationalDataError(f"national.{key}: {exc}") from None
+    table = table.levels(*STUDIED_LEVELS)
+    _check_areas(key, table)
+    return table
+
+
+def _check_areas(key: str, table) -> None:
+    """Each row names its area: a GSS code and a name at its level (the join keys of every measure)."""
+    data = table.data
+    level = data["geographic_level"]
+    needs = {"National": ("country_code", "country_name"), "Regional": ("region_code", "region_name"),
+             LA_LEVEL: ("new_la_code", "la_name")}
+    for name, (code, label) in needs.items():
+        rows = data[level == name]
+        if rows.empty:
+            continue
+        for column in (code, label):
+            if column not in rows.columns:
+                raise NationalDataError(f"national.{key}: {table.path}: rows at level '{name}' need the column "
+                                        f"'{column}', which the file lacks")
+        values = rows[code].fillna("")
+        bad = ~values.str.fullmatch(AREA_CODE)
+        names = rows[label].fillna("")
+        blank = ~names.str.contains(r"[A-Za-z]{2}") | names.str.lower().isin(NOT_A_NAME)
+        for mask, column, problem in ((bad, code, f"not an area code (e.g. E92000001, E12000001, E06000005): "
+                                                  f"every '{name}' row needs its {code}"),
+                                      (blank, label, f"not an area name: every '{name}' row needs its {label}")):
+            if mask.any():
+                line = int(rows.index[mask.to_numpy().argmax()])
+                value = rows.at[line, column]
+                raise NationalDataError(f"national.{key}: {table.path}, line {line}, column '{column}', value "
+                                        f"'{'' if pd.isna(value) else value}': {problem}")
+
+
+def read_measures(files: dict[str, Path]) -> pd.DataFrame:
+    """The tidy measures table from the b1, c3, d5 and ONS population files.
+
+    Every file is first checked to be the one its key needs (:func:`check_file`) and its indicators
+    are read strictly, so a stray cell stops the build naming file, line, column and value instead of
+    turning a factor or a duration band into text that the chapter would silently leave out.
+    """
     def read(key: str, indicator: str):
-        table = read_dfe_csv(files[key]).levels(*STUDIED_LEVELS)
+        table = read_national(key, files[key])
         return table, _areas(table.data), _require(table, indicator, files[key])
 
     cin, cin_areas, need = read("children_in_need", "At31_episodes")
@@ -224,9 +367,7 @@ def read_plan_measures(path: Path, cin_at31: pd.DataFrame) -> pd.DataFrame:
     """Measures of the use of Child in Need plans from the b7 file: plans at 31 March, DfE's rates
     per 10,000 (kept as published, symbols too) and plans as a share of children in need at 31 March
     (``cin_at31``: the b1 measure rows); a share takes the first symbol of its two parts."""
-    from .dfe import read_dfe_csv
-
-    table = read_dfe_csv(path).levels(*STUDIED_LEVELS)
+    table = read_national("cin_plans", path)
     areas = _areas(table.data)
     frames = [_long(areas, measure, table.value(_require(table, column, path)), table.status(column))
               for column, measure in PLAN_COLUMNS.items()]
@@ -248,12 +389,10 @@ def ratio_measure(num: pd.DataFrame, den: pd.DataFrame, measure: str) -> pd.Data
     return out
 
 
-def read_share_file(path: Path, total: str, parts: dict[str, str], prefix: str) -> pd.DataFrame:
-    """Each ``parts`` column of a DfE file as a share of its ``total`` column, as ``<prefix>:<name>``
-    measures (the b3 primary-need and b4 open-episode duration files), symbols kept."""
-    from .dfe import read_dfe_csv
-
-    table = read_dfe_csv(path).levels(*STUDIED_LEVELS)
+def read_share_file(key: str, path: Path, total: str, parts: dict[str, str], prefix: str) -> pd.DataFrame:
+    """Each ``parts`` column of the DfE file of ``key`` as a share of its ``total`` column, as
+    ``<prefix>:<name>`` measures (the b3 primary-need and b4 open-episode duration files), symbols kept."""
+    table = read_national(key, path)
     _require(table, total, path)
     frames = _share_measures(table, _areas(table.data), total, parts, prefix)
     if not frames:
@@ -270,9 +409,9 @@ def read_optional_measures(files: dict[str, Path], measures: pd.DataFrame) -> pd
         at31 = plans[plans["measure"] == "cin_plan_at31"]
         frames += [plans, ratio_measure(at31, measures[measures["measure"] == "cpp_at31"], "cin_plan_per_cpp")]
     if files.get("primary_need", Path()).is_file():
-        frames.append(read_share_file(files["primary_need"], "At31_episodes", NEED_COLUMNS, "need"))
+        frames.append(read_share_file("primary_need", files["primary_need"], "At31_episodes", NEED_COLUMNS, "need"))
     if files.get("episode_duration", Path()).is_file():
-        frames.append(read_share_file(files["episode_duration"], "At31_episodes", CPP_BANDS, "cin_duration"))
+        frames.append(read_share_file("episode_duration", files["episode_duration"], "At31_episodes", CPP_BANDS, "cin_duration"))
     return pd.concat(frames, ignore_index=True)[MEASURE_COLUMNS] if frames else pd.DataFrame(columns=MEASURE_COLUMNS)
 
 
