@@ -28,6 +28,7 @@ from cinreport.codebook import load_codebook
 from cinreport.config import Authority, ParamsError, load_authorities
 from cinreport.validate import (
     Problem,
+    Problems,
     ValidationError,
     load_validated,
     parse_date,
@@ -444,3 +445,77 @@ def test_study_sources_problems_name_file_row_column_value(tmp_path):
         "sources.csv, row 3, column 'participants', value '0': must be between 1 and 200",
         "sources.csv, row 4, column 'source_type', value 'case_discussion': a case discussion belongs to the "
         "authority whose case it discussed: list it in that authority's sources.csv, not in the study-wide file"]
+
+
+# --- bounded output -------------------------------------------------------------------------------------
+
+def test_problems_keep_the_first_of_each_kind_and_count_the_rest():
+    log = Problems(limit=2)
+    for row in (5, 3, 4, 9):
+        log.add(Problem("a.csv", row, "age", "18", "must be between 0 and 17"))
+    log.add(Problem("a.csv", 2, "gender", "7", "not a code"))
+    log.add(Problem("b.csv", 2, "age", "18", "must be between 0 and 17"))
+    assert [(p.file, p.row) for p in log.sorted()] == [("a.csv", 2), ("a.csv", 3), ("a.csv", 5), ("b.csv", 2)]
+    assert log.more == {("a.csv", "age", "must be between 0 and 17"): 2}
+    assert log.total == 6
+    assert log.lines() == [
+        "6 problem(s) found in the data (at most 2 of each kind in each file are listed):",
+        "  a.csv, row 2, column 'gender', value '7': not a code",
+        "  a.csv, row 3, column 'age', value '18': must be between 0 and 17",
+        "  a.csv, row 5, column 'age', value '18': must be between 0 and 17",
+        "  … and 2 more like this: must be between 0 and 17 (column 'age') in a.csv",
+        "  b.csv, row 2, column 'age', value '18': must be between 0 and 17"]
+    with pytest.raises(ValueError, match="at least 1"):
+        Problems(limit=0)
+
+
+def test_rule_kind_ignores_the_cells_details():
+    """Problems whose text quotes another cell (the start date an end date precedes) are one kind."""
+    log = Problems(limit=1)
+    log.add(Problem("a.csv", 2, "plan_end_date", "2020-01-01", "before (2020-02-01)", kind="before"))
+    log.add(Problem("a.csv", 3, "plan_end_date", "2020-01-01", "before (2020-03-01)", kind="before"))
+    assert len(log) == 1 and log.more == {("a.csv", "plan_end_date", "before"): 1}
+
+
+BAD_ROWS = 50_000
+
+
+@pytest.fixture(scope="module")
+def big_invalid(tmp_path_factory) -> Path:
+    """The clean baseline with 50,000 rows appended to case_files.csv, each with two defects."""
+    from cinreport.validate_bench import write_invalid_case_files
+
+    project = copy_clean(tmp_path_factory.mktemp("big"))
+    shutil.copy(ROOT / "data" / "codebook.yml", project / "data" / "codebook.yml")
+    assert write_invalid_case_files(project / "data/la-a/case_files.csv", rows=BAD_ROWS) == BAD_ROWS
+    return project
+
+
+def test_many_bad_rows_give_the_first_n_of_each_rule_and_a_count(big_invalid):
+    authority = load_authorities(big_invalid / "params", root=big_invalid)[0]
+    path = f"{big_invalid}/data/la-a/case_files.csv"
+    _, problems = validate_authority(authority, CODEBOOK, limit=20)
+    ages = [p for p in problems if p.column == "age_at_plan_start"]
+    genders = [p for p in problems if p.column == "gender"]
+    assert [p.row for p in ages] == [p.row for p in genders] == list(range(8, 28))   # the first 20 bad rows
+    assert str(ages[0]) == f"{path}, row 8, column 'age_at_plan_start', value '18': must be between 0 and 17"
+    assert str(genders[0]).startswith(f"{path}, row 8, column 'gender', value '7': not a code in list 'gender'")
+    assert len(problems) == 40 and problems.total == 2 * BAD_ROWS
+    lines = problems.lines()
+    assert lines[0] == (f"{2 * BAD_ROWS:,} problem(s) found in the data (at most 20 of each kind in each file are "
+                        "listed):")
+    assert f"  … and {BAD_ROWS - 20:,} more like this: must be between 0 and 17 (column 'age_at_plan_start') " \
+           f"in {path}" in lines
+    assert len(lines) == 1 + 40 + 2
+
+
+def test_cli_output_is_bounded_and_configurable(big_invalid):
+    proc = _cli(big_invalid, "validate")
+    assert proc.returncode == 1 and proc.stdout == ""
+    err = proc.stderr.splitlines()
+    assert err[0] == "100,000 problem(s) found in the data (at most 20 of each kind in each file are listed):"
+    assert len(err) == 43 and len(proc.stderr) < 20_000
+    assert err[-1].startswith("  … and 49,980 more like this: ")
+    few = _cli(big_invalid, "validate", "--max-per-rule", "3").stderr.splitlines()
+    assert len(few) == 1 + 6 + 2 and few[-1].startswith("  … and 49,997 more like this: ")
+    assert "at most 3 of each kind" in few[0]

@@ -112,7 +112,7 @@ def authorities_to_validate(params: str, codes: list[str] | None):
 def cmd_validate(args: argparse.Namespace) -> int:
     from .codebook import load_codebook
     from .config import load_report
-    from .validate import validate_authority
+    from .validate import Problems, validate_authority
 
     authorities, params_problems = authorities_to_validate(args.params, args.authority)
     if params_problems:
@@ -125,21 +125,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         print(f"codebook not found: {exc.filename} (run cinreport from the project folder)", file=sys.stderr)
         return 1
-    problems, valid = [], {}
+    limit = args.max_per_rule or None
+    problems, valid = Problems(limit=limit), {}
     for a in authorities:
-        tables, found = validate_authority(a, codebook)
-        problems += found
-        valid[a.code] = tables
+        tables, found = validate_authority(a, codebook, limit)
+        problems.merge(found)
+        valid[a.code] = tables if not found else None
     if not args.authority:  # the study-wide sources (roundtables), optional; `cinreport findings` checks it too
         from .validate import validate_study_sources
 
         report = load_report(args.params)
         problems += validate_study_sources(codebook.path.parent / "sources.csv",
                                            (report.period_start, report.period_end), codebook)[1]
-    if problems:
-        print(f"{len(problems)} problem(s) found in the data:", file=sys.stderr)
-        for p in sorted(problems):
-            print(f"  {p}", file=sys.stderr)
+    if problems or problems.more:
+        for line in problems.lines():
+            print(line, file=sys.stderr)
         return 1
     if args.measure:
         from .authority_chapter import measure
@@ -152,6 +152,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"valid: {', '.join(a.code for a in authorities)}")
     return 0
+
+
+def _at_least_zero(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is below 0")
+    return value
 
 
 def cmd_run_authority(args: argparse.Namespace) -> int:
@@ -383,6 +393,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("validate", help="check params and data against the codebook")
     p.add_argument("--authority", action="append", help="only this authority (repeatable)")
     p.add_argument("--quiet", action="store_true", help="say nothing when the data are valid")
+    p.add_argument("--max-per-rule", type=_at_least_zero, default=20, metavar="N",
+                   help="list at most N problems of each rule (on one column) in each file, then one line with "
+                        "how many more there are (default 20; 0 lists every problem)")
     p.add_argument("--measure", action="store_true",
                    help="also write each valid authority's measures to <build>/authorities/<code>/ "
                         "(metrics.json, cases.csv), for the disclosure pass")

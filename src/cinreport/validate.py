@@ -16,18 +16,29 @@ not match any row, and a row with the wrong number of fields (or an unclosed quo
 reported once, and the rules that would otherwise fail because of them (every value of a missing
 column, every reference to a file that could not be read or lost rows, a rule across columns that
 reads an invalid cell) are skipped. ``tests/broken/cases.yml`` holds the exact message of each.
+
+Output is bounded: of each kind of problem (one rule on one column) in one file, the first
+``limit`` (default :data:`DEFAULT_LIMIT`, by row) are reported in full and the rest only counted
+(:class:`Problems`), so a 200 MB file with millions of bad cells gives a screenful and a count per
+rule, not millions of lines. Rules run vectorised, one mask of failing rows per check, so no
+failure-case frame or message is built for a cell past the limit.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
+import sys
+from collections import Counter
 import difflib
 import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Iterable
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
@@ -45,6 +56,7 @@ ALL_ROWS = -1  # a "bad cell" marker meaning: this column is unusable in every r
 # Files that must hold at least one data row (an authority without case files or an
 # administrative extract cannot be reported on); support and themes may be empty.
 NEED_ROWS = ("case_files", "admin")
+DEFAULT_LIMIT = 20  # problems of one kind (rule and column) reported in full per file; the rest are counted
 
 
 @dataclass(frozen=True, order=True)
@@ -57,6 +69,7 @@ class Problem:
     value: str
     rule: str
     cell: str = ""    # in a workbook: the sheet and cell, e.g. case_files!D14 (then ``row`` is its row)
+    kind: str = field(default="", compare=False, repr=False)   # the rule without this cell's details
 
     def __str__(self) -> str:
         where = f"{self.file}, row {self.row}" if self.row else self.file
@@ -66,14 +79,104 @@ class Problem:
         val = f", value '{self.value}'" if self.value != "" else ""
         return f"{where}{col}{val}: {self.rule}"
 
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """What the limit counts by: file, column and the kind of rule."""
+        return self.file, self.column, self.kind or self.rule
+
+
+class Problems(list):
+    """Problems found, at most ``limit`` of each kind (:attr:`Problem.key`) kept; the rest only counted.
+
+    A plain list of the kept problems, plus ``more``: for each key past its limit, how many more
+    problems of that kind there were. ``limit=None`` keeps every problem.
+    """
+
+    def __init__(self, problems: Iterable[Problem] = (), limit: int | None = DEFAULT_LIMIT):
+        super().__init__()
+        if limit is not None and limit < 1:
+            raise ValueError(f"the limit of problems reported per rule and file must be at least 1, not {limit}")
+        self.limit = limit
+        self.kept: Counter = Counter()
+        self.more: dict[tuple[str, str, str], int] = {}
+        for p in problems:
+            self.add(p)
+
+    def room(self, key: tuple[str, str, str]) -> int:
+        """How many more problems of this kind will be kept in full."""
+        return sys.maxsize if self.limit is None else max(0, self.limit - self.kept[key])
+
+    def add(self, problem: Problem) -> None:
+        if self.room(problem.key):
+            self.append(problem)
+            self.kept[problem.key] += 1
+        else:
+            self.count(problem.key, 1)
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        for p in problems:
+            self.add(p)
+
+    def __iadd__(self, problems: Iterable[Problem]) -> "Problems":
+        self.extend(problems)
+        return self
+
+    def count(self, key: tuple[str, str, str], n: int) -> None:
+        """``n`` more problems of this kind, counted only."""
+        if n > 0:
+            self.more[key] = self.more.get(key, 0) + n
+
+    def merge(self, other: "Problems") -> None:
+        for p in other:
+            self.add(p)
+        for key, n in other.more.items():
+            self.count(key, n)
+
+    @property
+    def total(self) -> int:
+        return len(set(self)) + sum(self.more.values())
+
+    def sorted(self) -> "Problems":
+        """The kept problems sorted (each once), with the same counts."""
+        out = Problems(limit=self.limit)
+        list.extend(out, sorted(set(self)))
+        out.kept, out.more = Counter(p.key for p in out), dict(self.more)
+        return out
+
+    def lines(self) -> list[str]:
+        """The report: a count, each kept problem, and after each file's problems one line per kind
+        that was cut ("... and 3,099,950 more like this: <rule> in <file>")."""
+        shown = sorted(set(self))
+        cut = f" (at most {self.limit} of each kind in each file are listed)" if self.more else ""
+        out = [f"{self.total:,} problem(s) found in the data{cut}:"]
+        more_by_file: dict[str, list[tuple[str, str, int]]] = {}
+        for (file, column, kind), n in sorted(self.more.items()):
+            more_by_file.setdefault(file, []).append((column, kind, n))
+
+        def summary(file: str) -> list[str]:
+            return [f"  … and {n:,} more like this: {kind}{f' (column {column!r})' if column else ''} in {file}"
+                    for column, kind, n in more_by_file.pop(file, [])]
+
+        for i, p in enumerate(shown):
+            out.append(f"  {p}")
+            if i + 1 == len(shown) or shown[i + 1].file != p.file:
+                out += summary(p.file)
+        for file in sorted(more_by_file):
+            out += summary(file)
+        return out
+
 
 class ValidationError(ValueError):
-    """The data broke one or more rules; ``problems`` lists every one, sorted."""
+    """The data broke one or more rules; ``problems`` lists every one reported in full, sorted (and
+    ``more`` counts those past the limit per rule and file, see :class:`Problems`)."""
 
-    def __init__(self, problems: list[Problem]):
-        self.problems = sorted(set(problems))
-        body = "\n".join(f"  {p}" for p in self.problems)
-        super().__init__(f"{len(self.problems)} problem(s) found in the data:\n{body}")
+    def __init__(self, problems: Iterable[Problem]):
+        found = problems if isinstance(problems, Problems) else Problems(problems, limit=None)
+        found = found.sorted()
+        self.problems = list(found)
+        self.more = found.more
+        self.total = found.total
+        super().__init__("\n".join(found.lines()))
 
 
 def parse_date(value: str, dmy: bool) -> dt.date | None:
@@ -346,24 +449,93 @@ def _explain(col: Column, value: str, rule: str, frame: pd.DataFrame, idx: int, 
     return rule
 
 
-def check_columns(frame: pd.DataFrame, path: Path, spec: FileSpec, codebook: Codebook,
-                  columns: set[str] | None = None) -> list[Problem]:
-    """Run the generated schema lazily and turn every failure case into a :class:`Problem`."""
+class BadCells:
+    """Cells of one file that already failed a rule: a mask of rows per column, and whole columns
+    (missing from the header, or keys lost to an unclosed quote). ``(line, column) in bad`` works too."""
+
+    def __init__(self, lines: np.ndarray, masks: dict[str, np.ndarray] | None = None,
+                 columns: Iterable[str] = ()):
+        self.lines = np.asarray(lines)
+        self.masks = dict(masks or {})
+        self.columns = set(columns)
+
+    def rows(self, column: str) -> np.ndarray:
+        """A boolean per row of the file's frame: is this column's cell unusable?"""
+        if column in self.columns:
+            return np.ones(len(self.lines), dtype=bool)
+        return self.masks.get(column, np.zeros(len(self.lines), dtype=bool))
+
+    def __contains__(self, cell: tuple[int, str]) -> bool:
+        line, column = cell
+        if line == ALL_ROWS or column in self.columns:
+            return column in self.columns
+        at = int(np.searchsorted(self.lines, line))   # lines increase down the file
+        return at < len(self.lines) and self.lines[at] == line and bool(self.rows(column)[at])
+
+
+class AnyOf:
+    """Cells in any of several collections of (line, column) cells (:class:`BadCells` or sets)."""
+
+    def __init__(self, *parts):
+        self.parts = parts
+
+    def __contains__(self, cell: tuple[int, str]) -> bool:
+        return any(cell in part for part in self.parts)
+
+    def rows(self, column: str) -> np.ndarray:
+        return self.parts[0].rows(column)
+
+
+def column_failures(frame: pd.DataFrame, path: Path, spec: FileSpec, codebook: Codebook,
+                    columns: set[str] | None = None, log: Problems | None = None) -> dict[str, np.ndarray]:
+    """Run the generated schema on ``frame`` and add its problems to ``log``; return, per column, the
+    mask of rows that failed any check.
+
+    pandera checks the columns' presence and types on the whole frame; each column check then runs
+    once, vectorised, giving a mask of failing rows, of which only the first rows the limit leaves
+    room for become :class:`Problem` s (the rest are counted), so memory and time do not grow with
+    the number of problems.
+    """
+    log = log if log is not None else Problems(limit=None)
+    schema = schema_for(spec, codebook, columns)
+    structure = pa.DataFrameSchema({n: pa.Column(str, nullable=False) for n in schema.columns}, strict=False,
+                                   name=schema.name)
     try:
-        schema_for(spec, codebook, columns).validate(frame, lazy=True)
-    except SchemaErrors as exc:
-        problems = []
-        for case in exc.failure_cases.itertuples():
-            if pd.isna(case.index):  # the check itself failed: a bug, never a silent pass
-                raise RuntimeError(f"{path}: check '{case.check}' on column '{case.column}' "
-                                   f"could not run: {case.failure_case}")
-            idx = int(case.index)
-            col = spec.column(str(case.column))
-            value = str(case.failure_case)
-            problems.append(Problem(str(path), int(frame.at[idx, LINE]), col.name, value,
-                                    _explain(col, value, str(case.check), frame, idx, codebook)))
-        return problems
-    return []
+        structure.validate(frame, lazy=True)   # every column there, as strings without nulls (cheap)
+    except SchemaErrors as exc:  # read_file makes every cell a string: a bug, never a silent pass
+        raise RuntimeError(f"{path}: the frame read from the file is not all strings: {exc}") from exc
+    failed: dict[str, np.ndarray] = {}
+    lines = frame[LINE].to_numpy()
+    for name, column in schema.columns.items():
+        series = frame[name]
+        col = spec.column(name)
+        any_failed = np.zeros(len(frame), dtype=bool)
+        for check in column.checks:
+            try:
+                ok = check(series).check_output
+            except Exception as exc:  # the check itself failed: a bug, never a silent pass
+                raise RuntimeError(f"{path}: check '{check.error}' on column '{name}' could not run: {exc}") from exc
+            bad = ~ok.fillna(False).astype(bool).to_numpy()
+            any_failed |= bad
+            rule = str(check.error)
+            key = (str(path), name, rule)
+            at = np.flatnonzero(bad)
+            room = min(log.room(key), len(at))
+            for i in at[:room]:
+                value = str(series.iat[i])
+                log.add(Problem(str(path), int(lines[i]), name, value,
+                                _explain(col, value, rule, frame, int(i), codebook), kind=rule))
+            log.count(key, len(at) - room)
+        failed[name] = any_failed
+    return failed
+
+
+def check_columns(frame: pd.DataFrame, path: Path, spec: FileSpec, codebook: Codebook,
+                  columns: set[str] | None = None, limit: int | None = None) -> list[Problem]:
+    """Every per-column problem of ``frame`` (at most ``limit`` of each rule; see :func:`column_failures`)."""
+    log = Problems(limit=limit)
+    column_failures(frame, path, spec, codebook, columns, log)
+    return log
 
 
 # --- typing --------------------------------------------------------------------------------
@@ -394,20 +566,21 @@ def to_typed(frame: pd.DataFrame, spec: FileSpec, codebook: Codebook) -> pd.Data
 # --- rules across columns and files -------------------------------------------------------------
 
 def check_cross(tables: dict[str, pd.DataFrame], paths: dict[str, Path], authority: Authority | None,
-                bad: dict[str, set[tuple[int, str]]] | None = None,
+                bad: dict[str, BadCells] | None = None,
                 skipped_keys: dict[str, set[str]] | None = None,
-                raw: dict[str, pd.DataFrame] | None = None) -> list[Problem]:
+                raw: dict[str, pd.DataFrame] | None = None, log: Problems | None = None) -> list[Problem]:
     """Rules that need more than one column or file (applied to typed tables).
 
-    ``bad`` holds, per file, the (line, column) cells that already failed a per-column rule (line
-    ``ALL_ROWS`` for a column missing from the header): a rule reading such a cell is skipped, so
+    ``bad`` holds, per file, the cells that already failed a per-column rule (:class:`BadCells`,
+    whole columns for a column missing from the header): a rule reading such a cell is skipped, so
     one defect is reported once. A file absent from ``tables`` could not be read; rules referring to
     it are skipped. ``skipped_keys`` are key values on rows dropped for their width (still known to
-    exist). ``raw`` holds the cells as written, so problems quote the value the user typed.
+    exist). ``raw`` holds the cells as written, so problems quote the value the user typed. Problems
+    go to ``log`` (at most its limit of each rule per file in full, the rest counted), which is returned.
     """
     bad = bad or {}
     skipped_keys = skipped_keys or {}
-    problems: list[Problem] = []
+    problems = log if log is not None else Problems(limit=None)
     start = pd.Timestamp(authority.period_start) if authority else None
     end = pd.Timestamp(authority.period_end) if authority else None
     period = (f"the authority's period {authority.period_start} to {authority.period_end} "
@@ -421,18 +594,35 @@ def check_cross(tables: dict[str, pd.DataFrame], paths: dict[str, Path], authori
             return ""
         return value.date().isoformat() if isinstance(value, pd.Timestamp) else str(value)
 
-    def usable(name: str, column: str) -> bool:
-        return name in tables and (ALL_ROWS, column) not in bad.get(name, set())
+    def cells(name: str) -> BadCells:
+        return bad.get(name) or BadCells(tables[name][LINE].to_numpy())
 
-    def add(name: str, mask: pd.Series, column: str, rule, uses: tuple[str, ...] = ()) -> None:
+    def usable(name: str, column: str) -> bool:
+        return name in tables and (ALL_ROWS, column) not in cells(name)
+
+    def add(name: str, mask: pd.Series, column: str, rule: str | Callable, uses: tuple[str, ...] = (),
+            kind: str | None = None) -> None:
+        """Problems where ``mask`` holds and no cell the rule reads failed before: the first ones the
+        limit leaves room for in full (``rule`` may be a function of the row for its text), the rest
+        counted under ``kind`` (the rule without the row's details)."""
         frame = tables[name]
-        skip = bad.get(name, set())
-        for idx in frame.index[mask.fillna(False).astype(bool).to_numpy()]:
-            line = int(frame.at[idx, LINE])
-            if any((line, c) in skip or (ALL_ROWS, c) in skip for c in (column, *uses)):
-                continue
+        skip = cells(name)
+        hit = mask.fillna(False).astype(bool).to_numpy().copy()
+        for c in (column, *uses):
+            hit &= ~skip.rows(c)
+        at = np.flatnonzero(hit)
+        if not len(at):
+            return
+        file = str(paths[name])
+        kind = kind or (rule if isinstance(rule, str) else "")
+        if not kind:
+            raise ValueError(f"a rule on {column} given as a function needs its kind")
+        key = (file, column, kind)
+        room = min(problems.room(key), len(at))
+        for idx in frame.index[at[:room]]:
             text = rule(idx) if callable(rule) else rule
-            problems.append(Problem(str(paths[name]), line, column, val(name, idx, column), text))
+            problems.add(Problem(file, int(frame.at[idx, LINE]), column, val(name, idx, column), text, kind=kind))
+        problems.count(key, len(at) - room)
 
     for name in ("case_files", "admin"):
         if name not in tables:
@@ -440,7 +630,7 @@ def check_cross(tables: dict[str, pd.DataFrame], paths: dict[str, Path], authori
         t = tables[name]
         add(name, t["plan_end_date"] < t["plan_start_date"], "plan_end_date",
             lambda i, n=name: f"plan end date is before the plan start date ({val(n, i, 'plan_start_date')})",
-            uses=("plan_start_date",))
+            uses=("plan_start_date",), kind="plan end date is before the plan start date")
         if authority:
             add(name, (t["plan_start_date"] < start) | (t["plan_start_date"] > end), "plan_start_date",
                 f"plan start date is outside {period}")
@@ -456,7 +646,8 @@ def check_cross(tables: dict[str, pd.DataFrame], paths: dict[str, Path], authori
             uses=("plan_end_date",))
         add("case_files", cases["plan_end_date"].notna() & (cases["plan_outcome"] == "open"), "plan_outcome",
             lambda i: f"the plan has an end date ({val('case_files', i, 'plan_end_date')}), so its outcome "
-                      "cannot be 'open'", uses=("plan_end_date",))
+                      "cannot be 'open'", uses=("plan_end_date",), kind="the plan has an end date, so its outcome "
+                                                                          "cannot be 'open'")
     # References are checked only against a case_files.csv whose ids can be trusted: one that was
     # read, has its case_id column, lost no rows to an unclosed quote and is not empty.
     known_cases = (set(cases["case_id"].dropna()) | skipped_keys.get("case_files", set())
@@ -469,13 +660,15 @@ def check_cross(tables: dict[str, pd.DataFrame], paths: dict[str, Path], authori
                 f"no case with this case_id in {case_file} (every service must belong to a reviewed case)")
         add("support", support["start_date"] < support["referral_date"], "start_date",
             lambda i: f"service start date is before its referral date ({val('support', i, 'referral_date')})",
-            uses=("referral_date",))
+            uses=("referral_date",), kind="service start date is before its referral date")
         add("support", support["start_date"].notna() & support["status"].isin(["waiting", "not_available"]),
             "start_date", lambda i: f"the status is '{support.at[i, 'status']}', so the service cannot have a "
-                                    "start date (clear the date or correct the status)", uses=("status",))
+                                    "start date (clear the date or correct the status)", uses=("status",),
+            kind="the status says the service has not started, so it cannot have a start date")
         add("support", support["start_date"].isna() & support["status"].isin(["completed", "ongoing"]),
             "status", lambda i: f"a service that is '{support.at[i, 'status']}' needs a start date "
-                                "(start_date is blank)", uses=("start_date",))
+                                "(start_date is blank)", uses=("start_date",),
+            kind="a service that is completed or ongoing needs a start date")
         if authority:
             add("support", support["referral_date"] > end, "referral_date",
                 f"referral date is after the end of {period}")
@@ -486,7 +679,8 @@ def check_cross(tables: dict[str, pd.DataFrame], paths: dict[str, Path], authori
             plan_start = pd.to_datetime(support["case_id"].map(starts))
             add("support", support["referral_date"] < plan_start - pd.Timedelta(days=365), "referral_date",
                 lambda i: f"referral date is more than a year before the case's plan started "
-                          f"({plan_start[i].date().isoformat()})", uses=("case_id",))
+                          f"({plan_start[i].date().isoformat()})", uses=("case_id",),
+                kind="referral date is more than a year before the case's plan started")
 
     themes = tables.get("themes")
     if themes is not None:
@@ -494,25 +688,26 @@ def check_cross(tables: dict[str, pd.DataFrame], paths: dict[str, Path], authori
         if known_cases is not None:
             add("themes", discussions & ~themes["source_id"].isin(known_cases), "source_id",
                 f"a case discussion must name a case_id that exists in {case_file}", uses=("source_type",))
-        skip = bad.get("themes", set())
         typed = themes[themes["source_type"].notna() & themes["source_id"].notna()
-                       & ~themes[LINE].map(lambda n: (n, "source_type") in skip)]
+                       & ~cells("themes").rows("source_type")]
         first = typed.drop_duplicates("source_id").set_index("source_id")
         first_type = themes["source_id"].map(first["source_type"])
         first_line = themes["source_id"].map(first[LINE])
         add("themes", themes["source_type"].notna() & (themes["source_type"] != first_type), "source_type",
             lambda i: f"source '{themes.at[i, 'source_id']}' is a '{first_type[i]}' on row {first_line[i]}: "
-                      "one source_id must keep one source type", uses=("source_id",))
+                      "one source_id must keep one source type", uses=("source_id",),
+            kind="one source_id must keep one source type")
         pairs = themes[themes["source_id"].notna() & themes["theme"].notna()]
         dup = pairs.duplicated(["source_id", "theme"], keep="first")
         first_pair = pairs.drop_duplicates(["source_id", "theme"]).set_index(["source_id", "theme"])[LINE]
         add("themes", dup.reindex(themes.index, fill_value=False), "theme",
             lambda i: f"this source_id and theme are already coded on row "
                       f"{first_pair[(themes.at[i, 'source_id'], themes.at[i, 'theme'])]}: "
-                      "give each theme once per source, with all its segments", uses=("source_id",))
+                      "give each theme once per source, with all its segments", uses=("source_id",),
+            kind="this source_id and theme are already coded: give each theme once per source")
     themes_path = str(paths.get("themes", ""))
     already = {(p.row, p.column) for p in problems if p.file == themes_path}  # one defect, one problem
-    bad = {**bad, "themes": set(bad.get("themes", set())) | already}
+    bad = {**bad, "themes": AnyOf(bad.get("themes", set()), already)}
     problems += check_sources(tables, paths, authority, bad, raw, known_cases)
     return problems
 
@@ -672,18 +867,25 @@ def check_census_lists(tables: dict[str, pd.DataFrame], paths: dict[str, Path],
 
 # --- entry points -------------------------------------------------------------------------
 
-def validate_authority(authority: Authority, codebook: Codebook | None = None
-                       ) -> tuple[dict[str, pd.DataFrame], list[Problem]]:
-    """Check an authority's four files; return typed tables and every problem found, sorted.
+def _read_kind(problem: Problem) -> Problem:
+    """A problem from reading the file, with its kind: the rule with its numbers left out (so every
+    "row has 17 fields but the header has 18" counts as one kind)."""
+    return dataclasses.replace(problem, kind=problem.kind or re.sub(r"[0-9]+", "N", problem.rule))
+
+
+def validate_authority(authority: Authority, codebook: Codebook | None = None, limit: int | None = DEFAULT_LIMIT
+                       ) -> tuple[dict[str, pd.DataFrame], Problems]:
+    """Check an authority's four files; return typed tables and the problems found, sorted: at most
+    ``limit`` of each rule in each file in full, the rest counted (:class:`Problems`; None: all).
 
     A file that is missing or cannot be read has no entry in the returned tables.
     """
     codebook = codebook or load_codebook()
-    problems: list[Problem] = []
+    problems = Problems(limit=limit)
     tables: dict[str, pd.DataFrame] = {}
     raws: dict[str, pd.DataFrame] = {}
     paths: dict[str, Path] = {}
-    bad: dict[str, set[tuple[int, str]]] = {}
+    bad: dict[str, BadCells] = {}
     skipped: dict[str, set[str]] = {}
     every = ", ".join(spec.filename for spec in codebook.files.values() if not spec.optional)
     sheets: dict[str, RawFile] = {}
@@ -694,11 +896,11 @@ def validate_authority(authority: Authority, codebook: Codebook | None = None
         if source.kind == "missing" and spec.optional:
             continue  # e.g. sources.csv: older data folders stay valid; Methods says what is missing
         if source.kind == "missing":
-            problems.append(Problem(str(path), 0, "", "", f"file is missing (each authority's data folder "
-                                                          f"needs {every})"))
+            problems.add(Problem(str(path), 0, "", "", f"file is missing (each authority's data folder "
+                                                       f"needs {every})"))
             continue
         if source.kind == "error":
-            problems.append(Problem(str(source.path), 0, "", "", source.problem))
+            problems.add(Problem(str(source.path), 0, "", "", source.problem))
             continue
         if source.kind == "xlsx":
             from .workbooks import read_sheet
@@ -706,24 +908,28 @@ def validate_authority(authority: Authority, codebook: Codebook | None = None
             read = sheets[str(path)] = read_sheet(source, spec, codebook)
         else:
             read = read_file(path, spec)
-        problems += read.problems
+        for p in read.problems:
+            problems.add(_read_kind(p))
         if not read.readable:
             continue
         present = {c.name for c in spec.columns} - read.unusable
-        col_problems = check_columns(read.frame, path, spec, codebook, present)
-        problems += col_problems
-        bad[name] = {(p.row, p.column) for p in col_problems} | {(ALL_ROWS, c) for c in read.unusable}
+        failed = column_failures(read.frame, path, spec, codebook, present, problems)
+        whole = set(read.unusable) | ({spec.key} if not read.keys_complete and spec.key else set())
+        bad[name] = BadCells(read.frame[LINE].to_numpy(), failed, whole)
         skipped[name] = read.skipped_keys
-        if not read.keys_complete and spec.key:
-            bad[name].add((ALL_ROWS, spec.key))
         tables[name] = to_typed(read.frame, spec, codebook)
         raws[name] = read.frame
-    problems += check_cross(tables, paths, authority, bad, skipped, raws)
+    check_cross(tables, paths, authority, bad, skipped, raws, problems)
     if sheets:
         from .workbooks import cell_references
 
-        problems = cell_references(problems, sheets)
-    return tables, sorted(set(problems))
+        named = Problems(limit=limit)
+        list.extend(named, cell_references(list(problems), sheets))
+        named.kept = Counter(p.key for p in named)
+        for (file, column, kind), n in problems.more.items():
+            named.count((sheets[file].workbook if file in sheets else file, column, kind), n)
+        problems = named
+    return tables, problems.sorted()
 
 
 def load_validated(authority: Authority, codebook: Codebook | None = None) -> dict[str, pd.DataFrame]:
