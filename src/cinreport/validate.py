@@ -233,7 +233,7 @@ def read_file(path: Path, spec: FileSpec) -> RawFile:
         return RawFile(_empty(expected), [Problem(name, 1, "", "", "file is UTF-16 text (Excel's 'Unicode "
                                                                    "Text'): save it as 'CSV UTF-8'")], False)
     try:
-        text = raw.decode("utf-8-sig")
+        raw.decode("utf-8-sig")   # checked whole; read below in pieces (a 200 MB file is not held as text)
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         return RawFile(_empty(expected), [Problem(
@@ -242,7 +242,7 @@ def read_file(path: Path, spec: FileSpec) -> RawFile:
             "save the file as 'CSV UTF-8'")], False)
 
     problems: list[Problem] = []
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8-sig", newline=""))
     header: list[str] | None = None
     header_line = 1
     records: list[tuple[int, int, list[str]]] = []   # (first line, last line, fields)
@@ -256,7 +256,7 @@ def read_file(path: Path, spec: FileSpec) -> RawFile:
             if header is None:
                 header, header_line = [h.strip().lower() for h in fields], first
                 continue
-            records.append((first, last, [f.strip() for f in fields]))
+            records.append((first, last, [sys.intern(f.strip()) for f in fields]))   # one copy of each value
     except csv.Error as exc:
         return RawFile(_empty(expected), [Problem(name, previous + 1, "", "", f"cannot be read as CSV: {exc}")],
                        False)
