@@ -522,3 +522,14 @@ def test_cli_output_is_bounded_and_configurable(big_invalid):
         "  … and 49,997 more like this: not a code in list 'gender' (allowed: 1, 2, 0, 9) (column 'gender') in "
         "data/la-a/case_files.csv"]
     assert len(err) == 1 + 6 + 2 and len(proc.stderr) < 2_000   # 100,000 problems in under 2 kB
+
+
+def test_bad_cells_lookup():
+    from cinreport.validate import ALL_ROWS, BadCells
+
+    import numpy as np
+    bad = BadCells(np.array([2, 3, 5]), {"age": np.array([False, True, False])}, {"gender"})
+    assert (3, "age") in bad and (2, "age") not in bad and (4, "age") not in bad and (9, "age") not in bad
+    assert (2, "gender") in bad and (ALL_ROWS, "gender") in bad and (ALL_ROWS, "age") not in bad
+    assert (3, "ethnicity") not in bad
+    assert bad.rows("gender").all() and bad.rows("age").tolist() == [False, True, False]

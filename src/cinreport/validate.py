@@ -478,8 +478,11 @@ class BadCells:
         line, column = cell
         if line == ALL_ROWS or column in self.columns:
             return column in self.columns
+        mask = self.masks.get(column)
+        if mask is None:
+            return False
         at = int(np.searchsorted(self.lines, line))   # lines increase down the file
-        return at < len(self.lines) and self.lines[at] == line and bool(self.rows(column)[at])
+        return at < len(self.lines) and self.lines[at] == line and bool(mask[at])
 
 
 class AnyOf:
