@@ -678,3 +678,20 @@ def test_cli_national_stops_with_the_message(tmp_path, monkeypatch, capsys):
     assert (f"cinreport national: national.factors: {folder / NATIONAL_PARAMS['factors']}, line {set_cell.line}, "
             "column 'Domestic_Abuse_parent', value 'C': not a number or a DfE symbol") in err
     assert "DfE symbols are lower case ('c')" in err
+
+
+@pytest.mark.parametrize("key, column", [("cin_plans", "CINPlan_At31_rate"), ("primary_need", "N4_Family_in_acute_stress"),
+                                         ("episode_duration", "2years+")])
+def test_optional_files_are_read_strictly_too(tmp_path, key, column):
+    folder = tmp_path / "dfe"
+    params = small_national(folder)
+    header, body = _small_rows(key) if DFE is not None else (None, None)
+    if header is None:
+        pytest.skip("needs the real optional DfE files for their layout")
+    body[0][header.index(column)] = "N/A"
+    with open(folder / NATIONAL_PARAMS[key], "w", encoding="utf-8", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows([header, *body])
+    with pytest.raises(national.NationalDataError) as err:
+        national.build(params, tmp_path / "out")
+    assert str(err.value).startswith(f"national.{key}: {folder / NATIONAL_PARAMS[key]}, line 2, column '{column}', "
+                                     "value 'N/A': not a number or a DfE symbol")
