@@ -48,6 +48,14 @@ def make(project: Path, *targets: str, check: bool = True, env: dict | None = No
     return proc
 
 
+def edit_params(project: Path, code: str) -> None:
+    """Change an authority's params file (a comment line): the build looks at content, so a plain
+    ``touch`` changes nothing."""
+    path = project / "params" / "authorities" / f"{code}.yml"
+    with path.open("a", encoding="utf-8") as f:
+        f.write("# edited\n")
+
+
 @pytest.fixture(scope="session")
 def built_project(tmp_path_factory) -> Path:
     """The demo project copied to a temporary folder and built with `make -j2 report`."""

@@ -13,7 +13,7 @@ import pytest
 
 from cinreport.render import book_chapters
 
-from conftest import ROOT, copy_project, make
+from conftest import ROOT, copy_project, edit_params, make
 
 pytestmark = pytest.mark.e2e
 
@@ -324,7 +324,7 @@ def test_progress_is_one_line_per_notebook(built_project, tmp_path):
     too, so the places of the executed ones are distinct and within the plan)."""
     project = tmp_path / "p"
     shutil.copytree(built_project, project, copy_function=shutil.copy2, symlinks=True)
-    (project / "params" / "authorities" / "la-c.yml").touch()
+    edit_params(project, "la-c")
     plan = make(project, "-n", "report").stdout
     planned_authorities = re.findall(r" run-authority (la-[a-z0-9-]+)", plan)
     planned_study = re.findall(r" run-study ([a-z0-9_]+)", plan)

@@ -31,7 +31,7 @@ import yaml
 from cinreport import atomic, buildlock, cli, pipeline, render
 from cinreport.config import ParamsError, load_authorities, load_report
 
-from conftest import ROOT, VENV, make, national_dir
+from conftest import ROOT, VENV, edit_params, make, national_dir
 
 PNG_END = b"IEND\xaeB`\x82"
 
@@ -462,7 +462,7 @@ def test_notebook_failure_for_one_authority(built_project, tmp_path):
     before = files(project, "build", "_book")
     add_cell(project / "notebooks" / "authority.ipynb", 4,
              'if authority == "la-b":\n    raise RuntimeError("injected failure for la-b")')
-    (project / "params" / "authorities" / "la-b.yml").touch()
+    edit_params(project, "la-b")
     proc = make(project, "-j2", "report", check=False)
     assert proc.returncode != 0
     messages = [line for line in proc.stderr.splitlines() if line.startswith("cinreport ")]
@@ -508,7 +508,7 @@ def test_killed_builds_never_leave_bad_outputs(built_project, tmp_path):
     for stage, sig in zip(stages, signals):
         if time.monotonic() - started > 150:  # bounded in time as well as in count
             break
-        (project / "params" / "authorities" / "la-b.yml").touch()  # work to interrupt
+        edit_params(project, "la-b")  # work to interrupt
         marker, low, high = STAGES[stage]
         delay = rng.uniform(low, high)
         proc = start_make(project, "-j2", "report")
@@ -550,7 +550,7 @@ def test_two_builds_at_once(built_project, tmp_path):
     project = copy_built(built_project, tmp_path / "p")
     book_files = sorted(p.relative_to(project / "_book").as_posix()
                         for p in (project / "_book").rglob("*") if p.is_file())
-    (project / "params" / "authorities" / "la-c.yml").touch()  # la-c, the study chapters, the book
+    edit_params(project, "la-c")  # la-c, the study chapters, the book
     first = start_make(project, "-j2", "report")
     first_out = Output(first)
     try:
