@@ -513,12 +513,12 @@ def evaluate(metrics: dict[str, dict], cases: dict[str, pd.DataFrame], threshold
 
         return pub.objects.get(TESTED_TABLES[fid], {}).get("statistic", "exact")
 
-    def medians(name: str, unit: str) -> str:
+    def medians(name: str, unit: str, source: str = "case files") -> str:
         vals = {}
         for c in metrics:
             q = pub.obj(f"{c}/{name}")
             vals[c] = f"{q['median']:.{1 if unit == 'sessions' else 0}f}" if q["median"] is not None else pub.symbol
-        return f"median {unit} per authority: " + by_authority_text(vals, names)
+        return f"median {unit} per authority ({source}): " + by_authority_text(vals, names)
 
     def variation(fid: str, title: str, what: str, section: str, extra=None, unit="cases", evidence=()):
         m = measured[fid]
@@ -532,11 +532,12 @@ def evaluate(metrics: dict[str, dict], cases: dict[str, pd.DataFrame], threshold
     out.append(variation("variation-use", "Use of plans and thresholds",
                          "the level of safeguarding concern among children on plans", "sec-reasons",
                          evidence=[cases_text]))
-    ended_text = "ended plans per authority: " + by_authority_text(
+    ended_text = "ended plans per authority (case files): " + by_authority_text(
         {c: pub.text(pub.obj(f"{c}/ended-evidence")["key"]) for c in metrics}, names)
     out.append(variation("variation-length", "Length of plans", "how long plans lasted", "sec-support",
                          {"median_days": {c: m["plans"]["length_days"]["median"] for c, m in metrics.items()}},
-                         unit="ended plans", evidence=[ended_text, medians("length-days", "days")]))
+                         unit="ended plans", evidence=[ended_text, medians("length-days", "days", "case files; the authority profiles give the administrative "
+                                                                     "extract's median, over all its children on plans")]))
     out.append(variation("variation-services", "Types of support", "the kinds of support provided", "sec-support",
                          evidence=[cases_text]))
     out.append(variation("variation-direct-work", "Direct work",
