@@ -487,3 +487,14 @@ def test_age_in_years():
     assert cin_census.age_in_years(dt.date(2010, 6, 15), dt.date(2024, 6, 14)) == 13
     assert cin_census.age_in_years(dt.date(2010, 6, 15), dt.date(2024, 6, 15)) == 14
     assert cin_census.age_in_years(dt.date(2012, 2, 29), dt.date(2024, 2, 28)) == 11
+
+
+def test_messages_are_bounded_per_rule():
+    """A messy return of a large authority prints at most 20 messages of each rule, then a count."""
+    many = [cin_census.Issue("r.xml", i, f"SYN{i:07d}", "CINreferralDate", "2020-01-01", "8610", "a problem",
+                             cin_census.LEAVE_OUT) for i in range(2, 3_002)]
+    few = [cin_census.Issue("r.xml", 1, "SYN0000001", "Sex", "X", "4180", "another", cin_census.WARNING)]
+    lines = cin_census.bounded(many + few)
+    assert len(lines) == 20 + 1 + 1
+    assert sum("SYN" in line for line in lines) == 21
+    assert lines[-1] == "  … and 2,980 more like this: rule 8610 (plan left out)"

@@ -827,6 +827,25 @@ def _resolve(args) -> tuple[Path, tuple[dt.date, dt.date], Path]:
     return out, (bounds[0], bounds[1]), project
 
 
+MESSAGES_PER_RULE = 20
+
+
+def bounded(issues: list[Issue], per_rule: int = MESSAGES_PER_RULE) -> list[str]:
+    """Each issue as a line, at most ``per_rule`` of each rule and severity, then one line counting
+    the rest ("… and 3,120 more like this: rule 8610 (plan left out)"), so a messy return of a large
+    authority prints a readable report."""
+    seen: Counter = Counter()
+    out: list[str] = []
+    for issue in issues:
+        key = (issue.rule or "import", issue.severity)
+        seen[key] += 1
+        if seen[key] <= per_rule:
+            out.append(f"  {issue}")
+    out += [f"  … and {n - per_rule:,} more like this: rule {rule} ({severity})"
+            for (rule, severity), n in sorted(seen.items()) if n > per_rule]
+    return out
+
+
 def run_cli(args) -> int:
     """``cinreport import cin-census``: import, print every problem and the counts."""
     import sys
@@ -840,13 +859,12 @@ def run_cli(args) -> int:
         result = import_return(args.xml, out, key, args.authority, period, schema, args.census_year, args.strict)
     except CensusImportError as exc:
         if exc.result is not None:
-            for issue in exc.result.issues:
-                if issue.severity != FATAL:
-                    print(f"  {issue}", file=sys.stderr)
+            for line in bounded([i for i in exc.result.issues if i.severity != FATAL]):
+                print(line, file=sys.stderr)
             print(summary(exc.result), file=sys.stderr)
         print(f"cinreport import cin-census: {exc}", file=sys.stderr)
         return 1
-    for issue in result.issues:
-        print(f"  {issue}", file=sys.stderr)
+    for line in bounded(result.issues):
+        print(line, file=sys.stderr)
     print(summary(result))
     return 0
