@@ -455,10 +455,13 @@ def authority_atoms(tables: dict[str, pd.DataFrame], codebook: Codebook, period_
     timely = pd.Series(np.where(~is_mh, NOT_MENTAL_HEALTH, np.where(late, MH_TIMELY[1], MH_TIMELY[0])),
                        index=support.index)
     sl = codebook.codes("service")
+    # Who provided a service is a view of the same rows: the provider table and the kind-of-service
+    # table are sums of the same atoms, and only the combinations that occur are atoms (a reader who
+    # knows that advice comes from the social worker knows no more than the attacker).
     out["service"] = _atoms(_label(support, "service", sl), _group(support, "service", sl),
                             support["service"].isin(ADVICE_SERVICES).map(YES_NO), timely,
-                            support["start_date"].notna().map(YES_NO))
-    out["provider"] = _atoms(_label(support, "provider", codebook.codes("provider")))
+                            support["start_date"].notna().map(YES_NO),
+                            _label(support, "provider", codebook.codes("provider")))
     parents = themes[themes["source_type"] == "parent_interview"]
     listed = tables.get("sources")
     listed = set() if listed is None else set(listed.loc[listed["source_type"] == "parent_interview", "source_id"])

@@ -182,7 +182,7 @@ def study_plan(pub: Publication, codes: list[str], metrics: dict[str, dict], cod
     _table(pub, "factors", "study, table factors", groups, codes,
            lambda row, c: ref(f"admin_factor_group:{row}", c, has="yes"), lambda c: size("admin_children", c))
     cross("service-group", "service", "group", ("support", "service_group"), "services", "service groups")
-    cross("provider", "provider", "label", ("support", "provider"), "services", "providers")
+    cross("provider", "service", "provider", ("support", "provider"), "services", "providers")
     _table(pub, "mental-health", "study, table mental-health", list(MH_TIMELY), codes,
            lambda row, c: ref("service", c, timely=row), lambda c: mh_referrals(c),
            total_label="Referred")
@@ -203,6 +203,10 @@ def study_plan(pub: Publication, codes: list[str], metrics: dict[str, dict], cod
     _share(pub, "study/involved-records", kf, "case files recording parents as involved",
            ref("parents_involved", ALL, label="Involved"),
            ref("parents_involved", ALL, label=("Involved", "Not involved")), None)
+    # the case files with a record are a share of all case files: "61 of 81 with a record" beside 82
+    # case files would give back the 1 without one, so the complement rule applies to it too
+    _share(pub, "study/involvement-recorded", kf, "case files recording parents' involvement either way",
+           ref("parents_involved", ALL, label=("Involved", "Not involved")), size("case_files", ALL), None)
     _share(pub, "study/felt-involved", kf, "interviewed parents who felt involved",
            ref("interview", ALL, felt_involved="yes"), size("parent_interviews", ALL), None)
     _share(pub, "study/unaware", kf, "interviewed parents not aware of the plan's goals",

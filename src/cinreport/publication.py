@@ -58,7 +58,7 @@ VIEWS: dict[str, tuple[str, ...]] = {
     "disability": ("status", "recorded"), "referral": ("recorded",), "primary_need": ("label",),
     "factor_group": ("has",), "concern": ("label",), "outcome": ("label", "ended"),
     "parents_involved": ("label",), "need": ("status",), "admin_factor": ("has",),
-    "service": ("label", "group", "advice", "timely", "started"), "provider": ("label",),
+    "service": ("label", "group", "advice", "timely", "started", "provider"),
     "interview": ("felt_involved", "aware"), "segments": ("theme", "source"),
 }
 
@@ -67,7 +67,7 @@ def population(var: str) -> str:
     base = var.split(":")[0]
     if base.startswith("admin_"):
         return "admin_children"
-    return {"service": "services", "provider": "services",
+    return {"service": "services",
             "interview": "parent_interviews", "segments": "segments"}.get(base, "case_files")
 
 
