@@ -248,3 +248,37 @@ def test_random_small_studies_publish_nothing_an_outsider_can_work_out(profiles,
         return  # the build refuses to publish: that is safe (and says what and where)
     found = attack_book(data, texts, names, T)
     assert found == {"determined": [], "inconsistent": [], "small_k_of_n": []}
+
+
+def test_provider_and_kind_of_service_are_one_set_of_numbers(demo_like):
+    """Regression (outside attack): the provider table and the kind-of-service table count the same
+    services. A reader who knows that advice comes from the social worker and family support from the
+    authority's own team (the labels say so) could subtract one table from the other; the store makes
+    them sums of the same atoms, so a provider total equal to a group total is one number with one
+    decision, and the attacker, knowing only the combinations that occur, finds nothing."""
+    metrics, _ = demo_like
+    pub = _publication(metrics)
+    assert pub.attack() == []
+    for code, m in metrics.items():
+        atoms = m["atoms"]["service"]
+        by_provider: dict[str, set[str]] = {}
+        for key in atoms:
+            parts = key.split("|")
+            by_provider.setdefault(parts[-1], set()).add(parts[1])  # provider -> kinds of service (groups)
+        for provider, groups in by_provider.items():
+            if len(groups) == 1:  # this provider gives exactly one kind of service here: the same number
+                (group,) = groups
+                a = pub.declare(ref("service", code, provider=provider), "test", "provider")
+                b = pub.declare(ref("service", code, group=group), "test", "group")
+                assert a == b and pub.entries[a].shown == pub.entries[b].shown, (code, provider, group)
+
+
+def test_records_of_involvement_are_a_share_of_all_case_files(demo_like):
+    """Regression (outside attack): "61 of 81 with a record" beside 82 case files gave back 1 case file
+    without a record. The records are a share of all case files, so the complement rule applies."""
+    metrics, _ = demo_like
+    store = Published.from_dict(_publication(metrics).to_dict())
+    o = store.obj("study/involvement-recorded")
+    n, k = store.value(o["n"]), store.value(o["k"])
+    assert n is not None
+    assert k is None or not 0 < n - k < T
