@@ -570,18 +570,24 @@ class NationalData:
         return str(rows["area_code"].iloc[0]) if len(rows) else "E92000001"
 
     def regions(self) -> dict[str, str]:
-        """Region name -> code, the nine English regions (London whole)."""
-        rows = self.measures[(self.measures["geographic_level"] == "Regional")
-                             & self.measures["area_code"].str.startswith("E12")]
-        return dict(sorted(zip(rows["area_name"], rows["area_code"])))
+        """Region name -> code, the nine English regions (London whole); looked up once (every
+        placing of an authority asks, and the measures hold every authority's rows)."""
+        if "_regions" not in self.__dict__:
+            level = self.measures[self.measures["geographic_level"] == "Regional"]
+            rows = level[level["area_code"].str.startswith("E12")]
+            self.__dict__["_regions"] = dict(sorted(zip(rows["area_name"], rows["area_code"])))
+        return dict(self.__dict__["_regions"])
 
     def la(self, code: str) -> dict[str, str] | None:
-        rows = self.measures[(self.measures["geographic_level"] == LA_LEVEL) & (self.measures["area_code"] == code)]
-        if rows.empty:
-            return None
-        r = rows.sort_values("time_period").iloc[-1]
-        return {"code": code, "name": str(r["area_name"]), "region_code": str(r["region_code"]),
-                "region_name": str(r["region_name"])}
+        if "_las" not in self.__dict__:  # each authority's latest row, looked up once
+            rows = self.measures[self.measures["geographic_level"] == LA_LEVEL].sort_values("time_period", kind="stable")
+            last = rows.drop_duplicates("area_code", keep="last")
+            self.__dict__["_las"] = {str(r.area_code): {"code": str(r.area_code), "name": str(r.area_name),
+                                                        "region_code": str(r.region_code),
+                                                        "region_name": str(r.region_name)}
+                                     for r in last.itertuples(index=False)}
+        found = self.__dict__["_las"].get(code)
+        return dict(found) if found else None
 
     def neighbours_of(self, code: str) -> list[str]:
         rows = self.neighbours[self.neighbours["area_code"] == code]
