@@ -149,8 +149,11 @@ $(BOOK): $(STATIC) _quarto-authorities.yml $(STUDY_NB) $(AUTHORITY_NB) $(PACKAGE
 synth: $(INSTALLED) ## Regenerate the synthetic demo data in data/ (seed from params/report.yml)
 	$(CINREPORT) synth --out data
 
+# Two test processes (pytest-xdist), each test file in one of them: the suite's builds and its
+# in-process tests overlap on the two cores.  `make test PYTEST_JOBS=0` runs it in one process.
+PYTEST_JOBS ?= 2
 test: $(INSTALLED) ## Run the test suite
-	$(PYTEST)
+	$(PYTEST) $(if $(filter-out 0,$(PYTEST_JOBS)),-n $(PYTEST_JOBS) --dist loadfile)
 
 SIZES ?= 4 16 64 153
 bench: $(INSTALLED) ## Time builds of N synthetic authorities against a naive loop: make bench SIZES="4 16"

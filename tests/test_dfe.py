@@ -476,15 +476,6 @@ def test_real_files_not_in_the_layout_are_refused(shared, name):
     assert error_of(path) == f"{path}: {NOT_LAYOUT}"
 
 
-@pytest.mark.parametrize("name", ["c3_factors_identified_at_end_of_assessment_2018_to_2025.csv",
-                                  "b1_children_in_need_2013_to_2025.csv"])
-def test_real_file_reads_quickly(shared, name):
-    read_dfe_csv(shared / name)  # imports and caches warmed
-    start = time.perf_counter()
-    read_dfe_csv(shared / name)
-    assert time.perf_counter() - start < 0.5
-
-
 def test_real_statistical_neighbours(shared):
     path = shared / "New_Statistical_Neighbour_Groupings_April_2021.csv"
     sn = read_statistical_neighbours(path)
