@@ -186,7 +186,7 @@ def test_mapping_problems_name_key_and_value(files, tmp_path):
     assert lines[2] == ("  sources: 'Family 3': id 'Smith family' must be letters, digits, '-' and '_', at most "
                         "20 characters (a pseudonymous id, never a name)")
     assert lines[3] == ("  sources: 'Family 3': type 'parent' is not a source type (allowed: focus_group, "
-                        "case_discussion, parent_interview)")
+                        "case_discussion, parent_interview, roundtable)")
 
 
 def test_counts_over_the_codebook_limit_are_refused_before_writing(tmp_path):
