@@ -39,7 +39,7 @@ def test_notebook_parameters_are_typed_literals(path):
 def test_notebook_is_thin(path):
     """Notebooks call the package; no cell holds more than a few lines of logic."""
     nb = nbformat.read(path, as_version=4)
-    for cell in nb.cells:
+    for cell in (c for c in nb.cells if c.cell_type == "code"):  # Markdown cells narrate: any length
         lines = [ln for ln in cell.source.splitlines() if ln.strip() and not ln.strip().startswith("#")]
         assert len(lines) <= 8, f"{path.name}: a cell has {len(lines)} lines; move the logic to src/cinreport"
         assert "os.chdir" not in cell.source

@@ -226,6 +226,9 @@ def _book(root: Path, synthetic: bool) -> Path:
     _params(root, synthetic)
     if not (root / "build").exists():
         _build_open_data(root / "build")
+    summary = root / "build" / "study" / "summary.md"  # the generated summary index.qmd includes
+    summary.parent.mkdir(parents=True, exist_ok=True)
+    summary.write_text("## Key findings\n\nA finding.\n", encoding="utf-8")
     return root
 
 

@@ -202,9 +202,10 @@ class AuthorityChapter:
     def national(self) -> str:
         """This authority against England, its region and statistical neighbours (DfE open data)."""
         from .national import NationalData
-        from .national_chapter import authority_context
+        from .national_chapter import clear_national_outputs, authority_context
 
         data = NationalData.load(self.out_dir.parent.parent / "national")
+        clear_national_outputs(self.out_dir)  # what an earlier build with other national files wrote
         return authority_context(self.authority, self.pub, data, self.codebook, out_dir=self.out_dir)
 
     def needs(self) -> str:

@@ -827,3 +827,15 @@ def authority_context(authority: Authority, pub, data: NationalData, codebook: C
                                                 + (" and statistical neighbours" if neighbours else ""),
                                                 f"tbl-{code}-national") + note,
                         f"{SOURCE} {SYMBOLS_NOTE}"])
+
+
+def clear_national_outputs(out_dir: Path) -> None:
+    """Remove the national tables and figures a chapter wrote in an earlier build: with other national
+    files (or none) it writes other ones, and a stale file would still be published."""
+    import shutil
+
+    out_dir = Path(out_dir)
+    for path in sorted((out_dir / "tables").glob("national*")) if (out_dir / "tables").is_dir() else []:
+        path.unlink(missing_ok=True)
+    for path in sorted((out_dir / "figures").glob("national*")) if (out_dir / "figures").is_dir() else []:
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)

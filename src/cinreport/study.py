@@ -688,9 +688,10 @@ class Study:
     def national(self, build_dir: str = "build") -> list[str]:
         """The national-context chapter: every English LA from DfE open data, and the study's places."""
         from .national import NationalData
-        from .national_chapter import NationalChapter
+        from .national_chapter import NationalChapter, clear_national_outputs
 
         data = NationalData.load(Path(build_dir) / "national")
+        clear_national_outputs(self.out_dir)  # what an earlier build with other national files wrote
         chapter = NationalChapter(data, self.authorities, self.pub, self.codebook, self.threshold,
                                   self.report.disclosure_symbol, int(self.report.national.get("top_factors", 12)),
                                   self.report.period_end, self.out_dir)
