@@ -304,7 +304,7 @@ def test_demo_build_is_flagged_synthetic(built_project):
     catalogue = _rows(book / "data" / "datasets.csv")
     statuses = {r["file_name"]: r["data_status"] for r in catalogue}
     assert statuses["age-band.csv"] == SYNTHETIC
-    assert all(s == SYNTHETIC for f, s in statuses.items() if not f.startswith("national-factors"))
+    assert all(s == SYNTHETIC for f, s in statuses.items() if not f.startswith("national-"))  # DfE's own tables
     assert SYNTHETIC_LABEL in (book / "data" / "age-band.meta.csv").read_text(encoding="utf-8")
     assert "synthetic-notice" in (book / "data" / "index.html").read_text(encoding="utf-8")
     pages = _pdf_pages(book / "cinreport.pdf")
