@@ -195,7 +195,7 @@ def project(built_project, tmp_path) -> Path:
 
 
 def test_removed_authority_old_stamped_change_and_data_outside(project, tmp_path):
-    env = national_env(False, tmp_path / "empty")  # the national chapter is slow to build and not the point here
+    env = national_env(True, tmp_path / "empty")
     steps = [
         ("removing la-d", lambda: remove_authority(project, "la-d", tmp_path / "attic")),
         ("changing la-b's data with an old file time", lambda: change_data(project, "la-b", 3, old_time=True)),
@@ -230,7 +230,7 @@ class IncrementalEqualsClean(RuleBasedStateMachine):
         self.project = self.scratch / f"run-{self.n}"
         shutil.rmtree(self.project, ignore_errors=True)
         subprocess.run(["cp", "-a", str(self.base), str(self.project)], check=True)
-        self.env = national_env(False, self.scratch / "empty")  # the `national` rule brings the files in
+        self.env = national_env(True, self.scratch / "empty")
         self.added = 0
 
     def _build(self, what: str) -> None:

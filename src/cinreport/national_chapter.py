@@ -835,7 +835,8 @@ def clear_national_outputs(out_dir: Path) -> None:
     import shutil
 
     out_dir = Path(out_dir)
-    for path in sorted((out_dir / "tables").glob("national*")) if (out_dir / "tables").is_dir() else []:
-        path.unlink(missing_ok=True)
+    for sub in ("tables", "open"):  # display tables and their open-data versions
+        for path in sorted((out_dir / sub).glob("national*")) if (out_dir / sub).is_dir() else []:
+            path.unlink(missing_ok=True)
     for path in sorted((out_dir / "figures").glob("national*")) if (out_dir / "figures").is_dir() else []:
         shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
