@@ -39,6 +39,7 @@ the file, and where there is one the line, column and value.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -569,24 +570,28 @@ class NationalData:
         rows = self.measures[self.measures["geographic_level"] == "National"]
         return str(rows["area_code"].iloc[0]) if len(rows) else "E92000001"
 
+    @functools.cached_property
+    def _regions(self) -> dict[str, str]:
+        level = self.measures[self.measures["geographic_level"] == "Regional"]
+        rows = level[level["area_code"].str.startswith("E12")]
+        return dict(sorted(zip(rows["area_name"], rows["area_code"])))
+
+    @functools.cached_property
+    def _las(self) -> dict[str, dict[str, str]]:
+        rows = self.measures[self.measures["geographic_level"] == LA_LEVEL].sort_values("time_period", kind="stable")
+        last = rows.drop_duplicates("area_code", keep="last")
+        return {str(r.area_code): {"code": str(r.area_code), "name": str(r.area_name),
+                                   "region_code": str(r.region_code), "region_name": str(r.region_name)}
+                for r in last.itertuples(index=False)}
+
     def regions(self) -> dict[str, str]:
         """Region name -> code, the nine English regions (London whole); looked up once (every
         placing of an authority asks, and the measures hold every authority's rows)."""
-        if "_regions" not in self.__dict__:
-            level = self.measures[self.measures["geographic_level"] == "Regional"]
-            rows = level[level["area_code"].str.startswith("E12")]
-            self.__dict__["_regions"] = dict(sorted(zip(rows["area_name"], rows["area_code"])))
-        return dict(self.__dict__["_regions"])
+        return dict(self._regions)
 
     def la(self, code: str) -> dict[str, str] | None:
-        if "_las" not in self.__dict__:  # each authority's latest row, looked up once
-            rows = self.measures[self.measures["geographic_level"] == LA_LEVEL].sort_values("time_period", kind="stable")
-            last = rows.drop_duplicates("area_code", keep="last")
-            self.__dict__["_las"] = {str(r.area_code): {"code": str(r.area_code), "name": str(r.area_name),
-                                                        "region_code": str(r.region_code),
-                                                        "region_name": str(r.region_name)}
-                                     for r in last.itertuples(index=False)}
-        found = self.__dict__["_las"].get(code)
+        """An authority's latest row (looked up once for all authorities)."""
+        found = self._las.get(code)
         return dict(found) if found else None
 
     def neighbours_of(self, code: str) -> list[str]:
