@@ -105,20 +105,28 @@ $(BUILD)/validated/%.ok: $(STAMPS)/authority/% $(COMMON)
 	$(CINREPORT) validate --authority $* --quiet --measure
 	@mkdir -p $(@D) && touch $@
 
-# One disclosure pass over every number the book publishes, once all authorities are measured,
-# then the findings' permutation tests (once, for every chapter that quotes them).  It writes the
-# store (build/published/store.json), a slice per authority (build/published/authorities/<code>.json) and the
-# output-checking log.  Suppression links authorities (a cell hidden in the cross-authority table is
-# hidden in the authority's chapter), so any authority's change can change another's chapter.
+# One disclosure pass over every number the book publishes, once all authorities are measured
+# (`cinreport publish`).  It writes the store (build/published/store.json), a slice per authority
+# (build/published/authorities/<code>.json) and the output-checking log.  Suppression links
+# authorities (a cell hidden in the cross-authority table is hidden in the authority's chapter), so
+# any authority's change can change another's chapter.  Beside it (make -j2 runs both at once), the
+# key findings' tests and robustness (`cinreport analyse`), which read the measures only; then the
+# findings in words (`cinreport findings`), quoting the store, for every study chapter.
+PUBLISHED := $(BUILD)/published/store.json
+ANALYSIS := $(BUILD)/study/analysis.pickle
 FINDINGS := $(BUILD)/study/evaluated-findings.json
-$(FINDINGS): $(VALIDATED) $(STAMPS)/authorities $(COMMON)
+$(PUBLISHED): $(VALIDATED) $(STAMPS)/authorities $(COMMON)
+	@$(CINREPORT) publish
+$(ANALYSIS): $(VALIDATED) $(STAMPS)/authorities $(COMMON)
+	@$(CINREPORT) analyse
+$(FINDINGS): $(PUBLISHED) $(ANALYSIS) $(COMMON)
 	@$(CINREPORT) findings
 
 # An authority chapter runs after the pass.  When the pass is all that is newer and the authority's
 # published numbers are the same as those its chapter was executed with (the copy run-authority
 # keeps), the chapter is kept (touched) instead of executed again.
-$(BUILD)/authorities/%/authority.ipynb: notebooks/authority.ipynb $(STAMPS)/authority/% $(NATIONAL) $(COMMON) $(FINDINGS) | $(VALIDATED)
-	@if [ "$?" = "$(FINDINGS)" ] && cmp -s $(BUILD)/published/authorities/$*.json $(@D)/published.json; then \
+$(BUILD)/authorities/%/authority.ipynb: notebooks/authority.ipynb $(STAMPS)/authority/% $(NATIONAL) $(COMMON) $(PUBLISHED) | $(VALIDATED)
+	@if [ "$?" = "$(PUBLISHED)" ] && cmp -s $(BUILD)/published/authorities/$*.json $(@D)/published.json; then \
 	  touch $@; if [ -n "$$CINREPORT_PROGRESS" ]; then printf . >> "$$CINREPORT_PROGRESS"; fi; \
 	  echo "[cinreport] authority $* kept: its published numbers did not change" >&2; \
 	else $(CINREPORT) run-authority $*; fi
@@ -141,7 +149,7 @@ _quarto-authorities.yml: $(STAMPS)/authorities $(CODES:%=$(STAMPS)/authority/%) 
 # Every recipe writes its output atomically (temporary name, then rename), so a file at a target's
 # path is always complete: Make must not delete one when a build is interrupted right after the
 # rename (it would throw away a good book).  A recipe that fails or is killed leaves the old file.
-.PRECIOUS: $(BOOK) $(AUTHORITY_NB) $(STUDY_NB) $(VALIDATED) $(NATIONAL) $(FINDINGS) _quarto-authorities.yml $(BUILD)/deps.mk
+.PRECIOUS: $(BOOK) $(AUTHORITY_NB) $(STUDY_NB) $(VALIDATED) $(NATIONAL) $(PUBLISHED) $(ANALYSIS) $(FINDINGS) _quarto-authorities.yml $(BUILD)/deps.mk
 
 $(BOOK): $(STATIC) _quarto-authorities.yml $(STUDY_NB) $(AUTHORITY_NB) $(PACKAGE)
 	$(CINREPORT) render --out $(BOOK_DIR)

@@ -47,8 +47,11 @@ PROJECT_ITEMS = ["Makefile", "_quarto.yml", "index.qmd", "pyproject.toml", "requ
 SIZES = (4, 16, 64, 153)
 SCENARIOS = ("clean", "noop", "change", "add")
 # Lines of `make report` output that mark where the study notebooks and the render start.
-STUDY_MARK = re.compile(r"\brun-study\b|\brunning study-|\bevaluating the findings\b")  # study part starts
-RENDER_MARK = re.compile(r"\brender --out\b")
+# Where the work that compares authorities starts: the disclosure pass, the findings' tests, or
+# (when neither runs) the study chapters or the render.
+CROSS_MARK = re.compile(r"\bdisclosure pass over everything\b|\btesting the findings\b|\brun-study\b"
+                        r"|\brunning study-|\brender --out\b")
+AUTHORITY_DONE = re.compile(r"\bauthority \S+ executed in ([0-9.]+) s")
 DONE_MARK = re.compile(r"\bexecuted in\b")
 
 
@@ -60,8 +63,13 @@ class Run:
     peak_mib: float  # summed PSS of the process tree
     peak_rss_mib: float = 0.0  # summed RSS (counts shared pages once per process)
     notebooks: int = 0  # notebooks executed
-    authority_s: float = 0.0  # from the start until the first study notebook (validation, authorities)
-    study_render_s: float = 0.0  # from the first study notebook to the end (study notebooks, render)
+    # The authority's own part: from the start until the cross-authority work starts (the content
+    # stamps, validation and measuring), plus the time of every authority chapter executed.
+    authority_s: float = 0.0
+    # Everything that compares authorities, from its start to the end: the disclosure pass, the
+    # findings' tests, the study chapters and the render (it overlaps the authority chapters, which
+    # run beside it under make -j, so the two parts may add up to more than the whole).
+    study_render_s: float = 0.0
 
 
 @dataclass
@@ -131,8 +139,9 @@ class TreeMemory:
 
 
 def run_timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, log: Path | None = None) -> Run:
-    """Run ``cmd``; time it, sample its process tree's memory, and split its time at the first
-    study notebook (seen in its output). Raises when the command fails."""
+    """Run ``cmd``; time it, sample its process tree's memory, and split its time into the authority's
+    own part and the cross-authority part (see :class:`Run`; seen in its output). Raises when the
+    command fails."""
     env = env or clean_env()
     started = time.monotonic()
     marks: dict[str, float] = {}
@@ -142,10 +151,8 @@ def run_timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, log:
         for line in proc.stdout:
             lines.append(line)
             now = time.monotonic() - started
-            if STUDY_MARK.search(line):
-                marks.setdefault("study", now)
-            if RENDER_MARK.search(line):
-                marks.setdefault("render", now)
+            if CROSS_MARK.search(line):
+                marks.setdefault("cross", now)
         proc.wait()
     seconds = time.monotonic() - started
     if log:
@@ -154,11 +161,12 @@ def run_timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, log:
             fh.write(f"$ {' '.join(cmd)}  ({seconds:.1f} s)\n{''.join(lines)}\n")
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed in {cwd} (exit {proc.returncode}):\n{''.join(lines[-30:])}")
-    split = marks.get("study", marks.get("render", seconds))
+    split = marks.get("cross", seconds)
+    chapters = sum(float(m.group(1)) for line in lines for m in AUTHORITY_DONE.finditer(line))
     return Run(seconds=round(seconds, 2), peak_mib=round(memory.peak / 2**20, 1),
                peak_rss_mib=round(memory.peak_rss / 2**20, 1),
                notebooks=sum(len(DONE_MARK.findall(line)) for line in lines),
-               authority_s=round(split, 2), study_render_s=round(seconds - split, 2))
+               authority_s=round(split + chapters, 2), study_render_s=round(seconds - split, 2))
 
 
 def clean_env() -> dict[str, str]:

@@ -279,14 +279,14 @@ def pdf_excluded_chapters(params: str, build: str = "build") -> set[str]:
     return {f"{build}/authorities/{c}/authority.ipynb" for c in codes if c not in keep}
 
 
-def cmd_findings(args: argparse.Namespace) -> int:
-    """The single disclosure pass over everything the build publishes, then the key findings.
+def cmd_publish(args: argparse.Namespace) -> int:
+    """The single disclosure pass over everything the build publishes.
 
     Writes ``<build>/published/``: ``store.json`` (every published number, shown or suppressed),
     ``authorities/<code>.json`` per authority (rewritten only when it changes, so an authority chapter runs
     again only when its published numbers change) and ``output-log.csv`` (the output-checking
-    log); then ``<build>/study/evaluated-findings.json``. A publication that would disclose a
-    count stops here, before any chapter or the book is touched.
+    log). A publication that would disclose a count stops here, before any chapter or the book is
+    touched.
     """
     import time
 
@@ -296,11 +296,45 @@ def cmd_findings(args: argparse.Namespace) -> int:
     started = time.monotonic()
     study = Study.load("findings", params_dir=args.params, build_dir=args.build)
     _say(f"[cinreport] disclosure pass over everything {len(study.authorities)} authorities publish "
-         f"-> {Path(args.build) / 'published'}")
+         f"-> {study.published_dir}")
     study.publish()
-    _say(f"[cinreport] evaluating the findings of {len(study.authorities)} authorities -> {study.evaluation_path}")
+    _say(f"[cinreport] disclosure pass done in {time.monotonic() - started:.1f} s")
+    return 0
+
+
+def cmd_analyse(args: argparse.Namespace) -> int:
+    """The findings' tests, robustness and sources (the costly part of the key findings, which does
+    not read the store: make runs it beside the disclosure pass) -> ``<build>/study/analysis.pickle``."""
+    import time
+
+    from .pipeline import _say
+    from .study import Study
+
+    started = time.monotonic()
+    study = Study.load("findings", params_dir=args.params, build_dir=args.build)
+    _say(f"[cinreport] testing the findings of {len(study.authorities)} authorities -> {study.analysis_path}")
+    study.save_analysis()
+    _say(f"[cinreport] findings tested in {time.monotonic() - started:.1f} s")
+    return 0
+
+
+def cmd_findings(args: argparse.Namespace) -> int:
+    """The key findings in words, from the tests (``cinreport analyse``) and the published store
+    (``cinreport publish``) -> ``<build>/study/evaluated-findings.json``. Either is made first
+    when missing or out of date."""
+    import time
+
+    from .pipeline import _say
+    from .study import Study
+
+    started = time.monotonic()
+    study = Study.load("findings", params_dir=args.params, build_dir=args.build)
+    if not (study.published_dir / "store.json").is_file():
+        study.publish()
+    study.save_analysis()  # a no-op when saved for the same inputs
     study.save_findings()
-    _say(f"[cinreport] published and findings evaluated in {time.monotonic() - started:.1f} s")
+    _say(f"[cinreport] findings of {len(study.authorities)} authorities evaluated in "
+         f"{time.monotonic() - started:.1f} s -> {study.evaluation_path}")
     return 0
 
 
@@ -423,7 +457,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="write the mapped segments even if some codes or sources are not in the mapping "
                         "(they are still listed)")
     q.set_defaults(func=cmd_import_qdpx)
-    p = sub.add_parser("findings", help="the disclosure pass over every published number, then the key findings")
+    p = sub.add_parser("publish", help="the disclosure pass over every published number -> build/published/")
+    p.set_defaults(func=cmd_publish)
+    p = sub.add_parser("analyse", help="the key findings' tests and robustness -> build/study/analysis.pickle")
+    p.set_defaults(func=cmd_analyse)
+    p = sub.add_parser("findings", help="the key findings in words, from the tests and the published store")
     p.set_defaults(func=cmd_findings)
     p = sub.add_parser("national", help="read the DfE national files into build/national/")
     p.set_defaults(func=cmd_national)

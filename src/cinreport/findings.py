@@ -151,14 +151,18 @@ def contingency(metrics: dict[str, dict], path: tuple[str, ...]) -> pd.DataFrame
     cols = {code: metric_at(m, path) for code, m in metrics.items()}
     order = list(dict.fromkeys(k for col in cols.values() for k in col))
     data = np.array([[int(col.get(k, 0)) for col in cols.values()] for k in order], dtype=np.int64)
-    frame = pd.DataFrame(data.reshape(len(order), len(cols)), index=order, columns=list(cols))
-    return frame.loc[frame.sum(axis=1) > 0]
+    data = data.reshape(len(order), len(cols))
+    return pd.DataFrame(data, index=order, columns=list(cols)).loc[data.sum(axis=1) > 0]
 
 
 def _without(table: pd.DataFrame, code: str) -> pd.DataFrame:
     """A contingency table without one authority's column (and the categories left empty)."""
-    rest = table.drop(columns=[code], errors="ignore")
-    return rest.loc[rest.sum(axis=1) > 0]
+    if code not in table.columns:
+        return table
+    j = table.columns.get_loc(code)  # in numpy: pandas' drop and row sums are slow over many columns
+    data = np.delete(table.to_numpy(), j, axis=1)
+    keep = data.sum(axis=1) > 0
+    return pd.DataFrame(data[keep], index=table.index[keep], columns=table.columns.delete(j))
 
 
 def _kw_values(cases: dict[str, pd.DataFrame], column: str) -> dict[str, list[float]]:
@@ -295,8 +299,7 @@ def measure(metrics: dict[str, dict], cases: dict[str, pd.DataFrame], seed: int 
         per = {c: len(v) for c, v in values_.items()}
         null = epsilon_squared_null(test.n, sum(1 for v in per.values() if v))
         out[fid] = {"test": test, "null": null, "fewest": min([fewest, *per.values()]), "n_per_authority": per}
-    out["decision-influences"] = {"counts": {k: _theme_total(metrics, k, PRACTITIONER_SOURCES)
-                                             for k in DECISION_THEMES}}
+    out["decision-influences"] = {"counts": _theme_totals(metrics, DECISION_THEMES, PRACTITIONER_SOURCES)}
     out["involvement-gap"] = _involvement_numbers(metrics)
     worst, where = _worst_completeness(metrics)
     out["recording-gaps"] = {"worst": worst, "where": where}
@@ -488,21 +491,37 @@ def robustness_text(f: Finding, rob: dict[str, Any], t: dict[str, float], pub, n
     return label, text
 
 
+def analyse(metrics: dict[str, dict], cases: dict[str, pd.DataFrame], thresholds: dict[str, float],
+            seed: int = 0, *, n_permutations: int = 10_000, robust: bool = True) -> dict[str, Any]:
+    """The costly, publication-independent part of :func:`evaluate`: every finding's tests and
+    measures (:func:`measure`), its robustness (:func:`robustness`, unless ``robust`` is False) and
+    which sources support it (:func:`triangulate`). It reads the measures only, not the store of
+    published numbers, so a build runs it beside the disclosure pass (``cinreport analyse``)."""
+    measured = measure(metrics, cases, seed, n_permutations)
+    rob = robustness(metrics, cases, thresholds, measured, seed, n_permutations) if robust else {}
+    return {"measured": measured, "robustness": rob,
+            "sources": triangulate(metrics, measured, thresholds, seed, n_permutations)}
+
+
 def evaluate(metrics: dict[str, dict], cases: dict[str, pd.DataFrame], thresholds: dict[str, float],
              seed: int = 0, *, n_permutations: int = 10_000, pub=None,
-             names: dict[str, str] | None = None, robust: bool = True) -> list[Finding]:
+             names: dict[str, str] | None = None, robust: bool = True,
+             analysed: dict[str, Any] | None = None) -> list[Finding]:
     """All key findings for a study, in report order, each with its group, robustness (unless ``robust``
     is False) and the sources that support it.
 
     Outcomes come from the data; every number a sentence or evidence line quotes comes from ``pub``
     (:class:`cinreport.publication.Published`, the build's store after disclosure control).
     ``n_permutations`` is passed to the permutation tests used when expected counts or groups are
-    small (see :mod:`cinreport.stats`), and to the permutation null of Cramér's V.
+    small (see :mod:`cinreport.stats`), and to the permutation null of Cramér's V. ``analysed``:
+    :func:`analyse`'s result for the same inputs, when already computed.
     """
     t = thresholds
     pub = pub if pub is not None else _published(metrics, thresholds)
     names = names or {}
-    measured = measure(metrics, cases, seed, n_permutations)
+    if analysed is None:
+        analysed = analyse(metrics, cases, t, seed, n_permutations=n_permutations, robust=robust)
+    measured, rob, sources = analysed["measured"], analysed["robustness"], analysed["sources"]
     min_n = t["min_cases_per_authority"]
     out: list[Finding] = []
     cases_text = "reviewed case files per authority: " + by_authority_text(
@@ -550,8 +569,6 @@ def evaluate(metrics: dict[str, dict], cases: dict[str, pd.DataFrame], threshold
     out.append(recording_finding(metrics, t, pub, names))
     out.append(advice_finding(metrics, t, pub))
     out.append(mental_health_finding(metrics, t, pub))
-    rob = robustness(metrics, cases, t, measured, seed, n_permutations) if robust else {}
-    sources = triangulate(metrics, measured, t, seed, n_permutations)
     for f in out:
         f.group = GROUP_OF[f.id]
         f.summary = f.summary or f.sentence
@@ -567,17 +584,18 @@ def evaluate(metrics: dict[str, dict], cases: dict[str, pd.DataFrame], threshold
 PRACTITIONER_SOURCES = ("focus_group", "case_discussion")
 
 
-def _theme_total(metrics: dict[str, dict], theme: str,
-                 source_types: tuple[str, ...] | None = None) -> tuple[int, int]:
-    """Coded segments and sources of ``theme`` over all authorities (optionally some source types)."""
-    segments = sources = 0
+def _theme_totals(metrics: dict[str, dict], themes, source_types: tuple[str, ...] | None = None
+                  ) -> dict[str, tuple[int, int]]:
+    """Coded segments and sources of each of ``themes`` over all authorities (optionally some source
+    types), in one pass over the authorities."""
+    totals = {theme: [0, 0] for theme in themes}
     for m in metrics.values():
         for key, v in m["themes"].items():
             name, _, source_type = key.partition("|")
-            if name == theme and (source_types is None or source_type in source_types):
-                segments += v["segments"]
-                sources += v["sources"]
-    return segments, sources
+            if name in totals and (source_types is None or source_type in source_types):
+                totals[name][0] += v["segments"]
+                totals[name][1] += v["sources"]
+    return {theme: (segments, sources) for theme, (segments, sources) in totals.items()}
 
 
 DECISION_THEMES = {
@@ -588,7 +606,7 @@ DECISION_THEMES = {
 
 
 def decision_finding(metrics: dict[str, dict]) -> Finding:
-    counts = {k: _theme_total(metrics, k, PRACTITIONER_SOURCES) for k in DECISION_THEMES}
+    counts = _theme_totals(metrics, DECISION_THEMES, PRACTITIONER_SOURCES)
     raised = sorted((k for k, (seg, _) in counts.items() if seg > 0), key=lambda k: -counts[k][0])
     holds = bool(raised)
     if holds:
@@ -949,6 +967,31 @@ def evaluation_key(metrics: dict[str, dict], cases: dict[str, pd.DataFrame], thr
         h.update(code.encode())
         h.update(cases[code].to_csv(index=False).encode())
     return h.hexdigest()
+
+
+def save_analysis(path, key: str, analysed: dict[str, Any]) -> None:
+    """Write :func:`analyse`'s result (a pickle inside build/, never published; atomic), with the
+    :func:`evaluation_key` of its inputs."""
+    import pickle
+
+    from .atomic import write_bytes
+
+    write_bytes(path, pickle.dumps({"key": key, "analysed": analysed}, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def load_analysis(path, key: str) -> dict[str, Any] | None:
+    """The saved analysis when it was made from the same inputs (and code), else None."""
+    import pickle
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        doc = pickle.loads(path.read_bytes())  # written by this build's own `cinreport analyse`
+    except Exception:  # a file of an older version: analyse again
+        return None
+    return doc["analysed"] if isinstance(doc, dict) and doc.get("key") == key else None
 
 
 def save_evaluation(path, key: str, found: list[Finding]) -> None:

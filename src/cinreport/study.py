@@ -17,8 +17,9 @@ from . import figures
 from .atomic import write_csv, write_if_changed, write_json
 from .codebook import Codebook, load_codebook
 from .config import Authority, ReportParams, load_authorities, load_report
-from .findings import (GATE_WORDS, GROUPS, SOURCES, THEME_FEEDS, Finding, evaluate, evaluation_key,
-                       findings_document, implications, load_evaluation, metric_at, p_band, save_evaluation)
+from .findings import (GATE_WORDS, GROUPS, SOURCES, THEME_FEEDS, Finding, analyse, evaluate, evaluation_key,
+                       findings_document, implications, load_analysis, load_evaluation, metric_at, p_band,
+                       save_analysis, save_evaluation)
 from .plan import TESTED_TABLES
 
 from .opendata import Indicator, authority_geography, count_table_rows, snake, write_open_table
@@ -248,8 +249,31 @@ class Study:
             self._findings = load_evaluation(self.evaluation_path, key)  # `cinreport findings` (make)
             if self._findings is None:
                 self._findings = evaluate(self.metrics, self.cases, self.thresholds, seed=self.report.seed,
-                                          pub=self.pub, names=self.names)
+                                          pub=self.pub, names=self.names, analysed=self.analysed())
         return self._findings
+
+    @property
+    def analysis_path(self) -> Path:
+        return self.build_dir / "study" / "analysis.pickle"
+
+    def analysis_key(self) -> str:
+        """What the findings' tests depend on: the measures, the thresholds and the seed (not the store)."""
+        return evaluation_key(self.metrics, self.cases, self.thresholds, self.report.seed)
+
+    def analysed(self) -> dict:
+        """The findings' tests, robustness and sources (:func:`cinreport.findings.analyse`): saved by
+        ``cinreport analyse`` (make runs it beside the disclosure pass), else computed here."""
+        found = load_analysis(self.analysis_path, self.analysis_key())
+        return found if found is not None else analyse(self.metrics, self.cases, self.thresholds,
+                                                       seed=self.report.seed)
+
+    def save_analysis(self) -> Path:
+        """Run the findings' tests once for the build (``cinreport analyse``)."""
+        key = self.analysis_key()
+        if load_analysis(self.analysis_path, key) is None:
+            save_analysis(self.analysis_path, key, analyse(self.metrics, self.cases, self.thresholds,
+                                                           seed=self.report.seed))
+        return self.analysis_path
 
     @property
     def evaluation_path(self) -> Path:

@@ -41,7 +41,7 @@ SOCKET_ENV = "CINREPORT_WARM"  # path of the server's socket, set for make and i
 PID_ENV = "CINREPORT_WARM_PID"  # the server's process id (to stop waiting when it died)
 DISABLE_ENV = "CINREPORT_NO_WARM"  # set to 1 to build without the warm server
 WORKER_ENV = "CINREPORT_WARM_WORKER"  # set in a worker: run commands here, do not forward them
-COMMANDS = ("validate", "run-authority", "run-study", "render", "findings", "national")
+COMMANDS = ("validate", "run-authority", "run-study", "render", "publish", "analyse", "findings", "national")
 # Progress of a build (see cinreport.pipeline.progress_line): when it started, how many notebooks
 # its plan executes, and a file each finished notebook appends one byte to.
 STARTED_ENV, TOTAL_ENV, PROGRESS_ENV = "CINREPORT_STARTED", "CINREPORT_TOTAL", "CINREPORT_PROGRESS"
