@@ -22,12 +22,14 @@ INSTALLED := $(VENV)/.installed
 AUTHORITY_PARAMS := $(sort $(wildcard params/authorities/*.yml))
 CODES := $(basename $(notdir $(AUTHORITY_PARAMS)))
 STUDY := methods characteristics reasons support needs_match national key_findings implications summary profiles data_dictionary provenance
-PACKAGE := $(sort $(wildcard src/cinreport/*.py)) pyproject.toml
+# Each step depends on the package sources it runs (PKG_VALIDATE, PKG_AUTHORITY, PKG_RENDER, ...:
+# written into deps.mk by `cinreport deps` from the import statements, src/cinreport/sourcedeps.py),
+# so editing the renderer re-renders and executes no notebook.
 # Make sees the data, params and national files through content stamps (src/cinreport/stamps.py),
 # rewritten by `cinreport deps` before anything else only when an input's content changes: a file
 # replaced by one with an older time (unzip, cp -p, rsync) is still noticed.
 STAMPS := $(BUILD)/stamps
-COMMON := $(STAMPS)/common $(PACKAGE) $(INSTALLED)
+COMMON := $(STAMPS)/common pyproject.toml $(INSTALLED)
 
 VALIDATED := $(CODES:%=$(BUILD)/validated/%.ok)
 AUTHORITY_NB := $(CODES:%=$(BUILD)/authorities/%/authority.ipynb)
@@ -101,7 +103,7 @@ authority: $(BUILD)/authorities/$(CODE)/authority.ipynb ## Build one authority's
 endif
 
 # Validation also measures the authority (build/authorities/<code>/metrics.json, never published).
-$(BUILD)/validated/%.ok: $(STAMPS)/authority/% $(COMMON)
+$(BUILD)/validated/%.ok: $(STAMPS)/authority/% $(COMMON) $(PKG_VALIDATE)
 	$(CINREPORT) validate --authority $* --quiet --measure
 	@mkdir -p $(@D) && touch $@
 
@@ -115,34 +117,34 @@ $(BUILD)/validated/%.ok: $(STAMPS)/authority/% $(COMMON)
 PUBLISHED := $(BUILD)/published/store.json
 ANALYSIS := $(BUILD)/study/analysis.pickle
 FINDINGS := $(BUILD)/study/evaluated-findings.json
-$(PUBLISHED): $(VALIDATED) $(STAMPS)/authorities $(COMMON)
+$(PUBLISHED): $(VALIDATED) $(STAMPS)/authorities $(COMMON) $(PKG_PUBLISH)
 	@$(CINREPORT) publish
-$(ANALYSIS): $(VALIDATED) $(STAMPS)/authorities $(COMMON)
+$(ANALYSIS): $(VALIDATED) $(STAMPS)/authorities $(COMMON) $(PKG_ANALYSE)
 	@$(CINREPORT) analyse
-$(FINDINGS): $(PUBLISHED) $(ANALYSIS) $(COMMON)
+$(FINDINGS): $(PUBLISHED) $(ANALYSIS) $(COMMON) $(PKG_FINDINGS)
 	@$(CINREPORT) findings
 
 # An authority chapter runs after the pass.  When the pass is all that is newer and the authority's
 # published numbers are the same as those its chapter was executed with (the copy run-authority
 # keeps), the chapter is kept (touched) instead of executed again.
-$(BUILD)/authorities/%/authority.ipynb: notebooks/authority.ipynb $(STAMPS)/authority/% $(NATIONAL) $(COMMON) $(PUBLISHED) | $(VALIDATED)
+$(BUILD)/authorities/%/authority.ipynb: notebooks/authority.ipynb $(STAMPS)/authority/% $(NATIONAL) $(COMMON) $(PKG_AUTHORITY) $(PUBLISHED) | $(VALIDATED)
 	@if [ "$?" = "$(PUBLISHED)" ] && cmp -s $(BUILD)/published/authorities/$*.json $(@D)/published.json; then \
 	  touch $@; if [ -n "$$CINREPORT_PROGRESS" ]; then printf . >> "$$CINREPORT_PROGRESS"; fi; \
 	  echo "[cinreport] authority $* kept: its published numbers did not change" >&2; \
 	else $(CINREPORT) run-authority $*; fi
 
-$(BUILD)/study/%.ipynb: notebooks/study/%.ipynb $(AUTHORITY_NB) $(NATIONAL) $(FINDINGS) $(COMMON)
+$(BUILD)/study/%.ipynb: notebooks/study/%.ipynb $(AUTHORITY_NB) $(NATIONAL) $(FINDINGS) $(COMMON) $(PKG_STUDY)
 	@$(CINREPORT) run-study $*
 
 # DfE national files (params/report.yml `national:`), read once for every chapter.  Where they are
 # absent the outputs say so and the report states that national context was not included.
-$(NATIONAL): $(STAMPS)/national $(COMMON)
+$(NATIONAL): $(STAMPS)/national $(COMMON) $(PKG_NATIONAL)
 	$(CINREPORT) national
 
 national-data: $(INSTALLED) ## Download the DfE national files from Explore Education Statistics (needs a network)
 	$(CINREPORT) national-data
 
-_quarto-authorities.yml: $(STAMPS)/authorities $(CODES:%=$(STAMPS)/authority/%) | $(INSTALLED)
+_quarto-authorities.yml: $(STAMPS)/authorities $(CODES:%=$(STAMPS)/authority/%) $(PKG_BOOK_CONFIG) | $(INSTALLED)
 	$(CINREPORT) book-config
 	@touch $@
 
@@ -151,7 +153,7 @@ _quarto-authorities.yml: $(STAMPS)/authorities $(CODES:%=$(STAMPS)/authority/%) 
 # rename (it would throw away a good book).  A recipe that fails or is killed leaves the old file.
 .PRECIOUS: $(BOOK) $(AUTHORITY_NB) $(STUDY_NB) $(VALIDATED) $(NATIONAL) $(PUBLISHED) $(ANALYSIS) $(FINDINGS) _quarto-authorities.yml $(BUILD)/deps.mk
 
-$(BOOK): $(STATIC) _quarto-authorities.yml $(STUDY_NB) $(AUTHORITY_NB) $(PACKAGE)
+$(BOOK): $(STATIC) _quarto-authorities.yml $(STUDY_NB) $(AUTHORITY_NB) $(COMMON) $(PKG_RENDER)
 	$(CINREPORT) render --out $(BOOK_DIR)
 
 synth: $(INSTALLED) ## Regenerate the synthetic demo data in data/ (seed from params/report.yml)

@@ -138,7 +138,7 @@ def write_manifest(params_dir: str = "params", build_dir: str = "build", root: P
     """Build the manifest for the current build and write ``<build_dir>/manifest.json``."""
     from .atomic import write_json
     from .config import load_authorities
-    from .render import renderer_description
+    from .engines import renderer_description
 
     m = manifest(root, params_dir, build_dir, {a.code: a.data_dir for a in load_authorities(params_dir, root=root)},
                  renderer_description())

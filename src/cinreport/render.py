@@ -296,30 +296,10 @@ def page_names(chapters: list[Chapter]) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------
-# Renderer choice
+# Renderer choice: cinreport.engines (the provenance chapter names the engines without importing
+# the renderer, so a renderer edit re-renders and executes no notebook)
 
-
-def detect_renderer() -> str:
-    return "quarto" if shutil.which("quarto") else "pandoc-typst"
-
-
-def renderer_description(renderer: str | None = None) -> str:
-    renderer = renderer or detect_renderer()
-    if renderer == "quarto":
-        try:
-            version = subprocess.run(
-                ["quarto", "--version"], capture_output=True, text=True, check=True
-            ).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            version = "(version unknown)"
-        return f"Quarto {version}"
-    import pypandoc
-
-    text = (
-        f"Pandoc {pypandoc.get_pandoc_version()} and "
-        f"Typst {importlib.metadata.version('typst')}"
-    )
-    return text if shutil.which("quarto") else text + " (Quarto not installed)"
+from .engines import detect_renderer, renderer_description  # noqa: E402
 
 
 # --------------------------------------------------------------------------------------------

@@ -226,6 +226,12 @@ def fork_kernel(cmd: list[str], env: dict, cwd: str, out_fd: int) -> ForkedKerne
 # Server
 
 
+#: What the server imports before forking, by name: it loads modules early and runs nothing of them, so
+#: it is not among the sources a build step depends on (see cinreport.sourcedeps).
+PRELOAD = tuple(f"cinreport.{m}" for m in ("authority_chapter", "cli", "config", "pipeline", "provenance",
+                                             "render", "report", "study", "validate"))
+
+
 def _warm_up() -> None:
     """Import what the commands and notebooks import, so forked processes start warm."""
     import ipykernel.kernelapp  # noqa: F401
@@ -234,7 +240,10 @@ def _warm_up() -> None:
     import papermill  # noqa: F401
     import papermill.translators  # noqa: F401
 
-    from . import authority_chapter, cli, config, pipeline, provenance, render, report, study, validate  # noqa: F401
+    import importlib
+
+    for name in PRELOAD:
+        importlib.import_module(name)
 
 
 class Server:

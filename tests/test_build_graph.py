@@ -1,0 +1,75 @@
+"""The build graph is narrow: each step depends on the package sources it runs (cinreport.sourcedeps),
+so a renderer edit re-renders only and an analysis edit re-runs what reads it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cinreport.sourcedeps import assets, closure, step_sources
+from conftest import ROOT, make
+
+ANALYSIS = {"findings", "stats", "publication", "plan", "measures", "attack", "study", "authority_chapter",
+            "national_chapter", "profiles"}
+
+
+def _modules(files: list[str]) -> set[str]:
+    return {Path(f).stem for f in files if f.endswith(".py")}
+
+
+def test_each_step_depends_on_what_it_runs_and_not_on_the_rest():
+    steps = {var: _modules(files) for var, files in step_sources(ROOT).items()}
+    assert all("cli" in mods and "__init__" in mods for mods in steps.values())
+    assert "render" in steps["PKG_RENDER"] and not steps["PKG_RENDER"] & ANALYSIS
+    for var in ("PKG_AUTHORITY", "PKG_STUDY", "PKG_PUBLISH", "PKG_ANALYSE", "PKG_VALIDATE"):
+        assert "render" not in steps[var], var  # the renderer is not run by any notebook or pass
+        assert "bench" not in steps[var] and "synth" not in steps[var], var  # developer tools neither
+    assert {"publication", "plan", "attack"} <= steps["PKG_PUBLISH"]
+    assert {"findings", "stats"} <= steps["PKG_ANALYSE"]
+    assert {"authority_chapter", "measures"} <= steps["PKG_AUTHORITY"]  # the notebook's imports count
+    assert {"study", "profiles", "provenance"} <= steps["PKG_STUDY"]
+    assert steps["PKG_NATIONAL"] >= {"national", "dfe"} and not steps["PKG_NATIONAL"] & ANALYSIS
+
+
+def test_the_closure_follows_function_level_and_relative_imports(tmp_path):
+    src = tmp_path / "src" / "cinreport"
+    src.mkdir(parents=True)
+    (src / "__init__.py").write_text("")
+    (src / "a.py").write_text("def f():\n    from .b import g\n    return g()\n")
+    (src / "b.py").write_text("from cinreport import c\n")
+    (src / "c.py").write_text("import os\n")
+    (src / "d.py").write_text("import cinreport.a\n")  # imports a, nothing imports d
+    found = {p.name for p in closure({"cinreport.a"}, src)}
+    assert found == {"__init__.py", "a.py", "b.py", "c.py"}
+
+
+def test_the_render_also_depends_on_the_package_assets(tmp_path):
+    src = tmp_path / "src" / "cinreport"
+    (src / "assets").mkdir(parents=True)
+    (src / "assets" / "book.css").write_text("body {}")
+    (src / "x.py").write_text("")
+    assert assets(tmp_path) == ["src/cinreport/assets/book.css"]
+
+
+def _plan(project: Path) -> str:
+    return make(project, "-n", "report").stdout
+
+
+@pytest.mark.parametrize("module, runs, skips", [
+    ("render.py", ["render --out"], ["run-study", "run-authority", "publish", "analyse", "validate --authority"]),
+    ("findings.py", ["analyse", "run-study key_findings", "render --out"], ["validate --authority"]),
+    ("national.py", ["national", "run-authority", "run-study national"], []),
+])
+def test_editing_one_module_plans_only_the_steps_that_run_it(built_project, tmp_path, module, runs, skips):
+    project = tmp_path / "p"
+    shutil.copytree(built_project, project, copy_function=shutil.copy2, symlinks=True)
+    assert "render --out" not in _plan(project)  # up to date
+    with (project / "src" / "cinreport" / module).open("a", encoding="utf-8") as f:
+        f.write("\n# an edit\n")
+    plan = _plan(project)
+    for step in runs:
+        assert step in plan, (module, step, plan)
+    for step in skips:
+        assert step not in plan, (module, step, plan)
