@@ -21,7 +21,8 @@ INSTALLED := $(VENV)/.installed
 
 AUTHORITY_PARAMS := $(sort $(wildcard params/authorities/*.yml))
 CODES := $(basename $(notdir $(AUTHORITY_PARAMS)))
-STUDY := methods characteristics reasons support needs_match national key_findings implications summary profiles data_dictionary provenance
+# The study chapters: one notebook each in notebooks/study/ (cinreport.layout; the book's order is _quarto.yml's)
+STUDY := $(basename $(notdir $(sort $(wildcard notebooks/study/*.ipynb))))
 # Each step depends on the package sources it runs (PKG_VALIDATE, PKG_AUTHORITY, PKG_RENDER, ...:
 # written into deps.mk by `cinreport deps` from the import statements, src/cinreport/sourcedeps.py),
 # so editing the renderer re-renders and executes no notebook.

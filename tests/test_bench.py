@@ -380,19 +380,19 @@ def test_many_authorities_get_a_dot_per_authority_not_a_bar(tmp_path):
 
     from cinreport.config import load_report
     from cinreport.study import Study
-    from cinreport.tables import MANY_GROUPS
+    from cinreport.layout import MANY_AUTHORITIES
 
     from store_support import store_for_counts
 
     study = Study(load_report(ROOT / "params"), [], {}, {}, None, tmp_path, "x")
     few = pd.DataFrame({f"A{i}": [10, 20, 30] for i in range(3)}, index=["p", "q", "r"])
-    many = pd.DataFrame({f"A{i}": [10, 20, 30 + i] for i in range(MANY_GROUPS + 1)}, index=["p", "q", "r"])
+    many = pd.DataFrame({f"A{i}": [10, 20, 30 + i] for i in range(MANY_AUTHORITIES + 1)}, index=["p", "q", "r"])
     study._pub = store_for_counts(few, "few")
     bars = study.share_figure("few", "few", "Few", "Grouped bars.", "Per cent")
     study._pub = store_for_counts(many, "many")
     dots = study.share_figure("many", "many", "Many", "Grouped bars.", "Per cent")
     assert "Grouped bars." in bars and (tmp_path / "figures" / "few.png").is_file()
-    assert f"one dot per authority ({MANY_GROUPS + 1} authorities)" in dots
+    assert f"one dot per authority ({MANY_AUTHORITIES + 1} authorities)" in dots
     assert (tmp_path / "figures" / "many.png").read_bytes().startswith(b"\x89PNG")
 
 

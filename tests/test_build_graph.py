@@ -73,3 +73,34 @@ def test_editing_one_module_plans_only_the_steps_that_run_it(built_project, tmp_
         assert step in plan, (module, step, plan)
     for step in skips:
         assert step not in plan, (module, step, plan)
+
+
+def test_every_study_notebook_is_in_the_book_and_every_book_chapter_has_one():
+    """One list of study chapters (the notebooks folder, cinreport.layout): the Makefile and the
+    benchmark execute each, and _quarto.yml places each (or a page includes its Markdown)."""
+    import re
+
+    import yaml
+
+    from cinreport.bench import study_notebooks
+    from cinreport.layout import study_chapters
+
+    names = study_chapters(ROOT)
+    assert names and study_notebooks(ROOT) == names
+    book = yaml.safe_load((ROOT / "_quarto.yml").read_text(encoding="utf-8"))["book"]
+
+    def entries(items):
+        for item in items:
+            if isinstance(item, dict):
+                yield from entries(item.get("chapters", []))
+            else:
+                yield item
+
+    listed = list(entries(book["chapters"])) + list(entries(book.get("appendices", [])))
+    placed = {Path(p).stem for p in listed if p.startswith("build/study/")}
+    for page in (p for p in listed if p.endswith(".qmd")):
+        placed |= set(re.findall(r"\{\{< include build/study/([a-z_]+)\.md >\}\}",
+                                 (ROOT / page).read_text(encoding="utf-8")))
+    assert placed == set(names)
+    expanded = make(ROOT, "--eval", "print-study: ; @echo $(STUDY)", "print-study").stdout  # as Make sees it
+    assert sorted(expanded.split()) == names

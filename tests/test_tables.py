@@ -8,7 +8,8 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from cinreport.tables import MANY_GROUPS, publish_counts, published_numbers, spread_markdown, spread_table
+from cinreport.layout import MANY_AUTHORITIES
+from cinreport.tables import publish_counts, published_numbers, spread_markdown, spread_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,7 +58,7 @@ def test_a_study_table_has_a_column_per_authority_up_to_the_limit_then_a_spread(
     from store_support import store_for_counts
 
     rng = np.random.default_rng(1)
-    for n, wide in ((MANY_GROUPS, True), (MANY_GROUPS + 1, False)):
+    for n, wide in ((MANY_AUTHORITIES, True), (MANY_AUTHORITIES + 1, False)):
         study = _study(tmp_path / str(n), n)
         counts = pd.DataFrame({a.code: rng.integers(0, 40, 4) for a in study.authorities},
                               index=["w", "x", "y", "z"])
@@ -84,16 +85,16 @@ def test_key_findings_evidence_gives_the_range_of_a_per_authority_count_when_the
 
     few = by_authority_text({"la-a": "20", "la-b": "c"}, {"la-a": "Authority A", "la-b": "Authority B"})
     assert few == "Authority A 20, Authority B c"
-    many = {f"la-{i:03d}": str(18 + i % 7) for i in range(MANY_GROUPS + 1)} | {"la-999": "c"}
-    assert by_authority_text(many) == (f"from 18 to 24 across the {MANY_GROUPS + 1} authorities with a published "
-                                       f"figure (of {MANY_GROUPS + 2})")
+    many = {f"la-{i:03d}": str(18 + i % 7) for i in range(MANY_AUTHORITIES + 1)} | {"la-999": "c"}
+    assert by_authority_text(many) == (f"from 18 to 24 across the {MANY_AUTHORITIES + 1} authorities with a published "
+                                       f"figure (of {MANY_AUTHORITIES + 2})")
 
 
 def test_plan_length_figure_leaves_out_small_authorities_and_uses_dots_when_many(tmp_path):
     from store_support import store_for_plan_lengths
 
     rng = np.random.default_rng(2)
-    for n, kind in ((4, "Boxes"), (MANY_GROUPS + 2, "Dot plot")):
+    for n, kind in ((4, "Boxes"), (MANY_AUTHORITIES + 2, "Dot plot")):
         study = _study(tmp_path / str(n), n)
         study.metrics = {a.code: {} for a in study.authorities}
         study._pub = store_for_plan_lengths({a.code: list(rng.integers(30, 400, 3 if i == 0 else 12).astype(float))

@@ -24,6 +24,7 @@ from .inert import markdown_code, markdown_text as md
 from .opendata import Indicator, authority_geography, count_table_rows, write_open_table
 from .publication import Published
 from .tables import store_table
+from .layout import BUILD, codebook_path
 
 
 def measure(authority: Authority, report: ReportParams, codebook: Codebook, tables: dict[str, pd.DataFrame],
@@ -68,8 +69,8 @@ class AuthorityChapter:
               root: str = ".") -> "AuthorityChapter":
         report = load_report(params_dir)
         authority = load_authority(Path(params_dir) / "authorities" / f"{code}.yml", report, root=root)
-        codebook = load_codebook(Path(root) / "data" / "codebook.yml")
-        out = Path(out_dir or f"build/authorities/{code}")
+        codebook = load_codebook(codebook_path(root))
+        out = Path(out_dir or Path(BUILD) / "authorities" / code)
         pub = Published.load(out.parent.parent / "published" / "authorities" / f"{code}.json")
         return cls(authority, report, codebook, pub, out)
 

@@ -256,10 +256,10 @@ def add_one(project: Path, n: int, seed: int) -> str:
 
 
 def study_notebooks(project: Path) -> list[str]:
-    """The study notebooks `make report` runs (the Makefile's STUDY list)."""
-    text = (project / "Makefile").read_text(encoding="utf-8")
-    match = re.search(r"^STUDY\s*:?=\s*(.+)$", text, re.M)
-    return match.group(1).split() if match else sorted(p.stem for p in (project / "notebooks" / "study").glob("*.ipynb"))
+    """The study notebooks `make report` runs (:func:`cinreport.layout.study_chapters`)."""
+    from .layout import study_chapters
+
+    return study_chapters(project)
 
 
 def naive_commands(project: Path, venv: Path, codes: list[str]) -> list[list[str]]:

@@ -9,7 +9,9 @@ from typing import Any
 
 import yaml
 
-DEFAULT_PATH = Path("data/codebook.yml")
+from .layout import CODEBOOK
+
+DEFAULT_PATH = CODEBOOK
 FILE_NAMES = ("case_files", "support", "admin", "themes", "sources")
 
 

@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from .layout import MANY_AUTHORITIES
+
 AUTHORITY_CODE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 REPORT_DEFAULTS: dict[str, Any] = {
@@ -61,7 +63,6 @@ REPORT_REQUIRED = ("period_start", "period_end")
 # Which authority profiles the PDF carries in full (the HTML book always has every one).
 PDF_PROFILES_DEFAULT = "auto"
 PDF_PROFILES_WORDS = ("auto", "all", "none")
-PDF_PROFILES_AUTO_MAX = 12  # "auto": every profile up to this many authorities, none above
 AUTHORITY_KEYS = {"name", "data_dir", "period_start", "period_end", "new_la_code", "region", "workbook"}
 AUTHORITY_REQUIRED = ("name", "data_dir")
 
@@ -138,7 +139,7 @@ class ReportParams:
     def pdf_profile_codes(self, codes: list[str]) -> list[str]:
         """The authorities (of ``codes``) whose full profile goes into the PDF."""
         choice = self.pdf_profiles
-        if choice == "all" or (choice == "auto" and len(codes) <= PDF_PROFILES_AUTO_MAX):
+        if choice == "all" or (choice == "auto" and len(codes) <= MANY_AUTHORITIES):
             return list(codes)
         if isinstance(choice, tuple):
             return [c for c in codes if c in choice]

@@ -20,7 +20,7 @@ import pandas as pd
 from .inert import markdown_code, markdown_text
 from .stats import (TestResult, chi2_or_exact, classify_variation, cramers_v_null, cramers_v_null_asymptotic,
                     epsilon_squared_null, kruskal_epsilon, wilson_interval)
-from .tables import MANY_GROUPS
+from .layout import MANY_AUTHORITIES
 
 VARIATION_TEXT = {
     "considerable": "There was considerable variation between authorities in {what} ({effect}).",
@@ -171,8 +171,8 @@ def _kw_values(cases: dict[str, pd.DataFrame], column: str) -> dict[str, list[fl
 
 
 def _large(metrics: dict[str, dict]) -> bool:
-    """Chance levels from large-sample distributions (see :data:`LEAVE_ONE_OUT_PERMUTED_UP_TO`)."""
-    return len(metrics) > LEAVE_ONE_OUT_PERMUTED_UP_TO
+    """Chance levels from large-sample distributions (see :data:`MANY_AUTHORITIES`)."""
+    return len(metrics) > MANY_AUTHORITIES
 
 
 def _published(metrics: dict[str, dict], thresholds: dict[str, float]):
@@ -188,10 +188,10 @@ def _published(metrics: dict[str, dict], thresholds: dict[str, float]):
 
 
 def by_authority_text(values: dict[str, str], names: dict[str, str] | None = None) -> str:
-    """'Authority A 21, Authority B 20' — or, above ``tables.MANY_GROUPS`` authorities, the range of the
+    """'Authority A 21, Authority B 20' — or, above ``layout.MANY_AUTHORITIES`` authorities, the range of the
     shown values."""
     names = names or {}
-    if len(values) > MANY_GROUPS:  # many authorities: the range, not a list
+    if len(values) > MANY_AUTHORITIES:  # many authorities: the range, not a list
         numbers = sorted(float(v.rstrip("%").replace(",", "")) for v in values.values()
                          if v.rstrip("%").replace(",", "").replace(".", "", 1).isdigit())
         if not numbers:
@@ -236,7 +236,6 @@ LEAVE_ONE_OUT_PERMUTATIONS = 2_000
 #: Above this many authorities each leave-one-out re-evaluation takes its tests and chance levels
 #: from their large-sample distributions (no permutations): with 153 authorities, 153 permuted
 #: re-evaluations of every test would take minutes, and tables that large are well approximated.
-LEAVE_ONE_OUT_PERMUTED_UP_TO = 12
 
 
 def moved(key: str, value: float) -> tuple[float, float]:
@@ -276,7 +275,7 @@ def measure(metrics: dict[str, dict], cases: dict[str, pd.DataFrame], seed: int 
     """What every finding's outcome rests on, apart from thresholds and text: the tests (with what chance
     alone gives for tables of their shape), shares, gaps and coded themes. ``asymptotic``: tests and
     chance levels from their large-sample distributions, no permutations (robustness screens of
-    studies of more than :data:`LEAVE_ONE_OUT_PERMUTED_UP_TO` authorities; above that many the chance
+    studies of more than :data:`MANY_AUTHORITIES` authorities; above that many the chance
     level of V is always taken from the chi-squared distribution). ``tables`` and ``values``: the
     tests' tables and values when already made (leave-one-out re-evaluations)."""
     n_cases = {c: int(m["counts"]["case_files"]) for c, m in metrics.items()}

@@ -17,6 +17,7 @@ from .config import load_authorities, load_report
 from .inert import markdown_code, markdown_text
 from .publication import Published
 from .tables import markdown_table
+from .layout import BUILD
 
 
 def profile_row(pub, code: str) -> dict[str, str]:
@@ -57,7 +58,7 @@ def _open_data(out: Path, authorities, csv_rows: list[dict[str, str]]) -> None:
                      geo, {}, {key: Indicator(label, unit) for key, (_, label, unit) in OPEN_INDICATORS.items()})
 
 
-def comparison(params_dir: str = "params", build_dir: str = "build", out_dir: str | None = None) -> list[str]:
+def comparison(params_dir: str = "params", build_dir: str = BUILD, out_dir: str | None = None) -> list[str]:
     """The chapter's Markdown parts; writes the table as ``<out_dir>/tables/profiles.csv``."""
     report = load_report(params_dir)
     authorities = load_authorities(params_dir)

@@ -14,6 +14,8 @@ from typing import Any
 
 import nbformat
 
+from .layout import BUILD, codebook_path
+
 PACKAGES = ("cinreport", "pandas", "numpy", "scipy", "seaborn", "matplotlib", "papermill", "pandera",
             "pypandoc-binary", "typst")
 
@@ -76,13 +78,13 @@ def executed_notebooks(build_dir: Path | str) -> list[dict[str, Any]]:
     return out
 
 
-def manifest(root: Path | str = ".", params_dir: str = "params", build_dir: str = "build",
+def manifest(root: Path | str = ".", params_dir: str = "params", build_dir: str = BUILD,
              data_dirs: dict[str, Path] | None = None, renderer: str = "") -> dict[str, Any]:
     """``data_dirs``: each authority's data folder by its code."""
     from .stamps import data_folder_files
 
     root = Path(root)
-    data_files = [root / "data" / "codebook.yml"]
+    data_files = [codebook_path(root)]
     outside = {Path(os.path.abspath(d)): f"{code} data folder (outside the project)"
                for code, d in (data_dirs or {}).items()}
     for d in (data_dirs or {}).values():
@@ -134,7 +136,7 @@ def _national_markdown(status: dict[str, Any]) -> str:
     return f"Read from `{status.get('folder', '')}`.\n\n| File | SHA-256 |\n|:---|:---|{rows}"
 
 
-def write_manifest(params_dir: str = "params", build_dir: str = "build", root: Path | str = ".") -> dict[str, Any]:
+def write_manifest(params_dir: str = "params", build_dir: str = BUILD, root: Path | str = ".") -> dict[str, Any]:
     """Build the manifest for the current build and write ``<build_dir>/manifest.json``."""
     from .atomic import write_json
     from .config import load_authorities

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .atomic import write_if_changed, write_json
+from .layout import codebook_path
 
 STAMPS = "stamps"
 HASH_CACHE = "hash-cache.json"
@@ -173,7 +174,7 @@ def refresh(params_dir: Path | str, build_dir: Path | str, root: Path | str = ".
     from .codebook import load_codebook
 
     try:
-        specs = list(load_codebook(Path(root) / "data" / "codebook.yml").files.values())
+        specs = list(load_codebook(codebook_path(root)).files.values())
     except Exception:  # noqa: BLE001 - any unreadable codebook
         specs = []  # validation reports it; the codebook's own digest still changes
     digests: dict[str, str] = {}
@@ -189,7 +190,7 @@ def refresh(params_dir: Path | str, build_dir: Path | str, root: Path | str = ".
             pass
         digests[f"authority/{code}"] = authority_digest(path, data_dir, cache, sources, root)
     digests["authorities"] = _combine((c, "") for c in codes)
-    codebook = Path(root) / "data" / "codebook.yml"
+    codebook = codebook_path(root)
     digests["common"] = _combine([("codebook", cache.digest(codebook)),
                                   ("report", cache.digest(params_dir / "report.yml")),
                                   ("study-sources", cache.digest(codebook.parent / "sources.csv"))])

@@ -26,7 +26,8 @@ from .plan import TESTED_TABLES
 from .opendata import Indicator, authority_geography, count_table_rows, snake, write_open_table
 from .inert import markdown_code, markdown_text
 from .publication import Published
-from .tables import MANY_GROUPS, caption_line, markdown_table, published_numbers, spread_markdown, store_table
+from .tables import caption_line, markdown_table, published_numbers, spread_markdown, store_table
+from .layout import BUILD, MANY_AUTHORITIES, codebook_path
 
 ALL_AUTHORITIES = "All study authorities"   # la_name of open-data rows that sum over the study's authorities
 SYNTHETIC_NOTE = ("::: {.callout-warning title=\"Synthetic demonstration data\"}\nThe numbers in this report come "
@@ -77,12 +78,12 @@ class Study:
     codebook: Codebook
     out_dir: Path
     chapter: str
-    build_dir: Path = Path("build")
+    build_dir: Path = Path(BUILD)
     _findings: list[Finding] | None = field(default=None, init=False, repr=False, compare=False)
     _pub: Published | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
-    def load(cls, chapter: str, params_dir: str = "params", build_dir: str = "build",
+    def load(cls, chapter: str, params_dir: str = "params", build_dir: str = BUILD,
              out_dir: str | None = None, root: str = ".") -> "Study":
         report = load_report(params_dir)
         authorities = load_authorities(params_dir, root=root)
@@ -91,7 +92,7 @@ class Study:
             folder = Path(build_dir) / "authorities" / a.code
             metrics[a.code] = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
             cases[a.code] = pd.read_csv(folder / "cases.csv")
-        return cls(report, authorities, metrics, cases, load_codebook(Path(root) / "data" / "codebook.yml"),
+        return cls(report, authorities, metrics, cases, load_codebook(codebook_path(root)),
                    Path(out_dir or Path(build_dir) / "study"), chapter, Path(build_dir))
 
     # -- helpers -----------------------------------------------------------------------------
@@ -185,8 +186,8 @@ class Study:
 
     @property
     def many(self) -> bool:
-        """More authorities than a table can show a column each for (see ``tables.MANY_GROUPS``)."""
-        return len(self.authorities) > MANY_GROUPS
+        """More authorities than a table can show a column each for (see ``layout.MANY_AUTHORITIES``)."""
+        return len(self.authorities) > MANY_AUTHORITIES
 
     def open_table(self, name: str, title: str, rows: pd.DataFrame, filters: dict[str, str],
                    indicators: dict[str, Indicator]) -> None:
@@ -229,7 +230,7 @@ class Study:
         suppressed ones are not drawn (marked with the symbol on bars)."""
         t = store_table(self.pub, table, "", drop_empty=True)
         shares = t.values.rename(columns=self.names)
-        if shares.shape[1] > MANY_GROUPS:  # many authorities: one dot each per category, not a bar each
+        if shares.shape[1] > MANY_AUTHORITIES:  # many authorities: one dot each per category, not a bar each
             long = shares.reset_index(names="group").melt(id_vars="group", value_name="value").dropna()
             fig = figures.dot_distribution(long[["group", "value"]], xlabel, points_label="Study authorities")
             alt = (f"Dot plot: for each category, one dot per authority ({shares.shape[1]} authorities) showing "
@@ -458,7 +459,7 @@ class Study:
     # -- research question 3 -----------------------------------------------------------------
     def plan_length_figure(self) -> str:
         """Length of ended plans by authority, drawn from published quartiles only: a box from the lower
-        to the upper quartile with the median, or above ``MANY_GROUPS`` authorities a dot per authority
+        to the upper quartile with the median, or above ``MANY_AUTHORITIES`` authorities a dot per authority
         for each. Authorities whose quartiles are not published (too few ended plans) are left out."""
         q = {self.names[c]: self.pub.obj(f"{c}/length-days") for c in self.metrics}
         shown = pd.DataFrame({n: {"q1": o["q1"], "median": o["median"], "q3": o["q3"]} for n, o in q.items()
@@ -473,7 +474,7 @@ class Study:
             caption += (f"; {left_out} {'authority has' if left_out == 1 else 'authorities have'} fewer than "
                         f"{t2} ended plans and {'is' if left_out == 1 else 'are'} not shown")
         n = len(shown)
-        if n > MANY_GROUPS:
+        if n > MANY_AUTHORITIES:
             long = pd.concat([pd.DataFrame({"group": label, "value": shown[col].astype(float)}) for col, label in
                               (("q1", "Lower quartile"), ("median", "Median"), ("q3", "Upper quartile"))])
             fig = figures.dot_distribution(long, "Plan length (days)", points_label="Study authorities")
@@ -712,7 +713,7 @@ class Study:
         return parts
 
     # -- appendices --------------------------------------------------------------------------
-    def national(self, build_dir: str = "build") -> list[str]:
+    def national(self, build_dir: str = BUILD) -> list[str]:
         """The national-context chapter: every English LA from DfE open data, and the study's places."""
         from .national import NationalData
         from .national_chapter import NationalChapter, clear_national_outputs

@@ -15,6 +15,7 @@ import pandas as pd
 
 from .disclosure import SuppressedTable, suppress_counts, suppress_percentages
 from .inert import markdown_code, markdown_text
+from .layout import MANY_AUTHORITIES
 
 SUPPRESSION_NOTE = ("`c` = suppressed to protect confidentiality: a count between 1 and {below} or a count "
                     "that would let a suppressed one be worked out from totals. Percentages of suppressed "
@@ -79,7 +80,6 @@ def markdown_table(frame: pd.DataFrame, index_label: str | None = None, markdown
     return "\n".join([header, rule, *rows])
 
 
-MANY_GROUPS = 12  # above this many authorities a cross-authority table shows their spread, not a column each
 
 SPREAD_COLUMNS = ("Lowest", "Lower quartile", "Median", "Upper quartile", "Highest")
 
