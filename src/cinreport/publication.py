@@ -334,6 +334,9 @@ class Publication:
         if item.startswith("atom:"):
             code, var, atom = json.loads(item[5:])
             return {(code, var, atom): 1}
+        if item.startswith("pooled:"):
+            var, atom = json.loads(item[7:])
+            return {(code, var, atom): 1 for code in self.codes if (code, var, atom) in self._truth}
         return self._terms[item]
 
     def _item_value(self, item: str) -> int:
@@ -343,6 +346,9 @@ class Publication:
         if item.startswith("atom:"):
             code, var, atom = json.loads(item[5:])
             return self.atoms[code].get(var, {}).get(atom, 0)
+        if item.startswith("pooled:"):
+            var, atom = json.loads(item[7:])
+            return sum(self.atoms[code].get(var, {}).get(atom, 0) for code in self.codes)
         return self.entries[item].value
 
     def _prepare(self) -> None:
@@ -408,6 +414,22 @@ class Publication:
                 if self.small(v):
                     self._comp_items.setdefault(self._comp[(code, var, a)], []).append(
                         "atom:" + json.dumps([code, var, a]))
+        # An atom's study total where the variable is published for all authorities together, e.g. the
+        # children "referred, not received" as the difference of two pooled columns. (Where it is not,
+        # the authorities' atoms are unlinked: their total is known only when each of them is.)
+        pooled_vars = {r.var for r in self.refs.values() if r.authority == ALL and r.where}
+        pooled: dict[str, list[str]] = {}
+        for code, var in published_vars:
+            if var in pooled_vars:
+                pooled.setdefault(var, []).append(code)
+        for var, codes in sorted(pooled.items()):
+            for a in self._space.get(var, ()):
+                if self.small(sum(self.atoms[c].get(var, {}).get(a, 0) for c in codes)):
+                    item = "pooled:" + json.dumps([var, a])
+                    roots = {self._comp[t] for t in self._item_terms(item)}
+                    if len(roots) > 1:  # each authority's atoms of a variable are linked by its pooled numbers
+                        raise ValueError(f"{item}: its terms are in {len(roots)} unlinked groups of numbers")
+                    self._comp_items.setdefault(roots.pop(), []).append(item)
         for ck in self.shares:
             t = self._item_terms(ck)
             if t and self.small(self._item_value(ck)):
@@ -623,10 +645,14 @@ class Published:
         return self.symbol if s is None else f"{_half_up(100 * s)}%"
 
     def words(self, k_key: str, n_key: str, unit: str = "") -> str:
-        """'12 of 20 (60%)'; 'c of 20 (suppressed)' when the count, or the rest of the 20, is small."""
+        """'12 of 20 (60%)'; 'c of 20 (suppressed)' when the count, or the rest of the 20, is small;
+        '19 (of a suppressed total, c)' when only the total is suppressed (the count is then shown as
+        it is everywhere else); 'a suppressed number (c)' when both are."""
         n = self.value(n_key)
         k = self.value(k_key)
         unit = f" {unit}" if unit else ""
+        if n is None and k is not None:
+            return f"{k:,}{unit} (of a suppressed total, {markdown_code(self.symbol)})"
         if n is None:
             return f"a suppressed number ({markdown_code(self.symbol)})"
         if k is None:
