@@ -424,7 +424,7 @@ def test_book_swap_is_one_step(tmp_path):
     for folder, text in ((old, "old"), (new, "new")):
         folder.mkdir()
         (folder / "index.html").write_text(text)
-    render._swap_into_place(new, old)
+    atomic.replace_folder(new, old)
     assert (old / "index.html").read_text() == "new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["_book"]
 
@@ -434,7 +434,7 @@ def test_book_exchange_where_supported(tmp_path):
     a.mkdir()
     b.mkdir()
     (a / "x").write_text("a")
-    if not render._exchange(a, b):
+    if not atomic.exchange(a, b):
         pytest.skip("this file system cannot exchange two names in one step (two renames are used)")
     assert (b / "x").read_text() == "a" and not (a / "x").exists()
 
@@ -447,7 +447,7 @@ def test_render_recovers_from_a_kill_between_renames(tmp_path):
     (backup / "index.html").write_text("last good")
     half.mkdir()
     (half / "page.html").write_text("half")
-    render._recover_interrupted(tmp_path / "_book")
+    atomic.recover_folder(tmp_path / "_book")
     assert (tmp_path / "_book" / "index.html").read_text() == "last good"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["_book"]
 

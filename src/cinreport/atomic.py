@@ -1,4 +1,5 @@
-"""Atomic file writes: write to a temporary name in the same folder, then rename.
+"""Atomic file writes: write to a temporary name in the same folder, then rename; the book's folder is
+built beside it and swapped into place the same way.
 
 A failed or interrupted build therefore never leaves a half-written output that a later run could
 mistake for a finished one.
@@ -9,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -143,3 +146,64 @@ def write_csv(target: Path | str, frame) -> Path:
     """Write a DataFrame as CSV (no index, LF line ends, fixed float format) atomically."""
     text = frame.to_csv(index=False, lineterminator="\n", float_format="%.6g")
     return write_text(target, text)
+
+
+# --------------------------------------------------------------------------------------------
+# Folders (the book): built beside the target, then put in its place
+
+
+def recover_folder(target: Path) -> None:
+    """Tidy up after a :func:`replace_folder` that was killed (the book's render): restore the previous
+    folder if a kill fell between its two renames, and remove the half-built and old folders."""
+    leftovers = []
+    for kind in ("tmp", "old"):
+        for path in target.parent.glob(f".{kind}-{target.name}-*"):
+            pid = path.name.rsplit("-", 1)[-1]
+            if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+                leftovers.append((kind, path))
+    if not target.exists():
+        olds = sorted((p for kind, p in leftovers if kind == "old" and (p / "index.html").is_file()),
+                      key=lambda p: p.stat().st_mtime)
+        if olds:
+            os.rename(olds[-1], target)
+    for _, path in leftovers:
+        if path.exists():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    at_fdcwd, rename_exchange = -100, 2
+    # fails e.g. with EINVAL on file systems without exchange (some network drives)
+    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
+def replace_folder(new: Path, target: Path) -> None:
+    """Put ``new`` at ``target``. Where the system can, both are exchanged in one atomic step, so
+    ``target`` is at every instant either the old or the new complete book; otherwise two renames,
+    and a kill between them is repaired by the next render (see :func:`recover_folder`)."""
+    if target.exists() and exchange(new, target):
+        shutil.rmtree(new, ignore_errors=True)  # now holds the old book
+        return
+    backup = target.parent / f".old-{target.name}-{os.getpid()}"
+    shutil.rmtree(backup, ignore_errors=True)
+    had_old = target.exists()
+    if had_old:
+        os.rename(target, backup)
+    try:
+        os.rename(new, target)
+    except BaseException:
+        if had_old:
+            os.rename(backup, target)
+        raise
+    if had_old:
+        shutil.rmtree(backup, ignore_errors=True)

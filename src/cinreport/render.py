@@ -48,6 +48,7 @@ from urllib.parse import unquote
 
 import yaml
 
+from .atomic import recover_folder, replace_folder
 from .parallel import in_parallel
 
 __all__ = [
@@ -326,7 +327,7 @@ def render_book(root: Path, out_dir: Path, renderer: str | None = None, cache_di
     metadata = render_metadata(root, synthetic)
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    _recover_interrupted(out_dir)
+    recover_folder(out_dir)
     tmp = out_dir.parent / f".tmp-{out_dir.name}-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -352,7 +353,7 @@ def render_book(root: Path, out_dir: Path, renderer: str | None = None, cache_di
         for path in tmp.rglob("*"):  # on disk before the book is swapped in (power loss)
             if path.is_file():
                 fsync(path)
-        _swap_into_place(tmp, out_dir)
+        replace_folder(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -362,68 +363,6 @@ def render_book(root: Path, out_dir: Path, renderer: str | None = None, cache_di
         pdf=out_dir / PDF_NAME,
         pages=[out_dir / p for p in pages],
     )
-
-
-def _recover_interrupted(target: Path) -> None:
-    """Tidy up after a render that was killed: restore the previous book if a kill fell between
-    the two renames of the fallback swap, and remove the half-built and old folders."""
-    from .atomic import pid_alive
-
-    leftovers = []
-    for kind in ("tmp", "old"):
-        for path in target.parent.glob(f".{kind}-{target.name}-*"):
-            pid = path.name.rsplit("-", 1)[-1]
-            if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
-                leftovers.append((kind, path))
-    if not target.exists():
-        olds = sorted((p for kind, p in leftovers if kind == "old" and (p / "index.html").is_file()),
-                      key=lambda p: p.stat().st_mtime)
-        if olds:
-            os.rename(olds[-1], target)
-    for _, path in leftovers:
-        if path.exists():
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Atomically swap two paths (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
-    if not sys.platform.startswith("linux"):
-        return False
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    at_fdcwd, rename_exchange = -100, 2
-    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
-        return True
-    return False  # e.g. EINVAL on file systems without exchange (some network drives)
-
-
-def _swap_into_place(new: Path, target: Path) -> None:
-    """Put ``new`` at ``target``. Where the system can, both are exchanged in one atomic step, so
-    ``target`` is at every instant either the old or the new complete book; otherwise two renames,
-    and a kill between them is repaired by the next render (see :func:`_recover_interrupted`)."""
-    if target.exists() and _exchange(new, target):
-        shutil.rmtree(new, ignore_errors=True)  # now holds the old book
-        return
-    backup = target.parent / f".old-{target.name}-{os.getpid()}"
-    if backup.exists():
-        shutil.rmtree(backup)
-    had_old = target.exists()
-    if had_old:
-        os.rename(target, backup)
-    try:
-        os.rename(new, target)
-    except BaseException:
-        if had_old:
-            os.rename(backup, target)
-        raise
-    if had_old:
-        shutil.rmtree(backup, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------------------------
