@@ -132,18 +132,24 @@ def test_progress_line_outside_a_build():
 
 
 def _doc(path: str, part: str | None, page: str) -> render._Doc:
-    return render._Doc(render.Chapter(Path(path), part, False, 1, "1"), page, page, [], [])
+    return render._Doc(render.Chapter(Path(path), part, False, 1, "1"), page, {"title": page}, [1, 23], "[]")
 
 
-def test_long_parts_are_folded_in_the_sidebar():
+def test_long_parts_are_folded_in_the_sidebar(tmp_path):
+    meta = {"title": "Book", "subtitle": "", "lang": "en-GB"}
+
+    def sidebar(docs, current):
+        render._write_pages(tmp_path, docs, [("", "")] * len(docs), meta, "test")
+        return (tmp_path / current.page).read_text(encoding="utf-8").replace("\n", "")
+
     docs = [_doc("index.qmd", None, "index.html")] + [
         _doc(f"build/authorities/la-{i:03d}/authority.ipynb", "Authority profiles", f"la-{i:03d}.html")
         for i in range(1, render.NAV_FOLD + 2)]
-    closed = render._nav_html(docs, docs[0])
-    opened = render._nav_html(docs, docs[5])
+    closed = sidebar(docs, docs[0])
+    opened = sidebar(docs, docs[5])
     assert f'<details><summary class="part-title">Authority profiles ({render.NAV_FOLD + 1})</summary>' in closed
     assert "<details open>" in opened and 'href="la-005.html" aria-current="page"' in opened
-    short = render._nav_html(docs[:4], docs[0])
+    short = sidebar(docs[:4], docs[0])
     assert "<details" not in short and '<span class="part-title">Authority profiles</span>' in short
 
 
@@ -160,10 +166,14 @@ def test_stable_notebook_ignores_papermill_timings():
 
 
 def test_cache_reuses_conversions_and_drops_unused_ones(tmp_path, monkeypatch):
-    source = tmp_path / "chapter.md"
-    source.write_text("# Title\n\nSome text.\n", encoding="utf-8")
-    cache = render.PandocCache(tmp_path / "cache")
-    first = render._read_chapter(source, tmp_path / "media" / "chapter", "chapter.md", cache)
+    (tmp_path / "chapter.md").write_text("# Title\n\nSome text.\n", encoding="utf-8")
+    chapter = render.Chapter(Path("chapter.md"), None, False, 1, "1")
+    context = {"book": {}, "build": {}, "profiles": []}
+
+    def prepare(cache):
+        return render._chapter_doc(tmp_path, chapter, "chapter.html", context, tmp_path / "work", tmp_path / "out", cache)
+
+    first = prepare(render.PandocCache(tmp_path / "cache"))
     (tmp_path / "cache" / "stale-entry").write_text("{}", encoding="utf-8")
 
     def refuse(*args, **kwargs):
@@ -171,7 +181,8 @@ def test_cache_reuses_conversions_and_drops_unused_ones(tmp_path, monkeypatch):
 
     monkeypatch.setattr(render, "_pandoc", refuse)
     again = render.PandocCache(tmp_path / "cache")
-    assert render._read_chapter(source, tmp_path / "media" / "chapter", "chapter.md", again) == first
+    doc = prepare(again)
+    assert (doc.info, doc.blocks, doc.key) == (first.info, first.blocks, first.key) and doc.title == "1 Title"
     again.prune()
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == sorted(again.used)
 

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import base64
+import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote
@@ -15,6 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import nbformat  # noqa: E402
 import pytest  # noqa: E402
+import yaml  # noqa: E402
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output  # noqa: E402
 
 from cinreport.render import (  # noqa: E402
@@ -348,7 +352,8 @@ def test_callouts_in_html(rendered, book):
     ]
     # the heading that became a title is neither a numbered section nor in the page contents
     assert not re.search(r"<h\d[^>]*>(?:(?!</h\d>).)*Heading as title", text, re.S)
-    assert ">3.1 Sampling<" in text and "3.2" not in text
+    toc = re.search(r'<nav class="page-toc".*?</nav>', text, re.S).group(0)
+    assert " ".join(re.sub(r"<[^>]+>", " ", toc).split()) == "On this page 3.1 Sampling" and "3.2" not in text
     css = (book / "_book" / "style.css").read_text(encoding="utf-8")
     for kind in ("note", "tip", "important", "warning"):
         assert f".callout-{kind}" in css
@@ -359,10 +364,10 @@ def test_pdf_source_callouts_and_tables(book, tmp_path, typst_source):
     render_book(book, tmp_path / "out", renderer="pandoc-typst")
     source = typst_source["source"]
     assert "#let callout(" in source
-    assert '#callout(kind: "important", title: "Key finding")[' in source
-    assert '#callout(kind: "tip", title: "Heading as title")[' in source
-    assert '#callout(kind: "note", title: "Note")[' in source
-    assert '#callout(kind: "warning", title: "Careful")[' in source
+    assert '#callout(kind: "important", title: [Key finding])[' in source  # titles: Typst content, escaped by Pandoc
+    assert '#callout(kind: "tip", title: [Heading as title])[' in source
+    assert '#callout(kind: "note", title: [Note])[' in source
+    assert '#callout(kind: "warning", title: [Careful])[' in source
     # short tables are kept on one page; the 14-column appendix table is sized by its content
     assert source.count("#block(breakable: false, width: 100%)[") == 4  # 3 chapter tables + the wide one
     assert "columns: 14," in source  # auto widths, not fractions from the pipe table
@@ -398,23 +403,36 @@ def test_tables_sit_in_named_focusable_regions(rendered, book):
     assert "<thead>" in reasons and "<th" in reasons
 
 
-def test_pdf_figure_width_keeps_tall_figures_off_a_whole_page(tmp_path):
-    from cinreport.render import _PDF_FIGURE_MAX_HEIGHT_CM, _PDF_TEXT_WIDTH_CM, _pdf_image_width
+def _typst_of(blocks: list, folder: Path) -> str:
+    """The Typst that typst.lua and Pandoc write for one chapter of these blocks (run in ``folder``)."""
+    import json
 
+    from cinreport.render import ASSETS, _pandoc
+
+    chapter = {"t": "Div", "c": [["", ["cinreport-chapter"], [["page", "x.html"], ["path", "x.qmd"], ["group", ""]]], blocks]}
+    doc = {"pandoc-api-version": [1, 23, 1], "blocks": [chapter],
+           "meta": {"cinreport-book": {"t": "MetaString", "c": json.dumps({"targets": {}, "links": {}})}}}
+    return _pandoc("test", ["--from=json", "--to=typst", f"--lua-filter={ASSETS / 'typst.lua'}"], json.dumps(doc),
+                   cwd=folder)
+
+
+def test_pdf_figure_width_keeps_tall_figures_off_a_whole_page(tmp_path):
+    """A figure is as wide as the text unless that makes it taller than 10.5 cm (A4, 2.2 cm margins)."""
+    text_width_cm, max_height_cm = 21.0 - 2 * 2.2, 10.5
     sizes = {"wide": (8, 3), "tall": (5, 8), "square": (6, 6)}
-    widths = {}
     for name, size in sizes.items():
         fig, ax = plt.subplots(figsize=size)
         ax.plot([0, 1], [0, 1])
         fig.savefig(tmp_path / f"{name}.png", dpi=50)
         plt.close(fig)
-        widths[name] = _pdf_image_width(tmp_path / f"{name}.png")
-    assert widths["wide"] == "100%"
+    images = [{"t": "Para", "c": [{"t": "Image", "c": [["", [], []], [], [f"{name}.png", ""]]}]}
+              for name in [*sizes, "missing"]]
+    widths = dict(zip([*sizes, "missing"], map(float, re.findall(r'image\("[^"]+", width: ([\d.]+)%\)', _typst_of(images, tmp_path)))))
+    assert widths["wide"] == 100 and widths["missing"] == 100
     for name in ("tall", "square"):
         w, h = sizes[name]
-        height_cm = int(widths[name].rstrip("%")) / 100 * _PDF_TEXT_WIDTH_CM * h / w
-        assert height_cm == pytest.approx(_PDF_FIGURE_MAX_HEIGHT_CM, abs=0.2), name
-    assert _pdf_image_width(tmp_path / "missing.png") == "100%"
+        height_cm = widths[name] / 100 * text_width_cm * h / w
+        assert height_cm == pytest.approx(max_height_cm, abs=0.2), name
 
 
 # --- the PDF as a reader sees it (text extracted with pdftotext) ------------------------------

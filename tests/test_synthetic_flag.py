@@ -30,10 +30,11 @@ from cinreport.opendata import (
     write_open_table,
 )
 from cinreport.render import (
+    ASSETS,
     SYNTHETIC_META,
     WEAKENED_META,
-    _conditional_content,
-    _quarto_command,
+    _pandoc,
+    _quarto_commands,
     render_book,
     render_metadata,
 )
@@ -134,8 +135,8 @@ def test_render_metadata_comes_from_params(tmp_path):
 
 
 def test_quarto_gets_the_flag_as_metadata():
-    assert _quarto_command("out", {SYNTHETIC_META: True})[-2:] == ["-M", "synthetic-data:true"]
-    assert _quarto_command("out", {SYNTHETIC_META: False})[-2:] == ["-M", "synthetic-data:false"]
+    assert _quarto_commands("out", {SYNTHETIC_META: True})[0][-2:] == ["-M", "synthetic-data:true"]
+    assert _quarto_commands("out", {SYNTHETIC_META: False})[0][-2:] == ["-M", "synthetic-data:false"]
 
 
 # -- Quarto's conditional content in the fallback renderer --------------------------------------
@@ -165,10 +166,14 @@ FORMAT-DEPENDENT
 """
 
 
-def _markdown_ast(text: str) -> dict:
-    import pypandoc
-
-    return json.loads(pypandoc.convert_text(text, "json", format="markdown"))
+def _conditional_content(markdown: str, meta: dict) -> list:
+    """What the fallback's chapter filter keeps of ``markdown`` when the build's metadata is ``meta``
+    (the blocks after the title it adds)."""
+    context = {"label": "", "page": "x.html", "slug": "x", "fallback_title": "X", "book": {}, "build": meta,
+               "profiles": []}
+    out = _pandoc("test", ["--from=markdown", "--to=json", f"--lua-filter={ASSETS / 'chapter.lua'}"], markdown,
+                  env={"CINREPORT_CHAPTER": json.dumps(context)})
+    return json.loads(out)["blocks"][1:]
 
 
 def _texts(blocks) -> str:
@@ -176,20 +181,20 @@ def _texts(blocks) -> str:
 
 
 def test_conditional_content_follows_quarto():
-    blocks = _markdown_ast(CONDITIONAL_MD)["blocks"]
-    on = _texts(_conditional_content(blocks, {"synthetic-data": True, "deep": {"key": True}}))
-    off = _texts(_conditional_content(blocks, {"synthetic-data": False}))
+    on = _texts(_conditional_content(CONDITIONAL_MD, {"synthetic-data": True, "deep": {"key": True}}))
+    off = _texts(_conditional_content(CONDITIONAL_MD, {"synthetic-data": False}))
     assert "SHOWN-WHEN-SYNTHETIC" in on and "SHOWN-WHEN-SYNTHETIC" not in off
     assert "HIDDEN-WHEN-SYNTHETIC" not in on and "HIDDEN-WHEN-SYNTHETIC" in off
     assert "SHOWN-UNLESS-SYNTHETIC" not in on and "SHOWN-UNLESS-SYNTHETIC" in off
     assert "SHOWN-WHEN-DEEP-KEY" in on and "SHOWN-WHEN-DEEP-KEY" not in off
     assert "INLINE-WHEN-SYNTHETIC" in on and "INLINE-WHEN-SYNTHETIC" not in off
     # Quarto tests for boolean true: a string "true" or a missing key does not count
-    assert "SHOWN-WHEN-SYNTHETIC" not in _texts(_conditional_content(blocks, {"synthetic-data": "true"}))
-    assert "SHOWN-WHEN-SYNTHETIC" not in _texts(_conditional_content(blocks, {}))
+    assert "SHOWN-WHEN-SYNTHETIC" not in _texts(_conditional_content(CONDITIONAL_MD, {"synthetic-data": "true"}))
+    assert "SHOWN-WHEN-SYNTHETIC" not in _texts(_conditional_content(CONDITIONAL_MD, {}))
     # a shown Div is replaced by its content, a shown Span loses the classes and conditions
-    assert [b["t"] for b in _conditional_content(blocks[:1], {"synthetic-data": True})] == ["Para"]
-    para = _conditional_content(blocks[4:5], {"synthetic-data": True})[0]
+    first = CONDITIONAL_MD.split("\n\n")[0]
+    assert [b["t"] for b in _conditional_content(first, {"synthetic-data": True})] == ["Para"]
+    para = _conditional_content(CONDITIONAL_MD.split("\n\n")[4], {"synthetic-data": True})[0]
     span = next(i for i in para["c"] if i["t"] == "Span")
     assert span["c"][0] == ["", [], []]
     # a condition on the output format is left alone once the metadata allows it; dropped if not
