@@ -178,5 +178,5 @@ lock: ## Re-resolve requirements.lock from pyproject.toml in a scratch venv
 
 ifneq ($(OUTER),yes)
 clean: ## Remove build outputs (build/, _book/); keeps .venv and data
-	rm -rf $(BUILD) $(BOOK_DIR) _quarto-authorities.yml
+	rm -rf $(BUILD) $(BOOK_DIR) _quarto-authorities.yml _quarto-cinreport-pdf.yml
 endif

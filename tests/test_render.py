@@ -615,3 +615,113 @@ def test_pdf_keeps_each_chart_with_its_caption_and_does_not_hyphenate_table_labe
     table = text[text.index("Needs by authority"):]
     for word in ("disability", "illness", "unacceptable", "behaviour"):   # each word whole in the stub column
         assert len(re.findall(rf"\b{word}\b", table)) >= (2 if word in ("disability", "illness") else 1), word
+
+
+# --- the Quarto path, with a stand-in `quarto` on PATH -----------------------------------------
+
+STAND_IN = '''#!{python}
+"""A stand-in for quarto: records its command line, folder, environment profile and the chapters it
+was given (read from _quarto.yml and the active profile files as Quarto merges them), and writes a
+minimal book: index.html for HTML, cinreport.pdf for Typst (every format when there is no --to)."""
+import json, os, shutil, sys
+from pathlib import Path
+import yaml
+
+args = sys.argv[1:]
+if args == ["--version"]:
+    print("1.6.40")
+    sys.exit(0)
+assert args[0] == "render", args
+option = lambda name: args[args.index(name) + 1] if name in args else None
+config = yaml.safe_load(Path("_quarto.yml").read_text())
+profiles = (option("--profile") or os.environ.get("QUARTO_PROFILE") or config.get("profile", {{}}).get("default") or "")
+chapters = list(config["book"]["chapters"]) + list(config["book"].get("appendices", []))
+for name in [p for p in profiles.split(",") if p]:
+    if Path(f"_quarto-{{name}}.yml").is_file():
+        chapters += (yaml.safe_load(Path(f"_quarto-{{name}}.yml").read_text()).get("book") or {{}}).get("chapters") or []
+flat = lambda items: [c for i in items for c in (flat(i["chapters"]) if isinstance(i, dict) else [i])]
+inputs = flat(chapters)
+assert all(Path(c).is_file() for c in inputs), inputs
+with open(os.environ["QUARTO_STAND_IN_LOG"], "a") as log:
+    log.write(json.dumps({{"args": args, "cwd": os.getcwd(), "inputs": inputs}}) + "\\n")
+if os.environ.get("QUARTO_STAND_IN_FAIL"):
+    print("[ 2/6] build/study/reasons.ipynb\\nERROR: something broke")
+    sys.exit(1)
+out = Path(option("--output-dir"))
+if "--no-clean" not in args:
+    shutil.rmtree(out, ignore_errors=True)
+out.mkdir(parents=True, exist_ok=True)
+if option("--to") in (None, "html"):
+    (out / "index.html").write_text("<!DOCTYPE html><title>Tiny test book</title>")
+if option("--to") in (None, "typst"):
+    (out / "cinreport.pdf").write_bytes(b"%PDF-1.7 stand-in")
+'''
+
+
+@pytest.fixture
+def quarto(tmp_path, monkeypatch):
+    """A stand-in `quarto` first on PATH; returns a function giving the calls it recorded."""
+    folder = tmp_path / "quarto-bin"
+    folder.mkdir()
+    (folder / "quarto").write_text(STAND_IN.format(python=sys.executable))
+    (folder / "quarto").chmod(0o755)
+    log = tmp_path / "quarto-calls.jsonl"
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("QUARTO_STAND_IN_LOG", str(log))
+    monkeypatch.delenv("QUARTO_PROFILE", raising=False)
+    return lambda: [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+ALL_CHAPTERS = [c[0] for c in EXPECTED]
+LA_A = "build/authorities/la-a/authority.ipynb"
+
+
+def test_quarto_renders_the_project_with_the_build_metadata(quarto, tmp_path):
+    root = _make_book(tmp_path / "b")
+    (root / "params").mkdir()
+    (root / "params" / "report.yml").write_text("period_start: 2019-04-01\nperiod_end: 2021-03-31\nsynthetic_data: true\n")
+    assert detect_renderer() == "quarto" and renderer_description() == "Quarto 1.6.40"
+    result = render_book(root, root / "_book")
+    assert result.renderer == "quarto"
+    [call] = quarto()
+    assert call["args"][:2] == ["render", "--output-dir"]  # into the temporary folder beside _book
+    assert call["args"][3:] == ["-M", "synthetic-data:true", "-M", "suppression-weakened:false"]
+    assert call["cwd"] == str(root) and (root / call["args"][2]).parent == root
+    assert sorted(call["inputs"]) == sorted(ALL_CHAPTERS)  # the default profile's authority chapter too
+    book = root / "_book"
+    assert (book / "index.html").is_file() and (book / "cinreport.pdf").is_file()
+    assert (book / "data" / "index.html").is_file()  # the open data, published beside Quarto's book
+    assert not (root / "_quarto-cinreport-pdf.yml").exists()
+
+
+def test_quarto_leaves_chapters_out_of_the_pdf_only(quarto, tmp_path):
+    """pdf_profiles: the HTML book has every chapter; the PDF is rendered with a profile without them."""
+    root = _make_book(tmp_path / "b")
+    render_book(root, root / "_book", renderer="quarto", pdf_exclude={LA_A})
+    html_call, pdf_call = quarto()
+    out = html_call["args"][html_call["args"].index("--output-dir") + 1]
+    assert html_call["args"] == ["render", "--to", "html", "--output-dir", out,
+                                 "-M", "synthetic-data:false", "-M", "suppression-weakened:false"]
+    assert pdf_call["args"] == ["render", "--to", "typst", "--profile", "cinreport-pdf", "--no-clean",
+                                "--output-dir", out, "-M", "synthetic-data:false", "-M", "suppression-weakened:false"]
+    assert sorted(html_call["inputs"]) == sorted(ALL_CHAPTERS)
+    assert sorted(pdf_call["inputs"]) == sorted(c for c in ALL_CHAPTERS if c != LA_A)
+    profile = yaml.safe_load((root / "_quarto-cinreport-pdf.yml").read_text())
+    assert profile == {"book": {"chapters": []}}  # its only part is empty, so it goes
+    assert (root / "_book" / "index.html").is_file() and (root / "_book" / "cinreport.pdf").is_file()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from quarto_schema import QuartoSchema, schema_dir
+
+    schemas = schema_dir(Path(__file__).resolve().parents[1])
+    if (schemas / "project.yml").is_file():  # a profile Quarto's schema accepts
+        assert QuartoSchema(schemas).check_project_config(profile) == []
+
+
+def test_quarto_failure_names_the_chapter_and_keeps_the_book(quarto, tmp_path, monkeypatch):
+    root = _make_book(tmp_path / "b")
+    render_book(root, root / "_book", renderer="quarto")
+    before = _tree(root / "_book")
+    monkeypatch.setenv("QUARTO_STAND_IN_FAIL", "1")
+    with pytest.raises(RenderError, match=r"quarto render .*failed \(exit 1\) while rendering chapter build/study/reasons"):
+        render_book(root, root / "_book", renderer="quarto")
+    assert _tree(root / "_book") == before

@@ -137,6 +137,7 @@ def test_render_metadata_comes_from_params(tmp_path):
 def test_quarto_gets_the_flag_as_metadata():
     assert _quarto_commands("out", {SYNTHETIC_META: True})[0][-2:] == ["-M", "synthetic-data:true"]
     assert _quarto_commands("out", {SYNTHETIC_META: False})[0][-2:] == ["-M", "synthetic-data:false"]
+    assert all(c[-2:] == ["-M", "synthetic-data:true"] for c in _quarto_commands("out", {SYNTHETIC_META: True}, "pdf"))
 
 
 # -- Quarto's conditional content in the fallback renderer --------------------------------------

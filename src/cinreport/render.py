@@ -4,7 +4,9 @@ Both renderers read the chapter list from ``_quarto.yml`` (plus the active profi
 ``_quarto-authorities.yml``) and consume the same executed notebooks and static chapters; neither
 executes code.
 
-Quarto renders the project as it is, with the build's metadata (``-M``).
+Quarto renders the project as it is, with the build's metadata (``-M``); when ``pdf_exclude`` leaves
+chapters out of the PDF, it renders the HTML book and then the PDF with a generated profile that lists
+only the PDF's chapters (see :func:`_quarto_commands`).
 
 The fallback is glue around Pandoc; what it does to documents is in Pandoc's own terms, in
 ``assets/`` (package data):
@@ -56,6 +58,7 @@ PDF_NAME = "cinreport.pdf"
 DATA_DIR = "data"  # the open data (CSV) in the book, written by opendata.publish
 RENDERERS = ("quarto", "pandoc-typst")
 ASSETS = Path(__file__).with_name("assets")
+PDF_PROFILE = "cinreport-pdf"  # Quarto profile of the PDF's chapters, when some are left out of it
 
 
 class RenderError(RuntimeError):
@@ -296,7 +299,7 @@ def render_book(root: Path, out_dir: Path, renderer: str | None = None, cache_di
         from .opendata import publish  # the book's open data (data/), swapped in with the book
 
         if renderer == "quarto":
-            _render_quarto(root, tmp, metadata)
+            _render_quarto(root, tmp, metadata, frozenset(pdf_exclude))
         publish(root / "build", tmp / DATA_DIR, synthetic=metadata[SYNTHETIC_META], weakened=metadata[WEAKENED_META])
         if renderer != "quarto":
             cache = PandocCache(Path(cache_dir)) if cache_dir else None
@@ -320,21 +323,55 @@ def render_book(root: Path, out_dir: Path, renderer: str | None = None, cache_di
 # Quarto
 
 
-def _quarto_commands(output_dir: str, metadata: dict | None = None) -> list[list[str]]:
+def _pdf_profile(root: Path, exclude: frozenset[str]) -> str:
+    """Write ``_quarto-cinreport-pdf.yml``: the active profiles' configuration with the chapters left
+    out of the PDF removed (an emptied part goes too). Rendered with ``--profile cinreport-pdf`` alone,
+    Quarto merges it into ``_quarto.yml`` instead of the default profile. Chapters listed in
+    ``_quarto.yml`` itself cannot be left out this way (the authority chapters are in a profile)."""
+    from .atomic import write_if_changed
+
+    def keep(items: list) -> list:
+        kept = []
+        for item in items or []:
+            if isinstance(item, dict) and "part" in item:
+                chapters = keep(item.get("chapters"))
+                kept += [{**item, "chapters": chapters}] if chapters else []
+            elif _entry_path(item) not in exclude:
+                kept.append(item)
+        return kept
+
+    config = _profile_config(root)
+    book = config.get("book") or {}
+    for key in ("chapters", "appendices"):
+        if key in book:
+            book[key] = keep(book[key])
+    write_if_changed(root / f"_quarto-{PDF_PROFILE}.yml",
+                     "# Written by `cinreport render`: the PDF's chapters (pdf_profiles). Do not edit.\n"
+                     + yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    return PDF_PROFILE
+
+
+def _quarto_commands(output_dir: str, metadata: dict | None = None, pdf_profile: str | None = None) -> list[list[str]]:
     """``quarto render`` of the project with the build's metadata as ``-M key:value`` (Quarto reads the
-    value as YAML, so true and false are booleans that ``when-meta`` can test)."""
+    value as YAML, so true and false are booleans that ``when-meta`` can test). With ``pdf_profile``,
+    two renders: the HTML book (default profile), then the PDF with that profile into the same folder
+    (``--no-clean`` keeps the HTML)."""
     options = ["--output-dir", output_dir]
     for key, value in (metadata or {}).items():
         options += ["-M", f"{key}:{('true' if value else 'false') if isinstance(value, bool) else value}"]
-    return [["quarto", "render", *options]]
+    if not pdf_profile:
+        return [["quarto", "render", *options]]
+    return [["quarto", "render", "--to", "html", *options],
+            ["quarto", "render", "--to", "typst", "--profile", pdf_profile, "--no-clean", *options]]
 
 
-def _render_quarto(root: Path, out: Path, metadata: dict | None = None) -> None:
+def _render_quarto(root: Path, out: Path, metadata: dict | None = None, pdf_exclude: frozenset[str] = frozenset()) -> None:
     try:
         output_dir = os.path.relpath(out, root)
     except ValueError:  # different drive on Windows
         output_dir = str(out)
-    for command in _quarto_commands(output_dir, metadata):
+    profile = _pdf_profile(root, pdf_exclude) if pdf_exclude else None
+    for command in _quarto_commands(output_dir, metadata, profile):
         try:
             proc = subprocess.run(command, cwd=root, capture_output=True, text=True)
         except OSError as exc:
