@@ -1,8 +1,8 @@
 """Render the book: Quarto where installed, otherwise Pandoc (HTML) + Typst (PDF).
 
 Both renderers read the chapter list from ``_quarto.yml`` (plus the active profile files, e.g.
-``_quarto-authorities.yml``) and consume the same executed notebooks and static chapters; neither
-executes code.
+``_quarto-authorities.yml``; see :mod:`cinreport.book`) and consume the same executed notebooks and
+static chapters; neither executes code.
 
 Quarto renders the project as it is, with the build's metadata (``-M``); when ``pdf_exclude`` leaves
 chapters out of the PDF, it renders the HTML book and then the PDF with a generated profile that lists
@@ -48,6 +48,8 @@ from urllib.parse import unquote
 import yaml
 
 from .atomic import fsync, recover_folder, replace_folder
+from .book import (Chapter, RenderError, active_profiles, book_chapters, book_config, entry_path, page_names,
+                   profile_config, read_yaml, slug)
 from .engines import detect_renderer, renderer_description
 from .parallel import in_parallel
 
@@ -61,19 +63,6 @@ ASSETS = Path(__file__).with_name("assets")
 PDF_PROFILE = "cinreport-pdf"  # Quarto profile of the PDF's chapters, when some are left out of it
 
 
-class RenderError(RuntimeError):
-    """The book could not be rendered; the message names the file that failed."""
-
-
-@dataclass(frozen=True)
-class Chapter:
-    path: Path  # relative to the book root
-    part: str | None  # title of the enclosing ``- part:`` entry
-    appendix: bool
-    number: int | None  # ordinal among numbered chapters (or among appendices); None = unnumbered
-    label: str  # displayed number: "1", "A", or "" when unnumbered
-
-
 @dataclass
 class RenderResult:
     renderer: str
@@ -83,52 +72,8 @@ class RenderResult:
 
 
 # --------------------------------------------------------------------------------------------
-# Book configuration
-
-
-def _merge(base, extra):
-    """Quarto-style merge: mappings merge recursively, arrays are appended, scalars replaced."""
-    if isinstance(base, dict) and isinstance(extra, dict):
-        return {**base, **{k: _merge(base[k], v) if k in base else v for k, v in extra.items()}}
-    if isinstance(base, list) and isinstance(extra, list):
-        return base + extra
-    return extra
-
-
-def _read_yaml(path: Path) -> dict:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise RenderError(f"Cannot read book configuration {path}: {exc}") from exc
-    if data is not None and not isinstance(data, dict):
-        raise RenderError(f"Book configuration {path} is not a YAML mapping")
-    return data or {}
-
-
-def _profiles(config: dict) -> list[str]:
-    """The active Quarto profiles: QUARTO_PROFILE, else the configuration's profile.default."""
-    profiles = os.environ.get("QUARTO_PROFILE") or (config.get("profile") or {}).get("default")
-    if isinstance(profiles, str):
-        profiles = [p.strip() for p in profiles.split(",")]
-    return [str(p) for p in profiles or [] if p]
-
-
-def _profile_config(root: Path) -> dict:
-    """The active profile files merged (what Quarto merges into ``_quarto.yml``)."""
-    config: dict = {}
-    for name in _profiles(_read_yaml(root / "_quarto.yml")):
-        if (root / f"_quarto-{name}.yml").is_file():
-            config = _merge(config, _read_yaml(root / f"_quarto-{name}.yml"))
-    return config
-
-
-def book_config(root: Path) -> dict:
-    """``_quarto.yml`` merged with the active profile files (QUARTO_PROFILE or profile.default)."""
-    root = Path(root)
-    if not (root / "_quarto.yml").is_file():
-        raise RenderError(f"Book configuration not found: {root / '_quarto.yml'}")
-    return _merge(_read_yaml(root / "_quarto.yml"), _profile_config(root))
-
+# Metadata and the public entry point (the renderer choice is cinreport.engines': the provenance
+# chapter names the engines without importing the renderer, so a renderer edit executes no notebook)
 
 # Metadata the build sets from params/report.yml, for both renderers (Quarto: ``-M key:value``).
 SYNTHETIC_META = "synthetic-data"  # true when synthetic_data: true; chapters use when-meta on it
@@ -150,127 +95,6 @@ def render_metadata(root: Path, synthetic: bool | None = None) -> dict[str, bool
         weakened = report.suppression_weakened
         synthetic = report.synthetic_data if synthetic is None else synthetic
     return {SYNTHETIC_META: bool(synthetic), WEAKENED_META: bool(weakened)}
-
-
-_FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n(?:---|\.\.\.)\s*\n", re.S)
-_UNNUMBERED_H1 = re.compile(r"^#\s+[^\n]*\{[^}\n]*(?:\.unnumbered|(?<![\w-])-(?![\w-]))[^}\n]*\}\s*$", re.M)
-
-
-def _front_matter(text: str) -> dict:
-    match = _FRONT_MATTER.match(text)
-    try:
-        data = yaml.safe_load(match.group(1)) if match else None
-    except yaml.YAMLError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _is_unnumbered(root: Path, rel: str) -> bool:
-    if Path(rel).stem == "index" and len(Path(rel).parts) == 1:
-        return True
-    if Path(rel).suffix not in (".qmd", ".md"):
-        return False
-    try:
-        text = (root / rel).read_text(encoding="utf-8")
-    except OSError:
-        return False
-    meta = _front_matter(text)
-    if meta.get("number-sections") is False or "unnumbered" in str(meta.get("title-block-classes", "")):
-        return True
-    body = text[_FRONT_MATTER.match(text).end():] if _FRONT_MATTER.match(text) else text
-    first_h1 = re.search(r"^#\s[^\n]*$", body, re.M)
-    return bool(first_h1 and _UNNUMBERED_H1.match(first_h1.group(0)))
-
-
-def _part_title(root: Path, part: str) -> str:
-    """A part is a title string or (Quarto also allows) a file whose title names the part."""
-    candidate = root / part
-    if part.endswith((".qmd", ".md")) and candidate.is_file():
-        text = candidate.read_text(encoding="utf-8")
-        heading = re.search(r"^#\s+(.+?)\s*(\{.*\})?\s*$", text, re.M)
-        title = _front_matter(text).get("title") or (heading and heading.group(1))
-        if title:
-            return str(title)
-    return str(part)
-
-
-def _entry_path(item) -> str | None:
-    return item if isinstance(item, str) else str(item.get("href") or item.get("file") or "") or None
-
-
-def book_chapters(root: Path) -> list[Chapter]:
-    """The book's chapters in reading order: base chapters, profile chapters, then appendices."""
-    root = Path(root)
-    book = book_config(root).get("book") or {}
-    entries: list[tuple[str, str | None, bool]] = []
-
-    def walk(items, appendix: bool, part: str | None) -> None:
-        for item in items or []:
-            if isinstance(item, dict) and "part" in item:
-                walk(item.get("chapters"), appendix, _part_title(root, str(item["part"])))
-            elif isinstance(item, (str, dict)) and _entry_path(item):
-                entries.append((_entry_path(item), part, appendix))
-            else:
-                raise RenderError(f"Unrecognised book chapter entry in _quarto.yml: {item!r}")
-
-    walk(book.get("chapters"), False, None)
-    walk(book.get("appendices"), True, None)
-    if not entries:
-        raise RenderError(f"No chapters listed under book: chapters: in {root / '_quarto.yml'}")
-    chapters: list[Chapter] = []
-    counts = {False: 0, True: 0}
-    for rel, part, appendix in entries:
-        if not (root / rel).is_file():
-            raise RenderError(f"Chapter file not found: {rel} (listed in {root / '_quarto.yml'} or its profile)")
-        number = None
-        if not _is_unnumbered(root, rel):
-            counts[appendix] += 1
-            number = counts[appendix]
-        label = "" if number is None else _letters(number) if appendix else str(number)
-        chapters.append(Chapter(Path(rel), part, appendix, number, label))
-    return chapters
-
-
-def _letters(n: int) -> str:
-    out = ""
-    while n:
-        n, rem = divmod(n - 1, 26)
-        out = chr(ord("A") + rem) + out
-    return out
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-") or "chapter"
-
-
-# Stems that say nothing about the chapter: its folder names it (build/authorities/<code>/).
-_GENERIC_STEMS = {"authority", "index"}
-
-
-def page_names(chapters: list[Chapter]) -> list[str]:
-    """HTML file names: index.html for the first chapter, then the file stem, or the parent
-    folder name when stems repeat (build/authorities/la-a/authority.ipynb -> la-a.html)."""
-    stems = [c.path.stem for c in chapters]
-    names: list[str] = []
-    for i, chapter in enumerate(chapters):
-        if i == 0:
-            base = "index"
-        elif stems.count(chapter.path.stem) > 1 or chapter.path.stem in _GENERIC_STEMS:
-            parent = chapter.path.parent.name
-            base = parent if parent and parent not in stems else f"{parent}-{chapter.path.stem}"
-        else:
-            base = chapter.path.stem
-        base = _slug(base)
-        name, k = base, 2
-        while f"{name}.html" in names:
-            name, k = f"{base}-{k}", k + 1
-        names.append(f"{name}.html")
-    return names
-
-
-# --------------------------------------------------------------------------------------------
-# The public entry point (the renderer choice is cinreport.engines': the provenance chapter names the
-# engines without importing the renderer, so a renderer edit re-renders and executes no notebook)
 
 
 def render_book(root: Path, out_dir: Path, renderer: str | None = None, cache_dir: Path | None = None,
@@ -336,11 +160,11 @@ def _pdf_profile(root: Path, exclude: frozenset[str]) -> str:
             if isinstance(item, dict) and "part" in item:
                 chapters = keep(item.get("chapters"))
                 kept += [{**item, "chapters": chapters}] if chapters else []
-            elif _entry_path(item) not in exclude:
+            elif entry_path(item) not in exclude:
                 kept.append(item)
         return kept
 
-    config = _profile_config(root)
+    config = profile_config(root)
     book = config.get("book") or {}
     for key in ("chapters", "appendices"):
         if key in book:
@@ -391,9 +215,6 @@ def _render_quarto(root: Path, out: Path, metadata: dict | None = None, pdf_excl
 
 # --------------------------------------------------------------------------------------------
 # Fallback: Pandoc, its cache and the chapters
-
-_URL_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
-
 
 @functools.lru_cache(maxsize=1)
 def _pandoc_path() -> str:
@@ -533,7 +354,7 @@ def _chapter_doc(root: Path, chapter: Chapter, page: str, context: dict, work: P
     kept there, keyed by what it was read from and its place in the book; not kept when the notebook
     embeds images (they are extracted into this render's temporary folder)."""
     source, what, stem = root / chapter.path, str(chapter.path), chapter.path.stem
-    context = json.dumps({**context, "label": chapter.label, "page": page, "slug": _slug(stem),
+    context = json.dumps({**context, "label": chapter.label, "page": page, "slug": slug(stem),
                           "fallback_title": stem.replace("_", " ").replace("-", " ").capitalize()},
                          sort_keys=True, default=str)
     if source.suffix == ".ipynb":
@@ -728,7 +549,7 @@ def _render_fallback(root: Path, chapters: list[Chapter], out: Path, cache: Pand
     # What conditional content is tested against: the book's metadata (without its structure), the
     # chapter's own, the build's (it wins, as Quarto's -M does), and the profiles.
     context = {"book": {k: v for k, v in book_config(root).items() if k not in _STRUCTURAL_KEYS},
-               "build": build_meta, "profiles": _profiles(_read_yaml(root / "_quarto.yml"))}
+               "build": build_meta, "profiles": active_profiles(read_yaml(root / "_quarto.yml"))}
     pages = page_names(chapters)
     chapter_pages = {(root / c.path).resolve(): p for c, p in zip(chapters, pages)}
     with tempfile.TemporaryDirectory(prefix="cinreport-render-") as tmp:
