@@ -415,18 +415,19 @@ def _nav_group(doc: _Doc) -> str | None:
     return "Appendices" if doc.chapter.appendix else doc.chapter.part
 
 
-def _nav(docs: list[_Doc], current: _Doc) -> list[dict]:
-    """The sidebar for ``page.html``: runs of chapters, those of a part under its title (folded when
-    it has more than NAV_FOLD chapters, e.g. 153 authority profiles, unless it holds the page)."""
-    e, sizes, nav, group = html.escape, Counter(_nav_group(d) for d in docs), [], object()
+def _nav(docs: list[_Doc]) -> tuple[list[dict], list[list[int]]]:
+    """The sidebar for ``page.html``: runs of chapters, those of a part under its title (folded when it
+    has more than NAV_FOLD chapters, e.g. 153 authority profiles, unless it holds the page); and where
+    each page is in it (``pages.lua`` marks the current page and opens its part)."""
+    e, sizes, nav, where, group = html.escape, Counter(_nav_group(d) for d in docs), [], [], object()
     for doc in docs:
         if _nav_group(doc) != group:
             group = _nav_group(doc)
-            folded = group is not None and sizes[group] > NAV_FOLD
-            nav.append({"part": e(group or ""), "count": str(sizes[group]), "folded": folded,
-                        "open": folded and _nav_group(current) == group, "chapters": []})
-        nav[-1]["chapters"].append({"href": e(doc.page), "title": e(doc.title), "current": doc is current})
-    return nav
+            nav.append({"part": e(group or ""), "count": str(sizes[group]), "chapters": [],
+                        "folded": group is not None and sizes[group] > NAV_FOLD})
+        nav[-1]["chapters"].append({"href": e(doc.page), "title": e(doc.title)})
+        where.append([len(nav), len(nav[-1]["chapters"])])  # Lua counts from 1
+    return nav, where
 
 
 def _downloads(out: Path) -> list[tuple[str, str]]:
@@ -462,17 +463,18 @@ def _html_fragment(doc: _Doc, links: str, cache: PandocCache | None) -> tuple[st
 def _write_pages(out: Path, docs: list[_Doc], fragments: list[tuple[str, str]], meta: dict, description: str) -> None:
     """Every page from the template ``page.html``, filled by one ``pandoc lua pages.lua``."""
     e = html.escape
+    nav, where = _nav(docs)
     common = {"lang": e(meta["lang"]), "generator": e(description), "book-title": e(meta["title"]),
               "subtitle": e(meta["subtitle"]), "downloads": [{"href": e(h), "text": e(t)} for h, t in _downloads(out)]}
     pages = []
     for i, (doc, (toc, body)) in enumerate(zip(docs, fragments)):
-        context = {**common, "chapter-title": e(doc.title), "nav": _nav(docs, doc), "toc": toc, "body": body}
+        context = {"chapter-title": e(doc.title), "toc": toc, "body": body}
         for name, other in (("previous", docs[i - 1] if i else None), ("next", docs[i + 1] if i + 1 < len(docs) else None)):
             if other:
                 context[name] = {"href": e(other.page), "title": e(other.title)}
-        pages.append({"path": str(out / doc.page), "context": context})
-    job = json.dumps({"template": str(ASSETS / "page.html"), "pages": pages})
-    _pandoc("the HTML pages", ["lua", str(ASSETS / "pages.lua")], job)
+        pages.append({"path": str(out / doc.page), "nav": where[i], "context": context})
+    job = {"template": str(ASSETS / "page.html"), "common": common, "nav": nav, "pages": pages}
+    _pandoc("the HTML pages", ["lua", str(ASSETS / "pages.lua")], json.dumps(job))
 
 
 # --------------------------------------------------------------------------------------------
