@@ -216,6 +216,7 @@ def _render_quarto(root: Path, out: Path, metadata: dict | None = None, pdf_excl
 # --------------------------------------------------------------------------------------------
 # Fallback: Pandoc, its cache and the chapters
 
+
 @functools.lru_cache(maxsize=1)
 def _pandoc_path() -> str:
     import pypandoc
@@ -228,7 +229,7 @@ def _pandoc(what: str, args: list[str], text: str | None = None, env: dict | Non
     twice on every call) and return its output; a failure names ``what`` it was converting."""
     try:
         proc = subprocess.run([_pandoc_path(), *args], input=text, capture_output=True, encoding="utf-8",
-                              env=env and {**os.environ, **env}, cwd=cwd)
+                              env={**os.environ, **env} if env else None, cwd=cwd)
     except OSError as exc:
         raise RenderError(f"Pandoc failed on {what}: {exc}") from exc
     if proc.returncode != 0:
@@ -242,10 +243,9 @@ class PandocCache:
     A key covers the Pandoc version, this module and its assets (filters, templates), the conversion
     and the exact bytes converted, so an entry is reused only for identical input: a chapter whose
     notebook and place in the book did not change is not read again, and a page whose document
-    (numbering and links included) did not change is not converted again. A prepared chapter is kept
-    as a small index and its document apart, so an unchanged chapter's document is not even loaded
-    unless its page (because a link of it now resolves differently) or the PDF is converted again.
-    Entries are written atomically; :meth:`prune` drops those the last render did not use.
+    (numbering and links included) did not change is not converted again: an unchanged chapter costs
+    reading its entry, unless a link of it now resolves differently or it is in the PDF. Entries are
+    written atomically; :meth:`prune` drops those the last render did not use.
     """
 
     def __init__(self, folder: Path):
@@ -364,20 +364,26 @@ def _chapter_doc(root: Path, chapter: Chapter, page: str, context: dict, work: P
     else:
         text = expand_includes(source)
     key = cache.key("chapter" + source.suffix, context.encode() + b"\0" + text.encode()) if cache else None
+    read = cache.key("markdown", text.encode()) if cache and source.suffix == ".ipynb" else None
     cached = cache.get(key) if cache else None
     if cached:  # one line of JSON (its info), then its blocks
         head, _, blocks = cached.partition("\n")
         entry = json.loads(head)
+        if read:
+            cache.has(read)  # kept too: a chapter that moves in the book is prepared again, not read again
     else:
         media = work / "media" / Path(page).stem
         if source.suffix == ".ipynb":  # through Markdown, so cells are read with all of its extensions
-            text = _pandoc(what, ["--from=ipynb", "--to=markdown", f"--extract-media={media}"], text)
+            text = (cache.get(read) if read else None) or _pandoc(
+                what, ["--from=ipynb", "--to=markdown", f"--extract-media={media}"], text)
         prepared = json.loads(_pandoc(what, ["--from=markdown", "--to=json", f"--lua-filter={ASSETS / 'chapter.lua'}"],
                                       text, env={"CINREPORT_CHAPTER": context}))
         entry = {"info": json.loads(prepared["meta"]["cinreport"]["c"]), "api": prepared["pandoc-api-version"]}
         blocks = json.dumps(prepared["blocks"])
         if cache and not (media.exists() and any(media.rglob("*"))):
             cache.put(key, json.dumps(entry) + "\n" + blocks)
+            if read:
+                cache.put(read, text)
         else:
             key = None
     for url, dest in entry["info"]["images"] or []:
