@@ -189,7 +189,8 @@ def _quarto_commands(output_dir: str, metadata: dict | None = None, pdf_profile:
             ["quarto", "render", "--to", "typst", "--profile", pdf_profile, "--no-clean", *options]]
 
 
-def _render_quarto(root: Path, out: Path, metadata: dict | None = None, pdf_exclude: frozenset[str] = frozenset()) -> None:
+def _render_quarto(root: Path, out: Path, metadata: dict | None = None,
+                   pdf_exclude: frozenset[str] = frozenset()) -> None:
     try:
         output_dir = os.path.relpath(out, root)
     except ValueError:  # different drive on Windows
@@ -224,7 +225,8 @@ def _pandoc_path() -> str:
     return pypandoc.get_pandoc_path()  # the binary pypandoc-binary ships, else the one on PATH
 
 
-def _pandoc(what: str, args: list[str], text: str | None = None, env: dict | None = None, cwd: Path | None = None) -> str:
+def _pandoc(what: str, args: list[str], text: str | None = None, env: dict | None = None,
+            cwd: Path | None = None) -> str:
     """Run Pandoc directly (one process per conversion: pypandoc would also list Pandoc's formats
     twice on every call) and return its output; a failure names ``what`` it was converting."""
     try:
@@ -408,7 +410,8 @@ def _resolution(doc: _Doc, targets: dict, chapter_pages: dict[Path, str], root: 
         page = chapter_pages.get((root / doc.chapter.path.parent / unquote(file)).resolve())
         if page:
             pages[file] = page
-    return {"page": doc.page, "targets": {i: targets[i] for i in doc.info["cites"] or [] if i in targets}, "pages": pages}
+    cited = {i: targets[i] for i in doc.info["cites"] or [] if i in targets}
+    return {"page": doc.page, "targets": cited, "pages": pages}
 
 
 # --------------------------------------------------------------------------------------------
@@ -438,12 +441,8 @@ def _nav(docs: list[_Doc]) -> tuple[list[dict], list[list[int]]]:
 
 def _downloads(out: Path) -> list[tuple[str, str]]:
     """The book's downloads: the PDF, and the open data where ``data/`` is in the book."""
-    items = [(PDF_NAME, "PDF of the whole report")]
-    if (out / DATA_DIR / "index.html").is_file():
-        items.append((f"{DATA_DIR}/index.html", "Open data (CSV)"))
-    elif (out / DATA_DIR).is_dir():
-        items.append((f"{DATA_DIR}/", "Open data (CSV)"))
-    return items
+    data = f"{DATA_DIR}/index.html" if (out / DATA_DIR / "index.html").is_file() else f"{DATA_DIR}/"
+    return [(PDF_NAME, "PDF of the whole report")] + ([(data, "Open data (CSV)")] if (out / DATA_DIR).is_dir() else [])
 
 
 def _html_fragment(doc: _Doc, links: str, cache: PandocCache | None) -> tuple[str, str]:
@@ -457,8 +456,8 @@ def _html_fragment(doc: _Doc, links: str, cache: PandocCache | None) -> tuple[st
     if text is None:
         meta = json.dumps({"cinreport-links": {"t": "MetaString", "c": links}})
         text = _pandoc(f"chapter {doc.chapter.path} (HTML output)",
-                       ["--from=json", "--to=html5", "--mathml", "--section-divs", f"--template={ASSETS / 'fragment.html'}",
-                        f"--lua-filter={ASSETS / 'html.lua'}"],
+                       ["--from=json", "--to=html5", "--mathml", "--section-divs",
+                        f"--template={ASSETS / 'fragment.html'}", f"--lua-filter={ASSETS / 'html.lua'}"],
                        f'{{"pandoc-api-version":{json.dumps(doc.api)},"meta":{meta},"blocks":{doc.blocks}}}')
         if cache:
             cache.put(key, text)
@@ -475,7 +474,8 @@ def _write_pages(out: Path, docs: list[_Doc], fragments: list[tuple[str, str]], 
     pages = []
     for i, (doc, (toc, body)) in enumerate(zip(docs, fragments)):
         context = {"chapter-title": e(doc.title), "toc": toc, "body": body}
-        for name, other in (("previous", docs[i - 1] if i else None), ("next", docs[i + 1] if i + 1 < len(docs) else None)):
+        neighbours = {"previous": docs[i - 1] if i else None, "next": docs[i + 1] if i + 1 < len(docs) else None}
+        for name, other in neighbours.items():
             if other:
                 context[name] = {"href": e(other.page), "title": e(other.title)}
         pages.append({"path": str(out / doc.page), "nav": where[i], "context": context})
@@ -497,7 +497,8 @@ def _write_pdf(docs: list[_Doc], targets: dict, links: dict[str, dict], meta: di
 
     book_meta = {"title": string(meta["title"]), "shorttitle": string(meta["short_title"]),
                  "renderer": string(f"Rendered with {description}"),
-                 "synthetic": {"t": "MetaBool", "c": meta["synthetic"]}, "weakened": {"t": "MetaBool", "c": meta["weakened"]},
+                 "synthetic": {"t": "MetaBool", "c": meta["synthetic"]},
+                 "weakened": {"t": "MetaBool", "c": meta["weakened"]},
                  "cinreport-book": string(json.dumps({"targets": targets, "links": links}))}
     if meta["subtitle"]:
         book_meta["subtitle"] = string(meta["subtitle"])
@@ -542,10 +543,12 @@ def _book_meta(root: Path) -> dict:
     config = book_config(root)
     book = config.get("book") or {}
     author = book.get("author") or config.get("author") or []
-    authors = [a if isinstance(a, str) else str(a.get("name", "")) for a in (author if isinstance(author, list) else [author])]
+    authors = [a if isinstance(a, str) else str(a.get("name", ""))
+               for a in (author if isinstance(author, list) else [author])]
     title = str(book.get("title") or config.get("title") or "Report")
-    return {"title": title, "subtitle": str(book.get("subtitle") or ""), "short_title": str(book.get("short-title") or title),
-            "author": [a for a in authors if a], "lang": str(config.get("lang") or "en-GB")}
+    return {"title": title, "subtitle": str(book.get("subtitle") or ""),
+            "short_title": str(book.get("short-title") or title), "author": [a for a in authors if a],
+            "lang": str(config.get("lang") or "en-GB")}
 
 
 def _render_fallback(root: Path, chapters: list[Chapter], out: Path, cache: PandocCache | None = None,
