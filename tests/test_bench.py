@@ -264,7 +264,9 @@ def test_bench_table_and_targets():
 
 
 def test_naive_baseline_is_a_sequential_papermill_loop_then_a_render(tmp_path):
-    (tmp_path / "Makefile").write_text("STUDY := reasons key_findings\n", encoding="utf-8")
+    (tmp_path / "notebooks" / "study").mkdir(parents=True)  # the study chapters: one notebook each
+    for name in ("reasons", "key_findings"):
+        (tmp_path / "notebooks" / "study" / f"{name}.ipynb").write_text("{}", encoding="utf-8")
     cmds = bench.naive_commands(tmp_path, Path("/v"), ["la-001", "la-002"])
     assert [c[0] for c in cmds] == ["/v/bin/cinreport"] + ["/v/bin/papermill"] * 4 + ["/v/bin/cinreport",
                                                                                    "/v/bin/python"]
@@ -272,7 +274,7 @@ def test_naive_baseline_is_a_sequential_papermill_loop_then_a_render(tmp_path):
     first = " ".join(cmds[0])
     assert "notebooks/authority.ipynb build/authorities/la-001/authority.ipynb -p authority la-001" in first
     assert "-k python3 --cwd ." in first
-    assert cmds[3][cmds[3].index("--no-progress-bar") + 1] == "notebooks/study/key_findings.ipynb"
+    assert cmds[3][cmds[3].index("--no-progress-bar") + 1] == "notebooks/study/reasons.ipynb"  # sorted
     assert "mkdir -p build/authorities/la-001 && " in bench.naive_script(cmds)
 
 
