@@ -17,6 +17,7 @@ Conventions
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -25,6 +26,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from scipy import stats as _st
+from scipy.stats.contingency import association as _association
 
 from .parallel import in_parallel
 
@@ -32,7 +34,6 @@ __all__ = [
     "TestResult",
     "Variation",
     "wilson_interval",
-    "median_iqr",
     "cramers_v",
     "chi2_or_exact",
     "cramers_v_null",
@@ -147,8 +148,10 @@ class TestResult:
 # --------------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)
 def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion ``k / n``.
+    """Wilson score interval for a binomial proportion ``k / n`` (scipy's
+    ``binomtest(k, n).proportion_ci(method="wilson")``).
 
     Preferred over the Wald interval for the small samples of this study (about 20 case files
     per authority): it stays inside [0, 1] and has close to nominal coverage.
@@ -166,14 +169,8 @@ def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, fl
         raise ValueError(f"need 0 <= k <= n, got k={k}, n={n}")
     if n == 0:
         return (math.nan, math.nan)
-    z = float(_st.norm.ppf(1 - (1 - confidence) / 2))
-    p = k / n
-    z2n = z * z / n
-    centre = (p + z2n / 2) / (1 + z2n)
-    half = z / (1 + z2n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    lo = 0.0 if k == 0 else max(0.0, centre - half)  # exact bounds at the extremes
-    hi = 1.0 if k == n else min(1.0, centre + half)
-    return (lo, hi)
+    ci = _st.binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
+    return (float(ci.low), float(ci.high))
 
 
 def _clean(values: Iterable[Any]) -> np.ndarray:
@@ -181,19 +178,6 @@ def _clean(values: Iterable[Any]) -> np.ndarray:
         values = list(values)
     arr = np.asarray(values, dtype=float).ravel()
     return arr[~np.isnan(arr)]
-
-
-def median_iqr(values: Iterable[float]) -> tuple[float, float, float]:
-    """Median, first and third quartile of ``values``.
-
-    Quartiles use linear interpolation between order statistics (numpy's default, "type 7").
-    NaNs are dropped; an empty input gives ``(nan, nan, nan)``.
-    """
-    arr = _clean(values)
-    if arr.size == 0:
-        return (math.nan, math.nan, math.nan)
-    med, q1, q3 = np.percentile(arr, [50, 25, 75])
-    return (float(med), float(q1), float(q3))
 
 
 # --------------------------------------------------------------------------------------------
@@ -220,11 +204,10 @@ def _pearson_chi2(obs: np.ndarray) -> float:
     return float(((obs - expected) ** 2 / expected).sum())
 
 
-def _v_from_chi2(chi2: np.ndarray | float, n: int, r: int, c: int, bias_correction: bool) -> np.ndarray | float:
-    """Cramér's V from Pearson's chi-squared of an ``r`` × ``c`` table of ``n`` observations (vectorised)."""
+def _corrected_v(chi2: np.ndarray | float, n: int, r: int, c: int) -> np.ndarray:
+    """Bias-corrected Cramér's V (Bergsma 2013) from Pearson's chi-squared of an ``r`` × ``c`` table of
+    ``n`` observations (vectorised over ``chi2``)."""
     phi2 = np.asarray(chi2, dtype=float) / n
-    if not bias_correction:
-        return np.minimum(1.0, np.sqrt(phi2 / (min(r, c) - 1)))
     if n <= 1:
         return np.zeros_like(phi2)
     phi2c = np.maximum(0.0, phi2 - (r - 1) * (c - 1) / (n - 1))
@@ -239,9 +222,10 @@ def _v_from_chi2(chi2: np.ndarray | float, n: int, r: int, c: int, bias_correcti
 def cramers_v(table: pd.DataFrame | np.ndarray, bias_correction: bool = False) -> float:
     """Cramér's V for a contingency table (rows = categories, columns = groups).
 
-    ``V = sqrt(chi2 / (n * (min(r, c) - 1)))`` with Pearson's uncorrected chi-squared. With
-    ``bias_correction=True`` the bias-corrected estimator of Bergsma (2013, *J. Korean Stat.
-    Soc.* 42:323-328) is used instead, which is less inflated in small samples.
+    ``V = sqrt(chi2 / (n * (min(r, c) - 1)))`` with Pearson's uncorrected chi-squared (scipy's
+    ``contingency.association(table, method="cramer")``). With ``bias_correction=True`` the
+    bias-corrected estimator of Bergsma (2013, *J. Korean Stat. Soc.* 42:323-328) is used instead,
+    which is less inflated in small samples.
 
     All-zero rows and columns are ignored. A degenerate table (fewer than two non-empty rows or
     columns, or no observations) gives 0.
@@ -251,7 +235,9 @@ def cramers_v(table: pd.DataFrame | np.ndarray, bias_correction: bool = False) -
     n = int(obs.sum())
     if n == 0 or min(r, c) < 2:
         return 0.0
-    return float(_v_from_chi2(_pearson_chi2(obs), n, r, c, bias_correction))
+    if bias_correction:
+        return float(_corrected_v(_pearson_chi2(obs), n, r, c))
+    return float(_association(obs, method="cramer", correction=False))
 
 
 def _permutation_chi2_p(obs: np.ndarray, n_permutations: int, seed: int) -> float:
@@ -283,8 +269,8 @@ def _permutation_chi2_p(obs: np.ndarray, n_permutations: int, seed: int) -> floa
 
 
 def cramers_v_null(table: pd.DataFrame | np.ndarray, n_permutations: int = 10_000, seed: int = 0,
-                   quantile: float = 0.95, bias_correction: bool = True) -> float:
-    """What chance alone gives: the ``quantile`` of Cramér's V (bias-corrected by default) over
+                   quantile: float = 0.95) -> float:
+    """What chance alone gives: the ``quantile`` of the bias-corrected Cramér's V over
     ``n_permutations`` permutations of the group labels, with both margins of ``table`` fixed.
 
     The permutations are drawn exactly as the permutation test's (seeded chunks on threads, the
@@ -314,7 +300,7 @@ def cramers_v_null(table: pd.DataFrame | np.ndarray, n_permutations: int = 10_00
         return n * ((counts.astype(float) ** 2 * inv_rc).sum(axis=(1, 2)) - 1.0)
 
     chi2 = np.concatenate([a for chunk in _monte_carlo_chunks(batch_stats, n_permutations, seed, n) for a in chunk])
-    v = _v_from_chi2(np.maximum(chi2, 0.0), n, r, c, bias_correction)
+    v = _corrected_v(np.maximum(chi2, 0.0), n, r, c)
     return float(np.quantile(v, quantile, method="higher"))
 
 
@@ -327,7 +313,7 @@ def cramers_v_null_asymptotic(table: pd.DataFrame | np.ndarray, quantile: float 
     n = int(obs.sum())
     if n < 2 or min(r, c) < 2:
         return 0.0
-    return float(_v_from_chi2(float(_st.chi2.ppf(quantile, (r - 1) * (c - 1))), n, r, c, True))
+    return float(_corrected_v(float(_st.chi2.ppf(quantile, (r - 1) * (c - 1))), n, r, c))
 
 
 def epsilon_squared_null(n: int, groups: int, quantile: float = 0.95) -> float:
@@ -452,7 +438,7 @@ def kruskal_epsilon(
     h = float(res.statistic)
     effect = float(min(1.0, max(0.0, h * (n + 1) / (n * n - 1))))
     small = bool((sizes < MIN_GROUP_SIZE).any())
-    if not small or asymptotic:  # asymptotic: a robustness screen of a large study (chi2_or_exact)
+    if not small:
         return TestResult(h, float(res.pvalue), "Kruskal-Wallis H test", dof, effect,
                           effect_name=name, n=n, small_expected=small)
 
