@@ -112,8 +112,7 @@ def test_every_symbol_is_kept_and_distinct_from_numbers():
     assert column(table, "rate_per_10000") == [10.5, None, None, None, None, None, None, 0.0]
     assert [None if pd.isna(s) else s for s in table.symbols["rate_per_10000"]] == [
         None, "c", "x", "z", "low", "u", ":", None]
-    assert set(table.symbols_used()) == DFE_SYMBOLS - {".."}   # the fixture predates '..'
-    assert table.symbols_used()["c"] == dfe.SYMBOLS["c"]
+    assert set(table.symbols.stack().dropna()) == DFE_SYMBOLS - {".."}   # the fixture predates '..'
 
 
 def test_blank_zero_and_symbol_are_three_different_things():
@@ -156,11 +155,10 @@ def test_level_period_and_latest():
     assert len(table.level("Ward").data) == 0
     with pytest.raises(ValueError, match="'Local Authority' is not a DfE geographic level"):
         table.level("Local Authority")
-    assert table.latest_period() == "2024"
+    assert table.periods()[-1] == "2024"
 
     academic = read_dfe_csv(FILES / "with_meta.csv")
     assert academic.periods() == ["202324", "202425"]
-    assert academic.latest_period() == "202425"
     assert len(academic.period("202324").data) == 3
 
 
@@ -411,7 +409,7 @@ def test_real_file_rows_and_levels(shared, name):
         Counter(row[level] for _, row in rows))
     for lvl, n in Counter(row[level] for _, row in rows).items():
         assert len(table.level(lvl).data) == n
-    assert table.latest_period() == str(max(int(row[0]) for _, row in rows))
+    assert table.periods()[-1] == str(max(int(row[0]) for _, row in rows))
     # these files hold one filter (category / age_group) after the geography, then indicators
     assert header[:10] == ["time_period", "time_identifier", "geographic_level", "country_code",
                            "country_name", "region_code", "region_name", "old_la_code",
@@ -639,7 +637,7 @@ def test_older_gss_not_available_symbol_is_a_symbol(tmp_path):
     path.write_text("\n".join(text[:2] + [text[2].replace(",c,c", ",..,..")]) + "\n")
     table = read_dfe_csv(path)
     assert table.status("children_count").tolist() == ["value", ".."]
-    assert "not available" in table.symbols_used()[".."]
+    assert ".." in set(table.symbols.stack().dropna()) and "not available" in dfe.SYMBOLS[".."]
 
 
 @pytest.mark.parametrize("cell, hint", [("24.7%", "remove the '%'"), ("C", "lower case ('c')"),

@@ -157,14 +157,6 @@ def test_factor_group_counts_counts_a_child_once_per_group(codebook):
     assert counts["Behaviour"] == 0
 
 
-def test_factor_counts_counts_children_per_code_with_labels(codebook):
-    frame = case_files(assessment_factors=codes("3A;3B", "3B", "3B;3B"))
-    counts = measures.factor_counts(frame, codebook)
-    assert counts["Domestic abuse - parent or carer is subject"] == 3
-    assert counts["Domestic abuse - child is subject"] == 1
-    assert counts.sum() == 4
-
-
 # --- plans -------------------------------------------------------------------------------------
 
 def test_plan_days_ignores_open_plans():

@@ -32,7 +32,7 @@ from cinreport.validate import (
     ValidationError,
     load_validated,
     parse_date,
-    read_raw,
+    read_file,
     validate_authority,
 )
 
@@ -272,7 +272,8 @@ def test_line_numbers_count_blank_lines_and_quoted_newlines(tmp_path):
     path = tmp_path / "themes.csv"
     path.write_bytes(b"\xef\xbb\xbfsource_id,source_type,theme,segments\r\n\r\nS1,focus_group,service_gaps,2\r\n"
                      b"\r\nS1,focus_group,\"recording\ngaps\",1\r\nS1,focus_group,threshold_inconsistency,0\r\n")
-    frame, problems = read_raw(path, spec)
+    result = read_file(path, spec)
+    frame, problems = result.frame, result.problems
     assert problems == []
     assert list(frame["_line"]) == [3, 5, 7]
 
@@ -281,7 +282,8 @@ def test_trailing_comma_with_values_is_a_problem(tmp_path):
     spec = CODEBOOK.files["themes"]
     path = tmp_path / "themes.csv"
     path.write_text("source_id,source_type,theme,segments,\nS1,focus_group,service_gaps,2,x\n")
-    frame, problems = read_raw(path, spec)
+    result = read_file(path, spec)
+    frame, problems = result.frame, result.problems
     assert [str(p).replace(f"{tmp_path}/", "") for p in problems] == [
         "themes.csv, row 1: column 5 has no name in the header but holds values"]
 

@@ -214,21 +214,9 @@ class DfETable:
         """The distinct time periods, earliest first."""
         return sorted(self.data["time_period"].dropna().unique().tolist(), key=int)
 
-    def latest_period(self) -> str:
-        """The latest ``time_period`` in the table (e.g. ``'2025'`` or ``'202425'``)."""
-        periods = self.periods()
-        if not periods:
-            raise ValueError(f"{self.path}: no rows, so no latest period")
-        return periods[-1]
-
     def period(self, time_period: str) -> "DfETable":
         """The rows of one time period."""
         return self._subset(self.data["time_period"] == str(time_period))
-
-    def symbols_used(self) -> dict[str, str]:
-        """Each symbol that occurs in this table's indicators, with its meaning (for footnotes)."""
-        present = set(self.symbols.stack().dropna()) if len(self.symbols.columns) else set()
-        return {s: meaning for s, meaning in SYMBOLS.items() if s in present}
 
     def long(self, indicators: Iterable[str] | None = None) -> pd.DataFrame:
         """The table in long form: one row per file row and indicator.

@@ -120,11 +120,6 @@ class SuppressedTable:
         """Number of suppressed cells."""
         return int(self.mask.to_numpy().sum())
 
-    def suppressed_cells(self) -> list[tuple[Hashable, Hashable]]:
-        """Labels (row, column) of the suppressed cells, in table order."""
-        rows, cols = np.nonzero(self.mask.to_numpy())
-        return [(self.values.index[i], self.values.columns[j]) for i, j in zip(rows, cols)]
-
     def display(self, symbol: str | None = None) -> pd.DataFrame:
         """The table for publication: counts with thousands separators, suppressed as symbol."""
         sym = self.symbol if symbol is None else symbol

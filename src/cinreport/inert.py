@@ -11,7 +11,6 @@ into what a format reads back as exactly that text:
   become one space, as HTML shows them anyway; other control characters become U+FFFD.
 * :func:`markdown_code` — the same text as an inline code span (file names, symbols).
 * :func:`markdown_attribute` — a value inside a quoted Pandoc attribute (``fig-alt="..."``).
-* :func:`html_text` — HTML text or a quoted attribute value.
 * :func:`typst_string` — a Typst string literal (``"..."``) for raw Typst the renderer writes.
 * :func:`csv_cell` — a text cell of a published CSV: a value starting with ``=``, ``+``, ``-``,
   ``@``, a tab or a carriage return gets a leading ``'`` (OWASP's advice against CSV/formula
@@ -25,11 +24,10 @@ escape every table cell and header for them (a column that already holds Markdow
 
 from __future__ import annotations
 
-import html
 import re
 import unicodedata
 
-__all__ = ["csv_cell", "html_text", "markdown_attribute", "markdown_code", "markdown_text", "one_line",
+__all__ = ["csv_cell", "markdown_attribute", "markdown_code", "markdown_text", "one_line",
            "typst_string", "CSV_TRIGGERS"]
 
 # ASCII punctuation that can start or end Pandoc/Quarto Markdown markup anywhere in a line
@@ -81,11 +79,6 @@ def markdown_attribute(value: object) -> str:
     """The inside of a double-quoted Pandoc attribute value: one line, ``\\`` and ``"`` escaped and
     ``&`` written as an entity (Pandoc decodes entities in attribute values)."""
     return one_line(value).replace("&", "&amp;").replace("\\", "\\\\").replace('"', '\\"')
-
-
-def html_text(value: object) -> str:
-    """HTML text, safe in element content and in a double- or single-quoted attribute."""
-    return html.escape(str(value), quote=True)
 
 
 def typst_string(value: object) -> str:

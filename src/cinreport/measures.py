@@ -80,15 +80,6 @@ def factor_group_counts(frame: pd.DataFrame, codebook: Codebook) -> pd.Series:
     return _ordered(per_child.value_counts(), list(cl.groups))
 
 
-def factor_counts(frame: pd.DataFrame, codebook: Codebook) -> pd.Series:
-    """Number of children with each individual factor code (codebook order)."""
-    cl = codebook.codes("assessment_factor")
-    codes = explode_codes(frame["assessment_factors"])
-    per_child = codes.groupby(level=0).agg(lambda g: sorted(set(g))).explode()
-    counts = per_child.value_counts()
-    return _ordered(counts, list(cl.labels)).rename(index=cl.labels)
-
-
 def factor_code_counts(frame: pd.DataFrame) -> dict[str, int]:
     """Children with each factor code (keyed by CIN census code), and ``_with_factors``: children
     with at least one factor other than "21" (no factors identified), the denominator DfE uses."""

@@ -16,8 +16,8 @@ Any importer of personal data (the CIN census return today; spreadsheets later) 
   recomputed from a guessed identifier (which a plain hash of a short LA child id would allow).
   48 bits: the chance that two of 100,000 children share one is about 2 in 100 million, and
   importers check for it anyway (:class:`Pseudonymiser`).
-- :func:`find_upn_shaped` / :func:`refuse_identifiers` check every value about to be written and
-  refuse the whole output if one is shaped like a Unique Pupil Number (a letter, 11 digits and a
+- :func:`refuse_identifiers` checks every value about to be written and
+  refuses the whole output if one is shaped like a Unique Pupil Number (a letter, 11 digits and a
   digit or letter: DfE's UPN format) or equals a raw identifier the importer read.
 """
 
@@ -97,11 +97,6 @@ class Pseudonymiser:
         if owner != identifier:
             raise ValueError(f"two different identifiers share the pseudonym {pid}; use another key")
         return pid
-
-
-def find_upn_shaped(values: Iterable[str]) -> list[str]:
-    """The values holding something shaped like a UPN."""
-    return [v for v in values if v and UPN_SHAPE.search(v)]
 
 
 def refuse_identifiers(rows: Iterable[dict[str, str]], raw_ids: set[str] | frozenset[str] = frozenset(),

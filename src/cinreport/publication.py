@@ -453,10 +453,6 @@ class Publication:
         e = self.entries.get(size(pop, code).key)
         return e is None or e.shown
 
-    def _comps_of_entry(self, key: str) -> set:
-        t = self._terms.get(key) or {}
-        return {self._comp[next(iter(t))]} if t else set()
-
     def _attack(self, check: dict) -> list[str]:
         """Protected items the attacker can work out exactly, in the components ``check`` names (each
         with the items to check, or None for all of them)."""

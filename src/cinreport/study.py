@@ -756,6 +756,3 @@ class Study:
             codes = ", ".join(f"{markdown_code(k)} {markdown_text(v)}" for k, v in cl.labels.items())
             parts.append(f"**{markdown_text(cl.name)}** ({markdown_text(cl.source)}): {codes}.")
         return parts
-
-    def limitations_counts(self) -> dict[str, int]:
-        return {k: self.total("counts", k) for k in ("case_files", "focus_groups", "parent_interviews")}

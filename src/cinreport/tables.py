@@ -154,12 +154,6 @@ def publish_counts(table: pd.DataFrame, threshold: int, symbol: str = "c", perce
     return PublishedTable(sup, out, shown, pct)
 
 
-def counts_frame(by_group: dict[str, dict[str, int]]) -> pd.DataFrame:
-    """Categories × groups count table from ``{group: {category: count}}`` (category order kept)."""
-    frame = pd.DataFrame(by_group).fillna(0).astype(int)
-    return frame
-
-
 # -- tables read from the build's published store (cinreport.publication) ---------------------------------
 STORE_NOTE = ("{symbol} = suppressed to protect confidentiality: a count between 1 and {below}, or a count that "
               "would let a suppressed one be worked out from what the report publishes elsewhere. Percentages of "

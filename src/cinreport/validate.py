@@ -356,12 +356,6 @@ def raw_from_records(name: str, spec: FileSpec, header: list[str], header_line: 
                    keys_complete)
 
 
-def read_raw(path: Path, spec: FileSpec) -> tuple[pd.DataFrame, list[Problem]]:
-    """Read a CSV as stripped strings with its file line numbers; check the header and row widths."""
-    result = read_file(path, spec)
-    return result.frame, result.problems
-
-
 # --- per-column rules (pandera) --------------------------------------------------------------
 
 def map_distinct(s: pd.Series, f: Callable) -> pd.Series:
