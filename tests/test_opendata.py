@@ -12,7 +12,6 @@ import pytest
 from cinreport.dfe import read_dfe_csv
 from cinreport.opendata import (GEOGRAPHY, Indicator, authority_geography, count_table_rows, meta_frame,
                                 reporting_year, snake, tidy_frame, wide_rows)
-from cinreport.tables import publish_counts
 
 SYMBOLS = {"c", "z", "x"}
 
@@ -38,13 +37,14 @@ def test_tidy_frame_orders_columns_and_names_missing_ones():
 
 
 def test_count_rows_carry_suppression_from_the_published_table():
-    counts = pd.DataFrame({"A": [2, 30, 40], "B": [20, 25, 35]}, index=["x", "y", "z"])
-    pub = publish_counts(counts, 5)
-    rows = count_table_rows(pub.counts, pub.percent, "authority", "category")
+    # a published table's display frames (symbols applied), as the store's tables give them
+    counts = pd.DataFrame({"A": ["c", "c", "40", "72"], "B": ["c", "c", "35", "80"]}, index=["x", "y", "z", "Total"])
+    percent = pd.DataFrame({"A": ["c", "c", "56%", "100%"], "B": ["c", "c", "44%", "100%"]}, index=counts.index)
+    rows = count_table_rows(counts, percent, "authority", "category")
     a = rows[rows["authority"] == "A"].set_index("category")
     assert a.loc["x", "number"] == "c" and a.loc["x", "percent"] == "c"
-    # the published display shows the same values (the open data is the table, not the raw counts)
-    assert list(pub.display.loc["y"]) == list(rows[rows["category"] == "y"][["number", "percent"]].to_numpy().ravel())
+    # the open data is the published table, not the raw counts; the percentages lose their unit
+    assert rows[rows["category"] == "z"][["number", "percent"]].to_numpy().ravel().tolist() == ["40", "56", "35", "44"]
 
 
 def test_wide_rows_strip_units():

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from cinreport.layout import MANY_AUTHORITIES
-from cinreport.tables import publish_counts, published_numbers, spread_markdown, spread_table
+from cinreport.tables import markdown_table, published_numbers, spread_markdown, spread_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -114,3 +114,10 @@ def test_plan_length_figure_is_not_drawn_when_no_authority_has_enough_ended_plan
     study._pub = store_for_plan_lengths({a.code: [40.0, 90.0] * 4 for a in study.authorities})
     assert study.plan_length_figure().startswith("No authority has 10 or more ended plans")
     assert not (tmp_path / "figures" / "plan-length.png").exists()
+
+
+def test_markdown_table_right_aligns_only_number_columns():
+    frame = pd.DataFrame({"n": ["1,234", "c"], "share": ["45% (26% to 66%)", "z"], "range": ["1.0% to 2.5%", "x"],
+                          "meaning": ["text", "more text 2"]}, index=["a", "b"])
+    rule = markdown_table(frame).splitlines()[1]
+    assert rule == "|:---|---:|---:|---:|:---|"

@@ -1,9 +1,8 @@
 """Published tables: disclosure control applied, then formatted as Markdown pipe tables.
 
 Chapters read published tables from the build's store (:func:`store_table`, after the one disclosure
-pass of :mod:`cinreport.publication`); :func:`publish_counts` suppresses a single table on its own (for
-tables outside the store). No count below the threshold, or recoverable from what is published,
-reaches the page. Pipe tables render the same in Quarto, in Pandoc's HTML and in Typst.
+pass of :mod:`cinreport.publication`). No count below the threshold, or recoverable from what is
+published, reaches the page. Pipe tables render the same in Quarto, in Pandoc's HTML and in Typst.
 """
 
 from __future__ import annotations
@@ -13,36 +12,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .disclosure import SuppressedTable, suppress_counts, suppress_percentages
 from .inert import markdown_code, markdown_text
 from .layout import MANY_AUTHORITIES
-
-SUPPRESSION_NOTE = ("`c` = suppressed to protect confidentiality: a count between 1 and {below} or a count "
-                    "that would let a suppressed one be worked out from totals. Percentages of suppressed "
-                    "counts are suppressed too.")
-
-
-@dataclass(frozen=True)
-class PublishedTable:
-    """A count table after disclosure control, with its display frame and Markdown."""
-
-    suppressed: SuppressedTable
-    display: pd.DataFrame
-    counts: pd.DataFrame | None = None    # categories × groups after suppression (symbols applied)
-    percent: pd.DataFrame | None = None   # the same shape: percentages after suppression, or None
-
-    @property
-    def has_suppression(self) -> bool:
-        return self.suppressed.n_suppressed > 0
-
-    def markdown(self, caption: str | None = None, label: str | None = None, threshold: int = 5) -> str:
-        text = markdown_table(self.display)
-        if caption:
-            text += "\n\n" + caption_line(caption, label)
-        if self.has_suppression:
-            text += "\n\n" + SUPPRESSION_NOTE.format(below=threshold - 1)
-        return text
-
 
 def caption_line(caption: str, label: str | None = None, markdown: str = "") -> str:
     """A table's caption line (``: caption {#label}``): ``caption`` is text (escaped, so a name or
@@ -122,36 +93,6 @@ def spread_markdown(values: pd.DataFrame, index_label: str, caption: str, label:
         text += (f"\n\nPercentages suppressed for an authority ({markdown_code(symbol)}) are left out of the spread; "
                  "*Authorities with a figure* counts those that remain.")
     return text
-
-
-def publish_counts(table: pd.DataFrame, threshold: int, symbol: str = "c", percent_axis: int | None = 0,
-                   total_label: str = "Total", index_label: str = "") -> PublishedTable:
-    """Suppress a count table (categories × groups) and lay it out for publication.
-
-    With ``percent_axis`` 0, each group column is followed by its column percentage. A total row
-    is added (it is treated as known to the reader, so secondary suppression protects it).
-    """
-    counts = table.astype(int).copy()
-    counts.loc[total_label] = counts.sum(axis=0)
-    # A total is a count of children too: a small one is suppressed like any other cell, and then
-    # totals are no longer assumed known, so secondary suppression protects the column.
-    small_total = bool(((counts.loc[total_label] > 0) & (counts.loc[total_label] < threshold)).any())
-    sup = suppress_counts(counts, threshold=threshold, symbol=symbol, total_row=total_label,
-                          totals_known=not small_total)
-    shown = sup.display()
-    pct = None
-    if percent_axis is None:
-        out = shown
-    else:
-        pct = suppress_percentages(sup, axis=percent_axis, decimals=0)
-        cols = {}
-        for col in counts.columns:
-            cols[(f"{col}", "n")] = shown[col]
-            cols[(f"{col}", "%")] = pct[col]
-        out = pd.DataFrame(cols)
-        out.columns = [f"{g} (n)" if k == "n" else f"{g} (%)" for g, k in out.columns]
-    out.index.name = index_label
-    return PublishedTable(sup, out, shown, pct)
 
 
 # -- tables read from the build's published store (cinreport.publication) ---------------------------------
