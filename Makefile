@@ -171,7 +171,7 @@ bench: $(INSTALLED) ## Time builds of N synthetic authorities against a naive lo
 	$(CINREPORT) bench --sizes "$(SIZES)" --out $(BUILD)/bench
 
 lock: ## Re-resolve requirements.lock from pyproject.toml in a scratch venv
-	rm -rf .lock-venv && $(PYTHON_BOOT) -m venv .lock-venv && .lock-venv/bin/pip install --quiet -e '.[test]' \
+	rm -rf .lock-venv && $(PYTHON_BOOT) -m venv .lock-venv && .lock-venv/bin/pip install --quiet -e '.[test,bench]' \
 	  && { echo '# Exact versions of every package, resolved on Python 3.11 (make setup installs these).'; \
 	       echo '# Regenerate with: make lock'; .lock-venv/bin/pip freeze --exclude-editable | grep -v '^cinreport'; } > requirements.lock \
 	  && rm -rf .lock-venv
