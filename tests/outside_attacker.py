@@ -164,7 +164,7 @@ def add_prose(r: Reading, texts: dict[str, str], threshold: int) -> list[str]:
             if m:
                 ks = [("cf-mental-health", n, "Not met in time") for n in r.names.values()]
                 ns = [("cf-mental-health", n, "Referred") for n in r.names.values()]
-                for label, group, value in (("k", ks, m.group(1)), ("n", ns, m.group(2))):
+                for group, value in ((ks, m.group(1)), (ns, m.group(2))):
                     if value.strip("`").isdigit():
                         r.equalities.append(({v: 1 for v in group}, int(value.replace(",", ""))))
     return bad

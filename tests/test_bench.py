@@ -18,7 +18,6 @@ from cinreport import bench, pipeline, render, synth, warm
 from cinreport.codebook import load_codebook
 from cinreport.config import ParamsError, load_authorities, load_report
 from cinreport.validate import validate_authority
-
 from conftest import ROOT
 
 REPORT = load_report(ROOT / "params")
@@ -357,10 +356,11 @@ def test_progress_line_without_a_plan_counts_only(tmp_path):
 def test_render_with_cache_and_pdf_exclusion(tmp_path, monkeypatch):
     """The cached render gives the same HTML; an excluded chapter is in the HTML book, not the PDF."""
     import typst
+
     from test_render import _make_book
 
     root = _make_book(tmp_path / "b")
-    cold = render.render_book(root, root / "cold", renderer="pandoc-typst")
+    render.render_book(root, root / "cold", renderer="pandoc-typst")
     sources = []
     compile_pdf = typst.compile
 
@@ -392,9 +392,8 @@ def test_many_authorities_get_a_dot_per_authority_not_a_bar(tmp_path):
     import pandas as pd
 
     from cinreport.config import load_report
-    from cinreport.study import Study
     from cinreport.layout import MANY_AUTHORITIES
-
+    from cinreport.study import Study
     from store_support import store_for_counts
 
     study = Study(load_report(ROOT / "params"), [], {}, {}, None, tmp_path, "x")

@@ -20,8 +20,7 @@ from cinreport import cin_census
 from cinreport.cli import main
 from cinreport.codebook import load_codebook
 from cinreport.config import load_authority
-from cinreport.pseudonym import (UPN_SHAPE, KEY_ENV, PseudonymKeyError, load_key, pseudonym,
-                                 refuse_identifiers)
+from cinreport.pseudonym import KEY_ENV, UPN_SHAPE, PseudonymKeyError, load_key, pseudonym, refuse_identifiers
 from cinreport.validate import validate_authority
 
 ROOT = Path(__file__).resolve().parents[1]

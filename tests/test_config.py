@@ -152,8 +152,8 @@ def test_report_problems_do_not_hide_authority_problems(project):
     ("period_start: 2020-04-01\nperiod_end: 2021-03-31\nperiod_end: 2021-06-30\n",
      "params/report.yml: not valid YAML at line 3, column 1: key 'period_end' is given twice (first on line 2)"),
     ("period_start: 2020-04-01\nperiod_end: 2021-03-31\ntitel: x\n",
-     "params/report.yml: unknown key 'titel' (did you mean 'title'? known keys: disclosure, findings, national, pdf_profiles, period_end, "
-     "period_start, seed, subtitle, synthetic_data, title)"),
+     "params/report.yml: unknown key 'titel' (did you mean 'title'? known keys: disclosure, findings, national, "
+     "pdf_profiles, period_end, period_start, seed, subtitle, synthetic_data, title)"),
     ("period_strat: 2020-04-01\nperiod_end: 2021-03-31\n",
      "params/report.yml: unknown key 'period_strat': rename it to 'period_start' (required key 'period_start' "
      "is missing)"),
@@ -234,7 +234,7 @@ def test_a_low_threshold_is_refused_unless_allowed(project, threshold):
     report_with(project, f"disclosure: {{threshold: {threshold}}}\n")
     found = report_problems(project)
     assert len(found) == 1
-    assert found[0].startswith(f"params/report.yml: key 'disclosure.threshold' below 3 weakens disclosure control")
+    assert found[0].startswith("params/report.yml: key 'disclosure.threshold' below 3 weakens disclosure control")
     assert f"found {threshold}" in found[0] and "allow_low_threshold: true" in found[0]
 
 

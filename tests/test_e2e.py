@@ -12,8 +12,7 @@ import pandas as pd
 import pytest
 
 from cinreport.render import book_chapters
-
-from conftest import ROOT, copy_project, edit_params, make
+from conftest import edit_params, make
 
 pytestmark = pytest.mark.e2e
 

@@ -30,7 +30,6 @@ import yaml
 
 from cinreport import atomic, buildlock, cli, pipeline, render
 from cinreport.config import ParamsError, load_authorities, load_report
-
 from conftest import ROOT, VENV, edit_params, make, national_dir
 
 PNG_END = b"IEND\xaeB`\x82"

@@ -20,8 +20,7 @@ import pytest
 import yaml
 
 from cinreport.inert import csv_cell, markdown_code, markdown_text, one_line, typst_string
-from cinreport.opendata import tidy_frame, Indicator, national_geography
-
+from cinreport.opendata import Indicator, national_geography, tidy_frame
 from conftest import copy_project, make
 
 PAYLOADS = [
@@ -121,7 +120,7 @@ def payload_build(tmp_path_factory) -> Path:
     project = copy_project(tmp_path_factory.mktemp("inert"))
     for code, name in NAMES.items():
         path = project / "params" / "authorities" / f"{code}.yml"
-        path.write_text(re.sub(r"^name: .*$", lambda _: "name: " + _quoted(name), path.read_text(), flags=re.M))
+        path.write_text(re.sub(r"^name: .*$", lambda _, name=name: "name: " + _quoted(name), path.read_text(), flags=re.M))
     codebook = project / "data" / "codebook.yml"
     text = codebook.read_text()
     for old, label in LABELS.items():

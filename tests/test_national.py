@@ -17,10 +17,21 @@ import pytest
 from cinreport import national
 from cinreport.codebook import load_codebook
 from cinreport.config import Authority, load_report
-from cinreport.national_chapter import (NationalChapter, _cell, authority_context, comparison_year, factor_variation,
-                                        percentile_rank, place, plural, spread, study_share, symbol_note, trend_word,
-                                        within_share)
-
+from cinreport.national_chapter import (
+    NationalChapter,
+    _cell,
+    authority_context,
+    comparison_year,
+    factor_variation,
+    percentile_rank,
+    place,
+    plural,
+    spread,
+    study_share,
+    symbol_note,
+    trend_word,
+    within_share,
+)
 from conftest import ROOT, national_dir
 
 DFE = national_dir()
@@ -360,7 +371,8 @@ def test_fetch_writes_every_file_or_none(tmp_path):
 
     served = tmp_path / "served"
     served.mkdir()
-    ok = "time_period,time_identifier,geographic_level,country_code,country_name,x\n2024,Reporting year,National,E92000001,England,1\n"
+    ok = ("time_period,time_identifier,geographic_level,country_code,country_name,x\n"
+          "2024,Reporting year,National,E92000001,England,1\n")
     (served / "good.csv").write_text(ok)
     handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(served), **k)  # noqa: E731
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)

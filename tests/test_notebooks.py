@@ -6,7 +6,6 @@ import nbformat
 import pytest
 
 from cinreport.pipeline import check_parameters, declared_parameters
-
 from conftest import ROOT
 
 NOTEBOOKS = sorted((ROOT / "notebooks").rglob("*.ipynb"))

@@ -10,8 +10,17 @@ import pandas as pd
 import pytest
 
 from cinreport.dfe import read_dfe_csv
-from cinreport.opendata import (GEOGRAPHY, Indicator, authority_geography, count_table_rows, meta_frame,
-                                reporting_year, snake, tidy_frame, wide_rows)
+from cinreport.opendata import (
+    GEOGRAPHY,
+    Indicator,
+    authority_geography,
+    count_table_rows,
+    meta_frame,
+    reporting_year,
+    snake,
+    tidy_frame,
+    wide_rows,
+)
 
 SYMBOLS = {"c", "z", "x"}
 

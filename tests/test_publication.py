@@ -21,7 +21,7 @@ from cinreport import attack, synth
 from cinreport.plan import build_publication
 from cinreport.publication import ALL, DisclosureError, Publication, Published, ref, size
 from cinreport.scenarios import study_from_profiles
-from outside_attacker import attack_book, determined, Reading
+from outside_attacker import Reading, attack_book, determined
 from publication_support import build_outputs
 
 T = 5

@@ -427,7 +427,8 @@ def test_pdf_figure_width_keeps_tall_figures_off_a_whole_page(tmp_path):
         plt.close(fig)
     images = [{"t": "Para", "c": [{"t": "Image", "c": [["", [], []], [], [f"{name}.png", ""]]}]}
               for name in [*sizes, "missing"]]
-    widths = dict(zip([*sizes, "missing"], map(float, re.findall(r'image\("[^"]+", width: ([\d.]+)%\)', _typst_of(images, tmp_path)))))
+    typst_text = _typst_of(images, tmp_path)
+    widths = dict(zip([*sizes, "missing"], map(float, re.findall(r'image\("[^"]+", width: ([\d.]+)%\)', typst_text))))
     assert widths["wide"] == 100 and widths["missing"] == 100
     for name in ("tall", "square"):
         w, h = sizes[name]

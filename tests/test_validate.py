@@ -282,8 +282,7 @@ def test_trailing_comma_with_values_is_a_problem(tmp_path):
     spec = CODEBOOK.files["themes"]
     path = tmp_path / "themes.csv"
     path.write_text("source_id,source_type,theme,segments,\nS1,focus_group,service_gaps,2,x\n")
-    result = read_file(path, spec)
-    frame, problems = result.frame, result.problems
+    problems = read_file(path, spec).problems
     assert [str(p).replace(f"{tmp_path}/", "") for p in problems] == [
         "themes.csv, row 1: column 5 has no name in the header but holds values"]
 
@@ -527,9 +526,9 @@ def test_cli_output_is_bounded_and_configurable(big_invalid):
 
 
 def test_bad_cells_lookup():
-    from cinreport.validate import ALL_ROWS, BadCells
-
     import numpy as np
+
+    from cinreport.validate import ALL_ROWS, BadCells
     bad = BadCells(np.array([2, 3, 5]), {"age": np.array([False, True, False])}, {"gender"})
     assert (3, "age") in bad and (2, "age") not in bad and (4, "age") not in bad and (9, "age") not in bad
     assert (2, "gender") in bad and (ALL_ROWS, "gender") in bad and (ALL_ROWS, "age") not in bad

@@ -20,11 +20,12 @@ from . import figures, measures
 from .atomic import write_csv, write_json
 from .codebook import Codebook, load_codebook
 from .config import Authority, ReportParams, load_authority, load_report
-from .inert import markdown_code, markdown_text as md
+from .inert import markdown_code
+from .inert import markdown_text as md
+from .layout import BUILD, codebook_path
 from .opendata import Indicator, authority_geography, count_table_rows, write_open_table
 from .publication import Published
 from .tables import store_table
-from .layout import BUILD, codebook_path
 
 
 def measure(authority: Authority, report: ReportParams, codebook: Codebook, tables: dict[str, pd.DataFrame],
@@ -203,7 +204,7 @@ class AuthorityChapter:
     def national(self) -> str:
         """This authority against England, its region and statistical neighbours (DfE open data)."""
         from .national import NationalData
-        from .national_chapter import clear_national_outputs, authority_context
+        from .national_chapter import authority_context, clear_national_outputs
 
         data = NationalData.load(self.out_dir.parent.parent / "national")
         clear_national_outputs(self.out_dir)  # what an earlier build with other national files wrote

@@ -28,7 +28,6 @@ run it when the machine is otherwise idle.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import re
@@ -399,7 +398,7 @@ def markdown(doc: dict) -> str:
     for s in doc["sizes"]:
         r = s["runs"]
 
-        def split(name: str) -> str:
+        def split(name: str, r: dict = r) -> str:
             run = r.get(name)
             return (f"{run['seconds']:.1f} ({run['authority_s']:.1f} + {run['study_render_s']:.1f})"
                     if run else "–")

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 import urllib.error
 import urllib.request

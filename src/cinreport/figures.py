@@ -76,7 +76,7 @@ def percent_bars(shares: pd.DataFrame, xlabel: str = "Per cent of children", siz
     sns.barplot(data=long, y="category", x="percent", hue="group" if shares.shape[1] > 1 else None,
                 ax=ax, orient="h", palette=PALETTE[: shares.shape[1]] if shares.shape[1] > 1 else None,
                 color=PALETTE[0] if shares.shape[1] == 1 else None)
-    for i, (cat, row) in enumerate(shares.iterrows()):
+    for i, (_, row) in enumerate(shares.iterrows()):
         if row.isna().any():
             ax.text(0.5, i, symbol, va="center", fontsize=8, color="#333333")
     ax.set_xlabel(xlabel)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -18,9 +17,17 @@ import numpy as np
 import pandas as pd
 
 from .inert import markdown_code, markdown_text
-from .stats import (TestResult, chi2_or_exact, classify_variation, cramers_v_null, cramers_v_null_asymptotic,
-                    epsilon_squared_null, kruskal_epsilon, wilson_interval)
 from .layout import MANY_AUTHORITIES
+from .stats import (
+    TestResult,
+    chi2_or_exact,
+    classify_variation,
+    cramers_v_null,
+    cramers_v_null_asymptotic,
+    epsilon_squared_null,
+    kruskal_epsilon,
+    wilson_interval,
+)
 
 VARIATION_TEXT = {
     "considerable": "There was considerable variation between authorities in {what} ({effect}).",
@@ -554,8 +561,10 @@ def evaluate(metrics: dict[str, dict], cases: dict[str, pd.DataFrame], threshold
         {c: pub.text(pub.obj(f"{c}/ended-evidence")["key"]) for c in metrics}, names)
     out.append(variation("variation-length", "Length of plans", "how long plans lasted", "sec-support",
                          {"median_days": {c: m["plans"]["length_days"]["median"] for c, m in metrics.items()}},
-                         unit="ended plans", evidence=[ended_text, medians("length-days", "days", "case files; the authority profiles give the administrative "
-                                                                     "extract's median, over all its children on plans")]))
+                         unit="ended plans",
+                         evidence=[ended_text, medians("length-days", "days",
+                                                       "case files; the authority profiles give the administrative "
+                                                       "extract's median, over all its children on plans")]))
     out.append(variation("variation-services", "Types of support", "the kinds of support provided", "sec-support",
                          evidence=[cases_text]))
     out.append(variation("variation-direct-work", "Direct work",
@@ -954,7 +963,6 @@ def evaluation_key(metrics: dict[str, dict], cases: dict[str, pd.DataFrame], thr
                    seed: int) -> str:
     """A hash of everything :func:`evaluate` reads, so a saved evaluation is used only for the same inputs."""
     import hashlib
-
     from pathlib import Path
 
     h = hashlib.sha256()

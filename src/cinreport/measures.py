@@ -327,7 +327,7 @@ def needs_met(cases: pd.DataFrame, support: pd.DataFrame) -> dict[str, dict[str,
     """
     out = {}
     for need, factors in NEED_FACTORS.items():
-        has = cases["assessment_factors"].fillna("").map(lambda v: bool(set(v.split(";")) & set(factors)))
+        has = cases["assessment_factors"].fillna("").map(lambda v, f=set(factors): bool(set(v.split(";")) & f))
         ids = set(cases.loc[has, "case_id"])
         matching = support[support["case_id"].isin(ids) & support["service"].isin(NEED_SERVICES[need])]
         received = matching[matching["status"].isin(["completed", "ongoing"])]
@@ -420,7 +420,7 @@ def authority_atoms(tables: dict[str, pd.DataFrame], codebook: Codebook, period_
     out["parents_involved"] = _atoms(cases["parents_involved"].map(
         {"yes": "Involved", "no": "Not involved"}).fillna(NOT_RECORDED))
     for need, factors in NEED_FACTORS.items():
-        has = cases["assessment_factors"].fillna("").map(lambda v: bool(set(v.split(";")) & set(factors)))
+        has = cases["assessment_factors"].fillna("").map(lambda v, f=set(factors): bool(set(v.split(";")) & f))
         matching = support[support["service"].isin(NEED_SERVICES[need])]
         referred = cases["case_id"].isin(matching["case_id"])
         received = cases["case_id"].isin(matching.loc[matching["status"].isin(["completed", "ongoing"]), "case_id"])

@@ -20,9 +20,9 @@ from . import figures
 from .atomic import write_csv
 from .codebook import Codebook
 from .config import Authority
+from .inert import markdown_code, markdown_text
 from .national import CPP_BANDS, LA_LEVEL, NationalData
 from .opendata import Indicator, authority_geography, national_geography, wide_rows, write_open_table
-from .inert import markdown_code, markdown_text
 from .tables import caption_line, markdown_table
 
 SOURCE = ("Source: Department for Education, *Children in need* and *Characteristics of children in need* "
@@ -461,10 +461,10 @@ class NationalChapter:
             self.figure("national-needs", fig,
                         f"Children in need at 31 March {year} by primary need: each English local authority against "
                         f"England",
-                        f"Dot plot: for each primary need, one grey dot per local authority showing the percentage "
-                        f"of its children in need with that need, a black bar for England and coloured markers for "
-                        f"the study authorities (or their regions); row labels say how many authorities' figures "
-                        f"were not published, with DfE's symbol."),
+                        "Dot plot: for each primary need, one grey dot per local authority showing the percentage "
+                        "of its children in need with that need, a black bar for England and coloured markers for "
+                        "the study authorities (or their regions); row labels say how many authorities' figures "
+                        "were not published, with DfE's symbol."),
         ]
 
     def durations(self) -> list[str]:
@@ -536,7 +536,8 @@ class NationalChapter:
             f"At 31 March {year}, {s['n']} English local authorities had between {s['min']:.0f} and {s['max']:.0f} "
             f"children in need per 10,000 children aged 0 to 17 (median {s['median']:.0f}; the middle half between "
             f"{s['q1']:.0f} and {s['q3']:.0f}), against {eng:.0f} for England. By region, the rate was highest in "
-            f"{markdown_text(hi['area_name'])} ({hi['value']:.0f}) and lowest in {markdown_text(lo['area_name'])} ({lo['value']:.0f}): most of the "
+            f"{markdown_text(hi['area_name'])} ({hi['value']:.0f}) and lowest in "
+            f"{markdown_text(lo['area_name'])} ({lo['value']:.0f}): most of the "
             f"variation is between authorities within each region.{study}",
             self.figure("national-rate", fig,
                         f"Children in need per 10,000 children at 31 March {year}, each English local authority "
@@ -605,8 +606,8 @@ class NationalChapter:
         ref = {self.label(r["code"]): 100 * r["england"] for _, r in var.iterrows() if r["england"] is not None}
         fig = figures.dot_distribution(values, "Per cent of episodes with factors identified at assessment", ref)
         top3 = var.head(3)
-        most = "; ".join(f"*{markdown_text(self.label(r['code']))}* (middle half of authorities {_pct(r['q1'])} to {_pct(r['q3'])})"
-                         for _, r in top3.iterrows())
+        most = "; ".join(f"*{markdown_text(self.label(r['code']))}* (middle half of authorities "
+                         f"{_pct(r['q1'])} to {_pct(r['q3'])})" for _, r in top3.iterrows())
         table = pd.DataFrame({
             "England": [_pct(r["england"], 1) for _, r in var.iterrows()],
             "Median LA": [_pct(r["median"], 1) for _, r in var.iterrows()],
@@ -801,7 +802,8 @@ def authority_context(authority: Authority, pub, data: NationalData, codebook: C
                     if neighbours else "")
         missing = ("" if neighbours else " Its statistical neighbours are not shown: the neighbour-groupings file "
                    "was not available, or lists none that exist today.")
-        text = (f"{markdown_text(authority.name)} is {markdown_text(p.la['name'])} ({markdown_text(p.la['code'])}) in {markdown_text(p.region_name)}. The table compares its "
+        text = (f"{markdown_text(authority.name)} is {markdown_text(p.la['name'])} ({markdown_text(p.la['code'])}) "
+                f"in {markdown_text(p.region_name)}. The table compares its "
                 f"published figures with {compared}its region and England.{missing}")
     else:
         region = (f"its region, {markdown_text(p.region_name)}," if p.region_code else

@@ -19,6 +19,7 @@ from typing import Any
 from .measures import AGE_BANDS, MH_TIMELY, NEED_FACTORS, NEED_STATUS
 from .publication import ALL, Publication, Ref, ref, size
 
+
 def mh_referrals(authority: str) -> Ref:
     """Referrals to child or adult mental-health services: services of those kinds."""
     return ref("service", authority, timely=MH_TIMELY)
@@ -133,7 +134,7 @@ def sources_plan(pub: Publication, codes: list[str], metrics: dict[str, dict], s
         src = metrics[c].get("sources") or {"listed": False, "by_type": {}}
         by = src["by_type"]
 
-        def n(kind: str, what: str = "sources"):
+        def n(kind: str, what: str = "sources", by: dict = by):
             return (by.get(kind) or {}).get(what, 0) if what == "sources" else (by.get(kind) or {}).get(what)
 
         per[c] = {"listed": bool(src["listed"]), "focus_groups": n("focus_group"),

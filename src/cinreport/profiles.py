@@ -15,9 +15,9 @@ import pandas as pd
 from .atomic import write_csv
 from .config import load_authorities, load_report
 from .inert import markdown_code, markdown_text
+from .layout import BUILD
 from .publication import Published
 from .tables import markdown_table
-from .layout import BUILD
 
 
 def profile_row(pub, code: str) -> dict[str, str]:

@@ -236,7 +236,7 @@ class Publication:
             if r.is_design and r.authority == ALL and r.population in hidden_sizes and self.entries[key].shown:
                 e = self.entries[key]
                 e.shown, e.reason = False, "secondary: the total of sizes, one of which is suppressed as small"
-        for ck, (kk, nk) in self.shares.items():
+        for kk, nk in self.shares.values():
             k, n = self.entries[kk], self.entries[nk]
             if self.small(n.value) and k.shown:  # a share of fewer than threshold: not published at all
                 k.shown, k.reason = False, f"share of fewer than {self.threshold} ({nk} is {n.value})"
@@ -389,7 +389,7 @@ class Publication:
             self._terms[key] = {t: c for t, c in full.items() if not (t[0] == "#" and self._known_size(t[1], t[2]))}
             self._const[key] = sum(self._sizes.get((t[1], t[2]), 0) for t in full
                                    if t[0] == "#" and self._known_size(t[1], t[2]))
-        for key, t in self._terms.items():  # a population size that no published variable splits
+        for t in self._terms.values():  # a population size that no published variable splits
             for v in t:
                 if v[0] == "#" and v not in truth:
                     truth[v] = self._sizes.get((v[1], v[2]), 0)

@@ -321,7 +321,7 @@ def import_qdpx(project_path: Path, mapping_path: Path, out: Path, codebook: Cod
                                   f"use --ignore-unmapped); nothing written:"] + lines[1:]))
     problems = check_themes(result.frame, out, codebook)
     if problems:
-        raise QdaError("\n".join([f"the themes table would not pass validation; nothing written:"]
+        raise QdaError("\n".join(["the themes table would not pass validation; nothing written:"]
                                  + [f"  {p}" for p in problems]))
     write_text(out, themes_csv(result.frame))
     return result, lines

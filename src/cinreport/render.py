@@ -48,8 +48,18 @@ from urllib.parse import unquote
 import yaml
 
 from .atomic import fsync, recover_folder, replace_folder
-from .book import (Chapter, RenderError, active_profiles, book_chapters, book_config, entry_path, page_names,
-                   profile_config, read_yaml, slug)
+from .book import (
+    Chapter,
+    RenderError,
+    active_profiles,
+    book_chapters,
+    book_config,
+    entry_path,
+    page_names,
+    profile_config,
+    read_yaml,
+    slug,
+)
 from .engines import detect_renderer, renderer_description
 from .parallel import in_parallel
 

@@ -343,9 +343,9 @@ def chi2_or_exact(
     screen for robustness re-evaluations of large studies, never for published tests).
 
     ``statistic`` is always Pearson's (uncorrected) chi-squared and ``effect_size`` Cramér's V,
-    bias-corrected (Bergsma 2013) when ``bias_correction`` is True (``effect_name`` then says so). Empty tables or tables with fewer than two non-empty groups
-    are not testable (NaN results); tables whose observations all fall in one category show no
-    variation (statistic 0, p 1, V 0).
+    bias-corrected (Bergsma 2013) when ``bias_correction`` is True (``effect_name`` then says so).
+    Empty tables or tables with fewer than two non-empty groups are not testable (NaN results); tables
+    whose observations all fall in one category show no variation (statistic 0, p 1, V 0).
     """
     if n_permutations < 1:
         raise ValueError("n_permutations must be at least 1")

@@ -18,16 +18,30 @@ from . import figures
 from .atomic import write_csv, write_if_changed, write_json
 from .codebook import Codebook, load_codebook
 from .config import Authority, ReportParams, load_authorities, load_report
-from .findings import (GATE_WORDS, GROUPS, SOURCES, THEME_FEEDS, Finding, analyse, evaluate, evaluation_key,
-                       findings_document, implications, load_analysis, load_evaluation, metric_at, p_band,
-                       save_analysis, save_evaluation)
-from .plan import TESTED_TABLES
-
-from .opendata import Indicator, authority_geography, count_table_rows, snake, write_open_table
+from .findings import (
+    GATE_WORDS,
+    GROUPS,
+    SOURCES,
+    THEME_FEEDS,
+    Finding,
+    analyse,
+    evaluate,
+    evaluation_key,
+    findings_document,
+    implications,
+    load_analysis,
+    load_evaluation,
+    metric_at,
+    p_band,
+    save_analysis,
+    save_evaluation,
+)
 from .inert import markdown_code, markdown_text
+from .layout import BUILD, MANY_AUTHORITIES, codebook_path
+from .opendata import Indicator, authority_geography, count_table_rows, snake, write_open_table
+from .plan import TESTED_TABLES
 from .publication import Published
 from .tables import caption_line, markdown_table, published_numbers, spread_markdown, store_table
-from .layout import BUILD, MANY_AUTHORITIES, codebook_path
 
 ALL_AUTHORITIES = "All study authorities"   # la_name of open-data rows that sum over the study's authorities
 SYNTHETIC_NOTE = ("::: {.callout-warning title=\"Synthetic demonstration data\"}\nThe numbers in this report come "
@@ -46,7 +60,26 @@ FURTHER_RESEARCH = (
     "from national data).\n"
     "3. Capture the views and experiences of children, young people and families who have a Child in Need plan.")
 
-METHODS_NOTES = '::: {.content-visible when-meta="synthetic-data"}\n**The data in this build are synthetic.** In place of each source above, a seeded generator\nmade data for fictional authorities, shaped like the study\'s coded data so that\nthe whole method runs. No case file was reviewed and no one was interviewed for them: the\ncounts, tests, key findings and implications in this report describe no real child, family,\npractitioner or authority. Figures from the Department for Education\'s published statistics, in the\nnational context, are real.\n:::\n\n::: {.content-visible when-meta="suppression-weakened"}\n::: {.callout-warning title="Suppression weakened"}\n**Disclosure control in this build is weaker than the project\'s rules.** Its settings lower the\ndisclosure threshold below 3, which the project allows only when asked to in so many words, so counts\nthat DfE practice would suppress are published here (the notes under each table give the threshold). Do not publish\nthis report or its open data without an output checker\'s approval.\n:::\n:::'
+METHODS_NOTES = (
+    '::: {.content-visible when-meta="synthetic-data"}\n'
+    '**The data in this build are synthetic.** In place of each source above, a seeded generator\n'
+    "made data for fictional authorities, shaped like the study's coded data so that\n"
+    'the whole method runs. No case file was reviewed and no one was interviewed for them: the\n'
+    'counts, tests, key findings and implications in this report describe no real child, family,\n'
+    "practitioner or authority. Figures from the Department for Education's published statistics, in the\n"
+    'national context, are real.\n'
+    ':::\n'
+    '\n'
+    '::: {.content-visible when-meta="suppression-weakened"}\n'
+    '::: {.callout-warning title="Suppression weakened"}\n'
+    "**Disclosure control in this build is weaker than the project's rules.** Its settings lower the\n"
+    'disclosure threshold below 3, which the project allows only when asked to in so many words, so counts\n'
+    'that DfE practice would suppress are published here (the notes under each table give the threshold). '
+    'Do not publish\n'
+    "this report or its open data without an output checker's approval.\n"
+    ':::\n'
+    ':::'
+)
 
 
 class _Recording(dict):
@@ -350,7 +383,8 @@ class Study:
         interview_words = (f"{self.pub.md_text(o['parent_interviews'])} parent interviews" if interviews is not None
                            else f"parent interviews (the number is suppressed, {markdown_code(sym)}, because an "
                                 "authority's number is small)")
-        text = (f"Across the {len(per)} authorities the study held {plural(fg_total, 'practitioner focus group', 'practitioner focus groups')}"
+        text = (f"Across the {len(per)} authorities the study held "
+                f"{plural(fg_total, 'practitioner focus group', 'practitioner focus groups')}"
                 f"{staff_words}, {plural(cd_total, 'case discussion', 'case discussions')} with practitioners about "
                 f"reviewed cases, and {interview_words}.")
         rt, rt_people = o["roundtables"], o["roundtable_participants"]
@@ -742,7 +776,8 @@ class Study:
                  "filters and indicators), each with a metadata file describing its columns: see "
                  "[the open-data folder](data/index.html) beside this report, catalogued in "
                  "[datasets.csv](data/datasets.csv). Fictional authorities have no LA codes; rows for all study "
-                 f"authorities together have `la_name` *{ALL_AUTHORITIES}*; `time_period` is the reporting year (to 31 March) in which the study period ends; `c` marks a suppressed value "
+                 f"authorities together have `la_name` *{ALL_AUTHORITIES}*; `time_period` is the reporting year "
+                 "(to 31 March) in which the study period ends; `c` marks a suppressed value "
                  "and `z` one that does not apply.",
                  "## Coded data files"]
         for spec in self.codebook.files.values():

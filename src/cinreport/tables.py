@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .inert import markdown_code, markdown_text
-from .layout import MANY_AUTHORITIES
+
 
 def caption_line(caption: str, label: str | None = None, markdown: str = "") -> str:
     """A table's caption line (``: caption {#label}``): ``caption`` is text (escaped, so a name or

@@ -29,11 +29,11 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as dt
-import sys
-from collections import Counter
 import difflib
 import io
 import re
+import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -555,14 +555,15 @@ def to_typed(frame: pd.DataFrame, spec: FileSpec, codebook: Codebook) -> pd.Data
             out[col.name] = pd.to_numeric(s.where(s.str.fullmatch(INT_PATTERN.pattern)),
                                           errors="coerce").astype("Int64")
         elif col.type == "date":
-            out[col.name] = pd.to_datetime(map_distinct(s, lambda v: parse_date(v, col.dmy) if v else None))
+            out[col.name] = pd.to_datetime(map_distinct(s, lambda v, dmy=col.dmy: parse_date(v, dmy) if v else None))
         elif col.type == "code":
             canon = canonical_codes(codebook, col.codes)
-            out[col.name] = map_distinct(s, lambda v: canon.get(v.upper(), v) if v else pd.NA).astype("string")
+            out[col.name] = map_distinct(s, lambda v, canon=canon: canon.get(v.upper(), v) if v else pd.NA
+                                         ).astype("string")
         elif col.type == "code_list":
             canon = canonical_codes(codebook, col.codes)
-            out[col.name] = map_distinct(s, lambda v: ";".join(canon.get(p.strip().upper(), p.strip())
-                                                     for p in v.split(";") if p.strip())).astype("string")
+            out[col.name] = map_distinct(s, lambda v, canon=canon: ";".join(canon.get(p.strip().upper(), p.strip())
+                                                                  for p in v.split(";") if p.strip())).astype("string")
         else:
             out[col.name] = s.replace("", pd.NA).astype("string")
     out[LINE] = frame[LINE]
@@ -790,8 +791,9 @@ def check_sources(tables: dict[str, pd.DataFrame], paths: dict[str, Path], autho
     listed_type = themes["source_id"].map(listed["source_type"])
     listed_line = themes["source_id"].map(listed[LINE])
     differs = listed_type.notna() & themes["source_type"].notna() & (themes["source_type"] != listed_type)
-    add_t(differs & ~themes["source_id"].where(differs).duplicated() , "source_type", lambda i: f"{listing} lists source '{themes.at[i, 'source_id']}' as a "
-                                   f"'{listed_type[i]}' (row {listed_line[i]}): the types must agree",
+    add_t(differs & ~themes["source_id"].where(differs).duplicated(), "source_type",
+          lambda i: f"{listing} lists source '{themes.at[i, 'source_id']}' as a "
+                    f"'{listed_type[i]}' (row {listed_line[i]}): the types must agree",
           uses=("source_id",))
     return problems
 

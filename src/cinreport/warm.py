@@ -234,13 +234,13 @@ PRELOAD = tuple(f"cinreport.{m}" for m in ("authority_chapter", "cli", "config",
 
 def _warm_up() -> None:
     """Import what the commands and notebooks import, so forked processes start warm."""
+    import importlib
+
     import ipykernel.kernelapp  # noqa: F401
     import IPython  # noqa: F401
     import nbclient  # noqa: F401
     import papermill  # noqa: F401
     import papermill.translators  # noqa: F401
-
-    import importlib
 
     for name in PRELOAD:
         importlib.import_module(name)
