@@ -42,7 +42,7 @@ def remove_stale_temps(target: Path | str) -> list[Path]:
     """
     target = Path(target)
     pattern = re.compile(rf"^\.{re.escape(target.name)}\.(\d+)\.[^.]+\.tmp(\.[A-Za-z0-9]+)?$")
-    removed = []
+    removed: list[Path] = []
     try:
         siblings = list(target.parent.iterdir())
     except OSError:

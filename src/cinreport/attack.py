@@ -16,14 +16,16 @@ smallest and largest values it can take are computed. A quantity is determined i
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import csr_array
 
-Terms = dict[Hashable, int]  # variable -> coefficient
+Terms = dict[Any, int]  # variable (any hashable) -> coefficient
+K = TypeVar("K", bound=Hashable)  # the key of an item
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,8 @@ def _matrix(rows: Sequence[Terms], index: dict[Hashable, int]) -> csr_array:
                      shape=(len(rows), len(index)))
 
 
-def determined(truth: dict[Hashable, int], constraints: Sequence[Constraint], items: dict[Hashable, Terms],
-               upper: dict[Hashable, int] | None = None, samples: int = 3, seed: int = 0) -> list[Hashable]:
+def determined(truth: dict[Hashable, int], constraints: Sequence[Constraint], items: Mapping[K, Terms],
+               upper: dict[Hashable, int] | None = None, samples: int = 3, seed: int = 0) -> list[K]:
     """The items (linear forms over the variables of ``truth``) that take one value only over every
     non-negative integer solution of ``constraints``. ``truth`` must satisfy the constraints; it is
     used to start from and to give each item its value. ``upper`` bounds variables (default none)."""
@@ -79,12 +81,12 @@ def determined(truth: dict[Hashable, int], constraints: Sequence[Constraint], it
     for c in constraints:
         if c.terms:
             cons_of.setdefault(comp[next(iter(c.terms))], []).append(c)
-    items_of: dict[Hashable, list[Hashable]] = {}
+    items_of: dict[Hashable, list[K]] = {}
     for key, terms in items.items():
         if terms:
             items_of.setdefault(comp[next(iter(terms))], []).append(key)
     rng = np.random.default_rng(seed)
-    out: list[Hashable] = []
+    out: list[K] = []
     for root, keys in items_of.items():
         out += _determined_in(by_comp[root], cons_of.get(root, []), {k: items[k] for k in keys}, truth,
                               upper or {}, samples, rng)
@@ -134,7 +136,7 @@ class _Model:
         return None if res.x is None else np.round(res.x)
 
 
-def _determined_in(variables, constraints, items, truth, upper, samples, rng) -> list[Hashable]:
+def _determined_in(variables, constraints, items, truth, upper, samples, rng) -> list:
     index = {v: i for i, v in enumerate(variables)}
     n = len(variables)
     x0 = np.array([truth[v] for v in variables], dtype=float)

@@ -146,6 +146,7 @@ def run_timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, log:
     marks: dict[str, float] = {}
     lines: list[str] = []
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None  # a pipe was asked for
     with TreeMemory(proc.pid) as memory:
         for line in proc.stdout:
             lines.append(line)

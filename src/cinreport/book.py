@@ -94,7 +94,8 @@ def _is_unnumbered(root: Path, rel: str) -> bool:
     meta = _front_matter(text)
     if meta.get("number-sections") is False or "unnumbered" in str(meta.get("title-block-classes", "")):
         return True
-    body = text[_FRONT_MATTER.match(text).end():] if _FRONT_MATTER.match(text) else text
+    front = _FRONT_MATTER.match(text)
+    body = text[front.end():] if front else text
     first_h1 = re.search(r"^#\s[^\n]*$", body, re.M)
     return bool(first_h1 and _UNNUMBERED_H1.match(first_h1.group(0)))
 
@@ -125,8 +126,8 @@ def book_chapters(root: Path) -> list[Chapter]:
         for item in items or []:
             if isinstance(item, dict) and "part" in item:
                 walk(item.get("chapters"), appendix, _part_title(root, str(item["part"])))
-            elif isinstance(item, (str, dict)) and entry_path(item):
-                entries.append((entry_path(item), part, appendix))
+            elif isinstance(item, (str, dict)) and (path := entry_path(item)):
+                entries.append((path, part, appendix))
             else:
                 raise RenderError(f"Unrecognised book chapter entry in _quarto.yml: {item!r}")
 

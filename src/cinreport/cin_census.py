@@ -552,10 +552,11 @@ def plan_rows(child: Child, issues: list[Issue], period: tuple[dt.date, dt.date]
             closure = ""
             if ep.closure and ep.closure.date <= end_p and ep.reason:
                 closure = ep.reason.text.upper()
-            end_text = plan.end.text[:10] if end is not None else ""
+            end_text = plan.end.text[:10] if plan.end is not None else ""
             if end is not None and end > end_p:
                 end_text = ""
                 result.notes["plan ended after the study period: written as open (end date blank)"] += 1
+            assert child.birth is not None  # an unborn child's plans are left out above
             rows.append({
                 "child_id": "",
                 "age_at_plan_start": str(age_in_years(child.birth.date, start)),
@@ -643,8 +644,7 @@ def read_return(path: Path | str, schema_path: Path | str, period: tuple[dt.date
                "<Message> with no namespace") if ns else (
             f"root element is <{local}>; a CIN census return's root is <Message>")
         return fatal(line, local or root, "", why)
-    census: Census | None = None
-    header_seen = False
+    census: Census | None = None  # set by the <Header>
     seen_ids: set[str] = set()
     per_child: list[tuple[str, list[dict[str, str]]]] = []
     try:
@@ -652,7 +652,6 @@ def read_return(path: Path | str, schema_path: Path | str, period: tuple[dt.date
                                      remove_blank_text=True, huge_tree=True):
             parent = el.getparent()
             if el.tag == "Header" and parent is not None and parent.tag == "Message":
-                header_seen = True
                 census, found = read_header(el, file, census_year)
                 result.issues += found
                 result.census = census
@@ -661,7 +660,7 @@ def read_return(path: Path | str, schema_path: Path | str, period: tuple[dt.date
                 continue
             if el.tag != "Child" or parent is None or parent.tag != "Children":
                 continue
-            if not header_seen:
+            if census is None:
                 return fatal(el.sourceline, "Header", "", "no <Header> before the children: the collection "
                                                          "year is unknown")
             result.children += 1
@@ -677,7 +676,7 @@ def read_return(path: Path | str, schema_path: Path | str, period: tuple[dt.date
                 del parent[0]
     except etree.XMLSyntaxError as exc:
         return fatal(exc.lineno or 0, "", "", f"not well-formed XML ({exc.msg}): is the file truncated?")
-    if not header_seen:
+    if census is None:
         return fatal(0, "Header", "", "no <Header> with the collection year")
     if result.children == 0:
         return fatal(0, "Children", "", "the return holds no <Child>")

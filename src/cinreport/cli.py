@@ -52,6 +52,7 @@ def cmd_synth_like(args: argparse.Namespace) -> int:
         data = NationalData.load(tmp)
     profile = synth.profile_like(data, args.like)
     la = data.la(args.like)
+    assert la is not None  # profile_like refused a code that is not in the national data
     seed = args.seed if args.seed is not None else report.seed
     tables = synth.generate_authority(args.code, profile, seed, (report.period_start, report.period_end))
     written = synth.write_authority(Path(args.out) / args.code, tables, synth.load_codebook())
@@ -131,7 +132,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for a in authorities:
         tables, found = validate_authority(a, codebook, limit)
         problems.merge(found)
-        valid[a.code] = tables if not found else None
+        if not found:
+            valid[a.code] = tables
     if not args.authority:  # the study-wide sources (roundtables), optional; `cinreport findings` checks it too
         from .validate import validate_study_sources
 

@@ -31,6 +31,13 @@ class Column:
     dmy: bool = False
     references: str | None = None
 
+    @property
+    def code_list(self) -> str:
+        """The code list a ``code`` or ``code_list`` column takes its values from."""
+        if self.codes is None:
+            raise ValueError(f"column '{self.name}' ({self.type}) names no code list (key 'codes')")
+        return self.codes
+
 
 @dataclass(frozen=True)
 class FileSpec:

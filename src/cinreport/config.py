@@ -164,7 +164,7 @@ class _Loader(yaml.SafeLoader):
     as 2020-02-30 stays text, so it is reported against its key instead of crashing the loader.
     """
 
-    def construct_mapping(self, node, deep=False):
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
             if isinstance(key_node, yaml.ScalarNode):
@@ -186,7 +186,10 @@ def _timestamp(loader: _Loader, node: yaml.Node) -> Any:
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 
 
-class _FastLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+_LIBYAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _FastLoader(_LIBYAML_LOADER):
     """The same rules on libyaml's parser (~10x faster: 153 authorities' params are read often).
     A file it refuses is read again by :class:`_Loader`, whose error messages are the ones users see."""
 
@@ -329,6 +332,7 @@ def load_report(params_dir: Path | str = "params") -> ReportParams:
             problems.append(f"{path}: key 'disclosure.symbol' {why}, found {show(symbol)}")
     if problems:
         raise ParamsError(problems)
+    assert start is not None and end is not None  # required keys: missing or impossible dates are problems above
     return ReportParams(
         title=merged["title"],
         subtitle=merged["subtitle"],
@@ -442,7 +446,7 @@ def _load_authority(path: Path, report: ReportParams | None, root: Path | str, c
             problems.append(f"{path}: data_dir '{data['data_dir']}' does not exist (looked for {data_dir})")
         elif not data_dir.is_dir():
             problems.append(f"{path}: data_dir '{data['data_dir']}' is a file, not a folder")
-    if problems:
+    if problems or start is None or end is None:  # no period: reported above, or with report.yml's problems
         raise ParamsError(problems)
     region = data.get("region")
     return Authority(code=code, name=data["name"], data_dir=data_dir, period_start=start,

@@ -557,7 +557,8 @@ def parse_dfe_csv(raw: bytes, label: str, *, path: Path | str | None = None,
     else:
         chosen = None  # decided by content below
     kinds, numbers = _classify([cells[c] for c in others])
-    inds, filters = [], []
+    inds: list[str] = []
+    filters: list[str] = []
     for i, column in enumerate(others):
         is_indicator = (not (kinds[i] == _OTHER).any()) if chosen is None else column in chosen
         (inds if is_indicator else filters).append(column)
@@ -574,8 +575,8 @@ def parse_dfe_csv(raw: bytes, label: str, *, path: Path | str | None = None,
             i = position[column]
             _bad_cell(kinds[i], cells[column], lines, column, label)
             columns[column] = pd.Series(numbers[i], index=index, name=column)
-            text = np.where(kinds[i] == _SYMBOL, np.asarray(cells[column], dtype=object), None)
-            symbols[column] = pd.Series(text, index=index, dtype="string")
+            shown = np.where(kinds[i] == _SYMBOL, np.asarray(cells[column], dtype=object), np.array(None))
+            symbols[column] = pd.Series(shown, index=index, dtype="string")
     data = pd.DataFrame(columns, index=index)
     symbol_frame = pd.DataFrame(symbols, index=index, columns=inds)
     return DfETable(Path(path) if path is not None else Path(label), data, symbol_frame,

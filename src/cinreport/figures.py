@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import textwrap
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,7 +108,7 @@ def quartile_boxes(quartiles: pd.DataFrame, xlabel: str, size=SIZE_WIDE) -> plt.
     return fig
 
 
-def dot_distribution(values: pd.DataFrame, xlabel: str, reference: dict[str, float] | None = None,
+def dot_distribution(values: pd.DataFrame, xlabel: str, reference: Mapping[str, float | None] | None = None,
                      highlights: pd.DataFrame | None = None, reference_label: str = "England",
                      size=SIZE_TALL, points_label: str = "Local authorities",
                      notes: dict[str, str] | None = None) -> plt.Figure:

@@ -480,7 +480,7 @@ def robustness_text(f: Finding, rob: dict[str, Any], t: dict[str, float], pub, n
                  "range-and-advice": "the 95% interval of the share includes its threshold",
                  "mental-health-gap": "the 95% interval of the share includes its threshold"}[f.id]
     else:
-        words = UNCERTAIN_WORDS.get(why, "")
+        words = UNCERTAIN_WORDS.get(why or "", "")
     if parts:
         label, text = "fragile", "Fragile: " + "; ".join(parts) + "."
         if words:
@@ -656,6 +656,7 @@ def involvement_finding(metrics: dict[str, dict], t: dict[str, float], pub) -> F
     practitioner = 100 * inv / rec if rec else None
     parents = 100 * felt / interviews if interviews else None
     gap = practitioner - parents if practitioner is not None and parents is not None else None
+    ci = _ci(felt, interviews)
     records, felt_p = _share_words(pub, "study/involved-records"), _share_words(pub, "study/felt-involved")
     n_int = pub.text(pub.obj("study/felt-involved")["n"])
     un = pub.obj("study/unaware")
@@ -689,7 +690,7 @@ def involvement_finding(metrics: dict[str, dict], t: dict[str, float], pub) -> F
                    {"case_files_with_record": rec, "case_files_parents_involved": inv,
                     "case_file_share": None if practitioner is None else round(practitioner, 1),
                     "parent_share": None if parents is None else round(parents, 1),
-                    "parent_share_ci95": None if not interviews else [round(100 * x, 1) for x in _ci(felt, interviews)],
+                    "parent_share_ci95": None if ci is None else [round(100 * x, 1) for x in ci],
                     "gap_points": None if gap is None else round(gap, 1), "parent_interviews": interviews,
                     "parents_felt_involved": felt, "parents_unaware_of_goals": unaware}, "sec-needs", evidence)
 
@@ -959,7 +960,7 @@ def findings_document(findings: list[Finding], implications_: list[Implication],
 
 
 # -- evaluated once per build -------------------------------------------------------------------------
-def evaluation_key(metrics: dict[str, dict], cases: dict[str, pd.DataFrame], thresholds: dict[str, float],
+def evaluation_key(metrics: dict[str, dict], cases: dict[str, pd.DataFrame], thresholds: dict[str, Any],
                    seed: int) -> str:
     """A hash of everything :func:`evaluate` reads, so a saved evaluation is used only for the same inputs."""
     import hashlib

@@ -43,7 +43,7 @@ def spread(values: pd.Series) -> dict[str, float]:
             "iqr": q[3] - q[1]}
 
 
-def percentile_rank(values: pd.Series, x: float) -> float:
+def percentile_rank(values: pd.Series, x: float | None) -> float:
     """Share of ``values`` strictly below ``x`` plus half those equal (0 to 100)."""
     v = values.dropna().astype(float).to_numpy()
     if not v.size or x is None or np.isnan(x):
@@ -274,7 +274,7 @@ class NationalChapter:
         by its region's (label says which). Columns: authority, group (region), label, value, status."""
         out, seen = [], set()
         for p in self.places:
-            if p.real:
+            if p.la is not None:
                 v, st = self.data.area_value(measure, period, p.la["code"])
                 label = p.authority.name
             elif p.region_code:
@@ -515,19 +515,19 @@ class NationalChapter:
         regions = d.select("cin_rate", year, "Regional")
         regions = regions[regions["area_code"].str.startswith("E12") & (regions["status"] == "value")]
         hi, lo = regions.loc[regions["value"].idxmax()], regions.loc[regions["value"].idxmin()]
-        real = [p for p in self.places if p.real]
+        real = [(p, p.la) for p in self.places if p.la is not None]
         placed = []
-        for p in real:
-            v, st = d.area_value("cin_rate", year, p.la["code"])
-            if st == "value":
-                placed.append(f"{markdown_text(p.authority.name)} ({markdown_text(p.la['name'])}) had {v:.0f}, the "
+        for p, la in real:
+            v, st = d.area_value("cin_rate", year, la["code"])
+            if st == "value" and v is not None:
+                placed.append(f"{markdown_text(p.authority.name)} ({markdown_text(la['name'])}) had {v:.0f}, the "
                               f"{_ordinal(percentile_rank(las['value'], v))} percentile")
         study = (" Among the study authorities, " + "; ".join(placed) + "." if placed else
                  " The study authorities are fictional, so they have no published rate; they are compared by "
                  "their factor mix below.")
         values = las.assign(group=las["region_name"])[["group", "value"]].sort_values("group", kind="stable")
-        highlights = pd.DataFrame([{"group": p.la["region_name"], "label": p.authority.name,
-                                    "value": d.area_value("cin_rate", year, p.la["code"])[0]} for p in real])
+        highlights = pd.DataFrame([{"group": la["region_name"], "label": p.authority.name,
+                                    "value": d.area_value("cin_rate", year, la["code"])[0]} for p, la in real])
         ref = {g: eng for g in values["group"].unique()}
         fig = figures.dot_distribution(values, "Children in need per 10,000 children aged 0 to 17", ref,
                                        highlights if len(highlights) else None)
@@ -661,7 +661,7 @@ class NationalChapter:
         for p in self.places:
             col = {}
             for code in codes:
-                if p.real:
+                if p.la is not None:
                     v, st = d.area_value(f"factor:{code}", year, p.la["code"])
                 else:
                     v, st = study_share(self.pub, p.authority.code, code)
@@ -671,7 +671,7 @@ class NationalChapter:
                 else:
                     col[self.label(code)] = self.symbol if st == "c" else st
             rows[p.authority.name] = col
-            source = (f"published figures for {markdown_text(p.la['name'])}" if p.real else
+            source = (f"published figures for {markdown_text(p.la['name'])}" if p.la is not None else
                       "the study's administrative data (children on plans with any factor recorded)")
             notes.append(f"{markdown_text(p.authority.name)}: {source}")
         eng = {self.label(c): _pct(d.area_value(f"factor:{c}", year, d.england_code())[0]) for c in codes}
@@ -702,14 +702,14 @@ class NationalChapter:
         rows, geo = [], []
         for p in self.places:
             for code in codes:
-                v, st = (self.data.area_value(f"factor:{code}", year, p.la["code"]) if p.real
+                v, st = (self.data.area_value(f"factor:{code}", year, p.la["code"]) if p.la is not None
                          else study_share(self.pub, p.authority.code, code))
-                ok = st == "value"
+                ok = st == "value" and v is not None
                 rank = percentile_rank(self.data.la_values(f"factor:{code}", year), v) if ok else None
                 shown = self.symbol if st == "c" else st
                 rows.append({"source": "Published (DfE)" if p.real else "Study administrative data",
                              "factor_code": code, "factor": self.label(code),
-                             "percent": f"{100 * v:.1f}" if ok else shown,
+                             "percent": f"{100 * v:.1f}" if ok and v is not None else shown,
                              "percentile_among_las": f"{rank:.0f}" if ok else shown})
                 geo.append(authority_geography(p.authority.name, p.authority.new_la_code, self.period_end))
         write_open_table(self.out_dir, "national-study-factors",
@@ -729,11 +729,11 @@ class NationalChapter:
             e, _ = d.area_value(f"factor:{code}", year, d.england_code())
             ref[label] = None if e is None else 100 * e
             for p in self.places:
-                if p.real:
+                if p.la is not None:
                     v, st = d.area_value(f"factor:{code}", year, p.la["code"])
                 else:
                     v, st = study_share(self.pub, p.authority.code, code)
-                if st == "value":
+                if st == "value" and v is not None:
                     highlights.append({"group": label, "label": p.authority.name, "value": 100 * v})
         fig = figures.dot_distribution(pd.concat(values, ignore_index=True),
                                        "Per cent with each factor identified at assessment", ref,
@@ -761,7 +761,7 @@ def authority_context(authority: Authority, pub, data: NationalData, codebook: C
     fyear = comparison_year(authority.period_end, list(data.select("factor_episodes")["time_period"].unique()))
     ryear = comparison_year(authority.period_end, list(data.select("cin_rate")["time_period"].unique()))
     eng = data.england_code()
-    neighbours = data.neighbours_of(p.la["code"]) if p.real else []
+    neighbours = data.neighbours_of(p.la["code"]) if p.la is not None else []
     columns = {}
 
     def published(area: str | None) -> dict[str, str]:
@@ -783,7 +783,7 @@ def authority_context(authority: Authority, pub, data: NationalData, codebook: C
         return out
 
     codes = data.factor_codes(fyear, top)
-    if p.real:
+    if p.la is not None:
         columns[authority.name] = published(p.la["code"])
         if neighbours:
             columns["Statistical neighbours (median)"] = neighbour_median()
@@ -793,11 +793,11 @@ def authority_context(authority: Authority, pub, data: NationalData, codebook: C
             v, st = study_share(pub, code, c)
             own[f"{labels.get(c, c)} ({fyear})"] = _pct(v) if st == "value" else (symbol if st == "c" else st)
         columns[f"{authority.name} (study data)"] = own
-    if p.region_code:
+    if p.region_code and p.region_name:
         columns[p.region_name] = published(p.region_code)
     columns["England"] = published(eng)
     frame = pd.DataFrame(columns)
-    if p.real:
+    if p.la is not None:
         compared = (f"the median of its {len(neighbours)} statistical neighbours (DfE groupings, 2021), "
                     if neighbours else "")
         missing = ("" if neighbours else " Its statistical neighbours are not shown: the neighbour-groupings file "

@@ -16,6 +16,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ import nbformat
 from . import warm
 from .atomic import atomic_path
 
-ALLOWED = {"str": str, "int": int, "float": (int, float), "bool": bool}
+ALLOWED: dict[str, type | tuple[type, ...]] = {"str": str, "int": int, "float": (int, float), "bool": bool}
 
 
 class NotebookFailed(RuntimeError):
@@ -231,7 +232,7 @@ def _count_done(path: str) -> int:
         return fh.tell()
 
 
-def progress_line(what: str, seconds: float, env: dict[str, str] | None = None) -> str:
+def progress_line(what: str, seconds: float, env: Mapping[str, str] | None = None) -> str:
     """``[ 37/157] authority la-037 executed in 2.4 s (elapsed 1:12)`` inside a build (whose
     supervisor sets the plan's size and start, see cinreport.warm); without, just the duration."""
     from .warm import PROGRESS_ENV, STARTED_ENV, TOTAL_ENV

@@ -27,7 +27,7 @@ import hashlib
 import hmac
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 KEY_ENV = "CINREPORT_PSEUDONYM_KEY"
@@ -47,7 +47,7 @@ class PseudonymKeyError(ValueError):
 
 
 def load_key(key_file: str | Path | None, project: Path | str = ".",
-             environ: dict[str, str] | None = None) -> bytes:
+             environ: Mapping[str, str] | None = None) -> bytes:
     """The secret key from ``key_file`` or ``$CINREPORT_PSEUDONYM_KEY``; refuse anything else.
 
     A key file inside ``project`` is refused, as is a key shorter than 32 characters.

@@ -356,11 +356,11 @@ class Publication:
         the size of each population whose size is not a design figure), the constraint that each
         variable splits its population, each published number's terms, and connected components."""
         codes_of = {key: (self.codes if r.authority == ALL else [r.authority]) for key, r in self.refs.items()}
-        published_vars = {(c, r.var) for key, r in self.refs.items() if r.where for c in codes_of[key]}
-        published_vars |= {(c, POPULATIONS[r.population]) for key, r in self.refs.items() if not r.where
-                           for c in codes_of[key]}
-        published_vars = sorted(published_vars)  # every iteration in a fixed order: the same pass every run
-        self._sizes = {}
+        var_set = {(c, r.var) for key, r in self.refs.items() if r.where for c in codes_of[key]}
+        var_set |= {(c, POPULATIONS[r.population]) for key, r in self.refs.items() if not r.where
+                    for c in codes_of[key]}
+        published_vars = sorted(var_set)  # every iteration in a fixed order: the same pass every run
+        self._sizes: dict[tuple[str, str], int] = {}
         for code in self.codes:  # every variable of a population splits the same number of rows
             for var, counts in sorted(self.atoms[code].items()):
                 pop, n = population(var), sum(counts.values())
@@ -373,8 +373,8 @@ class Publication:
             terms = {(code, var, a): 1 for a in self._space.get(var, ())}
             if not terms:
                 continue
-            for t in terms:
-                truth[t] = self.atoms[code].get(var, {}).get(t[2], 0)
+            for term in terms:
+                truth[term] = self.atoms[code].get(var, {}).get(term[2], 0)
             pop = population(var)
             if self._known_size(pop, code):
                 structural.append(attack.Constraint(terms, self._sizes[(pop, code)], self._sizes[(pop, code)]))
@@ -398,9 +398,9 @@ class Publication:
         self._comp = attack._components(list(truth), constraints)
         self._comp_size: dict = {}
         self._comp_vars: dict = {}
-        for v, root in self._comp.items():
+        for node, root in self._comp.items():
             self._comp_size[root] = self._comp_size.get(root, 0) + 1
-            self._comp_vars.setdefault(root, []).append(v)
+            self._comp_vars.setdefault(root, []).append(node)
         self._comp_struct: dict = {}
         for c in structural:
             self._comp_struct.setdefault(self._comp[next(iter(c.terms))], []).append(c)
@@ -410,8 +410,8 @@ class Publication:
                 self._comp_entries.setdefault(self._comp[next(iter(t))], []).append(key)
         self._comp_items: dict = {}  # items protected whatever is suppressed: small atoms and complements
         for code, var in published_vars:
-            for a, v in sorted(self.atoms[code].get(var, {}).items()):
-                if self.small(v):
+            for a, count in sorted(self.atoms[code].get(var, {}).items()):
+                if self.small(count):
                     self._comp_items.setdefault(self._comp[(code, var, a)], []).append(
                         "atom:" + json.dumps([code, var, a]))
         # An atom's study total where the variable is published for all authorities together, e.g. the
@@ -569,8 +569,8 @@ class Publication:
 
     def slices(self) -> dict[str, dict]:
         """``to_dict([code])`` for every authority, in one pass over the store."""
-        out = {c: {"threshold": self.threshold, "symbol": self.symbol, "numbers": {}, "objects": {}}
-               for c in self.codes}
+        out: dict[str, dict[str, Any]] = {c: {"threshold": self.threshold, "symbol": self.symbol, "numbers": {},
+                                              "objects": {}} for c in self.codes}
         for k, e in sorted(self.entries.items()):
             if self.refs[k].authority in out:
                 out[self.refs[k].authority]["numbers"][k] = e.value if e.shown else None

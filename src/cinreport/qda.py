@@ -228,12 +228,13 @@ def count_themes(project: Project, mapping: Mapping) -> Result:
         for s in members:
             case_of.setdefault(s, case)
 
-    def source_key(guid: str) -> tuple[bool, tuple[str, str] | None]:
+    def source_key(guid: str) -> tuple[str, str] | None:
+        """(source id, source type) the mapping gives the source (or its case), None if it gives none."""
         found, value = _lookup(mapping.sources, guid, [project.sources.get(guid, "")])
         if not found and guid in case_of:
             case = case_of[guid]
             found, value = _lookup(mapping.sources, case, [project.cases.get(case, "")])
-        return found, value
+        return value if found else None
 
     segments: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
     types: dict[str, tuple[str, str]] = {}
@@ -249,8 +250,8 @@ def count_themes(project: Project, mapping: Mapping) -> Result:
         if theme is None:
             left_out[code_name or code] += 1
             continue
-        found, target = source_key(source)
-        if not found:
+        target = source_key(source)
+        if target is None:
             unmapped_sources[(project.sources.get(source, "?"), source)] += 1
             continue
         sid, stype = target

@@ -43,6 +43,7 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 import yaml
@@ -164,7 +165,7 @@ def _pdf_profile(root: Path, exclude: frozenset[str]) -> str:
     ``_quarto.yml`` itself cannot be left out this way (the authority chapters are in a profile)."""
     from .atomic import write_if_changed
 
-    def keep(items: list) -> list:
+    def keep(items: list | None) -> list:
         kept = []
         for item in items or []:
             if isinstance(item, dict) and "part" in item:
@@ -366,33 +367,33 @@ def _chapter_doc(root: Path, chapter: Chapter, page: str, context: dict, work: P
     kept there, keyed by what it was read from and its place in the book; not kept when the notebook
     embeds images (they are extracted into this render's temporary folder)."""
     source, what, stem = root / chapter.path, str(chapter.path), chapter.path.stem
-    context = json.dumps({**context, "label": chapter.label, "page": page, "slug": slug(stem),
-                          "fallback_title": stem.replace("_", " ").replace("-", " ").capitalize()},
-                         sort_keys=True, default=str)
+    context_json = json.dumps({**context, "label": chapter.label, "page": page, "slug": slug(stem),
+                               "fallback_title": stem.replace("_", " ").replace("-", " ").capitalize()},
+                              sort_keys=True, default=str)
     if source.suffix == ".ipynb":
         text = _stable_notebook(source.read_bytes())
         if text is None:
             raise RenderError(f"Chapter {what} is not a readable notebook (not JSON)")
     else:
         text = expand_includes(source)
-    key = cache.key("chapter" + source.suffix, context.encode() + b"\0" + text.encode()) if cache else None
+    key = cache.key("chapter" + source.suffix, context_json.encode() + b"\0" + text.encode()) if cache else None
     read = cache.key("markdown", text.encode()) if cache and source.suffix == ".ipynb" else None
-    cached = cache.get(key) if cache else None
+    cached = cache.get(key) if cache and key else None
     if cached:  # one line of JSON (its info), then its blocks
         head, _, blocks = cached.partition("\n")
         entry = json.loads(head)
-        if read:
+        if cache and read:
             cache.has(read)  # kept too: a chapter that moves in the book is prepared again, not read again
     else:
         media = work / "media" / Path(page).stem
         if source.suffix == ".ipynb":  # through Markdown, so cells are read with all of its extensions
-            text = (cache.get(read) if read else None) or _pandoc(
+            text = (cache.get(read) if cache and read else None) or _pandoc(
                 what, ["--from=ipynb", "--to=markdown", f"--extract-media={media}"], text)
         prepared = json.loads(_pandoc(what, ["--from=markdown", "--to=json", f"--lua-filter={ASSETS / 'chapter.lua'}"],
-                                      text, env={"CINREPORT_CHAPTER": context}))
+                                      text, env={"CINREPORT_CHAPTER": context_json}))
         entry = {"info": json.loads(prepared["meta"]["cinreport"]["c"]), "api": prepared["pandoc-api-version"]}
         blocks = json.dumps(prepared["blocks"])
-        if cache and not (media.exists() and any(media.rglob("*"))):
+        if cache and key and not (media.exists() and any(media.rglob("*"))):
             cache.put(key, json.dumps(entry) + "\n" + blocks)
             if read:
                 cache.put(read, text)
@@ -438,7 +439,8 @@ def _nav(docs: list[_Doc]) -> tuple[list[dict], list[list[int]]]:
     """The sidebar for ``page.html``: runs of chapters, those of a part under its title (folded when it
     has more than NAV_FOLD chapters, e.g. 153 authority profiles, unless it holds the page); and where
     each page is in it (``pages.lua`` marks the current page and opens its part)."""
-    e, sizes, nav, where, group = html.escape, Counter(_nav_group(d) for d in docs), [], [], object()
+    e, sizes, where, group = html.escape, Counter(_nav_group(d) for d in docs), [], object()
+    nav: list[dict[str, Any]] = []
     for doc in docs:
         if _nav_group(doc) != group:
             group = _nav_group(doc)
@@ -462,14 +464,14 @@ def _html_fragment(doc: _Doc, links: str, cache: PandocCache | None) -> tuple[st
     if cache:
         document = doc.key or hashlib.sha256(json.dumps(doc.api).encode() + doc.blocks.encode()).hexdigest()
         key = cache.key("html", f"{document}\0{links}".encode())
-    text = cache.get(key) if cache else None
+    text = cache.get(key) if cache and key else None
     if text is None:
         meta = json.dumps({"cinreport-links": {"t": "MetaString", "c": links}})
         text = _pandoc(f"chapter {doc.chapter.path} (HTML output)",
                        ["--from=json", "--to=html5", "--mathml", "--section-divs",
                         f"--template={ASSETS / 'fragment.html'}", f"--lua-filter={ASSETS / 'html.lua'}"],
                        f'{{"pandoc-api-version":{json.dumps(doc.api)},"meta":{meta},"blocks":{doc.blocks}}}')
-        if cache:
+        if cache and key:
             cache.put(key, text)
     toc, _, body = text.partition("<!-- cinreport:body -->\n")
     return toc.strip(), body
@@ -483,7 +485,7 @@ def _write_pages(out: Path, docs: list[_Doc], fragments: list[tuple[str, str]], 
               "subtitle": e(meta["subtitle"]), "downloads": [{"href": e(h), "text": e(t)} for h, t in _downloads(out)]}
     pages = []
     for i, (doc, (toc, body)) in enumerate(zip(docs, fragments)):
-        context = {"chapter-title": e(doc.title), "toc": toc, "body": body}
+        context: dict[str, Any] = {"chapter-title": e(doc.title), "toc": toc, "body": body}
         neighbours = {"previous": docs[i - 1] if i else None, "next": docs[i + 1] if i + 1 < len(docs) else None}
         for name, other in neighbours.items():
             if other:

@@ -236,7 +236,8 @@ class Study:
     def proportions(self, name: str, rows: dict[str, str], caption: str) -> str:
         """Per-authority published shares (``rows``: label -> the share's name after ``<code>/``) with
         95% Wilson intervals; suppressed shares as the symbol."""
-        data, tidy = {}, []
+        data: dict[str, dict[str, str]] = {}
+        tidy = []
         sym = self.report.disclosure_symbol
         for label, share in rows.items():
             data[label] = {}
@@ -578,13 +579,15 @@ class Study:
 
     def _spread(self, name: str) -> str:
         """The lowest and highest published share of ``<code>/<name>`` across authorities, with names."""
-        shown, hidden = {}, 0
+        shown: dict[str, tuple[float, str]] = {}
+        hidden = 0
         for a in self.authorities:
             o = self.pub.obj(f"{a.code}/{name}")
-            if self.pub.share(o["k"], o["n"]) is None:
+            share = self.pub.share(o["k"], o["n"])
+            if share is None:
                 hidden += 1
             else:
-                shown[a.code] = (self.pub.share(o["k"], o["n"]), self.pub.percent(o["k"], o["n"]))
+                shown[a.code] = (share, self.pub.percent(o["k"], o["n"]))
         if len(shown) < 2:
             return "by authority: too few published shares to compare"
         lo, hi = min(shown, key=lambda c: shown[c][0]), max(shown, key=lambda c: shown[c][0])
@@ -593,11 +596,11 @@ class Study:
         return text + (f", {hidden} suppressed" if hidden else "")
 
     def _median_spread(self, name: str, unit: str, digits: int = 0) -> str:
-        shown = {a.code: self.pub.obj(f"{a.code}/{name}")["median"] for a in self.authorities}
-        shown = {c: v for c, v in shown.items() if v is not None}
+        medians = {a.code: self.pub.obj(f"{a.code}/{name}")["median"] for a in self.authorities}
+        shown = {c: v for c, v in medians.items() if v is not None}
         if len(shown) < 2:
             return ""
-        lo, hi = min(shown, key=shown.get), max(shown, key=shown.get)
+        lo, hi = min(shown, key=lambda c: shown[c]), max(shown, key=lambda c: shown[c])
         return (f"median from {shown[lo]:.{digits}f} {unit} ({markdown_text(self.names[lo])}) to "
                 f"{shown[hi]:.{digits}f} {unit} ({markdown_text(self.names[hi])})")
 

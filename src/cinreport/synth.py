@@ -280,19 +280,20 @@ def _support(rng, profile: Profile, cases: pd.DataFrame, end_hi: dt.date) -> pd.
                 wait = int(rng.integers(0, 21))
                 status = "declined" if rng.random() < 0.04 else None
             begun = referral + dt.timedelta(days=wait)
+            started: dt.date | None = begun  # None: the service has not started
             if status is None:
                 if begun > end_hi:
-                    status, begun = "waiting", None
+                    status, started = "waiting", None
                 elif case.plan_end_date and begun <= last:
                     status = "completed" if rng.random() < 0.8 else "ongoing"
                 else:
                     status = "ongoing"
             else:
-                begun = None
+                started = None
             rows.append({"support_id": f"{case.case_id}-S{j + 1:02d}", "case_id": case.case_id,
                          "service": svc, "provider": provider,
                          "need_addressed": matching[0] if matching else "",
-                         "referral_date": referral.isoformat(), "start_date": _iso(begun), "status": status})
+                         "referral_date": referral.isoformat(), "start_date": _iso(started), "status": status})
     return pd.DataFrame(rows, columns=["support_id", "case_id", "service", "provider", "need_addressed",
                                        "referral_date", "start_date", "status"])
 

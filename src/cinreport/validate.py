@@ -34,9 +34,10 @@ import io
 import re
 import sys
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable, Protocol
 
 import numpy as np
 import pandas as pd
@@ -46,6 +47,9 @@ from pandera.errors import SchemaErrors
 from .codebook import Codebook, Column, FileSpec, load_codebook
 from .config import Authority
 from .sources import data_source
+
+if TYPE_CHECKING:
+    from .workbooks import SheetFile
 
 LINE = "_line"
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -111,17 +115,17 @@ class Problems(list):
             self.append(problem)
             self.kept[problem.key] += 1
         else:
-            self.count(problem.key, 1)
+            self.count_more(problem.key, 1)
 
     def extend(self, problems: Iterable[Problem]) -> None:
         for p in problems:
             self.add(p)
 
-    def __iadd__(self, problems: Iterable[Problem]) -> "Problems":
+    def __iadd__(self, problems: Iterable[Problem]) -> "Problems":  # type: ignore[override, misc]  # as list.__iadd__ (typeshed)
         self.extend(problems)
         return self
 
-    def count(self, key: tuple[str, str, str], n: int) -> None:
+    def count_more(self, key: tuple[str, str, str], n: int) -> None:
         """``n`` more problems of this kind, counted only."""
         if n > 0:
             self.more[key] = self.more.get(key, 0) + n
@@ -130,7 +134,7 @@ class Problems(list):
         for p in other:
             self.add(p)
         for key, n in other.more.items():
-            self.count(key, n)
+            self.count_more(key, n)
 
     @property
     def total(self) -> int:
@@ -403,8 +407,8 @@ def _column_checks(col: Column, codebook: Codebook) -> list[pa.Check]:
         if col.min is not None or col.max is not None:
             checks.append(pa.Check(codebook_range, error=rng))
     elif col.type in ("code", "code_list"):
-        allowed = canonical_codes(codebook, col.codes)
-        shown = ", ".join(codebook.codes(col.codes).labels)
+        allowed = canonical_codes(codebook, col.code_list)
+        shown = ", ".join(codebook.codes(col.code_list).labels)
         if col.type == "code":
             checks.append(pa.Check(lambda s: ~present(s) | s.str.upper().isin(list(allowed)),
                                    error=f"not a code in list '{col.codes}' (allowed: {shown})"))
@@ -439,9 +443,9 @@ def schema_for(spec: FileSpec, codebook: Codebook, columns: set[str] | None = No
 def _explain(col: Column, value: str, rule: str, frame: pd.DataFrame, idx: int, codebook: Codebook) -> str:
     """Make a failure more specific where the generic rule would leave the user searching."""
     if col.type == "code_list" and rule.startswith("holds a code"):
-        allowed = canonical_codes(codebook, col.codes)
+        allowed = canonical_codes(codebook, col.code_list)
         bad = [p.strip() for p in value.split(";") if p.strip() and p.strip().upper() not in allowed]
-        shown = ", ".join(codebook.codes(col.codes).labels)
+        shown = ", ".join(codebook.codes(col.code_list).labels)
         which = ", ".join(f"'{b}'" for b in bad)
         noun = "code" if len(bad) == 1 else "codes"
         return f"{noun} {which} not in list '{col.codes}' (separate codes with ';'; allowed: {shown})"
@@ -450,6 +454,12 @@ def _explain(col: Column, value: str, rule: str, frame: pd.DataFrame, idx: int, 
         first = frame.loc[column[column == value].index[0], LINE]
         return f"duplicate: this value is already used on row {first} and must be unique in the file"
     return rule
+
+
+class Cells(Protocol):
+    """Cells that already failed a rule: ``(line, column) in cells`` (a set, :class:`BadCells`, :class:`AnyOf`)."""
+
+    def __contains__(self, cell: tuple[int, str], /) -> bool: ...
 
 
 class BadCells:
@@ -482,14 +492,11 @@ class BadCells:
 class AnyOf:
     """Cells in any of several collections of (line, column) cells (:class:`BadCells` or sets)."""
 
-    def __init__(self, *parts):
+    def __init__(self, *parts: Cells):
         self.parts = parts
 
     def __contains__(self, cell: tuple[int, str]) -> bool:
         return any(cell in part for part in self.parts)
-
-    def rows(self, column: str) -> np.ndarray:
-        return self.parts[0].rows(column)
 
 
 def column_failures(frame: pd.DataFrame, path: Path, spec: FileSpec, codebook: Codebook,
@@ -531,7 +538,7 @@ def column_failures(frame: pd.DataFrame, path: Path, spec: FileSpec, codebook: C
                 value = str(series.iat[i])
                 log.add(Problem(str(path), int(lines[i]), name, value,
                                 _explain(col, value, rule, frame, int(i), codebook), kind=rule))
-            log.count(key, len(at) - room)
+            log.count_more(key, len(at) - room)
         failed[name] = any_failed
     return failed
 
@@ -557,11 +564,11 @@ def to_typed(frame: pd.DataFrame, spec: FileSpec, codebook: Codebook) -> pd.Data
         elif col.type == "date":
             out[col.name] = pd.to_datetime(map_distinct(s, lambda v, dmy=col.dmy: parse_date(v, dmy) if v else None))
         elif col.type == "code":
-            canon = canonical_codes(codebook, col.codes)
+            canon = canonical_codes(codebook, col.code_list)
             out[col.name] = map_distinct(s, lambda v, canon=canon: canon.get(v.upper(), v) if v else pd.NA
                                          ).astype("string")
         elif col.type == "code_list":
-            canon = canonical_codes(codebook, col.codes)
+            canon = canonical_codes(codebook, col.code_list)
             out[col.name] = map_distinct(s, lambda v, canon=canon: ";".join(canon.get(p.strip().upper(), p.strip())
                                                                   for p in v.split(";") if p.strip())).astype("string")
         else:
@@ -629,7 +636,7 @@ def check_cross(tables: dict[str, pd.DataFrame], paths: dict[str, Path], authori
         for idx in frame.index[at[:room]]:
             text = rule(idx) if callable(rule) else rule
             problems.add(Problem(file, int(frame.at[idx, LINE]), column, val(name, idx, column), text, kind=kind))
-        problems.count(key, len(at) - room)
+        problems.count_more(key, len(at) - room)
 
     for name in ("case_files", "admin"):
         if name not in tables:
@@ -714,8 +721,8 @@ def check_cross(tables: dict[str, pd.DataFrame], paths: dict[str, Path], authori
             kind="this source_id and theme are already coded: give each theme once per source")
     themes_path = str(paths.get("themes", ""))
     already = {(p.row, p.column) for p in problems if p.file == themes_path}  # one defect, one problem
-    bad = {**bad, "themes": AnyOf(bad.get("themes", set()), already)}
-    problems += check_sources(tables, paths, authority, bad, raw, known_cases)
+    source_bad: dict[str, Cells] = {**bad, "themes": AnyOf(bad.get("themes", set()), already)}
+    problems += check_sources(tables, paths, authority, source_bad, raw, known_cases)
     return problems
 
 
@@ -740,7 +747,7 @@ def _source_rules(frame: pd.DataFrame, add, start, end, period: str, study_wide:
 
 
 def check_sources(tables: dict[str, pd.DataFrame], paths: dict[str, Path], authority: Authority | None,
-                  bad: dict[str, set[tuple[int, str]]], raw: dict[str, pd.DataFrame] | None,
+                  bad: Mapping[str, Cells], raw: dict[str, pd.DataFrame] | None,
                   known_cases: set[str] | None) -> list[Problem]:
     """The list of sources (``sources.csv``, optional) against the coded themes: every source coded in
     ``themes.csv`` is listed with the same type; a case discussion names an existing case; dates lie
@@ -751,7 +758,7 @@ def check_sources(tables: dict[str, pd.DataFrame], paths: dict[str, Path], autho
     problems: list[Problem] = []
     skip_s, skip_t = bad.get("sources", set()), bad.get("themes", set())
 
-    def adder(name: str, frame: pd.DataFrame, skip: set):
+    def adder(name: str, frame: pd.DataFrame, skip: Cells):
         def add(mask: pd.Series, column: str, rule, uses: tuple[str, ...] = ()) -> None:
             for idx in frame.index[mask.fillna(False).astype(bool).to_numpy()]:
                 line = int(frame.at[idx, LINE])
@@ -834,7 +841,7 @@ def validate_study_sources(path: Path, period: tuple | None = None, codebook: Co
 
 
 def check_census_lists(tables: dict[str, pd.DataFrame], paths: dict[str, Path],
-                       bad: dict[str, set[tuple[int, str]]] | None = None,
+                       bad: Mapping[str, Cells] | None = None,
                        raw: dict[str, pd.DataFrame] | None = None) -> list[Problem]:
     """DfE CIN census rules on the ';'-lists of case_files.csv and admin.csv (rule numbers as the
     community validator, data-to-insight/csc-validator-be-cin, numbers them): NONE with another
@@ -896,7 +903,7 @@ def validate_authority(authority: Authority, codebook: Codebook | None = None, l
     bad: dict[str, BadCells] = {}
     skipped: dict[str, set[str]] = {}
     every = ", ".join(spec.filename for spec in codebook.files.values() if not spec.optional)
-    sheets: dict[str, RawFile] = {}
+    sheets: dict[str, SheetFile] = {}
     for name, spec in codebook.files.items():
         source = data_source(authority, spec)
         path = source.key
@@ -910,6 +917,7 @@ def validate_authority(authority: Authority, codebook: Codebook | None = None, l
         if source.kind == "error":
             problems.add(Problem(str(source.path), 0, "", "", source.problem))
             continue
+        read: RawFile
         if source.kind == "xlsx":
             from .workbooks import read_sheet
 
@@ -935,7 +943,7 @@ def validate_authority(authority: Authority, codebook: Codebook | None = None, l
         list.extend(named, cell_references(list(problems), sheets))
         named.kept = Counter(p.key for p in named)
         for (file, column, kind), n in problems.more.items():
-            named.count((sheets[file].workbook if file in sheets else file, column, kind), n)
+            named.count_more((sheets[file].workbook if file in sheets else file, column, kind), n)
         problems = named
     return tables, problems.sorted()
 

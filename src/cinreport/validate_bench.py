@@ -70,7 +70,10 @@ def measure(project: Path, extra: list[str]) -> dict[str, float]:
                                "--authority", "la-a", *extra], cwd=project, stdout=o, stderr=e)
     elapsed = time.monotonic() - start
     report = (project / "time.txt").read_text()
-    rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", report).group(1))
+    found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", report)
+    if found is None:
+        raise RuntimeError(f"/usr/bin/time -v reported no peak memory: {report[:200]!r}")
+    rss_kb = int(found.group(1))
     with open(err, "rb") as e:
         lines = sum(1 for _ in e)
     return {"exit": proc.returncode, "seconds": elapsed, "peak_rss_mb": rss_kb / 1024,

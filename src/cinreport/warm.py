@@ -36,6 +36,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 
 SOCKET_ENV = "CINREPORT_WARM"  # path of the server's socket, set for make and its recipes
 PID_ENV = "CINREPORT_WARM_PID"  # the server's process id (to stop waiting when it died)
@@ -52,7 +53,7 @@ READY_TIMEOUT = 60.0
 # Messages: one JSON line each way, file descriptors alongside (SCM_RIGHTS)
 
 
-def _send(conn: socket.socket, obj: dict, fds: list[int] = ()) -> None:
+def _send(conn: socket.socket, obj: dict, fds: Sequence[int] = ()) -> None:
     data = (json.dumps(obj) + "\n").encode()
     if fds:
         conn.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
@@ -174,7 +175,8 @@ class ForkedKernel:
     stdin = stdout = stderr = None
 
     def __init__(self, pid: int, conn: socket.socket):
-        self.pid, self._conn, self.returncode = pid, conn, None
+        self.pid, self._conn = pid, conn
+        self.returncode: int | None = None
 
     def poll(self) -> int | None:
         if self.returncode is None and not _alive(self.pid):
@@ -184,11 +186,11 @@ class ForkedKernel:
 
     def wait(self, timeout: float | None = None) -> int:
         deadline = None if timeout is None else time.monotonic() + timeout
-        while self.poll() is None:
-            if deadline is not None and time.monotonic() > deadline:
+        while (code := self.poll()) is None:
+            if timeout is not None and deadline is not None and time.monotonic() > deadline:
                 raise subprocess.TimeoutExpired(str(self.pid), timeout)
             time.sleep(0.02)
-        return self.returncode
+        return code
 
     def send_signal(self, signum: int) -> None:
         if self.poll() is None:

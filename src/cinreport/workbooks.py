@@ -146,11 +146,11 @@ def read_sheet(source: DataSource, spec: FileSpec, codebook: Codebook) -> SheetF
     key = str(source.key)
     expected = [c.name for c in spec.columns]
     dates = {c.name for c in spec.columns if c.type == "date"}
-    where = {"workbook": str(source.path), "sheet": source.sheet or ""}
+    workbook_name, sheet_name = str(source.path), source.sheet or ""
 
     def unreadable(row: int, rule: str) -> SheetFile:
         problem = Problem(key, row, "", "", rule)
-        return SheetFile(_empty(expected), [problem], False, **where, own={problem})
+        return SheetFile(_empty(expected), [problem], False, workbook=workbook_name, sheet=sheet_name, own={problem})
 
     try:
         book = load_workbook(source.path, read_only=True, data_only=True)
@@ -210,8 +210,8 @@ def read_sheet(source: DataSource, spec: FileSpec, codebook: Codebook) -> SheetF
                            "(it is left out of every other check)"))
         records.pop()
     raw = raw_from_records(key, spec, header, header_line, records, list(own))
-    return SheetFile(**{f.name: getattr(raw, f.name) for f in fields(RawFile)}, **where, letters=letters,
-                     explained=explained, own=set(own))
+    return SheetFile(**{f.name: getattr(raw, f.name) for f in fields(RawFile)}, workbook=workbook_name, sheet=sheet_name,
+                     letters=letters, explained=explained, own=set(own))
 
 
 def cell_references(problems: list[Problem], sheets: dict[str, SheetFile]) -> list[Problem]:
