@@ -39,7 +39,7 @@ NATIONAL := $(BUILD)/national/status.json
 BOOK := $(BOOK_DIR)/index.html
 STATIC := _quarto.yml index.qmd $(sort $(wildcard report/*))
 
-.PHONY: help setup report validate authority test lint bench clean synth lock national-data
+.PHONY: help setup report validate authority test lint golden bench clean synth lock national-data
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -67,7 +67,7 @@ LOCK_PY := $(firstword $(wildcard $(PY)) $(PYTHON_BOOT))
 
 # Every build first refreshes the stamps and removes what build/ holds for authorities that are
 # gone (`cinreport deps`, always run; deps.mk changes only when the set of authorities does).
-ifeq ($(filter help setup clean lock test lint bench synth validate national-data,$(MAKECMDGOALS))$(OUTER),)
+ifeq ($(filter help setup clean lock test lint golden bench synth validate national-data,$(MAKECMDGOALS))$(OUTER),)
 ifneq ($(MAKECMDGOALS)$(filter-out help,$(.DEFAULT_GOAL)),)
 include $(BUILD)/deps.mk
 endif
@@ -169,6 +169,10 @@ test: $(INSTALLED) ## Run the test suite
 lint: $(INSTALLED) ## Lint (ruff: src, tests, notebooks) and type-check (mypy: src/cinreport); settings in pyproject.toml
 	$(PY) -m ruff check src tests notebooks
 	$(PY) -m mypy
+
+# The golden tables (tests/golden/) change only here: rebuilt from the demo data, then reviewed in the diff.
+golden: $(INSTALLED) ## Rewrite the golden headline tables from the demo data (tests/test_golden.py), to review
+	CINREPORT_WRITE_GOLDEN=1 $(PYTEST) -n 0 -q tests/test_golden.py
 
 SIZES ?= 4 16 64 153
 bench: $(INSTALLED) ## Time builds of N synthetic authorities against a naive loop: make bench SIZES="4 16"
