@@ -217,15 +217,3 @@ def attack_book(data_folder: Path, texts: dict[str, str], names: dict[str, str],
     add_shares(r, data_folder)
     small = add_prose(r, texts, threshold)
     return {"determined": determined(r), "inconsistent": r.inconsistencies, "small_k_of_n": small}
-
-
-def html_texts(book: Path) -> dict[str, str]:
-    """The visible text of every page of the HTML book, keyed by page stem."""
-    out = {}
-    for page in sorted(Path(book).glob("*.html")):
-        html = page.read_text(encoding="utf-8")
-        html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
-        text = re.sub(r"<[^>]+>", " ", html)
-        text = re.sub(r"&amp;", "&", text)
-        out[page.stem] = re.sub(r"&[a-z#0-9]+;", " ", text)
-    return out
