@@ -1176,23 +1176,25 @@ def check_census_lists(tables: dict[str, pd.DataFrame], paths: dict[str, Path],
                                              "another factor", "8898: the factor {code} is recorded twice")):
             if column not in frame or (ALL_ROWS, column) in skip:
                 continue
-            for idx, value in frame[column].items():
-                if pd.isna(value) or not value:
-                    continue
-                line = int(frame.at[idx, LINE])
-                if (line, column) in skip:
-                    continue
+            def rule_of(value, none=none, none_rule=none_rule, twice_rule=twice_rule) -> str | None:
+                if not isinstance(value, str) or not value:
+                    return None
                 codes = value.split(";")
-                shown = str(raw[name].at[idx, column]) if raw is not None and name in raw else value
-                rule = None
                 if none in codes and len(codes) > 1:
-                    rule = f"DfE census rule {none_rule}"
-                else:
-                    twice = next((c for i, c in enumerate(codes) if c in codes[:i]), None)
-                    if twice is not None:
-                        rule = f"DfE census rule {twice_rule.format(code=twice)}"
-                if rule:
-                    problems.append(Problem(str(paths[name]), line, column, shown, rule))
+                    return f"DfE census rule {none_rule}"
+                twice = next((c for i, c in enumerate(codes) if c in codes[:i]), None)
+                return None if twice is None else f"DfE census rule {twice_rule.format(code=twice)}"
+
+            rules = map_distinct(frame[column].astype(object), rule_of).to_numpy()   # once per distinct list
+            hit = np.array([isinstance(r, str) for r in rules], dtype=bool)
+            lines = frame[LINE].to_numpy()
+            if hasattr(skip, "rows"):
+                hit &= ~skip.rows(column)
+            elif skip:
+                hit &= ~np.array([(int(line), column) in skip for line in lines], dtype=bool)
+            for i in np.flatnonzero(hit):
+                shown = str(raw[name][column].iat[i]) if raw is not None and name in raw else frame[column].iat[i]
+                problems.append(Problem(str(paths[name]), int(lines[i]), column, shown, rules[i]))
     return problems
 
 
