@@ -22,6 +22,14 @@ Output is bounded: of each kind of problem (one rule on one column) in one file,
 (:class:`Problems`), so a 200 MB file with millions of bad cells gives a screenful and a count per
 rule, not millions of lines. Rules run vectorised, one mask of failing rows per check, so no
 failure-case frame or message is built for a cell past the limit.
+
+Memory is bounded too: a CSV is read as a stream (:func:`open_csv`: its encoding and its rows' widths
+in a first pass that keeps nothing, then the rows :data:`CHUNK_ROWS` at a time), and each chunk is
+checked and typed, then dropped. What the rules across rows and files need is kept compactly: the
+values of each unique column with the line each first appears on, and each case's plan start date
+(:class:`KeyIndex`, :class:`CaseKeys`; ``case_files.csv`` is read first). ``themes.csv`` and
+``sources.csv``, whose rules compare all their rows, are read whole. The rows themselves are kept
+only for data that are valid (the tables are then returned, the same as a whole read gives).
 """
 
 from __future__ import annotations
