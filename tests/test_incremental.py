@@ -194,17 +194,23 @@ def project(built_project, tmp_path) -> Path:
     return dest
 
 
-def test_removed_authority_old_stamped_change_and_data_outside(project, tmp_path):
-    env = national_env(True, tmp_path / "empty")
+def test_national_switched_off_removed_authority_old_stamped_change_and_data_outside(project, tmp_path):
+    """The built project has the national files; they are switched off first (the folder setting points
+    at an empty folder), then the cases the issue names follow without them."""
+    off = national_env(False, tmp_path / "empty")
     steps = [
+        ("switching the national files off", lambda: None),
         ("removing la-d", lambda: remove_authority(project, "la-d", tmp_path / "attic")),
         ("changing la-b's data with an old file time", lambda: change_data(project, "la-b", 3, old_time=True)),
         ("moving la-a's data outside the project", lambda: move_data_outside(project, "la-a", tmp_path / "shared-drive")),
     ]
     for what, step in steps:
         step()
-        make(project, "-j2", "report", env=env)
-        assert_same_book(book_snapshot(project), clean_book(project, env, tmp_path), what)
+        make(project, "-j2", "report", env=off)
+        assert_same_book(book_snapshot(project), clean_book(project, off, tmp_path), what)
+        if what.startswith("switching"):
+            assert not list((project / "_book" / "data").glob("*national*")), "national open data are still published"
+            assert not list((project / "build" / "authorities").glob("*/open/*national*"))
     book = (project / "_book").rglob("*")
     assert not any("la-d" in p.name for p in book), "the removed authority's files are still in the book"
     assert not (project / "build" / "authorities" / "la-d").exists()
@@ -223,14 +229,16 @@ class IncrementalEqualsClean(RuleBasedStateMachine):
     base: Path
     scratch: Path
 
-    @initialize()
-    def start(self) -> None:
+    @initialize(with_files=st.booleans())
+    def start(self, with_files) -> None:
+        """A copy of the built project (built with the national files), with the national files present
+        or switched off (the first build then removes what they gave)."""
         self.n = getattr(IncrementalEqualsClean, "_runs", 0)
         IncrementalEqualsClean._runs = self.n + 1
         self.project = self.scratch / f"run-{self.n}"
         shutil.rmtree(self.project, ignore_errors=True)
         subprocess.run(["cp", "-a", str(self.base), str(self.project)], check=True)
-        self.env = national_env(True, self.scratch / "empty")
+        self.env = national_env(with_files, self.scratch / "empty")
         self.added = 0
 
     def _build(self, what: str) -> None:

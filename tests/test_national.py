@@ -220,6 +220,29 @@ def test_missing_folder_says_plainly_that_national_context_is_not_included(tmp_p
     assert len(parts) == 2 and "not included" in parts[1]
 
 
+def test_authority_chapter_without_national_files_removes_its_earlier_national_outputs(tmp_path):
+    """An authority chapter names its national open-data table after itself (``la-x-national.csv``):
+    built again once the national files are gone, it removes that table (and its .meta.csv), so the
+    book built incrementally has none, as a clean build has none."""
+    from cinreport.authority_chapter import AuthorityChapter
+
+    build = tmp_path / "build"
+    params = load_report(ROOT / "params").national | {"dir": str(tmp_path / "switched-off")}
+    national.build(params, build / "national")
+    out = build / "authorities" / "la-x"
+    stale = [out / "open" / f"la-x-national{ext}" for ext in (".csv", ".meta.csv", ".about.json")]
+    stale += [out / "tables" / "national.csv", out / "figures" / "la-x-national.png"]
+    kept = [out / "open" / "la-x-age-band.csv", out / "tables" / "age-band.csv"]
+    for path in stale + kept:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("earlier build\n", encoding="utf-8")
+    chapter = AuthorityChapter(_authority(), load_report(ROOT / "params"), load_codebook(ROOT / "data" / "codebook.yml"),
+                               _metrics(), out)
+    assert "National context was not included" in chapter.national()
+    assert [p for p in stale if p.exists()] == []
+    assert all(p.exists() for p in kept)
+
+
 def test_one_missing_file_is_named(tmp_path):
     (tmp_path / "dfe").mkdir()
     params = load_report(ROOT / "params").national | {"dir": str(tmp_path / "dfe")}

@@ -51,10 +51,11 @@ def copy_clean(dest: Path) -> Path:
     return dest
 
 
-def run_validation(project: Path) -> list[str]:
+def run_validation(project: Path, **options) -> list[str]:
     """What `cinreport validate` reports for ``project``: params problems, else data problems.
 
     File names are made relative to ``project`` (the temporary folder is not part of a message).
+    ``options`` go to :func:`validate_authority` (e.g. ``chunk_rows``).
     """
     prefix = f"{project}/"
     try:
@@ -63,7 +64,7 @@ def run_validation(project: Path) -> list[str]:
         return [p.replace(prefix, "") for p in exc.problems]
     problems: list[Problem] = []
     for authority in authorities:
-        problems += validate_authority(authority, CODEBOOK)[1]
+        problems += validate_authority(authority, CODEBOOK, **options)[1]
     return [str(p).replace(prefix, "") for p in sorted(problems)]
 
 
@@ -145,6 +146,15 @@ def test_broken_input(case, tmp_path):
     project = copy_clean(tmp_path)
     apply_edit(project, case)
     assert run_validation(project) == case["expect"]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_broken_input_read_a_row_at_a_time(case, tmp_path):
+    """Files are checked in chunks of rows: with every row a chunk of its own, each case gives the same
+    problems (duplicates, references to cases and first rows are found across chunks)."""
+    project = copy_clean(tmp_path)
+    apply_edit(project, case)
+    assert run_validation(project, chunk_rows=1) == case["expect"]
 
 
 def test_every_problem_names_file_row_column_value():
@@ -534,3 +544,102 @@ def test_bad_cells_lookup():
     assert (2, "gender") in bad and (ALL_ROWS, "gender") in bad and (ALL_ROWS, "age") not in bad
     assert (3, "ethnicity") not in bad
     assert bad.rows("gender").all() and bad.rows("age").tolist() == [False, True, False]
+
+
+# --- streaming: a file checked a chunk of rows at a time -----------------------------------------------
+
+def test_key_index_first_lines_payload_and_lookup():
+    import numpy as np
+
+    from cinreport.validate import KeyIndex
+
+    long = "L" * 70   # kept in the dict, not the bytes array
+    index = KeyIndex("datetime64[s]")
+    first = index.add(["b", "a", "", "b", long, "é"], [2, 3, 4, 5, 6, 7])
+    assert first.tolist() == [2, 3, 0, 2, 6, 7]
+    index.set_payload(["b", "a", "b", long], np.array(["2020-01-01", "2020-01-02", "2020-01-03", "2020-01-04"],
+                                                       dtype="datetime64[s]"))
+    first = index.add(["a", "abcdefghijklmnop", long, "é", "c\0", "c"], [8, 9, 10, 11, 12, 13])
+    assert first.tolist() == [3, 9, 6, 7, 12, 13]   # a longer value widens the array; NUL is told from none
+    assert len(index) == 7
+    found, starts = index.lookup(["a", "b", "x", long, "", "c\0", "c", "abcdefghijklmnop"])
+    assert found.tolist() == [True, True, False, True, False, True, True, True]
+    assert np.datetime_as_string(starts[:4], unit="D").tolist() == ["2020-01-02", "2020-01-03", "NaT", "2020-01-04"]
+
+
+def _grow_clean(project: Path) -> None:
+    """Rows that make every rule across rows and files span chunks: ids repeated far apart (also a
+    long one and one with a non-ASCII letter), services of cases listed late, of unknown cases, and
+    referred long before the start of a case whose id is repeated (the last row's start counts)."""
+    folder = project / "data" / "la-a"
+    cases = (folder / "case_files.csv").read_text(encoding="utf-8").splitlines()
+    header = cases[0].split(",")
+    template = cases[1].split(",")
+    out = []
+    for i in range(60):
+        row = list(template)
+        row[header.index("case_id")] = {7: "LAA-C002", 19: "X" * 70, 31: "Ré-1", 44: "Ré-1", 52: "X" * 70}.get(
+            i, f"NEW-{i:03d}")
+        if i % 9 == 0:
+            row[header.index("age_at_plan_start")] = "18"
+        if i == 50:
+            row[header.index("case_id")] = "NEW-010"
+            row[header.index("plan_start_date")] = "2021-03-01"
+        out.append(",".join(row))
+    (folder / "case_files.csv").write_text("\n".join(cases + out) + "\n", encoding="utf-8")
+    support = (folder / "support.csv").read_text(encoding="utf-8").splitlines()
+    sheader = support[0].split(",")
+    srow = support[1].split(",")
+    more = []
+    for i, case in enumerate(["NEW-059", "NEW-010", "NOPE-1", "Ré-1", "X" * 70, "NEW-001", "LAA-C002"]):
+        row = list(srow)
+        row[sheader.index("support_id")] = f"S-NEW-{i}"
+        row[sheader.index("case_id")] = case
+        row[sheader.index("referral_date")] = "2020-01-15"
+        row[sheader.index("start_date")] = "2020-01-20"
+        more.append(",".join(row))
+    more.append(",".join(support[1].split(",")))   # a repeated support_id
+    (folder / "support.csv").write_text("\n".join(support + more) + "\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize("limit", [None, 2])
+def test_chunks_give_the_problems_of_the_whole_file(tmp_path, limit):
+    project = copy_clean(tmp_path)
+    _grow_clean(project)
+    authority = load_authorities(project / "params", root=project)[0]
+    _, whole = validate_authority(authority, CODEBOOK, limit=limit, chunk_rows=None)
+    rules = {p.rule.split(":")[0] for p in whole}
+    assert {"duplicate", "identifier longer than 20 characters"} <= rules   # what the rows were made to break
+    assert any(p.rule.startswith("no case with this case_id") for p in whole)
+    assert any(p.rule.startswith("referral date is more than a year before") for p in whole)
+    for rows in (1, 7, 16):
+        _, chunked = validate_authority(authority, CODEBOOK, limit=limit, chunk_rows=rows)
+        assert list(chunked) == list(whole) and chunked.more == whole.more and chunked.total == whole.total
+
+
+def test_chunks_give_the_tables_of_the_whole_file():
+    demo = next(a for a in load_authorities(ROOT / "params", root=ROOT) if a.code == "la-a")
+    whole, none = validate_authority(demo, CODEBOOK, chunk_rows=None)
+    assert none == [] and set(whole) >= {"case_files", "support", "admin", "themes"}
+    chunked, none = validate_authority(demo, CODEBOOK, chunk_rows=37)
+    assert none == [] and list(chunked) == list(whole)
+    for name in whole:
+        pd.testing.assert_frame_equal(chunked[name], whole[name], check_exact=True)
+    assert validate_authority(demo, CODEBOOK, keep_tables=False)[0] == {}
+
+
+def test_invalid_data_give_no_tables(big_invalid):
+    """The rows of an invalid file are not kept (the tables would not be used)."""
+    authority = load_authorities(big_invalid / "params", root=big_invalid)[0]
+    tables, problems = validate_authority(authority, CODEBOOK, chunk_rows=10_000)
+    assert tables == {} and problems.total == 2 * BAD_ROWS
+
+
+def test_not_utf8_after_a_byte_order_mark_names_the_byte_and_line(tmp_path):
+    from cinreport.validate import read_file
+
+    path = tmp_path / "themes.csv"
+    path.write_bytes(b"\xef\xbb\xbfsource_id,source_type,theme,segments\nFG1,focus_group,waits,3\nFG2,foc\xe9,waits,1\n")
+    read = read_file(path, CODEBOOK.files["themes"])
+    assert not read.readable
+    assert [(p.row, p.value) for p in read.problems] == [(3, "\\xe9")]

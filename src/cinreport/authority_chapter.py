@@ -207,7 +207,7 @@ class AuthorityChapter:
         from .national_chapter import authority_context, clear_national_outputs
 
         data = NationalData.load(self.out_dir.parent.parent / "national")
-        clear_national_outputs(self.out_dir)  # what an earlier build with other national files wrote
+        clear_national_outputs(self.out_dir, prefix=f"{self.code}-")  # what a build with other national files wrote
         return authority_context(self.authority, self.pub, data, self.codebook, out_dir=self.out_dir)
 
     def needs(self) -> str:

@@ -130,7 +130,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     limit = args.max_per_rule or None
     problems, valid = Problems(limit=limit), {}
     for a in authorities:
-        tables, found = validate_authority(a, codebook, limit)
+        tables, found = validate_authority(a, codebook, limit, keep_tables=args.measure)
         problems.merge(found)
         if not found:
             valid[a.code] = tables

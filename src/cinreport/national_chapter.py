@@ -831,14 +831,17 @@ def authority_context(authority: Authority, pub, data: NationalData, codebook: C
                         f"{SOURCE} {SYMBOLS_NOTE}"])
 
 
-def clear_national_outputs(out_dir: Path) -> None:
+def clear_national_outputs(out_dir: Path, prefix: str = "") -> None:
     """Remove the national tables and figures a chapter wrote in an earlier build: with other national
-    files (or none) it writes other ones, and a stale file would still be published."""
+    files (or none) it writes other ones, and a stale file would still be published. ``prefix`` is the
+    start of the chapter's own names for them: an authority chapter names its tables ``<code>-national``
+    (``la-a-national.csv`` in its ``open/``), the study chapter ``national...``."""
     import shutil
 
     out_dir = Path(out_dir)
-    for sub in ("tables", "open"):  # display tables and their open-data versions
-        for path in sorted((out_dir / sub).glob("national*")) if (out_dir / sub).is_dir() else []:
-            path.unlink(missing_ok=True)
-    for path in sorted((out_dir / "figures").glob("national*")) if (out_dir / "figures").is_dir() else []:
-        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+    patterns = sorted({"national*", f"{prefix}national*"})
+    for sub in ("tables", "open", "figures"):  # display tables, their open-data versions, figures
+        folder = out_dir / sub
+        found = sorted({p for pattern in patterns for p in folder.glob(pattern)}) if folder.is_dir() else []
+        for path in found:
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)

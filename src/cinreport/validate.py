@@ -22,15 +22,23 @@ Output is bounded: of each kind of problem (one rule on one column) in one file,
 (:class:`Problems`), so a 200 MB file with millions of bad cells gives a screenful and a count per
 rule, not millions of lines. Rules run vectorised, one mask of failing rows per check, so no
 failure-case frame or message is built for a cell past the limit.
+
+Memory is bounded too: a CSV is read as a stream (:func:`open_csv`: its encoding and its rows' widths
+in a first pass that keeps nothing, then the rows :data:`CHUNK_ROWS` at a time), and each chunk is
+checked and typed, then dropped. What the rules across rows and files need is kept compactly: the
+values of each unique column with the line each first appears on, and each case's plan start date
+(:class:`KeyIndex`, :class:`CaseKeys`; ``case_files.csv`` is read first). ``themes.csv`` and
+``sources.csv``, whose rules compare all their rows, are read whole. The rows themselves are kept
+only for data that are valid (the tables are then returned, the same as a whole read gives).
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import dataclasses
 import datetime as dt
 import difflib
-import io
 import re
 import sys
 from collections import Counter
@@ -61,6 +69,7 @@ ALL_ROWS = -1  # a "bad cell" marker meaning: this column is unusable in every r
 # administrative extract cannot be reported on); support and themes may be empty.
 NEED_ROWS = ("case_files", "admin")
 DEFAULT_LIMIT = 20  # problems of one kind (rule and column) reported in full per file; the rest are counted
+UNIQUE, UNIQUE_RULE = "unique", "duplicate: this value must be unique in the file"
 
 
 @dataclass(frozen=True, order=True)
@@ -203,6 +212,9 @@ def canonical_codes(codebook: Codebook, list_name: str) -> dict[str, str]:
 
 # --- reading -------------------------------------------------------------------------------
 
+CHUNK_ROWS = 50_000   # rows of one file checked at a time (memory stays bounded whatever the file's size)
+
+
 @dataclass
 class RawFile:
     """A CSV read as stripped strings, with what went wrong reading it."""
@@ -225,61 +237,77 @@ def _empty(expected: list[str]) -> pd.DataFrame:
     return frame
 
 
-def read_file(path: Path, spec: FileSpec) -> RawFile:
-    """Read one CSV; check encoding, header and row widths (one problem per defect)."""
-    name = str(path)
+def _filled(fields: list[str]) -> int:
+    """How many fields a row has up to its last non-blank one (0: a blank line)."""
+    n = len(fields)
+    while n and not fields[n - 1].strip():
+        n -= 1
+    return n
+
+
+@dataclass
+class _Shape:
+    """What every data row of a file says about its header, gathered before any row is checked (some
+    header problems are decided by all the rows, e.g. a trailing comma on every line)."""
+
+    header: list[str]
+    records: int = 0
+    widths: Counter = field(default_factory=Counter)      # (fields, fields up to the last filled one)
+    multiline: Counter = field(default_factory=Counter)   # the same, of records spanning several lines
+    filled: set[int] = field(default_factory=set)         # the header's trailing unnamed columns holding a value
+
+    def __post_init__(self) -> None:
+        self.named = _filled(self.header)   # the header's trailing unnamed columns start here
+
+    def add(self, first: int, last: int, fields: list[str], filled: int) -> None:
+        self.records += 1
+        self.widths[len(fields), filled] += 1
+        if last > first:
+            self.multiline[len(fields), filled] += 1
+        for i in range(self.named, min(len(self.header), filled)):
+            if fields[i].strip():
+                self.filled.add(i)
+
+    @classmethod
+    def of(cls, header: list[str], records: list[tuple[int, int, list[str]]]) -> "_Shape":
+        shape = cls(list(header))
+        for first, last, fields in records:
+            shape.add(first, last, fields, _filled(fields))
+        return shape
+
+
+def _trimmed(width: int, fields: int, filled: int) -> int:
+    """A row's width once trailing empty fields past the header's width are dropped (a trailing comma)."""
+    return width if fields > width and filled <= width else fields
+
+
+@dataclass
+class _Layout:
+    """How to read a file's rows: its header checked against the codebook (with the problems found),
+    before the rows are read in chunks (:func:`_rows_frame`)."""
+
+    name: str
+    spec: FileSpec
+    header: list[str]
+    problems: list[Problem]
+    readable: bool = True
+    missing: list[str] = field(default_factory=list)
+    unusable: set[str] = field(default_factory=set)
+    keys_complete: bool = True
+
+    @property
+    def width(self) -> int:
+        return len(self.header)
+
+
+def _layout(name: str, spec: FileSpec, header: list[str], header_line: int, shape: _Shape,
+            problems: list[Problem]) -> _Layout:
+    """Check a header (given every row's shape); the problems found go after ``problems``."""
     expected = [c.name for c in spec.columns]
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return RawFile(_empty(expected), [Problem(name, 0, "", "", f"cannot be read: {exc.strerror}")], False)
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return RawFile(_empty(expected), [Problem(name, 1, "", "", "file is UTF-16 text (Excel's 'Unicode "
-                                                                   "Text'): save it as 'CSV UTF-8'")], False)
-    try:
-        raw.decode("utf-8-sig")   # checked whole; read below in pieces (a 200 MB file is not held as text)
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        return RawFile(_empty(expected), [Problem(
-            name, line, "", repr(raw[exc.start:exc.start + 1])[2:-1],
-            "file is not UTF-8 text (this byte is not UTF-8; it is probably Windows-1252/Latin-1): "
-            "save the file as 'CSV UTF-8'")], False)
-
-    problems: list[Problem] = []
-    reader = csv.reader(io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8-sig", newline=""))
-    header: list[str] | None = None
-    header_line = 1
-    records: list[tuple[int, int, list[str]]] = []   # (first line, last line, fields)
-    previous = 0
-    try:
-        for fields in reader:
-            first, last = previous + 1, reader.line_num
-            previous = last
-            if not any(f.strip() for f in fields):
-                continue
-            if header is None:
-                header, header_line = [h.strip().lower() for h in fields], first
-                continue
-            records.append((first, last, [sys.intern(f.strip()) for f in fields]))   # one copy of each value
-    except csv.Error as exc:
-        return RawFile(_empty(expected), [Problem(name, previous + 1, "", "", f"cannot be read as CSV: {exc}")],
-                       False)
-    if header is None:
-        return RawFile(_empty(expected), [Problem(
-            name, 1, "", "", f"file is empty: it needs at least the header row {','.join(expected)}")],
-            False)
-    return raw_from_records(name, spec, header, header_line, records, problems)
-
-
-def raw_from_records(name: str, spec: FileSpec, header: list[str], header_line: int,
-                     records: list[tuple[int, int, list[str]]], problems: list[Problem]) -> RawFile:
-    """Check the header and row widths of rows already read (stripped strings with their first and
-    last line); shared by CSV files and workbook sheets (:mod:`cinreport.workbooks`)."""
-    expected = [c.name for c in spec.columns]
+    header = list(header)
     # A trailing comma on every line (common in spreadsheet exports) gives unnamed empty columns:
     # those are ignored. An unnamed column that holds values is a problem.
-    while header and header[-1] == "" and all(len(f) < len(header) or f[len(header) - 1] == ""
-                                              for _, _, f in records):
+    while header and header[-1] == "" and len(header) - 1 not in shape.filled:
         header.pop()
     width = len(header)
     if not set(header) & set(expected):
@@ -288,7 +316,8 @@ def raw_from_records(name: str, spec: FileSpec, header: list[str], header_line: 
         rule = (f"values are separated by {sep}, not commas: save the file as 'CSV UTF-8 (comma delimited)'"
                 if sep and width == 1 else
                 f"the first line is not the header: it should be {','.join(expected)}")
-        return RawFile(_empty(expected), [Problem(name, header_line, "", "", rule)], False)
+        return _Layout(name, spec, header, [Problem(name, header_line, "", "", rule)], False)
+    problems = list(problems)
     missing = [c for c in expected if c not in header]
     unknown = [h for h in header if h not in expected]
     renamed: dict[str, str] = {}
@@ -318,24 +347,34 @@ def raw_from_records(name: str, spec: FileSpec, header: list[str], header_line: 
         problems.append(Problem(name, header_line, h, h, "column appears more than once in the header: its "
                                                          "values are not checked until one of them is renamed "
                                                          "or removed"))
-
-    key_at = header.index(spec.key) if spec.key in header else None
-    good: list[list[str]] = []
-    skipped_keys: set[str] = set()
-    keys_complete = True
-    records = [(first, last, fields[:width] if len(fields) > width and not any(fields[width:]) else fields)
-               for first, last, fields in records]   # trailing empty fields, e.g. a trailing comma
-    widths = {len(fields) for _, _, fields in records}
-    if len(records) > 1 and len(widths) == 1 and width not in widths and all(a == b for a, b, _ in records):
+    widths = {_trimmed(width, n, filled) for n, filled in shape.widths}
+    if shape.records > 1 and len(widths) == 1 and width not in widths and not shape.multiline:
         # The header, not the rows, is wrong: say so once (this replaces the header's other
         # problems, which it explains) instead of once per row.
-        return RawFile(_empty(expected), [Problem(
+        return _Layout(name, spec, header, [Problem(
             name, header_line, "", "", f"the header has {width} columns but every data row has {widths.pop()} "
                                        f"fields: the header should be {','.join(expected)}")], False)
+    if spec.name in NEED_ROWS and not shape.records:
+        problems.append(Problem(name, 0, "", "", "file has a header but no data rows"))
+    keys_complete = all(_trimmed(width, n, filled) == width for n, filled in shape.multiline)
+    return _Layout(name, spec, header, problems, True, missing, set(missing) | set(dupes), keys_complete)
+
+
+def _rows_frame(layout: _Layout, records: list[tuple[int, int, list[str]]]
+                ) -> tuple[pd.DataFrame, list[Problem], set[str]]:
+    """Some of a file's rows (stripped strings with their first and last line) as a frame of the
+    codebook's columns + LINE; a row with the wrong number of fields is a problem instead, and its
+    key value is returned (the key still exists, for the rules across files)."""
+    name, width, header = layout.name, layout.width, layout.header
+    key_at = header.index(layout.spec.key) if layout.spec.key in header else None
+    problems: list[Problem] = []
+    skipped_keys: set[str] = set()
+    good: list[list[str]] = []
     for first, last, fields in records:
+        if len(fields) > width and not any(fields[width:]):   # trailing empty fields, e.g. a trailing comma
+            fields = fields[:width]
         if len(fields) != width:
             if last > first:
-                keys_complete = False
                 rule = (f"row has {len(fields)} fields but the header has {width}: a quote (\") opened on "
                         f"this line is not closed until line {last}")
             elif len(fields) > width:
@@ -350,14 +389,145 @@ def raw_from_records(name: str, spec: FileSpec, header: list[str], header_line: 
         good.append(fields + [str(first)])
     frame = _string_frame(good, header + [LINE])
     frame = frame.loc[:, ~frame.columns.duplicated()]
-    for c in missing:
+    for c in layout.missing:
         frame[c] = pd.Series([""] * len(frame), dtype=str, index=frame.index)
-    frame = frame[expected + [LINE]].copy()
+    frame = frame[[c.name for c in layout.spec.columns] + [LINE]].copy()
     frame[LINE] = frame[LINE].astype(int)
-    if spec.name in NEED_ROWS and not records:
-        problems.append(Problem(name, 0, "", "", "file has a header but no data rows"))
-    return RawFile(frame.reset_index(drop=True), problems, True, set(missing) | set(dupes), skipped_keys,
-                   keys_complete)
+    return frame.reset_index(drop=True), problems, skipped_keys
+
+
+def raw_from_records(name: str, spec: FileSpec, header: list[str], header_line: int,
+                     records: list[tuple[int, int, list[str]]], problems: list[Problem]) -> RawFile:
+    """Check the header and row widths of rows already read (stripped strings with their first and
+    last line); shared by CSV files and workbook sheets (:mod:`cinreport.workbooks`)."""
+    layout = _layout(name, spec, header, header_line, _Shape.of(header, records), problems)
+    if not layout.readable:
+        return RawFile(_empty([c.name for c in spec.columns]), layout.problems, False)
+    frame, row_problems, skipped_keys = _rows_frame(layout, records)
+    return RawFile(frame, layout.problems + row_problems, True, layout.unusable, skipped_keys, layout.keys_complete)
+
+
+def _not_utf8(path: Path, name: str) -> Problem | None:
+    """The first byte of the file that is not UTF-8, as a problem (the file is checked in pieces)."""
+    newlines, pending = 0, b""
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(1 << 20)
+            data = pending + block
+            try:
+                _, used = codecs.utf_8_decode(data, "strict", not block)
+            except UnicodeDecodeError as exc:
+                return Problem(name, newlines + data[: exc.start].count(b"\n") + 1, "",
+                               repr(data[exc.start:exc.start + 1])[2:-1],
+                               "file is not UTF-8 text (this byte is not UTF-8; it is probably Windows-1252/"
+                               "Latin-1): save the file as 'CSV UTF-8'")
+            newlines += data.count(b"\n", 0, used)
+            pending = data[used:]
+            if not block:
+                return None
+
+
+@dataclass
+class CsvFile:
+    """A CSV file opened for checking: its header checked (with every row's shape, in a first pass
+    that keeps nothing of the rows), its rows then read in chunks by :meth:`chunks`."""
+
+    path: Path
+    layout: _Layout
+
+    @property
+    def problems(self) -> list[Problem]:
+        return self.layout.problems
+
+    @property
+    def readable(self) -> bool:
+        return self.layout.readable
+
+    @property
+    def unusable(self) -> set[str]:
+        return self.layout.unusable
+
+    @property
+    def keys_complete(self) -> bool:
+        return self.layout.keys_complete
+
+    def _records(self) -> Iterable[tuple[int, int, list[str]]]:
+        with open(self.path, encoding="utf-8-sig", newline="") as f:
+            reader = csv.reader(f)
+            previous, header = 0, False
+            for fields in reader:
+                first, last = previous + 1, reader.line_num
+                previous = last
+                if not _filled(fields):
+                    continue
+                if not header:
+                    header = True
+                    continue
+                yield first, last, [sys.intern(f.strip()) for f in fields]   # one copy of each value
+
+    def chunks(self, rows: int | None = CHUNK_ROWS) -> Iterable[tuple[pd.DataFrame, list[Problem], set[str]]]:
+        """The rows, ``rows`` at a time (None: all at once), each chunk as :func:`_rows_frame` gives it."""
+        batch: list[tuple[int, int, list[str]]] = []
+        yielded = False
+        for record in self._records():
+            batch.append(record)
+            if rows is not None and len(batch) >= rows:
+                yield _rows_frame(self.layout, batch)
+                batch, yielded = [], True
+        if batch or not yielded:   # a file without rows still gives one (empty) chunk
+            yield _rows_frame(self.layout, batch)
+
+
+def open_csv(path: Path, spec: FileSpec) -> CsvFile:
+    """Check a CSV's encoding, header and row widths, reading it as a stream (one problem per defect);
+    the rows are read afterwards, in chunks (:meth:`CsvFile.chunks`)."""
+    name = str(path)
+    expected = [c.name for c in spec.columns]
+
+    def unreadable(problem: Problem) -> CsvFile:
+        return CsvFile(path, _Layout(name, spec, expected, [problem], False))
+
+    try:
+        with open(path, "rb") as f:
+            start = f.read(2)
+    except OSError as exc:
+        return unreadable(Problem(name, 0, "", "", f"cannot be read: {exc.strerror}"))
+    if start in (b"\xff\xfe", b"\xfe\xff"):
+        return unreadable(Problem(name, 1, "", "", "file is UTF-16 text (Excel's 'Unicode Text'): save it as "
+                                                   "'CSV UTF-8'"))
+    bad = _not_utf8(path, name)
+    if bad:
+        return unreadable(bad)
+    shape: _Shape | None = None
+    header_line, previous = 1, 0
+    with open(path, encoding="utf-8-sig", newline="") as text:
+        reader = csv.reader(text)
+        try:
+            for fields in reader:
+                first, last = previous + 1, reader.line_num
+                previous = last
+                filled = _filled(fields)
+                if not filled:
+                    continue
+                if shape is None:
+                    shape, header_line = _Shape([h.strip().lower() for h in fields]), first
+                    continue
+                shape.add(first, last, fields, filled)
+        except csv.Error as exc:
+            return unreadable(Problem(name, previous + 1, "", "", f"cannot be read as CSV: {exc}"))
+    if shape is None:
+        return unreadable(Problem(name, 1, "", "", f"file is empty: it needs at least the header row "
+                                                   f"{','.join(expected)}"))
+    return CsvFile(path, _layout(name, spec, shape.header, header_line, shape, []))
+
+
+def read_file(path: Path, spec: FileSpec) -> RawFile:
+    """Read one CSV whole; check encoding, header and row widths (one problem per defect)."""
+    opened = open_csv(path, spec)
+    if not opened.readable:
+        return RawFile(_empty([c.name for c in spec.columns]), opened.problems, False)
+    frame, row_problems, skipped_keys = next(iter(opened.chunks(None)))
+    return RawFile(frame, opened.problems + row_problems, True, opened.unusable, skipped_keys, opened.keys_complete)
 
 
 # --- per-column rules (pandera) --------------------------------------------------------------
@@ -422,9 +592,8 @@ def _column_checks(col: Column, codebook: Codebook) -> list[pa.Check]:
     elif col.type == "date":
         checks.append(pa.Check(lambda s, dmy=col.dmy: map_distinct(s, lambda v: v == "" or parse_date(v, dmy) is not None),
                                error=_date_rule(col.dmy)))
-    if col.unique:
-        checks.append(pa.Check(lambda s: ~s.duplicated(keep="first") | (s == ""),
-                               error="duplicate: this value must be unique in the file"))
+    if col.unique:   # (column_failures checks it with a KeyIndex, across the chunks a file is read in)
+        checks.append(pa.Check(lambda s: ~s.duplicated(keep="first") | (s == ""), name=UNIQUE, error=UNIQUE_RULE))
     return checks
 
 
@@ -440,8 +609,9 @@ def schema_for(spec: FileSpec, codebook: Codebook, columns: set[str] | None = No
         strict=False, name=spec.filename)
 
 
-def _explain(col: Column, value: str, rule: str, frame: pd.DataFrame, idx: int, codebook: Codebook) -> str:
-    """Make a failure more specific where the generic rule would leave the user searching."""
+def _explain(col: Column, value: str, rule: str, codebook: Codebook, first: int = 0) -> str:
+    """Make a failure more specific where the generic rule would leave the user searching (``first``:
+    for a duplicate, the line the value is first used on)."""
     if col.type == "code_list" and rule.startswith("holds a code"):
         allowed = canonical_codes(codebook, col.code_list)
         bad = [p.strip() for p in value.split(";") if p.strip() and p.strip().upper() not in allowed]
@@ -449,9 +619,7 @@ def _explain(col: Column, value: str, rule: str, frame: pd.DataFrame, idx: int, 
         which = ", ".join(f"'{b}'" for b in bad)
         noun = "code" if len(bad) == 1 else "codes"
         return f"{noun} {which} not in list '{col.codes}' (separate codes with ';'; allowed: {shown})"
-    if rule.startswith("duplicate"):
-        column = frame[col.name]
-        first = frame.loc[column[column == value].index[0], LINE]
+    if rule == UNIQUE_RULE:
         return f"duplicate: this value is already used on row {first} and must be unique in the file"
     return rule
 
@@ -499,8 +667,150 @@ class AnyOf:
         return any(cell in part for part in self.parts)
 
 
+class KeyIndex:
+    """The distinct non-blank values of one column read so far, each with the line it first appears on
+    and, if asked for, a value taken from the last row holding it (a case's plan start date).
+
+    The rules across rows and files (unique ids, a service's case_id in case_files.csv) need these
+    and nothing else of a file read in chunks. Values are kept as sorted UTF-8 bytes in a NumPy array
+    (a few bytes more than the value each, where a Python string in a set takes about 100), so two
+    million ids take tens of megabytes. Values longer than :attr:`WIDE` bytes, or holding a NUL (a
+    bytes array cannot keep a trailing NUL), are kept in a dict instead: no value is ever truncated or
+    confused with another.
+    """
+
+    WIDE = 64
+
+    def __init__(self, payload: str | None = None):
+        self.keys = np.empty(0, dtype="S1")
+        self.first = np.empty(0, dtype=np.int64)
+        self.dtype = payload
+        self.payload = np.empty(0, dtype=payload) if payload else None
+        self.missing = np.array("NaT" if payload and np.dtype(payload).kind == "M" else np.nan, dtype=payload)
+        self.other: dict[str, int] = {}
+        self.other_payload: dict[str, object] = {}
+
+    def __len__(self) -> int:
+        return len(self.keys) + len(self.other)
+
+    def _split(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Positions of the values kept as bytes, those bytes, and positions of the values kept in the dict."""
+        encoded = [v.encode("utf-8") if isinstance(v, str) else b"" for v in values]
+        short = np.fromiter((0 < len(b) <= self.WIDE and b"\0" not in b for b in encoded), dtype=bool,
+                            count=len(encoded))
+        long = np.fromiter((len(b) > self.WIDE or b"\0" in b for b in encoded), dtype=bool, count=len(encoded))
+        at = np.flatnonzero(short)
+        width = max((len(encoded[i]) for i in at), default=1)
+        return at, np.array([encoded[i] for i in at], dtype=f"S{width}"), np.flatnonzero(long)
+
+    def _find(self, chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where each of ``chunk`` (bytes) is or would go in :attr:`keys`, and whether it is there."""
+        if chunk.dtype.itemsize > self.keys.dtype.itemsize:
+            self.keys = self.keys.astype(chunk.dtype)
+        chunk = chunk.astype(self.keys.dtype)
+        pos = np.searchsorted(self.keys, chunk)
+        found = pos < len(self.keys)
+        found[found] = self.keys[pos[found]] == chunk[found]
+        return pos, found
+
+    def add(self, values: Iterable, lines: np.ndarray) -> np.ndarray:
+        """Add a chunk's values (in file order, with their lines); return, for each, the line it first
+        appears on: its own line if it is new, an earlier one for a repeat, 0 for a blank."""
+        values = np.asarray(values, dtype=object)
+        lines = np.asarray(lines, dtype=np.int64)
+        out = np.zeros(len(values), dtype=np.int64)
+        at, chunk, long = self._split(values)
+        if len(at):
+            distinct, first_at, inverse = np.unique(chunk, return_index=True, return_inverse=True)
+            first = lines[at][first_at]
+            pos, found = self._find(distinct)
+            first = np.where(found, self.first[np.minimum(pos, len(self.first) - 1)] if len(self.first) else 0,
+                             first)
+            out[at] = first[inverse.reshape(-1)]
+            new = ~found
+            self.keys = np.insert(self.keys, pos[new], distinct[new].astype(self.keys.dtype))
+            self.first = np.insert(self.first, pos[new], first[new])
+            if self.payload is not None:
+                self.payload = np.insert(self.payload, pos[new], self.missing)
+        for i in long:
+            out[i] = self.other.setdefault(values[i], int(lines[i]))
+        return out
+
+    def set_payload(self, values: Iterable, payload: np.ndarray) -> None:
+        """Give each value (already added) the payload of the last row holding it."""
+        values = np.asarray(values, dtype=object)
+        payload = np.asarray(payload, dtype=self.dtype)
+        at, chunk, long = self._split(values)
+        if len(at):
+            distinct, last_at = np.unique(chunk[::-1], return_index=True)
+            pos, found = self._find(distinct)
+            assert found.all(), "set_payload is given values that were not added"
+            assert self.payload is not None, "set_payload on an index without payloads"
+            self.payload[pos] = payload[at][::-1][last_at]
+        for i in long:
+            self.other_payload[values[i]] = payload[i]
+
+    def lookup(self, values: Iterable) -> tuple[np.ndarray, np.ndarray | None]:
+        """For each value: whether it was added, and its payload (missing where it was not)."""
+        values = np.asarray(values, dtype=object)
+        found = np.zeros(len(values), dtype=bool)
+        payload = np.full(len(values), self.missing) if self.dtype else None
+        at, chunk, long = self._split(values)
+        if len(at) and len(self.keys):
+            pos, hit = self._find(chunk)
+            found[at] = hit
+            if payload is not None and self.payload is not None:
+                payload[at[hit]] = self.payload[pos[hit]]
+        for i in long:
+            if values[i] in self.other:
+                found[i] = True
+                if payload is not None:
+                    payload[i] = self.other_payload.get(values[i], self.missing)
+        return found, payload
+
+
+@dataclass
+class CaseKeys:
+    """What the rules across files need of ``case_files.csv``: its case ids (those on rows skipped for
+    their width too) and each case's plan start date; ``ids`` is None when the ids cannot be trusted
+    (the file could not be read, has no case_id column, or lost rows to an unclosed quote)."""
+
+    ids: KeyIndex | None
+    skipped: set[str] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, table: pd.DataFrame, skipped: Iterable[str] = (), usable: bool = True) -> "CaseKeys":
+        """From a whole typed case_files table."""
+        if not usable:
+            return cls(None)
+        ids = KeyIndex("datetime64[s]")
+        ids.add(table["case_id"].to_numpy(dtype=object, na_value=""), table[LINE].to_numpy())
+        ids.set_payload(table["case_id"].to_numpy(dtype=object, na_value=""),
+                        table["plan_start_date"].to_numpy(dtype="datetime64[s]"))
+        return cls(ids, set(skipped))
+
+    @property
+    def known(self) -> bool:
+        """Can references to cases be checked (the ids are trusted and there is at least one)?"""
+        return self.ids is not None and bool(len(self.ids) or self.skipped)
+
+    def isin(self, ids: pd.Series) -> pd.Series:
+        assert self.ids is not None, "references checked against case ids that cannot be trusted"
+        found, _ = self.ids.lookup(ids.to_numpy(dtype=object, na_value=""))
+        if self.skipped:
+            found |= ids.isin(self.skipped).fillna(False).to_numpy(dtype=bool)
+        return pd.Series(found, index=ids.index)
+
+    def plan_start(self, ids: pd.Series) -> pd.Series:
+        """The plan start date of each case named (of its last row), NaT where there is none."""
+        assert self.ids is not None, "plan starts read from case ids that cannot be trusted"
+        _, starts = self.ids.lookup(ids.to_numpy(dtype=object, na_value=""))
+        return pd.Series(starts, index=ids.index)
+
+
 def column_failures(frame: pd.DataFrame, path: Path, spec: FileSpec, codebook: Codebook,
-                    columns: set[str] | None = None, log: Problems | None = None) -> dict[str, np.ndarray]:
+                    columns: set[str] | None = None, log: Problems | None = None,
+                    keys: dict[str, KeyIndex] | None = None) -> dict[str, np.ndarray]:
     """Run the generated schema on ``frame`` and add its problems to ``log``; return, per column, the
     mask of rows that failed any check.
 
@@ -508,7 +818,12 @@ def column_failures(frame: pd.DataFrame, path: Path, spec: FileSpec, codebook: C
     once, vectorised, giving a mask of failing rows, of which only the first rows the limit leaves
     room for become :class:`Problem` s (the rest are counted), so memory and time do not grow with
     the number of problems.
+
+    ``frame`` may be one chunk of a file's rows, given in order: ``keys`` holds, per unique column (and
+    any other column asked for), the :class:`KeyIndex` of the values of the chunks before, so a value
+    repeated from an earlier chunk is a duplicate too; columns not in it get a new one (added to it).
     """
+    keys = keys if keys is not None else {}
     log = log if log is not None else Problems(limit=None)
     schema = schema_for(spec, codebook, columns)
     structure = pa.DataFrameSchema({n: pa.Column(str, nullable=False) for n in schema.columns}, strict=False,
@@ -523,12 +838,19 @@ def column_failures(frame: pd.DataFrame, path: Path, spec: FileSpec, codebook: C
         series = frame[name]
         col = spec.column(name)
         any_failed = np.zeros(len(frame), dtype=bool)
+        first = None
+        if name in keys or col.unique:
+            first = keys.setdefault(name, KeyIndex()).add(series.to_numpy(dtype=object), lines)
         for check in column.checks:
-            try:
-                ok = check(series).check_output
-            except Exception as exc:  # the check itself failed: a bug, never a silent pass
-                raise RuntimeError(f"{path}: check '{check.error}' on column '{name}' could not run: {exc}") from exc
-            bad = ~ok.fillna(False).astype(bool).to_numpy()
+            if check.name == UNIQUE:
+                bad = (first != lines) & (first != 0)   # a value first used on an earlier line
+            else:
+                try:
+                    ok = check(series).check_output
+                except Exception as exc:  # the check itself failed: a bug, never a silent pass
+                    raise RuntimeError(f"{path}: check '{check.error}' on column '{name}' could not run: "
+                                       f"{exc}") from exc
+                bad = ~ok.fillna(False).astype(bool).to_numpy()
             any_failed |= bad
             rule = str(check.error)
             key = (str(path), name, rule)
@@ -537,7 +859,8 @@ def column_failures(frame: pd.DataFrame, path: Path, spec: FileSpec, codebook: C
             for i in at[:room]:
                 value = str(series.iat[i])
                 log.add(Problem(str(path), int(lines[i]), name, value,
-                                _explain(col, value, rule, frame, int(i), codebook), kind=rule))
+                                _explain(col, value, rule, codebook, 0 if first is None else int(first[i])),
+                                kind=rule))
             log.count_more(key, len(at) - room)
         failed[name] = any_failed
     return failed
@@ -582,7 +905,8 @@ def to_typed(frame: pd.DataFrame, spec: FileSpec, codebook: Codebook) -> pd.Data
 def check_cross(tables: dict[str, pd.DataFrame], paths: dict[str, Path], authority: Authority | None,
                 bad: dict[str, BadCells] | None = None,
                 skipped_keys: dict[str, set[str]] | None = None,
-                raw: dict[str, pd.DataFrame] | None = None, log: Problems | None = None) -> list[Problem]:
+                raw: dict[str, pd.DataFrame] | None = None, log: Problems | None = None,
+                case_keys: CaseKeys | None = None) -> list[Problem]:
     """Rules that need more than one column or file (applied to typed tables).
 
     ``bad`` holds, per file, the cells that already failed a per-column rule (:class:`BadCells`,
@@ -591,6 +915,11 @@ def check_cross(tables: dict[str, pd.DataFrame], paths: dict[str, Path], authori
     it are skipped. ``skipped_keys`` are key values on rows dropped for their width (still known to
     exist). ``raw`` holds the cells as written, so problems quote the value the user typed. Problems
     go to ``log`` (at most its limit of each rule per file in full, the rest counted), which is returned.
+
+    ``tables`` may hold a chunk of rows of a file rather than all of it, since every rule on
+    ``case_files``, ``support`` and ``admin`` reads one row, and the case ids of ``case_files``:
+    those come from ``case_keys`` (:class:`CaseKeys`; default: from ``tables['case_files']``, whole).
+    The rules on ``themes`` and ``sources`` compare rows, so those two are always given whole.
     """
     bad = bad or {}
     skipped_keys = skipped_keys or {}
@@ -664,13 +993,15 @@ def check_cross(tables: dict[str, pd.DataFrame], paths: dict[str, Path], authori
                                                                           "cannot be 'open'")
     # References are checked only against a case_files.csv whose ids can be trusted: one that was
     # read, has its case_id column, lost no rows to an unclosed quote and is not empty.
-    known_cases = (set(cases["case_id"].dropna()) | skipped_keys.get("case_files", set())
-                   if cases is not None and usable("case_files", "case_id") else set()) or None
+    if case_keys is None:
+        case_keys = (CaseKeys.of(tables["case_files"], skipped_keys.get("case_files", set()),
+                                 usable("case_files", "case_id")) if "case_files" in tables else CaseKeys(None))
+    known_cases = case_keys if case_keys.known else None
 
     support = tables.get("support")
     if support is not None:
         if known_cases is not None:
-            add("support", support["case_id"].notna() & ~support["case_id"].isin(known_cases), "case_id",
+            add("support", support["case_id"].notna() & ~known_cases.isin(support["case_id"]), "case_id",
                 f"no case with this case_id in {case_file} (every service must belong to a reviewed case)")
         add("support", support["start_date"] < support["referral_date"], "start_date",
             lambda i: f"service start date is before its referral date ({val('support', i, 'referral_date')})",
@@ -688,9 +1019,8 @@ def check_cross(tables: dict[str, pd.DataFrame], paths: dict[str, Path], authori
                 f"referral date is after the end of {period}")
             add("support", support["start_date"] > end, "start_date",
                 f"service start date is after the end of {period}")
-        if cases is not None and usable("case_files", "case_id"):
-            starts = dict(zip(cases["case_id"], cases["plan_start_date"]))
-            plan_start = pd.to_datetime(support["case_id"].map(starts))
+        if case_keys.ids is not None:
+            plan_start = case_keys.plan_start(support["case_id"])
             add("support", support["referral_date"] < plan_start - pd.Timedelta(days=365), "referral_date",
                 lambda i: f"referral date is more than a year before the case's plan started "
                           f"({plan_start[i].date().isoformat()})", uses=("case_id",),
@@ -700,7 +1030,7 @@ def check_cross(tables: dict[str, pd.DataFrame], paths: dict[str, Path], authori
     if themes is not None:
         discussions = themes["source_type"] == "case_discussion"
         if known_cases is not None:
-            add("themes", discussions & ~themes["source_id"].isin(known_cases), "source_id",
+            add("themes", discussions & ~known_cases.isin(themes["source_id"]), "source_id",
                 f"a case discussion must name a case_id that exists in {case_file}", uses=("source_type",))
         typed = themes[themes["source_type"].notna() & themes["source_id"].notna()
                        & ~cells("themes").rows("source_type")]
@@ -748,7 +1078,7 @@ def _source_rules(frame: pd.DataFrame, add, start, end, period: str, study_wide:
 
 def check_sources(tables: dict[str, pd.DataFrame], paths: dict[str, Path], authority: Authority | None,
                   bad: Mapping[str, Cells], raw: dict[str, pd.DataFrame] | None,
-                  known_cases: set[str] | None) -> list[Problem]:
+                  known_cases: CaseKeys | None) -> list[Problem]:
     """The list of sources (``sources.csv``, optional) against the coded themes: every source coded in
     ``themes.csv`` is listed with the same type; a case discussion names an existing case; dates lie
     inside the period; parent interviews are with parents and staff sources with staff."""
@@ -781,7 +1111,7 @@ def check_sources(tables: dict[str, pd.DataFrame], paths: dict[str, Path], autho
     _source_rules(sources, add, start, end, period, study_wide=False)
     listing = paths["sources"].name
     if known_cases is not None:
-        add(sources["source_type"].eq("case_discussion") & ~sources["source_id"].isin(known_cases), "source_id",
+        add(sources["source_type"].eq("case_discussion") & ~known_cases.isin(sources["source_id"]), "source_id",
             f"a case discussion must name a case_id that exists in {paths['case_files'].name}",
             uses=("source_type",))
     themes = tables.get("themes")
@@ -860,23 +1190,25 @@ def check_census_lists(tables: dict[str, pd.DataFrame], paths: dict[str, Path],
                                              "another factor", "8898: the factor {code} is recorded twice")):
             if column not in frame or (ALL_ROWS, column) in skip:
                 continue
-            for idx, value in frame[column].items():
-                if pd.isna(value) or not value:
-                    continue
-                line = int(frame.at[idx, LINE])
-                if (line, column) in skip:
-                    continue
+            def rule_of(value, none=none, none_rule=none_rule, twice_rule=twice_rule) -> str | None:
+                if not isinstance(value, str) or not value:
+                    return None
                 codes = value.split(";")
-                shown = str(raw[name].at[idx, column]) if raw is not None and name in raw else value
-                rule = None
                 if none in codes and len(codes) > 1:
-                    rule = f"DfE census rule {none_rule}"
-                else:
-                    twice = next((c for i, c in enumerate(codes) if c in codes[:i]), None)
-                    if twice is not None:
-                        rule = f"DfE census rule {twice_rule.format(code=twice)}"
-                if rule:
-                    problems.append(Problem(str(paths[name]), line, column, shown, rule))
+                    return f"DfE census rule {none_rule}"
+                twice = next((c for i, c in enumerate(codes) if c in codes[:i]), None)
+                return None if twice is None else f"DfE census rule {twice_rule.format(code=twice)}"
+
+            rules = map_distinct(frame[column].astype(object), rule_of).to_numpy()   # once per distinct list
+            hit = np.array([isinstance(r, str) for r in rules], dtype=bool)
+            lines = frame[LINE].to_numpy()
+            if hasattr(skip, "rows"):
+                hit &= ~skip.rows(column)
+            elif skip:
+                hit &= ~np.array([(int(line), column) in skip for line in lines], dtype=bool)
+            for i in np.flatnonzero(hit):
+                shown = str(raw[name][column].iat[i]) if raw is not None and name in raw else frame[column].iat[i]
+                problems.append(Problem(str(paths[name]), int(lines[i]), column, shown, rules[i]))
     return problems
 
 
@@ -888,23 +1220,37 @@ def _read_kind(problem: Problem) -> Problem:
     return dataclasses.replace(problem, kind=problem.kind or re.sub(r"[0-9]+", "N", problem.rule))
 
 
-def validate_authority(authority: Authority, codebook: Codebook | None = None, limit: int | None = DEFAULT_LIMIT
+WHOLE = ("themes", "sources")   # files whose rules compare all their rows, read whole (coded themes and a
+                                # list of sources: small); the others are checked a chunk of rows at a time
+
+
+def validate_authority(authority: Authority, codebook: Codebook | None = None, limit: int | None = DEFAULT_LIMIT,
+                       keep_tables: bool = True, chunk_rows: int | None = CHUNK_ROWS
                        ) -> tuple[dict[str, pd.DataFrame], Problems]:
     """Check an authority's four files; return typed tables and the problems found, sorted: at most
     ``limit`` of each rule in each file in full, the rest counted (:class:`Problems`; None: all).
 
-    A file that is missing or cannot be read has no entry in the returned tables.
+    Each CSV is read as a stream, ``chunk_rows`` rows at a time (None: whole), and checked chunk by
+    chunk; what the rules across rows and files need is kept (:class:`KeyIndex`, :class:`CaseKeys`),
+    so memory does not grow with an invalid file's size. The tables are kept only for data that are
+    valid: with problems, or with ``keep_tables`` false, the tables returned are ``{}``. With valid
+    data they are every file's typed table (a file that is optional and absent has no entry), the
+    same however the files were chunked.
     """
     codebook = codebook or load_codebook()
     problems = Problems(limit=limit)
-    tables: dict[str, pd.DataFrame] = {}
-    raws: dict[str, pd.DataFrame] = {}
     paths: dict[str, Path] = {}
-    bad: dict[str, BadCells] = {}
+    raws: dict[str, list[pd.DataFrame]] = {}      # raw chunks of the files read, while the tables are kept
+    typed: dict[str, pd.DataFrame] = {}           # a file's typed table, where it was read in one chunk
+    whole: dict[str, tuple[pd.DataFrame, BadCells, pd.DataFrame]] = {}   # typed, bad cells and raw of WHOLE
     skipped: dict[str, set[str]] = {}
+    cases = CaseKeys(None)
     every = ", ".join(spec.filename for spec in codebook.files.values() if not spec.optional)
     sheets: dict[str, SheetFile] = {}
-    for name, spec in codebook.files.items():
+    keep = keep_tables
+    order = sorted(codebook.files, key=lambda n: (n != "case_files", n in WHOLE))   # case ids first
+    for name in order:
+        spec = codebook.files[name]
         source = data_source(authority, spec)
         path = source.key
         paths[name] = path
@@ -918,24 +1264,55 @@ def validate_authority(authority: Authority, codebook: Codebook | None = None, l
             problems.add(Problem(str(source.path), 0, "", "", source.problem))
             continue
         read: RawFile
+        opened: CsvFile | SheetFile
+        chunks: Iterable[tuple[pd.DataFrame, list[Problem], set[str]]]
         if source.kind == "xlsx":
             from .workbooks import read_sheet
 
             read = sheets[str(path)] = read_sheet(source, spec, codebook)
+            opened, chunks = read, [(read.frame, [], read.skipped_keys)]
         else:
-            read = read_file(path, spec)
-        for p in read.problems:
+            opened = open_csv(path, spec)
+            chunks = opened.chunks(None if name in WHOLE else chunk_rows) if opened.readable else []
+        for p in opened.problems:
             problems.add(_read_kind(p))
-        if not read.readable:
+        if not opened.readable:
             continue
-        present = {c.name for c in spec.columns} - read.unusable
-        failed = column_failures(read.frame, path, spec, codebook, present, problems)
-        whole = set(read.unusable) | ({spec.key} if not read.keys_complete and spec.key else set())
-        bad[name] = BadCells(read.frame[LINE].to_numpy(), failed, whole)
-        skipped[name] = read.skipped_keys
-        tables[name] = to_typed(read.frame, spec, codebook)
-        raws[name] = read.frame
-    check_cross(tables, paths, authority, bad, skipped, raws, problems)
+        present = {c.name for c in spec.columns} - opened.unusable
+        unusable = set(opened.unusable) | ({spec.key} if not opened.keys_complete and spec.key else set())
+        keys = {"case_id": KeyIndex("datetime64[s]")} if name == "case_files" and "case_id" in present else {}
+        skipped[name] = set()
+        keep = keep and not problems and not problems.more
+        if keep:
+            raws[name] = []
+        for n, (frame, row_problems, skipped_keys) in enumerate(chunks):
+            for p in row_problems:
+                problems.add(_read_kind(p))
+            failed = column_failures(frame, path, spec, codebook, present, problems, keys)
+            bad = BadCells(frame[LINE].to_numpy(), failed, unusable)
+            skipped[name] |= skipped_keys
+            table = to_typed(frame, spec, codebook)
+            if name in WHOLE:
+                whole[name] = table, bad, frame
+            else:
+                check_cross({name: table}, paths, authority, {name: bad}, None, {name: frame}, problems,
+                            case_keys=cases)
+            if "case_id" in keys:
+                keys["case_id"].set_payload(frame["case_id"].to_numpy(dtype=object),
+                                            table["plan_start_date"].to_numpy(dtype="datetime64[s]"))
+            keep = keep and not problems and not problems.more
+            if keep:
+                raws[name].append(frame)
+                typed[name] = table if n == 0 else None
+            else:   # the tables will not be returned: keep nothing of the rows
+                raws.clear()
+                typed.clear()
+        if name == "case_files" and "case_id" not in unusable:
+            cases = CaseKeys(keys["case_id"], skipped[name])
+    if whole:
+        check_cross({name: t for name, (t, _, _) in whole.items()}, paths, authority,
+                    {name: b for name, (_, b, _) in whole.items()}, None,
+                    {name: r for name, (_, _, r) in whole.items()}, problems, case_keys=cases)
     if sheets:
         from .workbooks import cell_references
 
@@ -945,6 +1322,13 @@ def validate_authority(authority: Authority, codebook: Codebook | None = None, l
         for (file, column, kind), n in problems.more.items():
             named.count_more((sheets[file].workbook if file in sheets else file, column, kind), n)
         problems = named
+    tables: dict[str, pd.DataFrame] = {}
+    if keep and not problems and not problems.more:
+        for name in codebook.files:
+            if name in typed and typed[name] is not None:
+                tables[name] = typed[name]
+            elif name in raws:
+                tables[name] = to_typed(pd.concat(raws[name], ignore_index=True), codebook.files[name], codebook)
     return tables, problems.sorted()
 
 
