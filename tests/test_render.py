@@ -575,6 +575,47 @@ def test_a_markdown_chapter_includes_files_as_quarto_does(tmp_path):
         expand_includes(tmp_path / "other.qmd")
 
 
+
+def _cell(source: str, count: int, markdown: str):
+    return new_code_cell(source, execution_count=count, outputs=[new_output(
+        "display_data", data={"text/markdown": markdown, "text/plain": "<Markdown>"})])
+
+
+def test_cell_options_label_and_caption_a_cells_table_and_figure_as_quarto_does(tmp_path):
+    """``#| label: tbl-…`` / ``#| tbl-cap:`` and ``#| label: fig-…`` / ``#| fig-cap:`` / ``#| fig-alt:``
+    make the cell's output a numbered, captioned, cross-referenced table or figure, in HTML and PDF;
+    an image's own ``fig-alt`` (set by the data) wins over the cell's."""
+    root = _make_book(tmp_path / "book")
+    nb = new_notebook()
+    nb.cells = [
+        new_markdown_cell("# Support provided\n\nSee @tbl-cells, @fig-cells and @fig-own."),
+        _cell('#| label: tbl-cells\n#| tbl-cap: "Plans by *kind*: from the cell"\nshow(study.t())', 1,
+              "| Kind | Plans |\n|:---|---:|\n| A | 12 |\n| B | c |\n\n`c` = suppressed."),
+        _cell('#| label: fig-cells\n#| fig-cap: "Plans drawn, from the cell"\n#| fig-alt: "Static description."\n'
+              "show(study.f())", 2, "![](figures/plans-support.png)"),
+        _cell('#| label: fig-own\n#| fig-cap: "Second figure"\n#| fig-alt: "Static."\nshow(study.g())', 3,
+              '![](figures/plans-support.png){fig-alt="Described by the data."}'),
+    ]
+    nbformat.write(nb, root / "build/study/support.ipynb")
+    out = tmp_path / "out"
+    render_book(root, out, renderer="pandoc-typst")
+    page = " ".join((out / "support.html").read_text(encoding="utf-8").split())
+    assert re.search(r'<table[^>]*>\s*<caption>Table 2\.1: Plans by <em>kind</em>: from the cell</caption>', page) \
+        or '<caption>Table 2.1: Plans by <em>kind</em>: from the cell</caption>' in page
+    assert 'id="tbl-cells"' in page
+    assert '<figure id="fig-cells">' in page and "<figcaption>Figure 2.1: Plans drawn, from the cell</figcaption>" in page
+    assert 'alt="Static description."' in page and 'alt="Described by the data."' in page
+    assert "<figcaption>Figure 2.2: Second figure</figcaption>" in page
+    for ref, text in (("tbl-cells", "Table 2.1"), ("fig-cells", "Figure 2.1"), ("fig-own", "Figure 2.2")):
+        assert re.search(rf'<a href="(support\.html)?#{ref}"[^>]*>{text}</a>', page), ref
+    assert "#|" not in page and "show(study" not in page
+    if shutil.which("pdftotext"):
+        text = _words(" ".join(_pdf_text_pages(out / "cinreport.pdf")))
+        for caption in ("Table 2.1: Plans by kind: from the cell", "Figure 2.1: Plans drawn, from the cell",
+                        "Figure 2.2: Second figure", "See Table 2.1, Figure 2.1 and Figure 2.2"):
+            assert _words(caption) in text, caption
+
+
 # --- PDF layout: a chart keeps its caption; table labels are not hyphenated ------------------------
 
 

@@ -11,6 +11,9 @@ only the PDF's chapters (see :func:`_quarto_commands`).
 The fallback is glue around Pandoc; what it does to documents is in Pandoc's own terms, in
 ``assets/`` (package data):
 
+* ``cell-options.lua`` applies Quarto's cell options of a notebook's code cells (``#| label: tbl-…``
+  with ``#| tbl-cap:``, ``#| label: fig-…`` with ``#| fig-cap:`` and ``#| fig-alt:``) to their outputs,
+  as Quarto does (see :mod:`cinreport.cell_options`);
 * ``chapter.lua`` prepares each chapter, read on its own (Pandoc cannot read several ``.ipynb`` at
   once; notebooks go ipynb -> Markdown -> JSON so ``text/markdown`` outputs are read as Markdown): it
   keeps what a reader sees of a notebook, applies Quarto's conditional content and callouts, numbers
@@ -48,6 +51,7 @@ from urllib.parse import unquote
 
 import yaml
 
+from . import cell_options
 from .atomic import fsync, recover_folder, replace_folder
 from .book import (
     Chapter,
@@ -386,10 +390,12 @@ def _chapter_doc(root: Path, chapter: Chapter, page: str, context: dict, work: P
             cache.has(read)  # kept too: a chapter that moves in the book is prepared again, not read again
     else:
         media = work / "media" / Path(page).stem
-        if source.suffix == ".ipynb":  # through Markdown, so cells are read with all of its extensions
+        if source.suffix == ".ipynb":  # through Markdown, so cells are read with all of its extensions;
+            # Markdown cells with citations and smart punctuation, as outputs are (@tbl-x is a reference)
             text = (cache.get(read) if cache and read else None) or _pandoc(
-                what, ["--from=ipynb", "--to=markdown", f"--extract-media={media}"], text)
-        prepared = json.loads(_pandoc(what, ["--from=markdown", "--to=json", f"--lua-filter={ASSETS / 'chapter.lua'}"],
+                what, ["--from=ipynb+citations+smart", "--to=markdown", f"--extract-media={media}"], text)
+        prepared = json.loads(_pandoc(what, ["--from=markdown", "--to=json", *cell_options.pandoc_args(),
+                                             f"--lua-filter={ASSETS / 'chapter.lua'}"],
                                       text, env={"CINREPORT_CHAPTER": context_json}))
         entry = {"info": json.loads(prepared["meta"]["cinreport"]["c"]), "api": prepared["pandoc-api-version"]}
         blocks = json.dumps(prepared["blocks"])
