@@ -10,14 +10,30 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
+from unittest import mock
+
+import nbformat
 
 from cinreport import opendata, profiles, scenarios
-from cinreport.authority_chapter import AuthorityChapter
 from cinreport.cli import main as national
 from cinreport.study import Study
 
 STUDY_CHAPTERS = ("characteristics", "reasons", "support", "needs_match", "key_findings", "implications", "summary")
-AUTHORITY_SECTIONS = ("heading", "characteristics", "reasons", "plans", "support", "needs", "national")
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def notebook_text(path: Path, params: dict) -> str:
+    """What a chapter notebook shows, in order: its Markdown cells and every ``show`` of its code
+    cells, run in this process with ``params`` in place of its parameters cell (no papermill)."""
+    shown: list[str] = []
+    namespace = dict(params)
+    with mock.patch("cinreport.report.show", shown.append):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "markdown":
+                shown.append(cell.source)
+            elif cell.cell_type == "code" and "parameters" not in cell.metadata.get("tags", []):
+                exec(compile(cell.source, f"{path.name}", "exec"), namespace)
+    return "\n\n".join(shown)
 
 
 @contextlib.contextmanager
@@ -43,10 +59,12 @@ def build_outputs(workdir: Path, study_profiles, seed: int = 7, findings: dict |
         st.publish()
         st.save_findings()
         for code in metrics:
-            ch = AuthorityChapter.build(code, out_dir=f"build/authorities/{code}")
-            texts[code] = "\n\n".join(getattr(ch, s)() for s in AUTHORITY_SECTIONS)
+            texts[code] = notebook_text(NOTEBOOKS / "authority.ipynb",
+                                        {"authority": code, "params_dir": "params",
+                                         "out_dir": f"build/authorities/{code}"})
         for chapter in STUDY_CHAPTERS:
-            texts[chapter] = "\n\n".join(getattr(Study.load(chapter), chapter)())
+            texts[chapter] = notebook_text(NOTEBOOKS / "study" / f"{chapter}.ipynb",
+                                           {"params_dir": "params", "build_dir": "build", "out_dir": "build/study"})
         texts["profiles"] = "\n\n".join(profiles.comparison())
         opendata.publish("build", workdir / "book-data")
     names = {code: scenarios.authority_name(code) for code in metrics}

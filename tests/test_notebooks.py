@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -102,3 +103,63 @@ def test_notebook_executes_on_a_tiny_project(tiny_project, path):
     assert shown, f"{path.name} executed but showed nothing"
     assert not [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
                 if o.get("output_type") == "error"]
+# --- notebooks that narrate: labelled cells, one function each --------------------------------------
+
+def _code_cells(path):
+    return [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+
+
+def test_each_table_or_figure_cell_is_labelled_captioned_and_calls_one_function():
+    """A cell labelled ``tbl-…`` has ``tbl-cap``; ``fig-…`` has ``fig-cap`` and ``fig-alt``; the cell
+    shows the result of one named function; a label is used once in the book."""
+    from cinreport.cell_options import options
+
+    seen: dict[str, str] = {}
+    for path in NOTEBOOKS:
+        for cell in _code_cells(path):
+            opts = options(cell.source)
+            label = opts.get("label")
+            if not label:
+                continue
+            assert label not in seen, f"{path.name}: label {label} is also in {seen[label]}"
+            seen[label] = path.name
+            kind = label.split("-")[0]
+            assert kind in ("tbl", "fig"), f"{path.name}: label {label} is neither tbl- nor fig-"
+            assert opts.get(f"{kind}-cap"), f"{path.name}: {label} has no {kind}-cap"
+            if kind == "fig":
+                assert opts.get("fig-alt"), f"{path.name}: {label} has no fig-alt"
+            code = [ln for ln in cell.source.splitlines() if ln.strip() and not ln.startswith("#")]
+            assert len(code) == 1 and re.fullmatch(r"show\((study|chapter)\.\w+\([^()]*\)\)", code[0]), \
+                f"{path.name}: {label} should show one package function's result, not {code}"
+    assert {"tbl-age-band", "fig-age-band", "tbl-primary-need-cases", "fig-plan-length", "tbl-themes"} <= set(seen)
+
+
+def test_cell_captions_are_the_captions_that_title_the_open_data():
+    """The notebook cells' captions and descriptions are the package's (which title the open data)."""
+    from cinreport.cell_options import options
+    from cinreport.study import ALT, CAPTIONS
+
+    found = {}
+    for path in NOTEBOOKS:
+        for cell in _code_cells(path):
+            opts = options(cell.source)
+            if opts.get("label") in CAPTIONS:
+                found[opts["label"]] = opts
+    assert set(found) == set(CAPTIONS)
+    for label, opts in found.items():
+        assert opts[f"{label.split('-')[0]}-cap"] == CAPTIONS[label], label
+        if label in ALT:
+            assert opts["fig-alt"] == ALT[label], label
+
+
+def test_markdown_cells_hold_static_text_only():
+    """Markdown cells are the same for every build: no fenced divs (Pandoc's notebook reader does not
+    read them as Quarto does; conditional notes are outputs), no HTML, and in the authority notebook
+    (run once per authority) no heading ids, which would repeat in every authority's chapter."""
+    for path in NOTEBOOKS:
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "markdown":
+                continue
+            assert ":::" not in cell.source and "<" not in cell.source, f"{path.name}: {cell.source[:60]}"
+            if path.name == "authority.ipynb":
+                assert "{#" not in cell.source and not cell.source.lstrip().startswith("#"), path.name

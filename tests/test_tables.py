@@ -99,9 +99,12 @@ def test_plan_length_figure_leaves_out_small_authorities_and_uses_dots_when_many
         study.metrics = {a.code: {} for a in study.authorities}
         study._pub = store_for_plan_lengths({a.code: list(rng.integers(30, 400, 3 if i == 0 else 12).astype(float))
                                              for i, a in enumerate(study.authorities)})
-        text = study.plan_length_figure()
-        assert kind in text and (tmp_path / str(n) / "figures" / "plan-length.png").is_file()
+        text = study.plan_length_figure()  # the notebook cell's options caption and describe it
+        assert text.startswith("![](figures/plan-length.png)")
+        assert (tmp_path / str(n) / "figures" / "plan-length.png").is_file()
         assert "1 authority has fewer than 10 ended plans and is not shown" in text
+        assert (kind in text) is (kind == "Dot plot")  # boxes: the cell's fig-alt; dots: the image's own
+        assert kind in study.plan_length_figure(in_cell=False)  # caption and description in the output
         if kind == "Dot plot":
             assert f"one dot per authority ({n - 1} authorities)" in text
 

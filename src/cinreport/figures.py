@@ -54,6 +54,13 @@ class SavedFigure:
         return (f"![{markdown_text(self.caption)}]({rel.as_posix()})"
                 f'{{#{self.label} fig-alt="{markdown_attribute(self.alt)}"}}')
 
+    def cell_markdown(self, relative_to: Path, alt: str | None = None) -> str:
+        """The image alone, for a notebook cell whose options (``#| label: fig-…``, ``#| fig-cap:``,
+        ``#| fig-alt:``) label and caption it; ``alt``, when the data change the description, wins
+        over the cell's ``fig-alt``."""
+        rel = Path(self.path).resolve().relative_to(Path(relative_to).resolve())
+        return f"![]({rel.as_posix()})" + (f'{{fig-alt="{markdown_attribute(alt)}"}}' if alt else "")
+
 
 def save(fig: plt.Figure, path: Path | str, label: str, caption: str, alt: str) -> SavedFigure:
     """Save ``fig`` as a PNG with no timestamps (byte-identical for the same data), atomically."""

@@ -60,6 +60,45 @@ FURTHER_RESEARCH = (
     "from national data).\n"
     "3. Capture the views and experiences of children, young people and families who have a Child in Need plan.")
 
+#: Captions of the research-question chapters' tables and figures, by label. The chapter notebooks
+#: carry the same words in their cells' options (``#| tbl-cap:``, ``#| fig-cap:``; a test checks
+#: they agree); here they title the open data and the figures' files.
+CAPTIONS = {
+    "tbl-age-band": "Age of children at the start of their plan, by authority (administrative data; counts of children)",
+    "fig-age-band": "Age at plan start by authority (administrative data)",
+    "tbl-ethnicity": "Ethnic group of children, by authority (administrative data; counts of children)",
+    "tbl-shares": ("Share of reviewed children with each characteristic, with 95% Wilson intervals, by authority "
+                   "(reviewed case files)"),
+    "tbl-completeness": "Share of children with each characteristic recorded, by source and authority",
+    "tbl-primary-need-cases": ("Primary need at assessment, by authority (reviewed case files; counts of children, "
+                               "one primary need each)"),
+    "fig-primary-need": "Primary need at assessment by authority (administrative data)",
+    "tbl-concern": "Level of safeguarding concern recorded, by authority (reviewed case files; counts of children)",
+    "tbl-factors": ("Children with at least one factor in each group, by authority (administrative data; counts and "
+                    "percentages of children, not of factors: a child can have factors in several groups, so the "
+                    "percentages add up to more than 100%)"),
+    "fig-plan-length": "Length of ended plans by authority: quartiles and median (reviewed case files)",
+    "tbl-service-group": ("Services and interventions by kind and authority (reviewed case files; counts of services, "
+                          "not children: a child can have several)"),
+    "tbl-provider": "Who provided the support, by authority (reviewed case files; counts of services)",
+    "tbl-mental-health": ("Referrals to child and adult mental-health services, by authority, and whether the "
+                          "support started in time (reviewed case files; counts of referrals)"),
+    "tbl-needs-met": ("Children with each need, referred to and receiving a matching service (all authorities, "
+                      "reviewed case files; counts of children: each column counts the children of the one before "
+                      "it who were referred, then who received the service)"),
+    "tbl-themes": ("Coded segments by theme and kind of source (all authorities; focus groups, case discussions and "
+                   "parent interviews; counts of coded segments, not of people)"),
+}
+
+#: The figures' descriptions (the cells' ``#| fig-alt:``), before the data add to them.
+ALT = {
+    "fig-age-band": "Grouped bar chart comparing the percentage of children in each age band across authorities.",
+    "fig-primary-need": ("Grouped bar chart of the percentage of children with each primary need, compared across "
+                         "authorities."),
+    "fig-plan-length": ("Boxes of plan length in days for each authority, from the lower to the upper quartile with "
+                        "the median marked; individual cases are not shown."),
+}
+
 METHODS_NOTES = (
     '::: {.content-visible when-meta="synthetic-data"}\n'
     '**The data in this build are synthetic.** In place of each source above, a seeded generator\n'
@@ -196,9 +235,10 @@ class Study:
         return source_summary(frame, empty)
 
     def table(self, name: str, category: str, caption: str, columns: str | None = None, percent: bool = True,
-              unit: str = "n") -> str:
+              unit: str = "n", in_cell: bool = False) -> str:
         """A published table from the store; its columns are authorities unless ``columns`` names what
-        they are (then the table is for all study authorities together)."""
+        they are (then the table is for all study authorities together). ``caption`` titles the open
+        data; with ``in_cell`` the table has no caption line (its notebook cell's ``tbl-cap`` gives it)."""
         t = store_table(self.pub, name, category, percent=percent, drop_empty=True)
         names = self.names if columns is None else {}
         write_csv(self.out_dir / "tables" / f"{name}.csv", t.display(names, unit).reset_index())
@@ -214,8 +254,9 @@ class Study:
                                                            if pct is not None else {})})
         if columns is None and pct is not None and self.many:
             shares = published_numbers(pct.iloc[:-1])
-            return spread_markdown(shares, category, caption, f"tbl-{name}", name, self.report.disclosure_symbol)
-        return t.markdown(caption, f"tbl-{name}", names, unit)
+            return spread_markdown(shares, category, None if in_cell else caption, f"tbl-{name}", name,
+                                   self.report.disclosure_symbol)
+        return t.markdown(None if in_cell else caption, f"tbl-{name}", names, unit)
 
     @property
     def many(self) -> bool:
@@ -233,7 +274,7 @@ class Study:
             rows[col] = rows[col].astype(str).str.replace(",", "", regex=False)
         write_open_table(self.out_dir, name, title, self.chapter, rows, geo, filters, indicators)
 
-    def proportions(self, name: str, rows: dict[str, str], caption: str) -> str:
+    def proportions(self, name: str, rows: dict[str, str], caption: str, in_cell: bool = False) -> str:
         """Per-authority published shares (``rows``: label -> the share's name after ``<code>/``) with
         95% Wilson intervals; suppressed shares as the symbol."""
         data: dict[str, dict[str, str]] = {}
@@ -254,14 +295,19 @@ class Study:
                          "ci_lower": Indicator("95% interval, lower", "%"),
                          "ci_upper": Indicator("95% interval, upper", "%")})
         if self.many:
-            return spread_markdown(published_numbers(frame), "Share", caption, f"tbl-{name}", name, sym)
+            return spread_markdown(published_numbers(frame), "Share", None if in_cell else caption, f"tbl-{name}",
+                                   name, sym)
         note = (f"\n\n{markdown_code(sym)} = suppressed: fewer than the disclosure threshold have, or do not have, the "
                 "characteristic, or the share would give a suppressed count back.") if (frame == sym).any().any() else ""
-        return markdown_table(frame, index_label="Share (95% CI)") + "\n\n" + caption_line(caption, f"tbl-{name}") + note
+        line = "" if in_cell else "\n\n" + caption_line(caption, f"tbl-{name}")
+        return markdown_table(frame, index_label="Share (95% CI)") + line + note
 
-    def share_figure(self, name: str, table: str, caption: str, alt: str, xlabel: str) -> str:
+    def share_figure(self, name: str, table: str, caption: str, alt: str, xlabel: str, in_cell: bool = False) -> str:
         """Bars (or, with many authorities, dots) of the published percentages of a store table;
-        suppressed ones are not drawn (marked with the symbol on bars)."""
+        suppressed ones are not drawn (marked with the symbol on bars). With ``in_cell`` the image
+        has no caption (its notebook cell's ``fig-cap`` gives it) and carries its description only
+        when the data change it (suppressed marks, a dot plot): else the cell's ``fig-alt`` is used."""
+        static_alt = alt
         t = store_table(self.pub, table, "", drop_empty=True)
         shares = t.values.rename(columns=self.names)
         if shares.shape[1] > MANY_AUTHORITIES:  # many authorities: one dot each per category, not a bar each
@@ -275,7 +321,8 @@ class Study:
             if shares.isna().any().any():
                 alt += f" Suppressed values are marked {self.report.disclosure_symbol} and not drawn."
         saved = figures.save(fig, self.out_dir / "figures" / f"{name}.png", f"fig-{name}", caption, alt)
-        return saved.markdown(self.out_dir)
+        return saved.cell_markdown(self.out_dir, None if alt == static_alt else alt) if in_cell \
+            else saved.markdown(self.out_dir)
 
     def findings(self) -> list[Finding]:
         """Every finding, evaluated once per chapter (seeded permutation tests are costly with many
@@ -408,11 +455,53 @@ class Study:
                               "case discussions and parent interviews (lists of sources)", "tbl-sources"))
         return ["### Sources in numbers {#sec-sources-in-numbers}", text, table, note]
 
+    # -- the chapters' cells -------------------------------------------------------------------
+    # The four research-question notebooks (notebooks/study/) hold their headings, the research
+    # question and the notes on how to read each table in Markdown cells; each table or figure is one
+    # cell, labelled with Quarto's cell options (caption and label there, CAPTIONS here titles the
+    # open data), that shows one of the methods below. Sentences that depend on the data are
+    # methods too (a finding's sentence is ``study.finding(id).sentence``).
+
+    def synthetic_note(self) -> str:
+        """The callout that says the data are synthetic (empty for real data); a chapter shows it
+        under its introduction."""
+        return SYNTHETIC_NOTE if self.report.synthetic_data else ""
+
+    def sentences(self, *ids: str) -> str:
+        """The sentences of the findings ``ids``, as one paragraph."""
+        return " ".join(self.finding(i).sentence for i in ids)
+
+    def _cell_table(self, name: str, category: str, unit: str, **kwargs) -> str:
+        return self.table(name, category, CAPTIONS[f"tbl-{name}"], unit=unit, in_cell=True, **kwargs)
+
     # -- research question 1 -----------------------------------------------------------------
-    def characteristics(self) -> list[str]:
+    def characteristics_sources(self) -> str:
+        """What the characteristics chapter draws on (published totals), then the synthetic-data note."""
         n = self.pub.md_text(self.pub.obj("study/case_files")["key"])
         admin = self.pub.md_text(self.pub.obj("study/admin_children")["key"])
-        rec = self.finding("recording-gaps")
+        text = (f"This chapter draws on {n} reviewed case files across {len(self.authorities)} authorities and "
+                f"administrative data on {admin} children.")
+        note = self.synthetic_note()
+        return text + (f"\n\n{note}" if note else "")
+
+    def age_band_table(self) -> str:
+        """Age at plan start by authority (administrative data)."""
+        return self._cell_table("age-band", "Age at plan start", "children")
+
+    def age_band_figure(self) -> str:
+        return self.share_figure("age-band", "age-band", CAPTIONS["fig-age-band"], ALT["fig-age-band"],
+                                 "Per cent of children", in_cell=True)
+
+    def ethnicity_table(self) -> str:
+        return self._cell_table("ethnicity", "Ethnic group", "children")
+
+    def shares_table(self) -> str:
+        """Boys, disability recorded and aged 10 or over among the reviewed children, with 95% Wilson intervals."""
+        return self.proportions("shares", {"Boys": "boys", "Disability recorded": "disability",
+                                           "Aged 10 or over": "aged-10-plus"}, CAPTIONS["tbl-shares"], in_cell=True)
+
+    def completeness_table(self) -> str:
+        """How often ethnicity, disability and referral source are recorded, by source and authority."""
         sym = self.report.disclosure_symbol
         fields = {"ethnicity": "Ethnicity", "disability": "Disability", "referral": "Referral source"}
         comp, tidy = {}, []
@@ -427,75 +516,39 @@ class Study:
                                  "percent_recorded": p.rstrip("%")})
             comp[self.names[c]] = col
         comp = pd.DataFrame(comp)
-        caption = "Share of children with each characteristic recorded, by source and authority"
-        if self.many:
-            comp_md = spread_markdown(published_numbers(comp), "Recorded", caption, "tbl-completeness",
-                                      "completeness", sym)
-        else:
-            comp_md = markdown_table(comp, index_label="Recorded") + "\n\n" + caption_line(caption, "tbl-completeness")
-            if (comp == sym).any().any():
-                comp_md += (f"\n\n{markdown_code(sym)} = suppressed: fewer than {self.threshold} children have, or do not have, "
-                            "the characteristic recorded, or the share would give a suppressed count back.")
+        caption = CAPTIONS["tbl-completeness"]
         self.open_table("completeness", caption, pd.DataFrame(tidy), {"source": "Source", "characteristic": "Characteristic"},
                         {"percent_recorded": Indicator("Per cent of children with it recorded", "%")})
-        return [
-            self.intro("Characteristics of the children and families", "sec-characteristics",
-                       f"*Research question 1: what are the characteristics of children and families of children "
-                       f"who have Child in Need plans?* This chapter draws on {n} reviewed case files across "
-                       f"{len(self.authorities)} authorities and administrative data on {admin} children."),
-            "## Age, gender and ethnicity",
-            self.table("age-band", "Age at plan start",
-                       "Age of children at the start of their plan, by authority (administrative data; counts of "
-                       "children)", unit="children"),
-            self.share_figure("age-band", "age-band", "Age at plan start by authority (administrative data)",
-                              "Grouped bar chart comparing the percentage of children in each age band across "
-                              "authorities.", "Per cent of children"),
-            self.table("ethnicity", "Ethnic group", "Ethnic group of children, by authority (administrative data; "
-                       "counts of children)", unit="children"),
-            "## Who the reviewed children were",
-            self.proportions("shares", {"Boys": "boys", "Disability recorded": "disability",
-                                        "Aged 10 or over": "aged-10-plus"},
-                             "Share of reviewed children with each characteristic, with 95% Wilson intervals, by "
-                             "authority (reviewed case files)"),
-            "## What is recorded {#sec-recording}",
-            rec.sentence,
-            comp_md,
-        ]
+        if self.many:
+            return spread_markdown(published_numbers(comp), "Recorded", None, "tbl-completeness", "completeness", sym)
+        text = markdown_table(comp, index_label="Recorded")
+        if (comp == sym).any().any():
+            text += (f"\n\n{markdown_code(sym)} = suppressed: fewer than {self.threshold} children have, or do not "
+                     "have, the characteristic recorded, or the share would give a suppressed count back.")
+        return text
 
     # -- research question 2 -----------------------------------------------------------------
-    def reasons(self) -> list[str]:
-        return [
-            self.intro("Reasons for Child in Need plans", "sec-reasons",
-                       "*Research question 2: what are the reasons children and young people have Child in Need "
-                       "plans?*"),
-            "## Primary need",
-            self.finding("variation-reasons").sentence,
-            self.table("primary-need-cases", "Primary need",
-                       "Primary need at assessment, by authority (reviewed case files; counts of children, one "
-                       "primary need each)", unit="children"),
-            self.share_figure("primary-need", "primary-need",
-                              "Primary need at assessment by authority (administrative data)",
-                              "Grouped bar chart of the percentage of children with each primary need, "
-                              "compared across authorities.", "Per cent of children"),
-            "## Safeguarding concern and thresholds",
-            self.finding("variation-use").sentence,
-            self.table("concern", "Concern",
-                       "Level of safeguarding concern recorded, by authority (reviewed case files; counts of "
-                       "children)", unit="children"),
-            "## Factors identified at assessment",
-            self.table("factors", "Factor group",
-                       "Children with at least one factor in each group, by authority (administrative data; counts "
-                       "and percentages of children, not of factors: a child can have factors in several groups, so "
-                       "the percentages add up to more than 100%)", unit="children"),
-            "## What influences the decision to use a plan",
-            self.finding("decision-influences").sentence,
-        ]
+    def primary_need_table(self) -> str:
+        """Primary need at assessment by authority (reviewed case files)."""
+        return self._cell_table("primary-need-cases", "Primary need", "children")
+
+    def primary_need_figure(self) -> str:
+        return self.share_figure("primary-need", "primary-need", CAPTIONS["fig-primary-need"],
+                                 ALT["fig-primary-need"], "Per cent of children", in_cell=True)
+
+    def concern_table(self) -> str:
+        return self._cell_table("concern", "Concern", "children")
+
+    def factors_table(self) -> str:
+        return self._cell_table("factors", "Factor group", "children")
 
     # -- research question 3 -----------------------------------------------------------------
-    def plan_length_figure(self) -> str:
+    def plan_length_figure(self, in_cell: bool = True) -> str:
         """Length of ended plans by authority, drawn from published quartiles only: a box from the lower
         to the upper quartile with the median, or above ``MANY_AUTHORITIES`` authorities a dot per authority
-        for each. Authorities whose quartiles are not published (too few ended plans) are left out."""
+        for each. Authorities whose quartiles are not published (too few ended plans) are left out.
+        With ``in_cell`` the notebook cell gives the caption and description (see :meth:`share_figure`);
+        who is left out is said under the figure."""
         q = {self.names[c]: self.pub.obj(f"{c}/length-days") for c in self.metrics}
         shown = pd.DataFrame({n: {"q1": o["q1"], "median": o["median"], "q3": o["q3"]} for n, o in q.items()
                               if o["q1"] is not None}).T
@@ -504,10 +557,11 @@ class Study:
         if shown.empty:
             return (f"No authority has {t2} or more ended plans in the reviewed case files, so plan lengths are not "
                     "drawn.")
-        caption = "Length of ended plans by authority: quartiles and median (reviewed case files)"
-        if left_out:
-            caption += (f"; {left_out} {'authority has' if left_out == 1 else 'authorities have'} fewer than "
-                        f"{t2} ended plans and {'is' if left_out == 1 else 'are'} not shown")
+        caption = CAPTIONS["fig-plan-length"]
+        missing = (f"{left_out} {'authority has' if left_out == 1 else 'authorities have'} fewer than "
+                   f"{t2} ended plans and {'is' if left_out == 1 else 'are'} not shown") if left_out else ""
+        if missing and not in_cell:
+            caption += f"; {missing}"
         n = len(shown)
         if n > MANY_AUTHORITIES:
             long = pd.concat([pd.DataFrame({"group": label, "value": shown[col].astype(float)}) for col, label in
@@ -517,56 +571,28 @@ class Study:
                    f"per authority ({n} authorities); individual cases are not shown.")
         else:
             fig = figures.quartile_boxes(shown.astype(float), "Plan length (days)")
-            alt = ("Boxes of plan length in days for each authority, from the lower to the upper quartile with the "
-                   "median marked; individual cases are not shown.")
-        return figures.save(fig, self.out_dir / "figures" / "plan-length.png", "fig-plan-length", caption,
-                            alt).markdown(self.out_dir)
+            alt = ALT["fig-plan-length"]
+        saved = figures.save(fig, self.out_dir / "figures" / "plan-length.png", "fig-plan-length", caption, alt)
+        if not in_cell:
+            return saved.markdown(self.out_dir)
+        note = f"\n\n{missing[:1].upper()}{missing[1:]}." if missing else ""
+        return saved.cell_markdown(self.out_dir, None if n <= MANY_AUTHORITIES else alt) + note
 
-    def support(self) -> list[str]:
-        return [
-            self.intro("Support and activities received", "sec-support",
-                       "*Research question 3: what support and activities are families of children who have Child "
-                       "in Need plans receiving?*"),
-            "## Length of plans",
-            self.finding("variation-length").sentence,
-            self.plan_length_figure(),
-            "## Kinds of support",
-            self.finding("range-and-advice").sentence + " " + self.finding("variation-services").sentence,
-            self.table("service-group", "Kind of service",
-                       "Services and interventions by kind and authority (reviewed case files; counts of services, "
-                       "not children: a child can have several)", unit="services"),
-            self.table("provider", "Provider",
-                       "Who provided the support, by authority (reviewed case files; counts of services)",
-                       unit="services"),
-            "## Direct work",
-            self.finding("variation-direct-work").sentence,
-        ]
+    def service_group_table(self) -> str:
+        return self._cell_table("service-group", "Kind of service", "services")
+
+    def provider_table(self) -> str:
+        return self._cell_table("provider", "Provider", "services")
 
     # -- research question 4 -----------------------------------------------------------------
-    def needs_match(self) -> list[str]:
-        return [
-            self.intro("Does support match need?", "sec-needs",
-                       "*Research question 4: does the support provided match the needs of families of children "
-                       "who have Child in Need plans?*"),
-            "## Mental-health support",
-            self.finding("mental-health-gap").sentence,
-            self.table("mental-health", "Mental-health referrals",
-                       "Referrals to child and adult mental-health services, by authority, and whether the support "
-                       "started in time (reviewed case files; counts of referrals)", unit="referrals"),
-            "## Needs and matching services",
-            self.table("needs-met", "Need",
-                       "Children with each need, referred to and receiving a matching service (all authorities, "
-                       "reviewed case files; counts of children: each column counts the children of the one before "
-                       "it who were referred, then who received the service)", columns="Measure", percent=False),
-            "## Parents' involvement in planning",
-            self.finding("involvement-gap").sentence,
-            "## What practitioners and parents said",
-            "Coded segments of each theme in the focus groups, practitioner case discussions and parent "
-            "interviews, all authorities together.",
-            self.table("themes", "Theme", "Coded segments by theme and kind of source (all authorities; focus "
-                       "groups, case discussions and parent interviews; counts of coded segments, not of people)",
-                       columns="Source type", percent=False),
-        ]
+    def mental_health_table(self) -> str:
+        return self._cell_table("mental-health", "Mental-health referrals", "referrals")
+
+    def needs_met_table(self) -> str:
+        return self._cell_table("needs-met", "Need", "n", columns="Measure", percent=False)
+
+    def themes_table(self) -> str:
+        return self._cell_table("themes", "Theme", "n", columns="Source type", percent=False)
 
     # -- key findings, summary and implications ---------------------------------------------
     def _pct_interval(self, name: str) -> str:

@@ -80,15 +80,19 @@ def spread_table(values: pd.DataFrame, index_label: str, symbol: str = "c",
     return out
 
 
-def spread_markdown(values: pd.DataFrame, index_label: str, caption: str, label: str, open_name: str,
+def spread_markdown(values: pd.DataFrame, index_label: str, caption: str | None, label: str | None, open_name: str,
                     symbol: str = "c") -> str:
     """A cross-authority table for many authorities: the spread of their published percentages, with
-    a caption saying where each authority's own figures are."""
+    a caption saying where each authority's own figures are (with no ``caption``, the notebook cell's
+    ``tbl-cap`` gives it, and this is said in a note under the table)."""
     spread = spread_table(values, index_label, symbol)
     text = markdown_table(spread)
-    text += "\n\n" + caption_line(caption, label, (
-        f": spread across the {values.shape[1]} authorities (each authority's figures are in its chapter and "
-        f"the open data file {markdown_code(open_name + '.csv')})"))
+    where = (f"spread across the {values.shape[1]} authorities (each authority's figures are in its chapter and "
+             f"the open data file {markdown_code(open_name + '.csv')})")
+    if caption is None:
+        text += f"\n\n{where[:1].upper()}{where[1:]}."
+    else:
+        text += "\n\n" + caption_line(caption, label, f": {where}")
     if values.isna().any().any():
         text += (f"\n\nPercentages suppressed for an authority ({markdown_code(symbol)}) are left out of the spread; "
                  "*Authorities with a figure* counts those that remain.")
@@ -130,8 +134,13 @@ class StoreTable:
         out.index.name = self.counts.index.name
         return out
 
-    def markdown(self, caption: str, label: str, names: dict[str, str] | None = None, unit: str = "n") -> str:
-        text = markdown_table(self.display(names, unit)) + "\n\n" + caption_line(caption, label)
+    def markdown(self, caption: str | None, label: str | None, names: dict[str, str] | None = None,
+                 unit: str = "n") -> str:
+        """The table, its caption line (none when ``caption`` is None: the notebook cell's ``tbl-cap``
+        gives it) and the suppression note."""
+        text = markdown_table(self.display(names, unit))
+        if caption is not None:
+            text += "\n\n" + caption_line(caption, label)
         if self.has_suppression:
             text += "\n\n" + STORE_NOTE.format(symbol=markdown_code(self.symbol), below=self.threshold - 1)
         return text
