@@ -4,7 +4,8 @@ The build measures each authority when it validates it (:func:`measure`: ``metri
 ``cases.csv`` in ``build/authorities/<code>/``, never published), runs one disclosure pass over
 every number the whole book publishes (``cinreport findings``, :mod:`cinreport.plan`), and only
 then executes the authority notebook, which calls :meth:`AuthorityChapter.build` and shows each
-section. Every number here comes from the store (``build/published/authorities/<code>.json``): a count that
+heading, sentence, table and figure with one method (the notes that do not depend on the data are its
+Markdown cells). Every number here comes from the store (``build/published/authorities/<code>.json``): a count that
 is suppressed in any output is suppressed here too, and nothing formats a raw count.
 """
 
@@ -41,6 +42,11 @@ def measure(authority: Authority, report: ReportParams, codebook: Codebook, tabl
     write_json(out / "metrics.json", metrics)
     write_csv(out / "cases.csv", measures.case_measures(tables["case_files"], pd.Timestamp(authority.period_end)))
     return metrics
+
+
+#: The chapter's sections (the notebook shows each heading with :meth:`AuthorityChapter.section`).
+SECTIONS = {"characteristics": "Characteristics of the children", "reasons": "Reasons for the plans",
+            "plans": "Plan length and outcomes", "support": "Services received", "needs": "Support and need"}
 
 
 def _first_upper(text: str) -> str:
@@ -126,29 +132,40 @@ class AuthorityChapter:
                 f"{fg} practitioner focus group{'' if fg == 1 else 's'} and {self.pub.md_text(h['parent_interviews'])} "
                 f"parent interview{'' if pi == 1 else 's'}.{synthetic}")
 
-    def characteristics(self) -> str:
-        n = self.pub.md_text(self.obj("heading")["case_files"])
-        text = [f"## Characteristics of the children {{#sec-{self.code}-characteristics}}",
-                f"Of the {n} children whose files were reviewed, {self.words('boys')} were boys. A disability was "
-                f"recorded for {self.words('disability')}, and no disability status was recorded for "
-                f"{self.words('disability-not-recorded')}.",
-                self._table("age-band", "Age at plan start",
-                            f"Age of children at the start of the plan, reviewed case files, {self.authority.name}"),
-                self._table("ethnicity", "Ethnic group",
-                            f"Ethnic group of children, reviewed case files, {self.authority.name}"),
-                f"The tables above count the {n} children whose case files were reviewed, a small selection "
-                f"agreed with the authority; the figure below counts all "
-                f"{self.pub.md_text(self.obj('heading')['admin_children'])} children on plans in its administrative "
-                "extract. The two profiles can differ: the reviewed files are not a sample of all plans.",
-                self._figure("admin-age-band", "age-band",
-                             f"Age at plan start, all children on plans (administrative data), {self.authority.name}",
-                             f"Bar chart of the percentage of children on Child in Need plans in "
-                             f"{self.authority.name} in each age band, from administrative data.",
-                             "Per cent of children on plans")]
-        return "\n\n".join(text)
+    def section(self, name: str) -> str:
+        """A section's heading, with this authority's id (``#sec-<code>-<name>``) for cross-references."""
+        return f"## {SECTIONS[name]} {{#sec-{self.code}-{name}}}"
 
-    def reasons(self) -> str:
-        parts = [f"## Reasons for the plans {{#sec-{self.code}-reasons}}"]
+    def characteristics_text(self) -> str:
+        n = self.pub.md_text(self.obj("heading")["case_files"])
+        return (f"Of the {n} children whose files were reviewed, {self.words('boys')} were boys. A disability was "
+                f"recorded for {self.words('disability')}, and no disability status was recorded for "
+                f"{self.words('disability-not-recorded')}.")
+
+    def age_band_table(self) -> str:
+        return self._table("age-band", "Age at plan start",
+                           f"Age of children at the start of the plan, reviewed case files, {self.authority.name}")
+
+    def ethnicity_table(self) -> str:
+        return self._table("ethnicity", "Ethnic group",
+                           f"Ethnic group of children, reviewed case files, {self.authority.name}")
+
+    def profiles_text(self) -> str:
+        """How many children the reviewed files and the administrative extract count."""
+        return (f"The tables above count the {self.pub.md_text(self.obj('heading')['case_files'])} children whose "
+                f"case files were reviewed, a small selection agreed with the authority; the figure below counts "
+                f"all {self.pub.md_text(self.obj('heading')['admin_children'])} children on plans in its "
+                "administrative extract.")
+
+    def age_band_figure(self) -> str:
+        return self._figure("admin-age-band", "age-band",
+                            f"Age at plan start, all children on plans (administrative data), {self.authority.name}",
+                            f"Bar chart of the percentage of children on Child in Need plans in "
+                            f"{self.authority.name} in each age band, from administrative data.",
+                            "Per cent of children on plans")
+
+    def reasons_text(self) -> str:
+        """The most common primary need and group of factors, where published."""
         sentence = []
         if f"{self.code}/top-need" in self.pub.objects:
             sentence.append(f"The most common primary need was *{md(self.obj('top-need')['label'])}* "
@@ -156,50 +173,50 @@ class AuthorityChapter:
         if f"{self.code}/top-factor-group" in self.pub.objects:
             sentence.append(f"the most common group of factors identified at assessment was "
                             f"*{md(self.obj('top-factor-group')['label'])}* ({self.words('top-factor-group')})")
-        if sentence:
-            parts.append(", and ".join(sentence) + ".")
-        parts += [
-            self._table("primary-need", "Primary need",
-                        f"Primary need at assessment, reviewed case files, {self.authority.name}"),
-            self._figure("admin-factor-groups", "factors",
-                         f"Children with at least one factor in each group, all children on plans (administrative "
-                         f"data), {self.authority.name}",
-                         f"Bar chart of the percentage of children on plans in {self.authority.name} with at least "
-                         f"one factor identified at assessment in each factor group.",
-                         "Per cent of children on plans"),
-        ]
-        return "\n\n".join(parts)
+        return ", and ".join(sentence) + "." if sentence else ""
 
-    def plans(self) -> str:
-        return "\n\n".join([
-            f"## Plan length and outcomes {{#sec-{self.code}-plans}}",
-            f"Plans in the reviewed files that had ended lasted {_days(self.obj('length-days'))}; across all "
-            f"children in the administrative data, ended plans lasted {_days(self.obj('admin-length-days'))}. "
-            "The two medians differ because the reviewed files are a selection, not a sample of all plans; the "
-            "key findings quote the case-file median, the profiles table the administrative one. "
-            f"{_first_upper(self.words('open'))} plans were still open at the end of the period.",
-            self._table("outcome", "Outcome", f"Plan outcomes, reviewed case files, {self.authority.name}"),
-        ])
+    def primary_need_table(self) -> str:
+        return self._table("primary-need", "Primary need",
+                           f"Primary need at assessment, reviewed case files, {self.authority.name}")
 
-    def support(self) -> str:
+    def factors_figure(self) -> str:
+        return self._figure("admin-factor-groups", "factors",
+                            f"Children with at least one factor in each group, all children on plans (administrative "
+                            f"data), {self.authority.name}",
+                            f"Bar chart of the percentage of children on plans in {self.authority.name} with at least "
+                            f"one factor identified at assessment in each factor group.",
+                            "Per cent of children on plans")
+
+    def plans_text(self) -> str:
+        """Median length of ended plans (reviewed files and administrative data) and how many were open."""
+        return (f"Plans in the reviewed files that had ended lasted {_days(self.obj('length-days'))}; across all "
+                f"children in the administrative data, ended plans lasted {_days(self.obj('admin-length-days'))}. "
+                f"{_first_upper(self.words('open'))} plans were still open at the end of the period.")
+
+    def outcome_table(self) -> str:
+        return self._table("outcome", "Outcome", f"Plan outcomes, reviewed case files, {self.authority.name}")
+
+    def support_text(self) -> str:
+        """How many services, of how many kinds, per child, and the share of advice."""
         per_case = self.obj("services-per-case")
         median = (f"a median of {per_case['median']:.0f} per child" if per_case["median"] is not None
                   else f"the median per child is not shown ({per_case['why_not']})")
         kinds = self.obj("service-kinds-count")["value"]
-        return "\n\n".join([
-            f"## Services received {{#sec-{self.code}-support}}",
-            f"The files recorded {self.pub.md_text(self.obj('services')['key'])} services or interventions, "
-            f"{kinds} different kind{'' if kinds == 1 else 's'}; {median}. Advice, guidance and co-ordination "
-            f"by the social worker made up {self.words('advice')} of them.",
-            self._table("service-group", "Kind of service",
-                        f"Services and interventions by kind, reviewed case files, {self.authority.name}",
-                        unit="Services"),
-            self._figure("service", "services",
-                         f"Services and interventions recorded, reviewed case files, {self.authority.name} "
-                         "(per cent of services)",
-                         f"Bar chart of the percentage of all recorded services in {self.authority.name} "
-                         f"that were each kind of service.", "Per cent of services"),
-        ])
+        return (f"The files recorded {self.pub.md_text(self.obj('services')['key'])} services or interventions, "
+                f"{kinds} different kind{'' if kinds == 1 else 's'}; {median}. Advice, guidance and co-ordination "
+                f"by the social worker made up {self.words('advice')} of them.")
+
+    def service_group_table(self) -> str:
+        return self._table("service-group", "Kind of service",
+                           f"Services and interventions by kind, reviewed case files, {self.authority.name}",
+                           unit="Services")
+
+    def services_figure(self) -> str:
+        return self._figure("service", "services",
+                            f"Services and interventions recorded, reviewed case files, {self.authority.name} "
+                            "(per cent of services)",
+                            f"Bar chart of the percentage of all recorded services in {self.authority.name} "
+                            f"that were each kind of service.", "Per cent of services")
 
     def national(self) -> str:
         """This authority against England, its region and statistical neighbours (DfE open data)."""
@@ -210,18 +227,15 @@ class AuthorityChapter:
         clear_national_outputs(self.out_dir, prefix=f"{self.code}-")  # what a build with other national files wrote
         return authority_context(self.authority, self.pub, data, self.codebook, out_dir=self.out_dir)
 
-    def needs(self) -> str:
+    def needs_text(self) -> str:
+        """Referrals to mental-health services, their wait, and how many were not met in time."""
+        if self.pub.value(self.obj("mh-referrals")["key"]) == 0:
+            return "There were no referrals to child or adult mental-health services."
         wait = self.obj("mh-wait")
         wait_text = (f"those that started waited a median of {wait['median']:.0f} days" if wait["median"] is not None
                      else f"their median wait is not shown ({wait['why_not']})")
         days = self.report.findings["mental_health_wait_days"]
-        if self.pub.value(self.obj("mh-referrals")["key"]) == 0:
-            return (f"## Support and need {{#sec-{self.code}-needs}}\n\n"
-                    "There were no referrals to child or adult mental-health services.")
-        return "\n\n".join([
-            f"## Support and need {{#sec-{self.code}-needs}}",
-            f"There were {self.pub.md_text(self.obj('mh-referrals')['key'])} referrals to child or adult "
-            f"mental-health services; {wait_text}. Of these referrals, {self.words('mh-not-timely')} were not met "
-            f"in time (not available, started after more than {days:.0f} days, or still waiting after more than "
-            f"that).",
-        ])
+        return (f"There were {self.pub.md_text(self.obj('mh-referrals')['key'])} referrals to child or adult "
+                f"mental-health services; {wait_text}. Of these referrals, {self.words('mh-not-timely')} were not met "
+                f"in time (not available, started after more than {days:.0f} days, or still waiting after more than "
+                f"that).")
