@@ -347,8 +347,9 @@ def rendered(tmp_path_factory):
         Study.load("findings", params_dir=str(root / "params"), build_dir=str(root / "build"), root=str(root)).publish()
         study = Study.load("key_findings", params_dir=str(root / "params"), build_dir=str(root / "build"),
                            out_dir=str(root / "build" / "study"), root=str(root))
-        out[name] = {"key_findings": "\n\n".join(study.key_findings()),
-                     "implications": "\n\n".join(study.implications()),
+        study.write_findings()
+        out[name] = {"key_findings": "\n\n".join([study.triangulation_table(), study.key_findings_by_group()]),
+                     "implications": study.implications_list(),
                      "mh": study.finding("mental-health-gap"),
                      "json": json.loads((Path(root) / "build" / "study" / "findings.json").read_text())}
     return out
@@ -587,6 +588,6 @@ def test_summary_reads_in_the_studys_shape(tmp_path):
         assert f"*{f.robustness['label'].capitalize()}:*" in text.split(f.summary)[1].split("\n- ")[0]
     assert "95% interval" in text and ACCESS_TEXT in text
     assert not re.search(r"\bla-[a-z]\b", text) and not re.search(r"\d\.\d+e-\d", text)
-    kf = "\n\n".join(study.key_findings())
+    kf = "\n\n".join([study.triangulation_table(), study.key_findings_by_group()])
     assert "*Rule:*" not in kf and not re.search(r"\bla-[a-z]\b", kf) and not re.search(r"\d\.\d+e-\d", kf)
     assert "| Finding | Case files | Administrative data |" in kf

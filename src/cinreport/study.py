@@ -88,6 +88,12 @@ CAPTIONS = {
                       "it who were referred, then who received the service)"),
     "tbl-themes": ("Coded segments by theme and kind of source (all authorities; focus groups, case discussions and "
                    "parent interviews; counts of coded segments, not of people)"),
+    "tbl-sources": ("Qualitative sources by authority: focus groups, the staff who took part in them, case "
+                    "discussions and parent interviews (lists of sources)"),
+    "tbl-triangulation": ("Which sources support each key finding's claim (the statement in the study's summary): "
+                          "case files and administrative data by the finding's rule, practitioners and parents by the "
+                          "coded themes that feed it"),
+    "tbl-themes-context": "Coded themes, the kinds of source that raised them, and the key finding each feeds",
 }
 
 #: The figures' descriptions (the cells' ``#| fig-alt:``), before the data add to them.
@@ -397,7 +403,20 @@ class Study:
         divs by both renderers, its Markdown cells are not (Pandoc's ipynb reader)."""
         return METHODS_NOTES
 
-    def methods_sources(self) -> list[str]:
+    def sources_text(self) -> str:
+        """Methods, "Sources in numbers": how many focus groups (and staff), case discussions, parent
+        interviews and roundtables the study held."""
+        return self._sources()[0]
+
+    def sources_table(self) -> str:
+        """The qualitative sources by authority and in total (``tables/sources.csv``)."""
+        return self._sources()[1]
+
+    def sources_note(self) -> str:
+        """How sources are counted, and which authorities gave no list of them."""
+        return self._sources()[2]
+
+    def _sources(self) -> tuple[str, str, str]:
         """Methods, "Sources in numbers": focus groups and their staff, case discussions, parent
         interviews (published counts: families) and roundtables, by authority and in total, from the
         lists of sources (``sources.csv``); what an authority without a list lacks is said."""
@@ -450,10 +469,7 @@ class Study:
             note += (f" {', '.join(markdown_text(m) for m in missing)} gave no list of sources (`sources.csv`): "
                      "its focus groups, case discussions and parent interviews are counted from the coded themes, "
                      "and the number of staff is not known (–).")
-        table = (markdown_table(frame, index_label="Authority") + "\n\n" +
-                 caption_line("Qualitative sources by authority: focus groups, the staff who took part in them, "
-                              "case discussions and parent interviews (lists of sources)", "tbl-sources"))
-        return ["### Sources in numbers {#sec-sources-in-numbers}", text, table, note]
+        return text, markdown_table(frame, index_label="Authority"), note
 
     # -- the chapters' cells -------------------------------------------------------------------
     # The four research-question notebooks (notebooks/study/) hold their headings, the research
@@ -677,15 +693,14 @@ class Study:
         text = "; ".join(p for p in parts if p)
         return text[:1].upper() + text[1:]
 
-    def triangulation_table(self, found: list[Finding]) -> str:
+    def triangulation_table(self) -> str:
         """Rows findings, columns kinds of source; each cell whether that source supports the study's claim."""
+        found = self.findings()
         rows = pd.DataFrame([{SOURCES[k]: v for k, v in f.sources.items()} for f in found],
                             index=[f.title for f in found])
-        return (markdown_table(rows, index_label="Finding") + "\n\n: Which sources support each key finding's claim "
-                "(the statement in the study's summary): case files and administrative data by the finding's rule, "
-                "practitioners and parents by the coded themes that feed it {#tbl-triangulation}")
+        return markdown_table(rows, index_label="Finding")
 
-    def themes_context(self) -> str:
+    def themes_context_table(self) -> str:
         """What each coded theme feeds, and which kinds of source coded it (no counts of children)."""
         themes = self.codebook.codes("theme").labels
         titles = {f.id: f.title for f in self.findings()}
@@ -701,12 +716,7 @@ class Study:
                                  for st, label in kinds.items()},
                               "Feeds the finding": titles.get(THEME_FEEDS.get(th, ""), "context only")}
                              for th in themes], index=[themes[th] for th in themes])
-        return ("## What practitioners and parents also said {#sec-themes-context}\n\n"
-                "Every theme of the coding frame feeds a key finding; this table shows which kinds of source "
-                "raised each one and the finding it feeds.\n\n"
-                + markdown_table(rows, index_label="Theme")
-                + "\n\n: Coded themes, the kinds of source that raised them, and the key finding each feeds "
-                "{#tbl-themes-context}")
+        return markdown_table(rows, index_label="Theme")
 
     def _write_findings_json(self, found: list[Finding]) -> None:
         imps = implications(found)
@@ -714,15 +724,18 @@ class Study:
                                               "case_files": self.pub.value(self.pub.obj("study/case_files")["key"])})
         write_json(self.out_dir / "findings.json", doc)
 
-    def key_findings(self) -> list[str]:
+    def write_findings(self) -> Path:
+        """``findings.json`` in the chapter folder: the key findings and implications with their evidence."""
+        self._write_findings_json(self.findings())
+        return self.out_dir / "findings.json"
+
+    def key_findings_sources(self) -> str:
+        return f"Generated from the data of {len(self.authorities)} authorities."
+
+    def key_findings_by_group(self) -> str:
+        """Every key finding under its group's heading: its sentence, evidence, robustness and sources."""
         found = self.findings()
-        self._write_findings_json(found)
-        parts = [self.intro("Key findings", "sec-key-findings",
-                            f"Generated from the data of {len(self.authorities)} authorities. Each finding shows the "
-                            "evidence it rests on, how robust it is (whether it still holds when one authority is "
-                            "left out, or when a threshold moves by its margin; see @sec-robustness-rule) and "
-                            "where it is discussed."),
-                 "## Which sources agree {#sec-triangulation}", self.triangulation_table(found)]
+        parts = []
         for group, heading in GROUPS.items():
             parts.append(f"## {heading}")
             for f in (f for f in found if f.group == group):
@@ -732,8 +745,7 @@ class Study:
                              f"{f.sentence}\n:::\n\n*Evidence:* {evidence}.\n\n*Robustness:* "
                              f"{f.robustness.get('text', 'not assessed.')}\n\n*Sources:* {sources or 'none'}. "
                              f"*Discussed in* @{f.section}.")
-        parts.append(self.themes_context())
-        return parts
+        return "\n\n".join(parts)
 
     def summary(self) -> list[str]:
         """The book's summary, in the study's shape: key findings in its two groups (one plain sentence
@@ -761,19 +773,16 @@ class Study:
         write_if_changed(path, "\n\n".join(self.summary()) + "\n")
         return path
 
-    def implications(self) -> list[str]:
+    def implications_list(self) -> str:
+        """The implications whose findings hold, each with the findings that support it."""
         found = self.findings()
         imps = implications(found)
         titles = {f.id: f.title for f in found}
-        parts = [self.intro("Implications", "sec-implications",
-                            "Each implication follows only from key findings that measure what it claims; an "
-                            "implication whose findings do not hold in the data is left out.")]
         if not imps:
-            parts.append("None of the findings that implications rest on holds in these data.")
-        for i in imps:
-            support = "; ".join(GATE_WORDS.get(s, titles.get(s, s)) for s in i.supported_by)
-            parts.append(f"- **{i.text}** *(Supported by: {support}.)*")
-        return parts
+            return "None of the findings that implications rest on holds in these data."
+        return "\n\n".join(f"- **{i.text}** *(Supported by: "
+                            f"{'; '.join(GATE_WORDS.get(s, titles.get(s, s)) for s in i.supported_by)}.)*"
+                            for i in imps)
 
     # -- appendices --------------------------------------------------------------------------
     def national(self, build_dir: str = BUILD) -> list[str]:
