@@ -724,10 +724,9 @@ class Study:
                                               "case_files": self.pub.value(self.pub.obj("study/case_files")["key"])})
         write_json(self.out_dir / "findings.json", doc)
 
-    def write_findings(self) -> Path:
+    def write_findings(self) -> None:
         """``findings.json`` in the chapter folder: the key findings and implications with their evidence."""
         self._write_findings_json(self.findings())
-        return self.out_dir / "findings.json"
 
     def key_findings_sources(self) -> str:
         return f"Generated from the data of {len(self.authorities)} authorities."
