@@ -316,14 +316,13 @@ def test_profile_like_reproduces_the_las_factor_mix(built):
 
 @needs_dfe
 @pytest.mark.e2e
-def test_new_authority_like_a_real_la_is_compared_with_its_neighbours(built_project, tmp_path):
+def test_new_authority_like_a_real_la_is_compared_with_its_neighbours(tmp_path):
     import subprocess
     import sys
 
-    from conftest import VENV, make
+    from conftest import VENV, copy_project, make
 
-    project = tmp_path / "p"  # the built demo: `make authority` then validates and runs only la-e
-    subprocess.run(["cp", "-a", str(built_project), str(project)], check=True)
+    project = copy_project(tmp_path / "p")
     env = {"CINREPORT_NATIONAL_DIR": str(DFE)}
     subprocess.run([str(VENV / "bin" / "cinreport"), "synth-like", "la-e", "--like", "E08000003"], cwd=project,
                    check=True, env={**__import__("os").environ, **env}, capture_output=True)
