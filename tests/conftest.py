@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -56,13 +58,52 @@ def edit_params(project: Path, code: str) -> None:
         f.write("# edited\n")
 
 
+@contextlib.contextmanager
+def _locked(path: Path):
+    """Hold an exclusive ``flock`` on ``path`` (released however the process ends)."""
+    import fcntl
+
+    with path.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 def built_project(tmp_path_factory) -> Path:
-    """The demo project copied to a temporary folder and built with `make -j2 report`."""
+    """The demo project copied to a temporary folder and built with `make -j2 report`, once per run.
+
+    Under pytest-xdist every worker has its own session, so a plain session fixture would build the
+    demo once per worker. Here the build goes to the run's shared temporary folder: the first worker
+    that needs it builds it while holding a lock, a worker that needs it meanwhile waits, and each
+    worker then gets its own ``cp -a`` copy (file times kept, so Make sees it up to date), because
+    tests run make in it and write into it. The built folder itself is never touched again.
+    """
     if not (VENV / ".installed").exists():
         pytest.fail(f"{VENV} is not a cinreport environment made by `make setup` (no .installed stamp)")
-    project = copy_project(tmp_path_factory.mktemp("project"))
-    make(project, "-j2", "report")
+    base = tmp_path_factory.getbasetemp()
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        project = copy_project(tmp_path_factory.mktemp("project"))
+        make(project, "-j2", "report")
+        return project
+    shared = base.parent  # the run's folder, shared by its workers (one basetemp each below it)
+    golden, done, failed = shared / "built-demo", shared / "built-demo.ok", shared / "built-demo.failed"
+    with _locked(shared / "built-demo.lock"):
+        if failed.exists():
+            pytest.fail(f"the shared demo build failed in another worker:\n{failed.read_text()}")
+        if not done.exists():
+            shutil.rmtree(golden, ignore_errors=True)
+            try:
+                make(copy_project(golden), "-j2", "report")
+            except BaseException as exc:
+                failed.write_text(str(exc), encoding="utf-8")
+                raise
+            done.touch()
+    project = base / "built-project"
+    subprocess.run(["cp", "-a", str(golden), str(project)], check=True)
     return project
 
 

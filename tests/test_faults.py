@@ -638,6 +638,20 @@ def date_spellings(day: dt.date) -> list[str]:
     return [day.isoformat(), day.strftime("%d/%m/%Y"), f"{day.day} {day:%B %Y}"]
 
 
+# Anything shaped like one of date_spellings' forms, not inside a longer run of digits and slashes.
+# The scan looks each one up among the data's dates: the same hits as one alternation of all the
+# spellings (which took over a minute on the build's 13 MB of text), in about a second.
+DATE_LIKE = re.compile(r"(?<![\d/])(?:\d{4}-\d\d-\d\d|\d\d/\d\d/\d{4}|\d{1,2} [A-Z][a-z]+ \d{4})(?![\d/])")
+
+
+def test_date_scan_finds_every_spelling_and_only_whole_dates():
+    day = dt.date(2020, 5, 3)
+    spellings = set(date_spellings(day))
+    text = "a 2020-05-03, (03/05/2020) 3 May 2020. x12020-05-03 03/05/20201 13 May 2020 03 May 2020 2020-05-031"
+    assert {d for d in DATE_LIKE.findall(text) if d in spellings} == spellings
+    assert len([d for d in DATE_LIKE.findall(text) if d in spellings]) == 3
+
+
 @pytest.mark.e2e
 def test_no_identifying_data_in_any_output(built_project):
     ids, dates = identifying_values(built_project)
@@ -653,11 +667,10 @@ def test_no_identifying_data_in_any_output(built_project):
     assert any(p.startswith("build/study/tables/") for p in texts)
     assert any(re.match(r"build/authorities/[^/]+/tables/", p) for p in texts)
     id_pattern = re.compile("|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True)))
-    spellings = [s for d in sorted(dates) for s in date_spellings(d)]
-    date_pattern = re.compile(r"(?<![\d/])(?:" + "|".join(re.escape(s) for s in spellings) + r")(?![\d/])")
+    spellings = {s for d in dates for s in date_spellings(d)}
     found = {}
     for path, text in texts.items():
-        hits = set(id_pattern.findall(text)) | set(date_pattern.findall(text))
+        hits = set(id_pattern.findall(text)) | {d for d in DATE_LIKE.findall(text) if d in spellings}
         if hits:
             found[path] = sorted(hits)[:5]
     assert not found, f"identifying data in outputs: {found}"

@@ -79,16 +79,21 @@ def test_attacker_agrees_with_brute_force_on_small_random_tables():
         cons += [C({(i, j): 1 for i in range(2)}, int(grid[:, j].sum()), "eq") for j in range(3)]
         cons += [C({v: 1}, truth[v], "eq") for v in truth if v not in hidden]
         cons += [C({v: 1}, min(truth[v], 1), None) for v in hidden]
-        solutions = []
-        for values in itertools.product(range(16), repeat=len(hidden)):
-            x = dict(truth)
-            x.update(zip(hidden, values))
-            ok = all(c.lower - 1e-9 <= sum(k * x[v] for v, k in c.terms.items()) <= (c.upper if c.upper is not None
-                                                                                      else 1e9) + 1e-9
-                     for c in cons)
-            if ok:
-                solutions.append(x)
-        expected = sorted(v for v in hidden if len({s[v] for s in solutions}) == 1)
+        # every assignment of 0..15 to the hidden cells (one row each, numpy), a slice at a time
+        seen = [set() for _ in hidden]
+        for first in range(16 if hidden else 1):
+            values = np.indices((1,) + (16,) * (len(hidden) - 1), dtype=np.int16).reshape(len(hidden), -1) \
+                if hidden else np.zeros((0, 1), dtype=np.int16)
+            if hidden:
+                values[0] = first
+            column = {v: values[hidden.index(v)] if v in hidden else truth[v] for v in truth}
+            ok = np.ones(values.shape[1], dtype=bool)
+            for c in cons:
+                total = sum(k * column[v] for v, k in c.terms.items())
+                ok &= (c.lower - 1e-9 <= total) & (total <= (c.upper if c.upper is not None else 1e9) + 1e-9)
+            for i in range(len(hidden)):
+                seen[i].update(np.unique(values[i, ok]).tolist())
+        expected = sorted(v for i, v in enumerate(hidden) if len(seen[i]) == 1)
         items = {v: {v: 1} for v in hidden}
         assert sorted(attack.determined(truth, cons, items, upper={v: 15 for v in truth})) == expected, trial
 
