@@ -81,8 +81,20 @@ def closure(entries: set[str], src: Path) -> set[Path]:
         if module == CLI:  # the command line: each step's own function is read by step_sources
             continue
         name = module if path.name != "__init__.py" else module + ".__init__"
-        todo |= _imported(ast.parse(path.read_text(encoding="utf-8"), str(path)), name) - {module}
+        todo |= _module_imports(path, name) - {module}
     return seen
+
+
+_PARSED: dict[tuple[str, str, int, int], frozenset[str]] = {}
+
+
+def _module_imports(path: Path, name: str) -> frozenset[str]:
+    """:func:`_imported` of a whole module, parsed once per content (by size and time) in a process."""
+    st = path.stat()
+    key = (str(path), name, st.st_size, st.st_mtime_ns)
+    if key not in _PARSED:
+        _PARSED[key] = frozenset(_imported(ast.parse(path.read_text(encoding="utf-8"), str(path)), name))
+    return _PARSED[key]
 
 
 def _function(tree: ast.Module, name: str) -> ast.AST | None:
@@ -133,10 +145,35 @@ def assets(root: Path | str = ".") -> list[str]:
                   and ".egg-info" not in str(p))
 
 
-def make_lines(root: Path | str = ".") -> list[str]:
-    """deps.mk's lines for the sources of every step."""
+def _inputs_key(root: Path) -> str:
+    """The names, sizes and times of every file the answer depends on (stat only, nothing read)."""
+    files = sorted([*(root / "src" / PACKAGE).rglob("*"), *(root / "notebooks").rglob("*.ipynb")])
+    parts = []
+    for f in files:
+        if f.is_file() and "__pycache__" not in f.parts:
+            st = f.stat()
+            parts.append(f"{f.relative_to(root)}\t{st.st_size}\t{st.st_mtime_ns}")
+    return "\n".join(parts)
+
+
+def make_lines(root: Path | str = ".", cache: Path | str | None = None) -> list[str]:
+    """deps.mk's lines for the sources of every step. ``cache``: a file keeping the last answer with
+    the names, sizes and times of the sources it was read from (a no-op build then reads nothing)."""
+    root = Path(root)
+    key = _inputs_key(root)
+    if cache is not None and Path(cache).is_file():
+        try:
+            saved = json.loads(Path(cache).read_text(encoding="utf-8"))
+            if saved.get("key") == key:
+                return list(saved["lines"])
+        except (ValueError, KeyError, TypeError):
+            pass
     lines = []
     for var, files in step_sources(root).items():
         extra = assets(root) if var == "PKG_RENDER" else []
         lines.append(f"{var} := {' '.join(files + extra)}")
+    if cache is not None:
+        from .atomic import write_json
+
+        write_json(cache, {"key": key, "lines": lines})
     return lines
