@@ -104,3 +104,26 @@ def test_every_study_notebook_is_in_the_book_and_every_book_chapter_has_one():
     assert placed == set(names)
     expanded = make(ROOT, "--eval", "print-study: ; @echo $(STUDY)", "print-study").stdout  # as Make sees it
     assert sorted(expanded.split()) == names
+
+
+def test_the_answer_is_kept_until_a_source_changes(tmp_path):
+    """deps.mk is written by every build: the sources are read again only when one of them changes."""
+    import os
+
+    from cinreport.sourcedeps import make_lines
+
+    src = tmp_path / "src" / "cinreport"
+    src.mkdir(parents=True)
+    (src / "__init__.py").write_text("")
+    (src / "render.py").write_text("")
+    (src / "cli.py").write_text("".join(f"def {fn}():\n    from . import render\n" for fn in (
+        "cmd_validate", "cmd_publish", "cmd_analyse", "cmd_findings", "cmd_national", "cmd_run_authority",
+        "cmd_run_study", "cmd_book_config", "cmd_render")))
+    cache = tmp_path / "sourcedeps.json"
+    first = make_lines(tmp_path, cache)
+    assert cache.is_file() and any("render.py" in line for line in first)
+    assert make_lines(tmp_path, cache) == first  # the same sources: the kept answer
+    (src / "extra.py").write_text("")
+    (src / "render.py").write_text("from . import extra\n")
+    os.utime(src / "render.py", ns=(1, 1))  # even with an old time: the size changed
+    assert any("extra.py" in line for line in make_lines(tmp_path, cache))

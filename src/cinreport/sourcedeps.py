@@ -146,13 +146,13 @@ def assets(root: Path | str = ".") -> list[str]:
 
 
 def _inputs_key(root: Path) -> str:
-    """The names, sizes and times of every file the answer depends on (stat only, nothing read)."""
+    """The names, sizes and times (modified and changed) of every file the answer depends on (stat only)."""
     files = sorted([*(root / "src" / PACKAGE).rglob("*"), *(root / "notebooks").rglob("*.ipynb")])
     parts = []
     for f in files:
         if f.is_file() and "__pycache__" not in f.parts:
             st = f.stat()
-            parts.append(f"{f.relative_to(root)}\t{st.st_size}\t{st.st_mtime_ns}")
+            parts.append(f"{f.relative_to(root)}\t{st.st_size}\t{st.st_mtime_ns}\t{st.st_ctime_ns}")  # ctime: cannot be set back
     return "\n".join(parts)
 
 
