@@ -21,12 +21,12 @@ INSTALLED := $(VENV)/.installed
 
 AUTHORITY_PARAMS := $(sort $(wildcard params/authorities/*.yml))
 CODES := $(basename $(notdir $(AUTHORITY_PARAMS)))
-# The study chapters: one notebook each in notebooks/study/ (cinreport.layout; the book's order is _quarto.yml's)
+# The study chapters: one notebook each in notebooks/study/ (cinreport.common.layout; the book's order is _quarto.yml's)
 STUDY := $(basename $(notdir $(sort $(wildcard notebooks/study/*.ipynb))))
 # Each step depends on the package sources it runs (PKG_VALIDATE, PKG_AUTHORITY, PKG_RENDER, ...:
-# written into deps.mk by `cinreport deps` from the import statements, src/cinreport/sourcedeps.py),
+# written into deps.mk by `cinreport deps` from the import statements, src/cinreport/build/sourcedeps.py),
 # so editing the renderer re-renders and executes no notebook.
-# Make sees the data, params and national files through content stamps (src/cinreport/stamps.py),
+# Make sees the data, params and national files through content stamps (src/cinreport/build/stamps.py),
 # rewritten by `cinreport deps` before anything else only when an input's content changes: a file
 # replaced by one with an older time (unzip, cp -p, rsync) is still noticed.
 STAMPS := $(BUILD)/stamps
@@ -54,7 +54,7 @@ $(INSTALLED): requirements.lock pyproject.toml
 
 # One build at a time in this folder.  The goals that write build outputs run in two steps: the
 # outer make only takes the lock $(BUILD)/.lock and runs the same goal in an inner make that holds
-# it until its last recipe has ended (src/cinreport/buildlock.py; the system releases the lock
+# it until its last recipe has ended (src/cinreport/build/buildlock.py; the system releases the lock
 # however the build ends).  A second build started meanwhile says it is waiting, waits, and then
 # usually finds everything up to date.  `make -n` and `make -q` still show the inner make's plan.
 LOCKED_GOALS := report authority clean
@@ -80,8 +80,8 @@ FORCE:
 
 ifeq ($(OUTER),yes)
 $(filter $(LOCKED_GOALS),$(MAKECMDGOALS)):
-	@$(LOCK_PY) -I src/cinreport/buildlock.py $(BUILD)/.lock -- \
-	  $(LOCK_PY) -I src/cinreport/warm.py --python $(PY) --socket $(BUILD)/.warm.sock -- \
+	@$(LOCK_PY) -I src/cinreport/build/buildlock.py $(BUILD)/.lock -- \
+	  $(LOCK_PY) -I src/cinreport/build/warm.py --python $(PY) --socket $(BUILD)/.warm.sock -- \
 	  $(MAKE) --no-print-directory --keep-going CINREPORT_LOCKED=1 $@
 else
 report: $(BOOK) ## Validate, execute the notebooks and render the book (HTML and PDF) into _book/
@@ -166,9 +166,10 @@ PYTEST_JOBS ?= 2
 test: $(INSTALLED) ## Run the test suite
 	$(PYTEST) $(if $(filter-out 0,$(PYTEST_JOBS)),-n $(PYTEST_JOBS) --dist loadfile)
 
-lint: $(INSTALLED) ## Lint (ruff: src, tests, notebooks) and type-check (mypy: src/cinreport); settings in pyproject.toml
+lint: $(INSTALLED) ## Lint (ruff), type-check (mypy) and check the package's layers; settings in pyproject.toml
 	$(PY) -m ruff check src tests notebooks
 	$(PY) -m mypy
+	$(PY) -m cinreport_dev.layers src/cinreport
 
 # The golden tables (tests/golden/) change only here: rebuilt from the demo data, then reviewed in the diff.
 golden: $(INSTALLED) ## Rewrite the golden headline tables from the demo data (tests/test_golden.py), to review
@@ -176,7 +177,7 @@ golden: $(INSTALLED) ## Rewrite the golden headline tables from the demo data (t
 
 SIZES ?= 4 16 64 153
 bench: $(INSTALLED) ## Time builds of N synthetic authorities against a naive loop: make bench SIZES="4 16"
-	$(CINREPORT) bench --sizes "$(SIZES)" --out $(BUILD)/bench
+	$(PY) -m cinreport_dev.bench --sizes "$(SIZES)" --out $(BUILD)/bench
 
 lock: ## Re-resolve requirements.lock from pyproject.toml in a scratch venv
 	rm -rf .lock-venv && $(PYTHON_BOOT) -m venv .lock-venv && .lock-venv/bin/pip install --quiet -e '.[test,bench]' \

@@ -19,15 +19,15 @@ PROJECT_ITEMS = ["Makefile", "_quarto.yml", "index.qmd", "pyproject.toml", "requ
 
 def copy_project(dest: Path) -> Path:
     """Copy what a build needs, keeping modification times (so Make's view is unchanged)."""
-    from cinreport.bench import copy_items
+    from cinreport_dev.bench import copy_items
 
     return copy_items(ROOT, dest, PROJECT_ITEMS)
 
 
 def national_dir() -> Path | None:
     """The DfE national files the project's params point at (``national.dir``), if present."""
-    from cinreport.config import load_report
-    from cinreport.national import national_dir as configured
+    from cinreport.data.config import load_report
+    from cinreport.national.data import national_dir as configured
 
     path = configured(load_report(ROOT / "params").national, ROOT).resolve()
     return path if path.is_dir() else None

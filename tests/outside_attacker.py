@@ -1,6 +1,6 @@
 """An attacker from outside the build: it reads only what a reader can download.
 
-Independent of :mod:`cinreport.attack` and of the build's store: it parses the open-data CSVs
+Independent of :mod:`cinreport.disclosure.attack` and of the build's store: it parses the open-data CSVs
 (``_book/data/*.csv``) and the text of the chapters, links the numbers a careful reader would see
 are the same (an authority's table and its column of the cross-authority table; a total quoted in a
 sentence and the table it totals; a percentage with its denominator and the counts it is a share

@@ -14,9 +14,11 @@ from unittest import mock
 
 import nbformat
 
-from cinreport import opendata, profiles, scenarios
+import scenarios
+from cinreport.chapters import profiles
+from cinreport.chapters.study import Study
 from cinreport.cli import main as national
-from cinreport.study import Study
+from cinreport.common import opendata
 
 STUDY_CHAPTERS = ("characteristics", "reasons", "support", "needs_match", "key_findings", "implications", "summary")
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -27,7 +29,7 @@ def notebook_text(path: Path, params: dict) -> str:
     cells, run in this process with ``params`` in place of its parameters cell (no papermill)."""
     shown: list[str] = []
     namespace = dict(params)
-    with mock.patch("cinreport.report.show", shown.append):
+    with mock.patch("cinreport.chapters.report.show", shown.append):
         for cell in nbformat.read(path, as_version=4).cells:
             if cell.cell_type == "markdown":
                 shown.append(cell.source)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from cinreport import measures, plan
-from cinreport.publication import Publication, Published, ref, size
+from cinreport.analysis import measures
+from cinreport.disclosure import plan
+from cinreport.disclosure.publication import Publication, Published, ref, size
 
 
 def store_for_counts(counts: pd.DataFrame, name: str, threshold: int = 5, symbol: str = "c") -> Published:

@@ -14,10 +14,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cinreport import bench, pipeline, render, synth, warm
-from cinreport.codebook import load_codebook
-from cinreport.config import ParamsError, load_authorities, load_report
-from cinreport.validate import validate_authority
+from cinreport.build import pipeline, warm
+from cinreport.data import synth
+from cinreport.data.codebook import load_codebook
+from cinreport.data.config import ParamsError, load_authorities, load_report
+from cinreport.data.validate import validate_authority
+from cinreport.render import renderer as render
+from cinreport_dev import bench
 from conftest import ROOT
 
 REPORT = load_report(ROOT / "params")
@@ -199,7 +202,7 @@ def test_command_of_skips_global_options():
 @pytest.fixture
 def server(tmp_path):
     sock = tmp_path / "warm.sock"
-    proc = subprocess.Popen([sys.executable, "-m", "cinreport.warm", "serve", str(sock)], cwd=ROOT)
+    proc = subprocess.Popen([sys.executable, "-m", "cinreport.build.warm", "serve", str(sock)], cwd=ROOT)
     deadline = time.monotonic() + 60
     while not sock.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -318,13 +321,13 @@ def test_a_warm_kernel_that_dies_at_start_is_replaced_by_a_cold_one(tmp_path, mo
 def test_forked_kernels_end_with_the_server(tmp_path):
     """A build killed with SIGKILL takes its server with it; the kernels it forked must not stay."""
     sock = tmp_path / "warm.sock"
-    server = subprocess.Popen([sys.executable, "-m", "cinreport.warm", "serve", str(sock)], cwd=ROOT)
+    server = subprocess.Popen([sys.executable, "-m", "cinreport.build.warm", "serve", str(sock)], cwd=ROOT)
     try:
         deadline = time.monotonic() + 60
         while not sock.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         env = {**os.environ, warm.SOCKET_ENV: str(sock), warm.PID_ENV: str(server.pid)}
-        code = ("import os, sys, time\nfrom cinreport import warm\n"
+        code = ("import os, sys, time\nfrom cinreport.build import warm\n"
                 "k = warm.fork_kernel([sys.executable, '-m', 'ipykernel_launcher', '-f', sys.argv[1]], dict(os.environ),"
                 " '.', 2)\nprint(k.pid, flush=True)\ntime.sleep(60)\n")
         conn_file = tmp_path / "kernel.json"
@@ -391,9 +394,9 @@ def test_bench_markdown_table_for_the_readme():
 def test_many_authorities_get_a_dot_per_authority_not_a_bar(tmp_path):
     import pandas as pd
 
-    from cinreport.config import load_report
-    from cinreport.layout import MANY_AUTHORITIES
-    from cinreport.study import Study
+    from cinreport.chapters.study import Study
+    from cinreport.common.layout import MANY_AUTHORITIES
+    from cinreport.data.config import load_report
     from store_support import store_for_counts
 
     study = Study(load_report(ROOT / "params"), [], {}, {}, None, tmp_path, "x")

@@ -1,4 +1,4 @@
-"""The build graph is narrow: each step depends on the package sources it runs (cinreport.sourcedeps),
+"""The build graph is narrow: each step depends on the package sources it runs (cinreport.build.sourcedeps),
 so a renderer edit re-renders only and an analysis edit re-runs what reads it."""
 
 from __future__ import annotations
@@ -8,29 +8,32 @@ from pathlib import Path
 
 import pytest
 
-from cinreport.sourcedeps import assets, closure, step_sources
+from cinreport.build.sourcedeps import assets, closure, step_sources
 from conftest import ROOT, make
 
-ANALYSIS = {"findings", "stats", "publication", "plan", "measures", "attack", "study", "authority_chapter",
-            "national_chapter", "profiles"}
+ANALYSIS = {"chapters.findings", "analysis.stats", "disclosure.publication", "disclosure.plan", "analysis.measures",
+            "disclosure.attack", "chapters.study", "chapters.authority", "chapters.national", "chapters.profiles"}
 
 
 def _modules(files: list[str]) -> set[str]:
-    return {Path(f).stem for f in files if f.endswith(".py")}
+    """Module names relative to the package (``chapters.study``; a package's ``__init__`` as ``x.__init__``)."""
+    return {".".join(Path(f).relative_to("src/cinreport").with_suffix("").parts) for f in files if f.endswith(".py")}
 
 
 def test_each_step_depends_on_what_it_runs_and_not_on_the_rest():
     steps = {var: _modules(files) for var, files in step_sources(ROOT).items()}
     assert all("cli" in mods and "__init__" in mods for mods in steps.values())
-    assert "render" in steps["PKG_RENDER"] and not steps["PKG_RENDER"] & ANALYSIS
+    assert "render.renderer" in steps["PKG_RENDER"] and not steps["PKG_RENDER"] & ANALYSIS
     for var in ("PKG_AUTHORITY", "PKG_STUDY", "PKG_PUBLISH", "PKG_ANALYSE", "PKG_VALIDATE"):
-        assert "render" not in steps[var], var  # the renderer is not run by any notebook or pass
-        assert "bench" not in steps[var] and "synth" not in steps[var], var  # developer tools neither
-    assert {"publication", "plan", "attack"} <= steps["PKG_PUBLISH"]
-    assert {"findings", "stats"} <= steps["PKG_ANALYSE"]
-    assert {"authority_chapter", "measures"} <= steps["PKG_AUTHORITY"]  # the notebook's imports count
-    assert {"study", "profiles", "provenance"} <= steps["PKG_STUDY"]
-    assert steps["PKG_NATIONAL"] >= {"national", "dfe"} and not steps["PKG_NATIONAL"] & ANALYSIS
+        assert "render.renderer" not in steps[var], var  # the renderer is not run by any notebook or pass
+        assert "data.synth" not in steps[var], var  # the demo generator neither
+        assert not any(m.startswith("build.") and m != "build.pipeline" and m != "build.__init__"
+                       for m in steps[var] - {"build.warm"}), (var, steps[var])
+    assert {"disclosure.publication", "disclosure.plan", "disclosure.attack"} <= steps["PKG_PUBLISH"]
+    assert {"chapters.findings", "analysis.stats"} <= steps["PKG_ANALYSE"]
+    assert {"chapters.authority", "analysis.measures"} <= steps["PKG_AUTHORITY"]  # the notebook's imports count
+    assert {"chapters.study", "chapters.profiles", "chapters.provenance"} <= steps["PKG_STUDY"]
+    assert steps["PKG_NATIONAL"] >= {"national.data", "national.dfe"} and not steps["PKG_NATIONAL"] & ANALYSIS
 
 
 def test_the_closure_follows_function_level_and_relative_imports(tmp_path):
@@ -76,14 +79,14 @@ def test_editing_one_module_plans_only_the_steps_that_run_it(built_project, tmp_
 
 
 def test_every_study_notebook_is_in_the_book_and_every_book_chapter_has_one():
-    """One list of study chapters (the notebooks folder, cinreport.layout): the Makefile and the
+    """One list of study chapters (the notebooks folder, cinreport.common.layout): the Makefile and the
     benchmark execute each, and _quarto.yml places each (or a page includes its Markdown)."""
     import re
 
     import yaml
 
-    from cinreport.bench import study_notebooks
-    from cinreport.layout import study_chapters
+    from cinreport.common.layout import study_chapters
+    from cinreport_dev.bench import study_notebooks
 
     names = study_chapters(ROOT)
     assert names and study_notebooks(ROOT) == names
@@ -112,7 +115,7 @@ def test_the_answer_is_kept_until_a_source_changes(tmp_path):
     """deps.mk is written by every build: the sources are read again only when one of them changes."""
     import os
 
-    from cinreport.sourcedeps import make_lines
+    from cinreport.build.sourcedeps import make_lines
 
     src = tmp_path / "src" / "cinreport"
     src.mkdir(parents=True)

@@ -16,12 +16,19 @@ import pytest
 from lxml import etree
 
 from census_support import child_xml, default_episode, generate_return, return_xml
-from cinreport import cin_census
 from cinreport.cli import main
-from cinreport.codebook import load_codebook
-from cinreport.config import load_authority
-from cinreport.pseudonym import KEY_ENV, UPN_SHAPE, PseudonymKeyError, load_key, pseudonym, refuse_identifiers
-from cinreport.validate import validate_authority
+from cinreport.data import cin_census
+from cinreport.data.codebook import load_codebook
+from cinreport.data.config import load_authority
+from cinreport.data.pseudonym import (
+    KEY_ENV,
+    UPN_SHAPE,
+    PseudonymKeyError,
+    load_key,
+    pseudonym,
+    refuse_identifiers,
+)
+from cinreport.data.validate import validate_authority
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "cin-census-xml"

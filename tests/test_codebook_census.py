@@ -74,7 +74,7 @@ def test_2024_codes_5d_and_rc9_pass_validation(tmp_path):
 
 
 def test_labels_read_from_the_codebook_know_the_new_codes():
-    from cinreport.codebook import load_codebook
+    from cinreport.data.codebook import load_codebook
 
     codebook = load_codebook(ROOT / "data" / "codebook.yml")
     assert codebook.label("referral_source", "5D") == "LA services - early help"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cinreport.config import (
+from cinreport.data.config import (
     REPORT_DEFAULTS,
     Authority,
     ParamsError,

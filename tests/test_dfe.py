@@ -1,4 +1,4 @@
-"""The reader of DfE open-data CSV files (cinreport.dfe).
+"""The reader of DfE open-data CSV files (cinreport.national.dfe).
 
 Three groups: small hand-made files in ``tests/dfe_files/`` (every symbol, blank vs 0 vs symbol,
 number formats, BOM + CRLF, a metadata file, each malformed layout with its exact message); the
@@ -23,8 +23,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cinreport import dfe
-from cinreport.dfe import (
+from cinreport.national import dfe
+from cinreport.national.dfe import (
     DfEFetchError,
     DfEFormatError,
     fetch_files,

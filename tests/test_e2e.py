@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cinreport.render import book_chapters
+from cinreport.render.renderer import book_chapters
 from conftest import edit_params, make
 
 pytestmark = pytest.mark.e2e
@@ -264,8 +264,8 @@ def _mtimes(project: Path) -> dict[str, int]:
 
 def test_adding_an_authority_step_by_step(built_project, tmp_path):
     """README "Adding an authority": params file, data folder, make validate, make authority, make report."""
-    from cinreport import synth
-    from cinreport.config import load_report
+    from cinreport.data import synth
+    from cinreport.data.config import load_report
 
     project = tmp_path / "p"
     shutil.copytree(built_project, project, copy_function=shutil.copy2, symlinks=True)

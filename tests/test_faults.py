@@ -28,8 +28,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from cinreport import atomic, buildlock, cli, pipeline, render
-from cinreport.config import ParamsError, load_authorities, load_report
+from cinreport import cli
+from cinreport.build import buildlock, pipeline
+from cinreport.common import atomic
+from cinreport.data.config import ParamsError, load_authorities, load_report
+from cinreport.render import renderer as render
 from conftest import ROOT, VENV, edit_params, make, national_dir
 
 PNG_END = b"IEND\xaeB`\x82"
@@ -300,7 +303,7 @@ def test_interrupted_notebook_leaves_old_output_and_no_temp(tmp_path, sig):
     out = tmp_path / "out" / "nb.ipynb"
     atomic.write_text(out, "previous good output\n")
     code = (f"from cinreport.cli import _terminate_cleanly; _terminate_cleanly()\n"
-            f"from cinreport.pipeline import run_notebook\n"
+            f"from cinreport.build.pipeline import run_notebook\n"
             f"run_notebook({str(nb)!r}, {str(out)!r}, {{}}, failed_dir={str(tmp_path / 'failed')!r})\n")
     proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
     try:

@@ -14,11 +14,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cinreport import findings, synth
-from cinreport.atomic import dumps_json
-from cinreport.config import REPORT_DEFAULTS
-from cinreport.scenarios import study_from_profiles, write_study
-from cinreport.study import Study
+from cinreport.chapters import findings
+from cinreport.chapters.study import Study
+from cinreport.common.atomic import dumps_json
+from cinreport.data import synth
+from cinreport.data.config import REPORT_DEFAULTS
+from scenarios import study_from_profiles, write_study
 
 SEEDS = (3, 7)
 THRESHOLDS = {k: float(v) for k, v in REPORT_DEFAULTS["findings"].items()}
@@ -225,8 +226,8 @@ def _with_involvement(metrics: dict, **values) -> dict:
 
 def _involvement_pub(involved: int, with_record: int, felt: int, interviews: int, unaware: int):
     """The published store for one authority with these involvement counts (as the plan declares them)."""
-    from cinreport import plan
-    from cinreport.publication import ALL, Publication, Published, ref, size
+    from cinreport.disclosure import plan
+    from cinreport.disclosure.publication import ALL, Publication, Published, ref, size
 
     no_no = min(unaware, interviews - felt)
     yes_no = unaware - no_no
@@ -382,7 +383,7 @@ def test_rendered_findings_json_matches_the_findings(rendered):
 
 
 def test_saved_evaluation_is_used_only_for_the_same_inputs(tmp_path):
-    from cinreport.findings import Finding, evaluation_key, load_evaluation, save_evaluation
+    from cinreport.chapters.findings import Finding, evaluation_key, load_evaluation, save_evaluation
 
     metrics = {"la-a": {"counts": {"case_files": 20}}}
     cases = {"la-a": pd.DataFrame({"plan_days": [10, 20]})}
@@ -448,7 +449,7 @@ def test_a_share_whose_interval_includes_the_threshold_is_uncertain():
 
 
 def test_a_variation_effect_within_its_margin_is_fragile_and_says_where():
-    from cinreport.stats import TestResult
+    from cinreport.analysis.stats import TestResult
 
     test = TestResult(30.0, 0.0001, "Pearson's chi-squared test", 8, 0.26, "bias-corrected Cramér's V", 200)
     measured = {"variation-reasons": {"test": test, "null": 0.1, "fewest": 50, "n_per_authority": {}}}
@@ -467,7 +468,7 @@ def test_a_variation_effect_within_its_margin_is_fragile_and_says_where():
 
 
 def test_effect_beyond_the_threshold_but_within_chance_is_not_considerable():
-    from cinreport.stats import TestResult
+    from cinreport.analysis.stats import TestResult
 
     test = TestResult(30.0, 0.01, "Pearson's chi-squared test", 8, 0.30, "bias-corrected Cramér's V", 60)
     m = {"test": test, "null": 0.32, "fewest": 15, "n_per_authority": {}}
@@ -494,7 +495,7 @@ def test_leaving_out_the_authority_that_drives_a_pooled_share_is_said(tmp_path):
 
 
 def test_every_coded_theme_feeds_a_finding():
-    from cinreport.codebook import load_codebook
+    from cinreport.data.codebook import load_codebook
 
     themes = set(load_codebook(findings_codebook()).codes("theme").labels)
     assert themes == set(findings.THEME_FEEDS)

@@ -20,13 +20,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cinreport.atomic import write_csv
-from cinreport.authority_chapter import measure
-from cinreport.codebook import load_codebook
-from cinreport.config import load_authorities, load_report
-from cinreport.study import Study
-from cinreport.tables import store_table
-from cinreport.validate import load_validated
+from cinreport.chapters.authority import measure
+from cinreport.chapters.study import Study
+from cinreport.chapters.tables import store_table
+from cinreport.common.atomic import write_csv
+from cinreport.data.codebook import load_codebook
+from cinreport.data.config import load_authorities, load_report
+from cinreport.data.validate import load_validated
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "golden"

@@ -1,6 +1,6 @@
 """Text from params, codebook and data is inert in every output (issue 17, item 4).
 
-Unit tests of :mod:`cinreport.inert`, then one build of the demo project whose authority names and
+Unit tests of :mod:`cinreport.common.inert`, then one build of the demo project whose authority names and
 codebook labels carry every payload (and whose threshold is lowered with allow_low_threshold, so the
 same build shows the "suppression weakened" notice): the HTML has no injected element, attribute or
 link, the Typst source holds the payloads only as escaped text, the PDF shows them as text, and no
@@ -19,8 +19,8 @@ import pypandoc
 import pytest
 import yaml
 
-from cinreport.inert import csv_cell, markdown_code, markdown_text, one_line, typst_string
-from cinreport.opendata import Indicator, national_geography, tidy_frame
+from cinreport.common.inert import csv_cell, markdown_code, markdown_text, one_line, typst_string
+from cinreport.common.opendata import Indicator, national_geography, tidy_frame
 from conftest import copy_project, make
 
 PAYLOADS = [
@@ -175,7 +175,7 @@ def test_html_shows_payloads_as_text(payload_build):
 
 
 def test_pdf_gets_payloads_as_text_only(payload_build, typst_source):
-    from cinreport.render import render_book
+    from cinreport.render.renderer import render_book
 
     render_book(payload_build, payload_build / "_book-again", renderer="pandoc-typst")
     source = typst_source["source"]

@@ -1,4 +1,4 @@
-"""Unit tests of cinreport.measures on tiny hand-made typed tables (as validate.to_typed makes them)."""
+"""Unit tests of cinreport.analysis.measures on tiny hand-made typed tables (as validate.to_typed makes them)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import json
 import pandas as pd
 import pytest
 
-from cinreport import measures
-from cinreport.codebook import load_codebook
-from cinreport.scenarios import CODEBOOK_PATH
+from cinreport.analysis import measures
+from cinreport.data.codebook import load_codebook
+from scenarios import CODEBOOK_PATH
 
 PERIOD_END = pd.Timestamp("2021-03-31")
 

@@ -14,10 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cinreport import national
-from cinreport.codebook import load_codebook
-from cinreport.config import Authority, load_report
-from cinreport.national_chapter import (
+from cinreport.chapters.national import (
     NationalChapter,
     _cell,
     authority_context,
@@ -32,6 +29,9 @@ from cinreport.national_chapter import (
     trend_word,
     within_share,
 )
+from cinreport.data.codebook import load_codebook
+from cinreport.data.config import Authority, load_report
+from cinreport.national import data as national
 from conftest import ROOT, national_dir
 
 DFE = national_dir()
@@ -191,8 +191,8 @@ def _metrics(with_factors=200, **codes):
     """The published store of a fictional authority 'la-x' whose administrative data have
     ``with_factors`` children with any factor and ``codes`` children with each factor code (as the
     plan declares the national-context shares, then after the disclosure pass)."""
-    from cinreport import plan
-    from cinreport.publication import Publication, Published, ref
+    from cinreport.disclosure import plan
+    from cinreport.disclosure.publication import Publication, Published, ref
 
     cb = load_codebook(ROOT / "data" / "codebook.yml")
     atoms = {"admin_factor:_any": {k: v for k, v in {"yes": with_factors, "no factors": 10}.items() if v}}
@@ -224,7 +224,7 @@ def test_authority_chapter_without_national_files_removes_its_earlier_national_o
     """An authority chapter names its national open-data table after itself (``la-x-national.csv``):
     built again once the national files are gone, it removes that table (and its .meta.csv), so the
     book built incrementally has none, as a clean build has none."""
-    from cinreport.authority_chapter import AuthorityChapter
+    from cinreport.chapters.authority import AuthorityChapter
 
     build = tmp_path / "build"
     params = load_report(ROOT / "params").national | {"dir": str(tmp_path / "switched-off")}
@@ -327,8 +327,8 @@ def test_without_national_files_the_build_succeeds_and_says_so(built_project, tm
 # -- synthetic data drawn from a real LA ---------------------------------------------------------------
 @needs_dfe
 def test_profile_like_reproduces_the_las_factor_mix(built):
-    from cinreport import synth
-    from cinreport.measures import factor_code_counts
+    from cinreport.analysis.measures import factor_code_counts
+    from cinreport.data import synth
 
     _, data = built
     year = data.latest("factor_episodes")
@@ -529,7 +529,7 @@ def test_optional_files_left_out_are_named_and_their_sections_dropped(tmp_path):
 
 @pytest.mark.parametrize("size", ["SIZE_WIDE", "SIZE_TALL"])
 def test_dot_plot_legend_clear_of_axis_label_and_rows_name_their_symbols(size):
-    from cinreport import figures
+    from cinreport.chapters import figures
 
     values = pd.DataFrame({"group": ["3 months or less"] * 50 + ["2 years or more"] * 50,
                            "value": np.r_[np.linspace(10, 45, 50), np.linspace(0, 12, 50)]})

@@ -11,8 +11,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cinreport import scenarios, synth
-from cinreport.pipeline import check_parameters, declared_parameters, run_notebook
+import scenarios
+from cinreport.build.pipeline import check_parameters, declared_parameters, run_notebook
+from cinreport.data import synth
 from conftest import ROOT
 
 NOTEBOOKS = sorted((ROOT / "notebooks").rglob("*.ipynb"))
@@ -112,7 +113,7 @@ def _code_cells(path):
 def test_each_table_or_figure_cell_is_labelled_captioned_and_calls_one_function():
     """A cell labelled ``tbl-…`` has ``tbl-cap``; ``fig-…`` has ``fig-cap`` and ``fig-alt``; the cell
     shows the result of one named function; a label is used once in the book."""
-    from cinreport.cell_options import options
+    from cinreport.render.cell_options import options
 
     seen: dict[str, str] = {}
     for path in NOTEBOOKS:
@@ -136,8 +137,8 @@ def test_each_table_or_figure_cell_is_labelled_captioned_and_calls_one_function(
 
 def test_cell_captions_are_the_captions_that_title_the_open_data():
     """The notebook cells' captions and descriptions are the package's (which title the open data)."""
-    from cinreport.cell_options import options
-    from cinreport.study import ALT, CAPTIONS
+    from cinreport.chapters.study import ALT, CAPTIONS
+    from cinreport.render.cell_options import options
 
     found = {}
     for path in NOTEBOOKS:

@@ -9,8 +9,7 @@ import json
 import pandas as pd
 import pytest
 
-from cinreport.dfe import read_dfe_csv
-from cinreport.opendata import (
+from cinreport.common.opendata import (
     GEOGRAPHY,
     Indicator,
     authority_geography,
@@ -21,6 +20,7 @@ from cinreport.opendata import (
     tidy_frame,
     wide_rows,
 )
+from cinreport.national.dfe import read_dfe_csv
 
 SYMBOLS = {"c", "z", "x"}
 
@@ -95,7 +95,7 @@ def test_every_published_table_is_open_data(built_project, data_dir):
 
 @pytest.mark.e2e
 def test_open_data_reads_as_dfe_layout_with_its_metadata(built_project, data_dir):
-    report = __import__("cinreport.config", fromlist=["load_report"]).load_report(built_project / "params")
+    report = __import__("cinreport.data.config", fromlist=["load_report"]).load_report(built_project / "params")
     threshold = report.disclosure_threshold
     for path in sorted(data_dir.glob("*.csv")):
         if path.name.endswith(".meta.csv") or path.name == "datasets.csv":

@@ -1,6 +1,6 @@
 """One disclosure-controlled publication: the store, the pass, the attackers, and attacks from outside.
 
-Unit tests of the exact attacker (:mod:`cinreport.attack`) on small systems whose answer is known;
+Unit tests of the exact attacker (:mod:`cinreport.disclosure.attack`) on small systems whose answer is known;
 invariants of the pass on studies built by the real pipeline; a regression test for each leak the
 first round's review measured; and property tests that build small random studies end to end and
 attack only what a reader can download (open-data CSVs and chapter text) with an independent
@@ -17,12 +17,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cinreport import attack, synth
-from cinreport.plan import build_publication
-from cinreport.publication import ALL, DisclosureError, Publication, Published, ref, size
-from cinreport.scenarios import study_from_profiles
+from cinreport.data import synth
+from cinreport.disclosure import attack
+from cinreport.disclosure.plan import build_publication
+from cinreport.disclosure.publication import ALL, DisclosureError, Publication, Published, ref, size
 from outside_attacker import Reading, attack_book, determined
 from publication_support import build_outputs
+from scenarios import study_from_profiles
 
 T = 5
 
@@ -110,7 +111,7 @@ def demo_like(tmp_path_factory):
 
 
 def _publication(metrics):
-    from cinreport.codebook import load_codebook
+    from cinreport.data.codebook import load_codebook
 
     return build_publication({c: m["atoms"] for c, m in metrics.items()}, metrics, load_codebook(), T, "c")
 
@@ -218,7 +219,7 @@ def test_evidence_and_statistics_quote_only_published_numbers(demo_outputs):
 
 
 def test_figures_take_published_percentages_only(demo_like, tmp_path):
-    from cinreport.tables import store_table
+    from cinreport.chapters.tables import store_table
 
     metrics, _ = demo_like
     pub = Published.from_dict(_publication(metrics).to_dict())

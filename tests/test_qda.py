@@ -13,10 +13,10 @@ from xml.sax.saxutils import quoteattr
 import pytest
 
 from cinreport import cli
-from cinreport.codebook import load_codebook
-from cinreport.config import Authority
-from cinreport.qda import QdaError, import_qdpx, read_project
-from cinreport.validate import validate_authority
+from cinreport.data.codebook import load_codebook
+from cinreport.data.config import Authority
+from cinreport.data.qda import QdaError, import_qdpx, read_project
+from cinreport.data.validate import validate_authority
 
 ROOT = Path(__file__).resolve().parents[1]
 CODEBOOK = load_codebook(ROOT / "data" / "codebook.yml")

@@ -21,7 +21,7 @@ import pytest  # noqa: E402
 import yaml  # noqa: E402
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output  # noqa: E402
 
-from cinreport.render import (  # noqa: E402
+from cinreport.render.renderer import (
     RenderError,
     book_chapters,
     detect_renderer,
@@ -384,7 +384,7 @@ def test_every_page_links_the_pdf_and_the_open_data(rendered, book):
 
 
 def test_downloads_link_data_only_where_it_exists(tmp_path):
-    from cinreport.render import _downloads
+    from cinreport.render.renderer import _downloads
 
     assert [href for href, _ in _downloads(tmp_path)] == ["cinreport.pdf"]
     (tmp_path / "data").mkdir()
@@ -407,7 +407,7 @@ def _typst_of(blocks: list, folder: Path) -> str:
     """The Typst that typst.lua and Pandoc write for one chapter of these blocks (run in ``folder``)."""
     import json
 
-    from cinreport.render import ASSETS, _pandoc
+    from cinreport.render.renderer import ASSETS, _pandoc
 
     chapter = {"t": "Div", "c": [["", ["cinreport-chapter"], [["page", "x.html"], ["path", "x.qmd"], ["group", ""]]], blocks]}
     doc = {"pandoc-api-version": [1, 23, 1], "blocks": [chapter],
@@ -564,7 +564,7 @@ def test_a_cached_render_is_the_same_book_as_a_fresh_one_after_a_chapter_changes
 
 
 def test_a_markdown_chapter_includes_files_as_quarto_does(tmp_path):
-    from cinreport.render import RenderError, expand_includes
+    from cinreport.render.renderer import RenderError, expand_includes
 
     (tmp_path / "build").mkdir()
     (tmp_path / "build" / "part.md").write_text("## Part {.unnumbered}\n\nSee @sec-x.\n", encoding="utf-8")

@@ -1,4 +1,4 @@
-"""Tests for cinreport.stats."""
+"""Tests for cinreport.analysis.stats."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from cinreport.stats import (
+from cinreport.analysis.stats import (
     TestResult,
     chi2_or_exact,
     classify_variation,
@@ -116,7 +116,7 @@ def test_chi2_small_expected_uses_seeded_permutation():
 
 
 def test_permutation_p_values_do_not_depend_on_the_number_of_cores(monkeypatch):
-    import cinreport.parallel as parallel_module
+    import cinreport.common.parallel as parallel_module
 
     table = pd.DataFrame([[3, 1, 2, 0], [1, 4, 0, 2], [2, 2, 5, 1]])
     groups = {"a": [1.0, 2.0, 3.5], "b": [2.5, 4.0, 6.0, 7.0], "c": [5.0, 8.0, 9.0]}
@@ -221,7 +221,7 @@ def _chance_table(seed: int, rows: int = 9, groups: int = 4, n: int = 82) -> np.
 
 
 def test_uncorrected_v_of_a_chance_table_clears_025_but_the_corrected_null_sits_lower():
-    from cinreport.stats import cramers_v_null
+    from cinreport.analysis.stats import cramers_v_null
 
     # the issue's point: uncorrected V of tables with no real difference typically exceeds the 0.25 bar
     raw = [cramers_v(_chance_table(seed)) for seed in range(1, 12)]
@@ -231,7 +231,7 @@ def test_uncorrected_v_of_a_chance_table_clears_025_but_the_corrected_null_sits_
 
 
 def test_cramers_v_null_is_seeded_and_increasing_in_its_quantile():
-    from cinreport.stats import cramers_v_null
+    from cinreport.analysis.stats import cramers_v_null
 
     t = _chance_table(2)
     assert cramers_v_null(t, 3_000, seed=5) == cramers_v_null(t, 3_000, seed=5)
@@ -240,7 +240,7 @@ def test_cramers_v_null_is_seeded_and_increasing_in_its_quantile():
 
 
 def test_cramers_v_null_is_the_same_on_any_number_of_threads(monkeypatch):
-    from cinreport import stats
+    from cinreport.analysis import stats
 
     t = _chance_table(4)
     many = stats.cramers_v_null(t, 2_500, seed=9)
@@ -264,7 +264,7 @@ def test_classify_variation_needs_the_effect_beyond_chance():
 def test_asymptotic_chance_level_of_corrected_v_matches_permutations_on_a_large_table():
     """The robustness screen of large studies takes V's chance level from the chi-squared
     distribution; on a table the size of a many-authority study it agrees with the permuted one."""
-    from cinreport.stats import cramers_v_null, cramers_v_null_asymptotic
+    from cinreport.analysis.stats import cramers_v_null, cramers_v_null_asymptotic
 
     rng = np.random.default_rng(3)
     table = rng.multinomial(3000, np.full(9 * 40, 1 / 360)).reshape(9, 40) + 1  # no association
@@ -275,7 +275,7 @@ def test_asymptotic_chance_level_of_corrected_v_matches_permutations_on_a_large_
 
 
 def test_asymptotic_screen_never_permutes():
-    from cinreport.stats import chi2_or_exact, kruskal_epsilon
+    from cinreport.analysis.stats import chi2_or_exact, kruskal_epsilon
 
     small = np.array([[1, 2, 0], [3, 0, 2]])
     assert "permutation" in chi2_or_exact(small, n_permutations=50).method
@@ -288,7 +288,7 @@ def test_asymptotic_screen_never_permutes():
 def test_asymptotic_kruskal_equals_scipy():
     from scipy import stats as st
 
-    from cinreport.stats import kruskal_epsilon
+    from cinreport.analysis.stats import kruskal_epsilon
 
     rng = np.random.default_rng(5)
     groups = {f"g{i}": rng.integers(0, 30, size=rng.integers(6, 25)).astype(float).tolist() for i in range(30)}

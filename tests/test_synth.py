@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cinreport import synth
-from cinreport.codebook import load_codebook
-from cinreport.config import load_report
+from cinreport.data import synth
+from cinreport.data.codebook import load_codebook
+from cinreport.data.config import load_report
 
 ROOT = Path(__file__).resolve().parents[1]
 CODEBOOK = load_codebook(ROOT / "data" / "codebook.yml")

@@ -18,8 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cinreport.dfe import read_dfe_csv
-from cinreport.opendata import (
+from cinreport.common.opendata import (
     DFE_PUBLISHED,
     SYNTHETIC,
     SYNTHETIC_LABEL,
@@ -29,7 +28,8 @@ from cinreport.opendata import (
     publish,
     write_open_table,
 )
-from cinreport.render import (
+from cinreport.national.dfe import read_dfe_csv
+from cinreport.render.renderer import (
     ASSETS,
     SYNTHETIC_META,
     WEAKENED_META,
@@ -224,7 +224,7 @@ def _book(root: Path, synthetic: bool) -> Path:
     (root / "_quarto.yml").write_text(QUARTO_YML, encoding="utf-8")
     shutil.copyfile(ROOT / "index.qmd", root / "index.qmd")
     # the Methods chapter's notes that carry the flag, as its notebook shows them
-    from cinreport.study import METHODS_NOTES
+    from cinreport.chapters.study import METHODS_NOTES
     (root / "report" / "methods.qmd").write_text(f"# Methods {{#sec-methods}}\n\n{METHODS_NOTES}\n", encoding="utf-8")
     shutil.copyfile(ROOT / "report" / "style.css", root / "report" / "style.css")
     (root / "report" / "more.qmd").write_text("# More\n\nA second page.\n\n" + "Text. " * 400 + "\n",

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from cinreport.layout import MANY_AUTHORITIES
-from cinreport.tables import markdown_table, published_numbers, spread_markdown, spread_table
+from cinreport.chapters.tables import markdown_table, published_numbers, spread_markdown, spread_table
+from cinreport.common.layout import MANY_AUTHORITIES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,8 +46,8 @@ def test_spread_markdown_names_the_open_data_and_the_suppression():
 
 
 def _study(tmp_path, n):
-    from cinreport.config import load_report
-    from cinreport.study import Study
+    from cinreport.chapters.study import Study
+    from cinreport.data.config import load_report
 
     authorities = [SimpleNamespace(code=f"la-{i:03d}", name=f"Authority {i:03d}", new_la_code=None,
                                    period_end=dt.date(2022, 3, 31)) for i in range(n)]
@@ -81,7 +81,7 @@ def test_a_study_table_has_a_column_per_authority_up_to_the_limit_then_a_spread(
 
 
 def test_key_findings_evidence_gives_the_range_of_a_per_authority_count_when_there_are_many():
-    from cinreport.findings import by_authority_text
+    from cinreport.chapters.findings import by_authority_text
 
     few = by_authority_text({"la-a": "20", "la-b": "c"}, {"la-a": "Authority A", "la-b": "Authority B"})
     assert few == "Authority A 20, Authority B c"

@@ -23,10 +23,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cinreport import synth
-from cinreport.codebook import load_codebook
-from cinreport.config import Authority, ParamsError, load_authorities
-from cinreport.validate import (
+from cinreport.data import synth
+from cinreport.data.codebook import load_codebook
+from cinreport.data.config import Authority, ParamsError, load_authorities
+from cinreport.data.validate import (
     Problem,
     Problems,
     ValidationError,
@@ -429,7 +429,7 @@ def test_sources_given_as_workbook_sheet_is_found(tmp_path):
 
 
 def test_study_sources_roundtables_validate(tmp_path):
-    from cinreport.validate import validate_study_sources
+    from cinreport.data.validate import validate_study_sources
 
     path = tmp_path / "sources.csv"
     path.write_text("source_id,source_type,date,participants,participant_role\n"
@@ -440,7 +440,7 @@ def test_study_sources_roundtables_validate(tmp_path):
 
 
 def test_study_sources_problems_name_file_row_column_value(tmp_path):
-    from cinreport.validate import validate_study_sources
+    from cinreport.data.validate import validate_study_sources
 
     path = tmp_path / "sources.csv"
     path.write_text("source_id,source_type,date,participants,participant_role\n"
@@ -494,7 +494,7 @@ BAD_ROWS = 50_000
 @pytest.fixture(scope="module")
 def big_invalid(tmp_path_factory) -> Path:
     """The clean baseline with 50,000 rows appended to case_files.csv, each with two defects."""
-    from cinreport.validate_bench import write_invalid_case_files
+    from cinreport_dev.validate_bench import write_invalid_case_files
 
     project = copy_clean(tmp_path_factory.mktemp("big"))
     shutil.copy(ROOT / "data" / "codebook.yml", project / "data" / "codebook.yml")
@@ -538,7 +538,7 @@ def test_cli_output_is_bounded_and_configurable(big_invalid):
 def test_bad_cells_lookup():
     import numpy as np
 
-    from cinreport.validate import ALL_ROWS, BadCells
+    from cinreport.data.validate import ALL_ROWS, BadCells
     bad = BadCells(np.array([2, 3, 5]), {"age": np.array([False, True, False])}, {"gender"})
     assert (3, "age") in bad and (2, "age") not in bad and (4, "age") not in bad and (9, "age") not in bad
     assert (2, "gender") in bad and (ALL_ROWS, "gender") in bad and (ALL_ROWS, "age") not in bad
@@ -551,7 +551,7 @@ def test_bad_cells_lookup():
 def test_key_index_first_lines_payload_and_lookup():
     import numpy as np
 
-    from cinreport.validate import KeyIndex
+    from cinreport.data.validate import KeyIndex
 
     long = "L" * 70   # kept in the dict, not the bytes array
     index = KeyIndex("datetime64[s]")
@@ -636,7 +636,7 @@ def test_invalid_data_give_no_tables(big_invalid):
 
 
 def test_not_utf8_after_a_byte_order_mark_names_the_byte_and_line(tmp_path):
-    from cinreport.validate import read_file
+    from cinreport.data.validate import read_file
 
     path = tmp_path / "themes.csv"
     path.write_bytes(b"\xef\xbb\xbfsource_id,source_type,theme,segments\nFG1,focus_group,waits,3\nFG2,foc\xe9,waits,1\n")

@@ -12,10 +12,10 @@ import pandas as pd
 from openpyxl import Workbook, load_workbook
 
 from cinreport import cli
-from cinreport.codebook import load_codebook
-from cinreport.config import Authority
-from cinreport.sources import data_source
-from cinreport.validate import validate_authority
+from cinreport.data.codebook import load_codebook
+from cinreport.data.config import Authority
+from cinreport.data.sources import data_source
+from cinreport.data.validate import validate_authority
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "la-a"

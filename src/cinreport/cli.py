@@ -9,13 +9,13 @@ import signal
 import sys
 from pathlib import Path
 
-from . import layout
-from .atomic import write_bytes, write_if_changed, write_text
+from cinreport.common import layout
+from cinreport.common.atomic import write_bytes, write_if_changed, write_text
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from . import synth
-    from .config import load_report
+    from cinreport.data import synth
+    from cinreport.data.config import load_report
 
     report = load_report(args.params)
     seed = args.seed if args.seed is not None else report.seed
@@ -34,9 +34,9 @@ def cmd_synth_like(args: argparse.Namespace) -> int:
     """Synthetic data for a new authority that looks like a real English LA, plus its params file."""
     import tempfile
 
-    from . import synth
-    from .config import AUTHORITY_CODE, ParamsError, load_report
-    from .national import NationalData, build
+    from cinreport.data import synth
+    from cinreport.data.config import AUTHORITY_CODE, ParamsError, load_report
+    from cinreport.national.data import NationalData, build
 
     if not AUTHORITY_CODE.fullmatch(args.code):
         raise ParamsError([f"{args.code!r} is not a valid authority code (lower-case letters, digits and single "
@@ -69,7 +69,7 @@ def cmd_synth_like(args: argparse.Namespace) -> int:
 def _own_problem(problem: str, params: str, codes: set[str] | None) -> bool:
     """Whether a params problem belongs to one of ``codes``' params files (None: to any valid
     authority's file); other problems (report.yml, misnamed or hidden files) concern the whole study."""
-    from .config import AUTHORITY_CODE
+    from cinreport.data.config import AUTHORITY_CODE
 
     folder = Path(params) / "authorities"
     file = Path(problem.split(": ", 1)[0])
@@ -82,7 +82,7 @@ def authorities_to_validate(params: str, codes: list[str] | None):
     """The authorities to validate and the params problems that concern them: every authority and
     every problem, or with ``codes`` only theirs (plus the study-wide ones), so that one authority's
     params never stop another's validation and a build reports each authority's problems once."""
-    from .config import ParamsError, load_authorities, load_authority, load_report
+    from cinreport.data.config import ParamsError, load_authorities, load_authority, load_report
 
     if not codes:
         try:
@@ -112,9 +112,9 @@ def authorities_to_validate(params: str, codes: list[str] | None):
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .codebook import load_codebook
-    from .config import load_report
-    from .validate import Problems, validate_authority
+    from cinreport.data.codebook import load_codebook
+    from cinreport.data.config import load_report
+    from cinreport.data.validate import Problems, validate_authority
 
     authorities, params_problems = authorities_to_validate(args.params, args.authority)
     if params_problems:
@@ -135,7 +135,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         if not found:
             valid[a.code] = tables
     if not args.authority:  # the study-wide sources (roundtables), optional; `cinreport findings` checks it too
-        from .validate import validate_study_sources
+        from cinreport.data.validate import validate_study_sources
 
         report = load_report(args.params)
         problems += validate_study_sources(codebook.path.parent / "sources.csv",
@@ -145,8 +145,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
         return 1
     if args.measure:
-        from .authority_chapter import measure
-        from .validate import LINE
+        from cinreport.chapters.authority import measure
+        from cinreport.data.validate import LINE
 
         report = load_report(args.params)
         for a in authorities:
@@ -168,8 +168,8 @@ def _at_least_zero(text: str) -> int:
 
 
 def cmd_run_authority(args: argparse.Namespace) -> int:
-    from .config import AUTHORITY_CODE, ParamsError, load_authority, load_report
-    from .pipeline import run_notebook
+    from cinreport.build.pipeline import run_notebook
+    from cinreport.data.config import AUTHORITY_CODE, ParamsError, load_authority, load_report
 
     code = args.code
     params_file = Path(args.params) / "authorities" / f"{code}.yml"
@@ -190,7 +190,7 @@ def cmd_run_authority(args: argparse.Namespace) -> int:
 
 
 def cmd_run_study(args: argparse.Namespace) -> int:
-    from .pipeline import run_notebook
+    from cinreport.build.pipeline import run_notebook
 
     notebook = Path("notebooks/study") / f"{args.name}.ipynb"
     if not re.fullmatch(r"[a-z0-9_]+", args.name) or not notebook.is_file():
@@ -211,7 +211,7 @@ def book_profile(codes: list[str], build: str = layout.BUILD) -> str:
 
 
 def cmd_book_config(args: argparse.Namespace) -> int:
-    from .config import authority_files
+    from cinreport.data.config import authority_files
 
     codes = [p.stem for p in authority_files(args.params)]
     write_if_changed(Path("_quarto-authorities.yml"), book_profile(codes, args.build))
@@ -225,8 +225,8 @@ def cmd_deps(args: argparse.Namespace) -> int:
     authorities, and the package sources each step runs). Make's rules depend on the stamps, never on
     data files directly, so a missing or replaced data file is reported by validation in the
     project's words."""
-    from .config import ParamsError, load_authorities
-    from .stamps import refresh
+    from cinreport.build.stamps import refresh
+    from cinreport.data.config import ParamsError, load_authorities
 
     try:
         load_authorities(args.params, check_data=False)
@@ -241,20 +241,20 @@ def cmd_deps(args: argparse.Namespace) -> int:
     for path in state["removed"]:
         print(f"[cinreport] removed {path}: its authority is no longer in {args.params}/authorities",
               file=sys.stderr)
-    from .sourcedeps import make_lines
+    from cinreport.build.sourcedeps import make_lines
 
     lines = ["# Generated by `cinreport deps`: do not edit.",
              f"AUTHORITY_CODES := {' '.join(state['codes'])}",
-             "# The package sources each step runs (cinreport.sourcedeps)",
+             "# The package sources each step runs (cinreport.build.sourcedeps)",
              *make_lines(".", Path(args.build) / "stamps" / "sourcedeps.json")]
     write_if_changed(Path(args.out), "\n".join(lines) + "\n")
     return 0
 
 
 def cmd_import_qdpx(args: argparse.Namespace) -> int:
-    """themes.csv from a REFI-QDA project export, through a mapping file (cinreport.qda)."""
-    from .codebook import load_codebook
-    from .qda import import_qdpx
+    """themes.csv from a REFI-QDA project export, through a mapping file (cinreport.data.qda)."""
+    from cinreport.data.codebook import load_codebook
+    from cinreport.data.qda import import_qdpx
 
     out = Path(args.out) if args.out else authority_data_dir(args.params, args.authority) / "themes.csv"
     _, lines = import_qdpx(Path(args.project), Path(args.mapping), out, load_codebook(), args.ignore_unmapped)
@@ -266,7 +266,7 @@ def authority_data_dir(params: str, code: str) -> Path:
     """An authority's data folder: ``data_dir`` in its params file, else data/<code>/."""
     import yaml
 
-    from .config import AUTHORITY_CODE, ParamsError
+    from cinreport.data.config import AUTHORITY_CODE, ParamsError
 
     if not AUTHORITY_CODE.fullmatch(code):
         raise ParamsError([f"{code!r} is not a valid authority code (lower-case letters, digits and single "
@@ -280,7 +280,7 @@ def authority_data_dir(params: str, code: str) -> Path:
 
 def pdf_excluded_chapters(params: str, build: str = layout.BUILD) -> set[str]:
     """Authority chapters left out of the PDF by ``pdf_profiles`` in report.yml (HTML keeps all)."""
-    from .config import authority_files, load_report
+    from cinreport.data.config import authority_files, load_report
 
     codes = [p.stem for p in authority_files(params)]
     keep = set(load_report(params).pdf_profile_codes(codes))
@@ -298,8 +298,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
     """
     import time
 
-    from .pipeline import _say
-    from .study import Study
+    from cinreport.build.pipeline import _say
+    from cinreport.chapters.study import Study
 
     started = time.monotonic()
     study = Study.load("findings", params_dir=args.params, build_dir=args.build)
@@ -315,8 +315,8 @@ def cmd_analyse(args: argparse.Namespace) -> int:
     not read the store: make runs it beside the disclosure pass) -> ``<build>/study/analysis.pickle``."""
     import time
 
-    from .pipeline import _say
-    from .study import Study
+    from cinreport.build.pipeline import _say
+    from cinreport.chapters.study import Study
 
     started = time.monotonic()
     study = Study.load("findings", params_dir=args.params, build_dir=args.build)
@@ -332,8 +332,8 @@ def cmd_findings(args: argparse.Namespace) -> int:
     when missing or out of date."""
     import time
 
-    from .pipeline import _say
-    from .study import Study
+    from cinreport.build.pipeline import _say
+    from cinreport.chapters.study import Study
 
     started = time.monotonic()
     study = Study.load("findings", params_dir=args.params, build_dir=args.build)
@@ -348,8 +348,8 @@ def cmd_findings(args: argparse.Namespace) -> int:
 
 def cmd_national(args: argparse.Namespace) -> int:
     """Read the DfE national files once into build/national/ (or record why they are absent)."""
-    from .config import load_report
-    from .national import build
+    from cinreport.data.config import load_report
+    from cinreport.national.data import build
 
     status = build(load_report(args.params).national, Path(args.build) / "national")
     if status["available"]:
@@ -361,8 +361,8 @@ def cmd_national(args: argparse.Namespace) -> int:
 
 def cmd_national_data(args: argparse.Namespace) -> int:
     """Download the DfE national files from Explore Education Statistics into national.dir."""
-    from .config import load_report
-    from .national import fetch_national
+    from cinreport.data.config import load_report
+    from cinreport.national.data import fetch_national
 
     report = load_report(args.params)
     for path in fetch_national(report.national):
@@ -371,8 +371,8 @@ def cmd_national_data(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from .config import load_report
-    from .render import render_book
+    from cinreport.data.config import load_report
+    from cinreport.render.renderer import render_book
 
     result = render_book(Path("."), Path(args.out), cache_dir=Path(args.build) / "render-cache",
                          pdf_exclude=pdf_excluded_chapters(args.params, args.build),
@@ -381,14 +381,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from . import bench
-
-    return bench.main(args.bench_args)
-
-
 def cmd_import_cin_census(args: argparse.Namespace) -> int:
-    from .cin_census import run_cli
+    from cinreport.data.cin_census import run_cli
 
     return run_cli(args)
 
@@ -408,7 +402,7 @@ def _terminate_cleanly() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from . import warm
+    from cinreport.build import warm
 
     if os.environ.get(warm.SOCKET_ENV):  # inside a build with a warm server: run there
         code = warm.client_run(list(sys.argv[1:] if argv is None else argv))
@@ -478,9 +472,6 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("render", help="render the book (Quarto, or Pandoc + Typst)")
     p.add_argument("--out", default="_book")
     p.set_defaults(func=cmd_render)
-    p = sub.add_parser("bench", help="time builds of N synthetic authorities (cinreport bench --help)",
-                       add_help=False)
-    p.set_defaults(func=cmd_bench)
     q = imports.add_parser("cin-census", help="admin.csv from a CIN census XML return (validated, pseudonymised)")
     q.add_argument("xml", metavar="RETURN.xml")
     q.add_argument("--authority", required=True, help="authority code, e.g. la-a")
@@ -494,11 +485,7 @@ def main(argv: list[str] | None = None) -> int:
                                                    "2024-25); needed for years other than 2024 and 2025")
     q.add_argument("--strict", action="store_true", help="treat rule errors that leave plans out as fatal")
     q.set_defaults(func=cmd_import_cin_census)
-    args, rest = parser.parse_known_args(argv)
-    if args.command == "bench":  # its own options: cinreport bench --help
-        args.bench_args = rest
-    elif rest:
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args = parser.parse_args(argv)
     _terminate_cleanly()
     try:
         return args.func(args)
@@ -506,11 +493,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cinreport {args.command}: interrupted (unfinished outputs discarded)", file=sys.stderr)
         return 130
     except Exception as exc:  # one clear line for users; the traceback is not their problem
-        from .config import ParamsError
-        from .pipeline import NotebookFailed
-        from .publication import DisclosureError
-        from .render import RenderError
-        from .validate import ValidationError
+        from cinreport.build.pipeline import NotebookFailed
+        from cinreport.data.config import ParamsError
+        from cinreport.data.validate import ValidationError
+        from cinreport.disclosure.publication import DisclosureError
+        from cinreport.render.renderer import RenderError
 
         if isinstance(exc, (ParamsError, NotebookFailed, RenderError, ValidationError, ValueError,
                             DisclosureError)):

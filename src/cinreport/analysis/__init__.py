@@ -1,0 +1,1 @@
+"""Measures and statistics of validated data (nothing here is published directly)."""

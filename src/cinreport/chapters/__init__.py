@@ -1,0 +1,1 @@
+"""The chapters' tables, figures and words, every number taken from the published store."""

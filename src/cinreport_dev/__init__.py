@@ -1,0 +1,1 @@
+"""Developer tools for cinreport: not part of the runtime package."""
