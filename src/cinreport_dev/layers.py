@@ -85,7 +85,7 @@ def imports(src: Path) -> list[Import]:
             for target in targets:
                 top = target.split(".")[0]
                 if top == PACKAGE or top in FORBIDDEN_PACKAGES:
-                    found.append(Import(name, target, path, node.lineno))
+                    found.append(Import(name, target, path, getattr(node, "lineno", 0)))
     return found
 
 

@@ -95,6 +95,8 @@ def authority_digest(params_file: Path, data_dir: Path | None, cache: DigestCach
                      sources: Iterable[Path] = (), root: Path | str = ".") -> str:
     """One digest of an authority's params file and its data folder's files (names and content),
     and of the files its data are read from (:func:`cinreport.data.sources.data_source`) elsewhere."""
+    from cinreport.data.sources import data_folder_files
+
     parts = [("params", cache.digest(params_file)), ("data_dir", _where(data_dir, root) if data_dir else "")]
     if data_dir is not None:
         inside = data_folder_files(data_dir)
@@ -106,7 +108,7 @@ def authority_digest(params_file: Path, data_dir: Path | None, cache: DigestCach
 def authority_sources(authority, specs) -> list[Path]:
     """The files (CSVs, workbooks) the authority's data are read from, as validation decides
     (``specs``: the codebook's file specs)."""
-    from cinreport.data.sources import data_folder_files, data_source
+    from cinreport.data.sources import data_source
 
     return [p for spec in specs for p in data_source(authority, spec).inputs]
 

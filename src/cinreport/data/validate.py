@@ -284,8 +284,9 @@ class KeyIndex:
         if len(at):
             distinct, last_at = np.unique(chunk[::-1], return_index=True)
             pos, found = self._find(distinct)
-            assert found.all(), "set_payload is given values that were not added"
-            assert self.payload is not None, "set_payload on an index without payloads"
+            if not found.all() or self.payload is None:   # a bug in the caller, never a silent pass
+                raise RuntimeError("KeyIndex.set_payload is given values that were not added, or the index "
+                                   "keeps no payloads")
             self.payload[pos] = payload[at][::-1][last_at]
         for i in long:
             self.other_payload[values[i]] = payload[i]

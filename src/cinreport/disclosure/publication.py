@@ -664,7 +664,10 @@ class Published:
         s = self.share(k_key, n_key)
         if s is None:
             return (self.symbol,) * 3
-        lo, hi = wilson_interval(self.value(k_key), n)
+        k = self.value(k_key)
+        if k is None or n is None:
+            return (self.symbol,) * 3
+        lo, hi = wilson_interval(k, n)
         return (str(_half_up(100 * s)), str(_half_up(100 * lo)), str(_half_up(100 * hi)))
 
 
