@@ -423,3 +423,18 @@ def test_the_cross_authority_part_of_a_timed_build_starts_with_the_disclosure_pa
     assert run.study_render_s >= 1.0
     assert 2.0 <= run.authority_s < 2.0 + (run.seconds - 1.0)  # 0.5 s before the pass + 1.5 s of chapter
     assert run.notebooks == 2
+
+
+def test_the_change_scenario_changes_one_authoritys_files_and_nothing_else(tmp_path):
+    """"One authority changed" must not touch the study-wide inputs (data/sources.csv): a build would
+    then re-validate and re-run every authority, and the benchmark would time the wrong thing."""
+    project = small_project(tmp_path, 3)
+
+    def contents():
+        return {p.relative_to(project).as_posix(): p.read_bytes() for p in sorted(project.rglob("*")) if p.is_file()}
+
+    before = contents()
+    bench.change_one(project, "la-002", REPORT.seed)
+    after = contents()
+    changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+    assert changed and all(k.startswith("data/la-002/") for k in changed), changed

@@ -239,13 +239,16 @@ def make_workspace(root: Path, dest: Path, n: int, seed: int) -> Path:
 
 
 def change_one(project: Path, code: str, seed: int) -> None:
-    """Regenerate one authority's data with another seed (valid, different content)."""
+    """Regenerate one authority's data with another seed (valid, different content). Only that
+    authority's folder is written: the study-wide sources (``data/sources.csv``) are every
+    authority's input, so changing them is not "one authority changed"."""
+    from cinreport.data.codebook import load_codebook
     from cinreport.data.config import load_report
-    from cinreport.data.synth import generate, varied_profile
+    from cinreport.data.synth import generate_authority, varied_profile, write_authority
 
     report = load_report(project / "params")
-    generate(project / "data", seed + 1, (report.period_start, report.period_end),
-             {code: varied_profile(seed, code)})
+    tables = generate_authority(code, varied_profile(seed, code), seed + 1, (report.period_start, report.period_end))
+    write_authority(project / "data" / code, tables, load_codebook(project / "data" / "codebook.yml"))
 
 
 def add_one(project: Path, n: int, seed: int) -> str:
