@@ -71,13 +71,18 @@ def explode_codes(series: pd.Series) -> pd.Series:
     return series.fillna("").str.split(";").explode().loc[lambda s: s != ""]
 
 
+def _once_per_row(values: pd.Series) -> pd.Series:
+    """``values`` (several per row, indexed by row) with each value kept once per row."""
+    pairs = pd.DataFrame({"row": values.index, "value": values.to_numpy()}).drop_duplicates()
+    return pd.Series(pairs["value"].to_numpy(), index=pairs["row"].to_numpy(), name=values.name)
+
+
 def factor_group_counts(frame: pd.DataFrame, codebook: Codebook) -> pd.Series:
     """Number of children with at least one factor in each factor group."""
     cl = codebook.codes("assessment_factor")
     codes = explode_codes(frame["assessment_factors"])
     groups = codes.map(lambda c: cl.group_of(c) or "Other")
-    per_child = groups.groupby(level=0).agg(lambda g: sorted(set(g))).explode()
-    return _ordered(per_child.value_counts(), list(cl.groups))
+    return _ordered(_once_per_row(groups).value_counts(), list(cl.groups))
 
 
 def factor_code_counts(frame: pd.DataFrame) -> dict[str, int]:
@@ -85,8 +90,7 @@ def factor_code_counts(frame: pd.DataFrame) -> dict[str, int]:
     with at least one factor other than "21" (no factors identified), the denominator DfE uses."""
     codes = explode_codes(frame["assessment_factors"])
     codes = codes[codes != "21"]
-    per_child = codes.groupby(level=0).agg(lambda g: sorted(set(g))).explode()
-    counts = {str(k): int(v) for k, v in sorted(per_child.value_counts().items())}
+    counts = {str(k): int(v) for k, v in sorted(_once_per_row(codes).value_counts().items())}
     return {"_with_factors": int(codes.index.nunique()), **counts}
 
 
@@ -404,7 +408,12 @@ def _rows_with(values: pd.Series, index: pd.Index) -> pd.DataFrame:
     (``values`` indexed by row, several per row)."""
     if values.empty:
         return pd.DataFrame(index=index)
-    return pd.crosstab(values.index, values).gt(0).reindex(index, fill_value=False)
+    codes, uniques = pd.factorize(values, sort=True)  # a column per distinct value, in sorted order
+    rows = index.get_indexer(values.index)
+    keep = (codes >= 0) & (rows >= 0)  # no column for a missing value; rows outside ``index`` dropped
+    marks = np.zeros((len(index), len(uniques)), dtype=bool)
+    marks[rows[keep], codes[keep]] = True
+    return pd.DataFrame(marks, index=index, columns=pd.Index(uniques, name=values.name))
 
 
 def authority_atoms(tables: dict[str, pd.DataFrame], codebook: Codebook, period_end,
