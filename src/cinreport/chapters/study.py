@@ -40,7 +40,7 @@ from cinreport.chapters.tables import (
     spread_markdown,
     store_table,
 )
-from cinreport.common.atomic import write_csv, write_if_changed, write_json
+from cinreport.common.atomic import dumps_compact, write_csv, write_if_changed, write_json, write_text
 from cinreport.common.inert import markdown_code, markdown_text
 from cinreport.common.layout import BUILD, MANY_AUTHORITIES, codebook_path
 from cinreport.common.opendata import Indicator, authority_geography, count_table_rows, snake, write_open_table
@@ -221,14 +221,14 @@ class Study:
                                   alpha=self.report.findings["alpha"], study_sources=self.study_sources())
         slices = store.slices()
         for code, piece in slices.items():
-            write_if_changed(out / "authorities" / f"{code}.json", json.dumps(piece, indent=1, sort_keys=True))
+            write_if_changed(out / "authorities" / f"{code}.json", dumps_compact(piece, sort_keys=True))
         for path in (out / "authorities").glob("*.json"):  # authorities no longer in the study
             if path.stem not in slices:
                 path.unlink(missing_ok=True)
         write_csv(out / "output-log.csv", store.log())
         whole = store.to_dict()
-        write_json(out / "store.json", whole)
-        write_json(cache_path, used)
+        write_text(out / "store.json", dumps_compact(whole))
+        write_text(cache_path, dumps_compact(used))
         self._pub = Published.from_dict(whole)
         return out / "store.json"
 

@@ -137,6 +137,12 @@ def dumps_json(obj: Any) -> str:
     return json.dumps(obj, indent=2, sort_keys=False, ensure_ascii=False, allow_nan=False) + "\n"
 
 
+def dumps_compact(obj: Any, sort_keys: bool = False) -> str:
+    """Deterministic JSON on one line, for the build's own large files (the store of published
+    numbers, caches): written by the C encoder, many times faster than the indented form."""
+    return json.dumps(obj, separators=(",", ":"), sort_keys=sort_keys, ensure_ascii=False, allow_nan=False) + "\n"
+
+
 def write_json(target: Path | str, obj: Any) -> Path:
     """Write ``obj`` as deterministic JSON atomically."""
     return write_text(target, dumps_json(obj))

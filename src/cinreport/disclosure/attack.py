@@ -57,14 +57,21 @@ def _components(variables: Sequence[Hashable], constraints: Sequence[Constraint]
 
 
 def _matrix(rows: Sequence[Terms], index: dict[Hashable, int]) -> csr_array:
-    data, ri, ci = [], [], []
-    for r, terms in enumerate(rows):
-        for v, coef in terms.items():
-            data.append(coef)
-            ri.append(r)
-            ci.append(index[v])
-    return csr_array((np.asarray(data, dtype=float), (np.asarray(ri, dtype=np.int64), np.asarray(ci, dtype=np.int64))),
+    """The rows' coefficients as a sparse matrix, built straight in CSR form (a row's variables are distinct)."""
+    data: list[float] = []
+    ci: list[int] = []
+    indptr = [0]
+    for terms in rows:
+        data += terms.values()
+        ci += (index[v] for v in terms)
+        indptr.append(len(ci))
+    return csr_array((np.asarray(data, dtype=float), np.asarray(ci, dtype=np.int64), np.asarray(indptr, dtype=np.int64)),
                      shape=(len(rows), len(index)))
+
+
+def _same(a: np.ndarray, b: np.ndarray | float) -> np.ndarray:
+    """Equal as whole numbers (the values here are sums of whole counts with whole coefficients)."""
+    return np.abs(a - b) < 1e-6
 
 
 def determined(truth: dict[Hashable, int], constraints: Sequence[Constraint], items: Mapping[K, Terms],
@@ -129,8 +136,9 @@ class _Model:
         if self.h.getModelStatus() != self.optimal:
             return None
         x = np.asarray(self.h.getSolution().col_value)
-        if np.allclose(x, np.round(x), atol=1e-7):
-            return np.round(x)
+        rounded = np.round(x)
+        if not x.size or np.abs(x - rounded).max() <= 1e-7:
+            return rounded
         res = milp(c, integrality=np.ones(self.n), bounds=Bounds(np.zeros(self.n), self.hi),
                    constraints=[LinearConstraint(self.A, self.lo, self.up)], options={"disp": False})
         return None if res.x is None else np.round(res.x)
@@ -153,7 +161,7 @@ def _determined_in(variables, constraints, items, truth, upper, samples, rng) ->
 
     def settle(x: np.ndarray | None) -> None:
         if x is not None:
-            open_[:] &= np.isclose(M @ x, value)
+            open_[:] &= _same(M @ x, value)
 
     for _ in range(samples):  # random directions settle most items
         c = rng.standard_normal(n)
@@ -172,11 +180,13 @@ def _determined_in(variables, constraints, items, truth, upper, samples, rng) ->
             break
     out = []
     for i in np.nonzero(open_)[0]:
-        row = M[[i], :].toarray().ravel()
+        row = np.zeros(n)
+        for v, coef in items[keys[i]].items():
+            row[index[v]] = coef
         varies = False
         for sign in (1, -1):
             x = solve(sign * row)
-            if x is not None and not np.isclose(row @ x, value[i]):
+            if x is not None and not _same(row @ x, value[i]):
                 varies = True
                 break
         if not varies:

@@ -264,7 +264,7 @@ class Publication:
                  for i in self._comp_items.get(root, [])]
         struct = [(sorted(map(str, c.terms.items())), c.lower) for c in self._comp_struct.get(root, [])]
         truth = sorted((str(v), self._truth[v]) for v in self._comp_vars.get(root, ()))
-        doc = json.dumps([_code_version(), self.threshold, THIN_UP_TO, entries, items, struct, truth], default=str)
+        doc = repr([_code_version(), self.threshold, THIN_UP_TO, entries, items, struct, truth])  # of str, int, bool
         return hashlib.sha256(doc.encode()).hexdigest()
 
     def _apply(self, decided: dict) -> None:
