@@ -72,8 +72,9 @@ ifneq ($(MAKECMDGOALS)$(filter-out help,$(.DEFAULT_GOAL)),)
 include $(BUILD)/deps.mk
 endif
 endif
+# (Skipped when the build's supervisor has just run it, in the dry run that counts the notebooks.)
 $(BUILD)/deps.mk: FORCE | $(INSTALLED)
-	@$(CINREPORT) deps --out $@
+	@if [ -z "$$CINREPORT_DEPS_FRESH" ] || [ ! -f $@ ]; then $(CINREPORT) deps --out $@; fi
 $(STAMPS)/%: ;
 .PHONY: FORCE
 FORCE:

@@ -438,3 +438,15 @@ def test_the_change_scenario_changes_one_authoritys_files_and_nothing_else(tmp_p
     after = contents()
     changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
     assert changed and all(k.startswith("data/la-002/") for k in changed), changed
+
+
+def test_the_dry_run_counts_notebooks_and_says_whether_it_succeeded(tmp_path):
+    """The supervisor's dry run refreshes deps.mk (make runs an included makefile's recipe even with
+    -n); only a successful one lets the real run skip `cinreport deps`."""
+    script = tmp_path / "fake-make"
+    script.write_text("#!/bin/sh\necho 'x/cinreport run-authority la-a'\necho 'x/cinreport run-study methods'\n"
+                      "exit ${FAKE_STATUS:-0}\n")
+    script.chmod(0o755)
+    assert warm.planned_notebooks([str(script)], dict(os.environ)) == (2, True)
+    assert warm.planned_notebooks([str(script)], {**os.environ, "FAKE_STATUS": "2"}) == (2, False)
+    assert warm.planned_notebooks([str(tmp_path / "missing")], dict(os.environ)) == (0, False)

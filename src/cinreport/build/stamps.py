@@ -115,7 +115,7 @@ def authority_sources(authority, specs) -> list[Path]:
 
 def national_digest(national: dict[str, Any], root: Path | str, cache: DigestCache) -> str:
     """The national folder in use and the content of each file params name in it."""
-    from cinreport.national.data import national_dir, national_files
+    from cinreport.national.files import national_dir, national_files
 
     parts = [("folder", _where(national_dir(national, root), root))]
     parts += [(key, cache.digest(path)) for key, path in sorted(national_files(national, root).items())]

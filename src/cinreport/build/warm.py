@@ -41,6 +41,7 @@ from collections.abc import Callable, Sequence
 SOCKET_ENV = "CINREPORT_WARM"  # path of the server's socket, set for make and its recipes
 PID_ENV = "CINREPORT_WARM_PID"  # the server's process id (to stop waiting when it died)
 DISABLE_ENV = "CINREPORT_NO_WARM"  # set to 1 to build without the warm server
+DEPS_FRESH_ENV = "CINREPORT_DEPS_FRESH"  # set for make when its dry run has just refreshed deps.mk
 WORKER_ENV = "CINREPORT_WARM_WORKER"  # set in a worker: run commands here, do not forward them
 COMMANDS = ("validate", "run-authority", "run-study", "render", "publish", "analyse", "findings", "national")
 # Progress of a build (see cinreport.build.pipeline.progress_line): when it started, how many notebooks
@@ -450,13 +451,16 @@ def _dry_run(make_args: list[str]) -> bool:
         a in ("-n", "-q", "-t", "--dry-run", "--just-print", "--question", "--touch") for a in make_args)
 
 
-def planned_notebooks(command: list[str], env: dict) -> int:
-    """How many notebooks ``make`` would execute: its dry run's run-authority/run-study lines."""
+def planned_notebooks(command: list[str], env: dict) -> tuple[int, bool]:
+    """How many notebooks ``make`` would execute (its dry run's run-authority/run-study lines), and
+    whether the dry run succeeded. Make runs the recipe of an included makefile even in a dry run, so
+    a successful one has just refreshed the stamps and ``deps.mk`` (``cinreport deps``)."""
     try:
-        out = subprocess.run([*command, "-n"], env=env, capture_output=True, text=True, timeout=120).stdout
+        run = subprocess.run([*command, "-n"], env=env, capture_output=True, text=True, timeout=120)
     except (OSError, subprocess.SubprocessError):
-        return 0
-    return sum(1 for line in out.splitlines() if " run-authority " in line or " run-study " in line)
+        return 0, False
+    count = sum(1 for line in run.stdout.splitlines() if " run-authority " in line or " run-study " in line)
+    return count, run.returncode == 0
 
 
 def supervise(python: str, path: str, command: list[str]) -> int:
@@ -467,7 +471,10 @@ def supervise(python: str, path: str, command: list[str]) -> int:
         progress = os.path.join(os.path.dirname(os.path.abspath(path)), ".progress")
         env[STARTED_ENV] = repr(time.time())
         if os.access(python, os.X_OK):  # else the dry run would set up the environment, silently
-            env[TOTAL_ENV] = str(planned_notebooks(command, env))
+            total, refreshed = planned_notebooks(command, env)
+            env[TOTAL_ENV] = str(total)
+            if refreshed:  # the build's first step has just run (under the same lock): not again
+                env[DEPS_FRESH_ENV] = "1"
         env[PROGRESS_ENV] = progress
         if os.path.exists(progress):
             os.unlink(progress)

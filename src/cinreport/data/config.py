@@ -487,7 +487,7 @@ def dfe_authorities(report: ReportParams | None, root: Path | str = ".") -> tupl
     settings name, and that file; None when it is not there (then only the code's shape is checked)."""
     if report is None or not report.national.get("children_in_need"):
         return None
-    from cinreport.national.data import national_dir
+    from cinreport.national.files import national_dir
 
     path = national_dir(report.national, root) / str(report.national["children_in_need"])
     try:

@@ -42,7 +42,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,16 +49,17 @@ from typing import Any
 import pandas as pd
 
 from cinreport.common.atomic import write_csv, write_json
+from cinreport.national.files import (  # noqa: F401 (the folder and files, also read from here)
+    DFE_KEYS,
+    ENV_DIR,
+    FILE_KEYS,
+    OPTIONAL_KEYS,
+    missing_files,
+    national_dir,
+    national_files,
+    optional_not_included,
+)
 
-ENV_DIR = "CINREPORT_NATIONAL_DIR"
-DFE_KEYS = ("children_in_need", "factors", "cpp_duration", "population")   # Explore Education Statistics files
-# Optional DfE files: the use of Child in Need plans (b7), primary need (b3), open-episode durations (b4).
-OPTIONAL_KEYS: dict[str, str] = {
-    "cin_plans": "Child in Need plans by local authority",
-    "primary_need": "children in need by primary need",
-    "episode_duration": "how long open Child in Need episodes had lasted",
-}
-FILE_KEYS = (*DFE_KEYS, *OPTIONAL_KEYS, "neighbours")   # the neighbour groupings are optional too
 MEASURE_COLUMNS = ["time_period", "geographic_level", "area_code", "area_name", "region_code", "region_name",
                    "old_la_code", "measure", "value", "status"]
 
@@ -180,32 +180,6 @@ NOT_A_NAME = ("n/a", "na", "nan", "null", "none", "unknown", "low")
 
 
 # -- where the files are ---------------------------------------------------------------------------
-def national_dir(national: dict[str, Any], root: Path | str = ".") -> Path:
-    """The folder holding the DfE files: $CINREPORT_NATIONAL_DIR, else ``national.dir`` from params
-    (relative paths are relative to the project folder ``root``)."""
-    folder = Path(os.environ.get(ENV_DIR) or national.get("dir") or "")
-    return folder if folder.is_absolute() else Path(root) / folder
-
-
-def national_files(national: dict[str, Any], root: Path | str = ".") -> dict[str, Path]:
-    folder = national_dir(national, root)
-    return {key: folder / str(national[key]) for key in FILE_KEYS if national.get(key)}
-
-
-def missing_files(files: dict[str, Path]) -> list[Path]:
-    """Required files that are not there (the statistical-neighbour file is optional)."""
-    return [p for k, p in files.items() if k in DFE_KEYS and not p.is_file()]
-
-
-def optional_not_included(files: dict[str, Path]) -> dict[str, str]:
-    """Each optional file (:data:`OPTIONAL_KEYS`) that will not be read, with why, in readers' words."""
-    out = {}
-    for key, what in OPTIONAL_KEYS.items():
-        if key not in files:
-            out[key] = f"the Department for Education file of {what} was not supplied"
-        elif not files[key].is_file():
-            out[key] = f"the Department for Education file of {what} ({files[key].name}) was not found"
-    return out
 
 
 def fetch_national(national: dict[str, Any], root: Path | str = ".") -> list[Path]:
