@@ -329,3 +329,15 @@ def test_no_pooled_column_of_the_demo_differs_from_another_by_a_small_count(demo
         if tb < ta:
             diff = pub.entries[a].value - pub.entries[b].value
             assert diff == 0 or diff >= T, (a, b, diff)
+
+
+@pytest.mark.parametrize("field", ["ethnicity_recorded", "disability_recorded"])
+def test_a_variable_recorded_for_every_child_is_published_without_giving_anything_back(field, tmp_path):
+    """Regression: with ethnicity recorded in every case file of a small authority (8 files: 5 of one
+    group, 3 of another), the pass chose the "recorded" total (8) as the secondary suppression for the
+    small group; the attacker then found it (it is the number of case files), nothing more could be
+    suppressed around it, and the build stopped. A secondary suppression the attacker can work out
+    tells nothing: it is shown again, and the small group stays protected."""
+    study = {c: dataclasses.replace(synth.Profile(), n_cases=8, **{field: 1.0}) for c in ("la-a", "la-b")}
+    data, texts, names = build_outputs(tmp_path, study)
+    assert attack_book(data, texts, names, T) == {"determined": [], "inconsistent": [], "small_k_of_n": []}

@@ -500,10 +500,14 @@ class Publication:
         return self._attack(dict.fromkeys(self._comp_items))
 
     def _protect(self, item: str) -> str | None:
-        """Suppress one more published number overlapping ``item``, or show a determined zero."""
-        if item in self.entries and self.entries[item].value == 0:
+        """Suppress one more published number overlapping ``item``; or show again a determined number
+        that is not sensitive itself (a zero, or a secondary suppression): the attacker knows its value
+        already, so showing it adds nothing, whereas suppressing more around it may be impossible (a
+        variable recorded for every child: its "recorded" total is the number of case files)."""
+        if item in self.entries and (self.entries[item].value == 0 or self.entries[item].reason.startswith("secondary")):
             e = self.entries[item]
-            e.shown, e.reason = True, "a suppressed zero the attacker could work out: shown again"
+            e.shown, e.reason = True, ("a suppressed zero the attacker could work out: shown again" if e.value == 0
+                                       else "a secondary suppression the attacker could work out: shown again")
             self._keep_shown.add(item)
             return item
         terms = self._item_terms(item)
