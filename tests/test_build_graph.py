@@ -61,9 +61,9 @@ def _plan(project: Path) -> str:
 
 
 @pytest.mark.parametrize("module, runs, skips", [
-    ("render.py", ["render --out"], ["run-study", "run-authority", "publish", "analyse", "validate --authority"]),
-    ("findings.py", ["analyse", "run-study key_findings", "render --out"], ["validate --authority"]),
-    ("national.py", ["national", "run-authority", "run-study national"], []),
+    ("render/renderer.py", ["render --out"], ["run-study", "run-authority", "publish", "analyse", "validate --authority"]),
+    ("chapters/findings.py", ["analyse", "run-study key_findings", "render --out"], ["validate --authority"]),
+    ("national/data.py", ["national", "run-authority", "run-study national"], []),
 ])
 def test_editing_one_module_plans_only_the_steps_that_run_it(built_project, tmp_path, module, runs, skips):
     project = tmp_path / "p"
