@@ -284,7 +284,12 @@ class Publication:
         while check:
             found = self._attack(check)
             check, stuck = {}, []
+            # A secondary suppression the attacker works out is shown again (see _protect) only when
+            # nothing else is found: suppressing more for the others may hide it again.
+            defer = any(not self._secondary(i) for i in found)
             for item in found:
+                if defer and self._secondary(item):
+                    continue
                 changed = self._protect(item)
                 if changed is None:  # nothing left to suppress around it: unless an earlier step freed it
                     stuck.append(item)
@@ -498,6 +503,11 @@ class Publication:
         """Every protected item (suppressed number, small atom, small complement) that is determined."""
         self._prepare()
         return self._attack(dict.fromkeys(self._comp_items))
+
+    def _secondary(self, item: str) -> bool:
+        """A suppressed non-zero number whose suppression is secondary (not sensitive itself)."""
+        e = self.entries.get(item)
+        return e is not None and not e.shown and e.value != 0 and e.reason.startswith("secondary")
 
     def _protect(self, item: str) -> str | None:
         """Suppress one more published number overlapping ``item``; or show again a determined number

@@ -51,7 +51,7 @@ from urllib.parse import unquote
 
 import yaml
 
-from cinreport.common.atomic import fsync, recover_folder, replace_folder
+from cinreport.common.atomic import recover_folder, replace_folder
 from cinreport.common.engines import detect_renderer, renderer_description
 from cinreport.common.parallel import in_parallel
 from cinreport.render import cell_options
@@ -148,9 +148,7 @@ def render_book(root: Path, out_dir: Path, renderer: str | None = None, cache_di
         pages = sorted(p.relative_to(tmp) for p in tmp.glob("*.html"))  # chapters (data/ has its own index)
         if not (tmp / "index.html").is_file() or not (tmp / PDF_NAME).is_file():
             raise RenderError(f"{renderer} finished but index.html or {PDF_NAME} is missing")
-        for path in tmp.rglob("*"):  # on disk before the book is swapped in (power loss)
-            if path.is_file():
-                fsync(path)
+        os.sync()  # the new book on disk before it is swapped in (power loss): one call, not one per file
         replace_folder(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
