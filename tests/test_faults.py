@@ -31,6 +31,7 @@ import yaml
 from cinreport import cli
 from cinreport.build import buildlock, pipeline
 from cinreport.common import atomic
+from cinreport.common.layout import AUTHORITY_PART, BOOK_PROFILE
 from cinreport.data.config import ParamsError, load_authorities, load_report
 from cinreport.render import renderer as render
 from conftest import ROOT, VENV, edit_params, make, national_dir
@@ -152,9 +153,9 @@ def check_outputs(project: Path, codes: list[str]) -> None:
     deps = build / "deps.mk"
     if deps.exists():
         assert f"AUTHORITY_CODES := {' '.join(codes)}\n" in deps.read_text(encoding="utf-8")
-    profile = yaml.safe_load((project / "_quarto-authorities.yml").read_text(encoding="utf-8"))
-    chapters = profile["book"]["chapters"][0]["chapters"]
-    assert chapters == [f"build/authorities/{c}/authority.ipynb" for c in codes]
+    profile = yaml.safe_load((project / f"_quarto-{BOOK_PROFILE}.yml").read_text(encoding="utf-8"))
+    [part] = [e for e in profile["book"]["chapters"] if isinstance(e, dict) and e["part"] == AUTHORITY_PART]
+    assert part["chapters"] == [f"build/authorities/{c}/authority.ipynb" for c in codes]
 
 
 def leftovers(project: Path) -> list[str]:
