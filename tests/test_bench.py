@@ -202,7 +202,7 @@ def test_command_of_skips_global_options():
 @pytest.fixture
 def server(tmp_path):
     sock = tmp_path / "warm.sock"
-    proc = subprocess.Popen([sys.executable, "-m", "cinreport.build.warm", "serve", str(sock)], cwd=ROOT)
+    proc = subprocess.Popen([sys.executable, "-m", "cinreport", "warm-serve", str(sock)], cwd=ROOT)
     deadline = time.monotonic() + 60
     while not sock.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -321,7 +321,7 @@ def test_a_warm_kernel_that_dies_at_start_is_replaced_by_a_cold_one(tmp_path, mo
 def test_forked_kernels_end_with_the_server(tmp_path):
     """A build killed with SIGKILL takes its server with it; the kernels it forked must not stay."""
     sock = tmp_path / "warm.sock"
-    server = subprocess.Popen([sys.executable, "-m", "cinreport.build.warm", "serve", str(sock)], cwd=ROOT)
+    server = subprocess.Popen([sys.executable, "-m", "cinreport", "warm-serve", str(sock)], cwd=ROOT)
     try:
         deadline = time.monotonic() + 60
         while not sock.exists() and time.monotonic() < deadline:
