@@ -1,0 +1,1 @@
+"""Build machinery (warm server, lock, content stamps, the build graph): imports nothing of the analysis."""
