@@ -602,10 +602,10 @@ def test_render_failure_keeps_last_book(built_project, tmp_path):
     assert proc.returncode != 0
     assert "cinreport render: Typst failed to compile the PDF (in index.qmd)" in proc.stderr, proc.stderr
     assert files(project, "_book") == before and leftovers(project) == []
-    # a chapter listed in _quarto.yml that does not exist
+    # a chapter listed in _quarto.yml that does not exist (the project's own are in the generated profile)
     quarto = project / "_quarto.yml"
-    quarto.write_text(quarto.read_text(encoding="utf-8").replace("report/limitations.qmd", "report/missing.qmd"),
-                      encoding="utf-8")
+    quarto.write_text(quarto.read_text(encoding="utf-8").replace(
+        "  output-file: cinreport\n", "  output-file: cinreport\n  appendices: [report/missing.qmd]\n"), encoding="utf-8")
     proc = make(project, "report", check=False)
     assert proc.returncode != 0 and "missing.qmd" in proc.stderr, proc.stderr
     assert files(project, "_book") == before and leftovers(project) == []
