@@ -21,8 +21,12 @@ INSTALLED := $(VENV)/.installed
 
 AUTHORITY_PARAMS := $(sort $(wildcard params/authorities/*.yml))
 CODES := $(basename $(notdir $(AUTHORITY_PARAMS)))
-# The study chapters: one notebook each in notebooks/study/ (cinreport.common.layout; the book's order is _quarto.yml's)
-STUDY := $(basename $(notdir $(sort $(wildcard notebooks/study/*.ipynb))))
+# The layout (folders, the study chapters, the book's chapters) is defined once, in
+# src/cinreport/common/layout.py.  BUILD and BOOK_DIR default to its folders (a test checks it) and are
+# passed to every command, so `make report BUILD=/tmp/x` writes only there (and into BOOK_DIR).  The
+# study notebooks to execute (STUDY) come from it through deps.mk, written by `cinreport deps`, which
+# also writes the book's chapters for this build folder into the Quarto profile $(BOOK_PROFILE).
+BOOK_PROFILE := _quarto-chapters.yml
 # Each step depends on the package sources it runs (PKG_VALIDATE, PKG_AUTHORITY, PKG_RENDER, ...:
 # written into deps.mk by `cinreport deps` from the import statements, src/cinreport/build/sourcedeps.py),
 # so editing the renderer re-renders and executes no notebook.
@@ -34,7 +38,8 @@ COMMON := $(STAMPS)/common pyproject.toml $(INSTALLED)
 
 VALIDATED := $(CODES:%=$(BUILD)/validated/%.ok)
 AUTHORITY_NB := $(CODES:%=$(BUILD)/authorities/%/authority.ipynb)
-STUDY_NB := $(STUDY:%=$(BUILD)/study/%.ipynb)
+# STUDY is set by deps.mk, included below (hence `=`: expanded where used)
+STUDY_NB = $(STUDY:%=$(BUILD)/study/%.ipynb)
 NATIONAL := $(BUILD)/national/status.json
 BOOK := $(BOOK_DIR)/index.html
 STATIC := _quarto.yml index.qmd $(sort $(wildcard report/*))
@@ -66,7 +71,9 @@ endif
 LOCK_PY := $(firstword $(wildcard $(PY)) $(PYTHON_BOOT))
 
 # Every build first refreshes the stamps and removes what build/ holds for authorities that are
-# gone (`cinreport deps`, always run; deps.mk changes only when the set of authorities does).
+# gone (`cinreport deps`, always run; deps.mk changes only when the set of authorities or of study
+# chapters does), and writes $(BOOK_PROFILE) when the book's chapters change (an authority joins or
+# leaves, BUILD changes), so the book is rendered again exactly then.
 ifeq ($(filter help setup clean lock test lint golden bench synth validate national-data,$(MAKECMDGOALS))$(OUTER),)
 ifneq ($(MAKECMDGOALS)$(filter-out help,$(.DEFAULT_GOAL)),)
 include $(BUILD)/deps.mk
@@ -146,16 +153,12 @@ $(NATIONAL): $(STAMPS)/national $(COMMON) $(PKG_NATIONAL)
 national-data: $(INSTALLED) ## Download the DfE national files from Explore Education Statistics (needs a network)
 	$(CINREPORT) national-data
 
-_quarto-authorities.yml: $(STAMPS)/authorities $(CODES:%=$(STAMPS)/authority/%) $(PKG_BOOK_CONFIG) | $(INSTALLED)
-	$(CINREPORT) book-config
-	@touch $@
-
 # Every recipe writes its output atomically (temporary name, then rename), so a file at a target's
 # path is always complete: Make must not delete one when a build is interrupted right after the
 # rename (it would throw away a good book).  A recipe that fails or is killed leaves the old file.
-.PRECIOUS: $(BOOK) $(AUTHORITY_NB) $(STUDY_NB) $(VALIDATED) $(NATIONAL) $(PUBLISHED) $(ANALYSIS) $(FINDINGS) _quarto-authorities.yml $(BUILD)/deps.mk
+.PRECIOUS: $(BOOK) $(AUTHORITY_NB) $(STUDY_NB) $(VALIDATED) $(NATIONAL) $(PUBLISHED) $(ANALYSIS) $(FINDINGS) $(BUILD)/deps.mk
 
-$(BOOK): $(STATIC) _quarto-authorities.yml $(STUDY_NB) $(AUTHORITY_NB) $(COMMON) $(PKG_RENDER)
+$(BOOK): $(STATIC) $(BOOK_PROFILE) $(STUDY_NB) $(AUTHORITY_NB) $(COMMON) $(PKG_RENDER)
 	$(CINREPORT) render --out $(BOOK_DIR)
 
 synth: $(INSTALLED) ## Regenerate the synthetic demo data in data/ (seed from params/report.yml)
@@ -188,5 +191,5 @@ lock: ## Re-resolve requirements.lock from pyproject.toml in a scratch venv
 
 ifneq ($(OUTER),yes)
 clean: ## Remove build outputs (build/, _book/); keeps .venv and data
-	rm -rf $(BUILD) $(BOOK_DIR) _quarto-authorities.yml _quarto-cinreport-pdf.yml
+	rm -rf $(BUILD) $(BOOK_DIR) $(BOOK_PROFILE) _quarto-cinreport-pdf.yml _summary.md
 endif

@@ -202,7 +202,7 @@ def test_command_of_skips_global_options():
 @pytest.fixture
 def server(tmp_path):
     sock = tmp_path / "warm.sock"
-    proc = subprocess.Popen([sys.executable, "-m", "cinreport.build.warm", "serve", str(sock)], cwd=ROOT)
+    proc = subprocess.Popen([sys.executable, "-m", "cinreport", "warm-serve", str(sock)], cwd=ROOT)
     deadline = time.monotonic() + 60
     while not sock.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -266,17 +266,17 @@ def test_bench_table_and_targets():
 
 
 def test_naive_baseline_is_a_sequential_papermill_loop_then_a_render(tmp_path):
-    (tmp_path / "notebooks" / "study").mkdir(parents=True)  # the study chapters: one notebook each
-    for name in ("reasons", "key_findings"):
-        (tmp_path / "notebooks" / "study" / f"{name}.ipynb").write_text("{}", encoding="utf-8")
+    from cinreport.common.layout import study_chapters
+
+    names = study_chapters()  # the study notebooks make executes, from the one layout
     cmds = bench.naive_commands(tmp_path, Path("/v"), ["la-001", "la-002"])
-    assert [c[0] for c in cmds] == ["/v/bin/cinreport"] + ["/v/bin/papermill"] * 4 + ["/v/bin/cinreport",
-                                                                                   "/v/bin/python"]
+    assert [c[0] for c in cmds] == ["/v/bin/cinreport"] + ["/v/bin/papermill"] * (2 + len(names)) + ["/v/bin/cinreport"]
+    assert cmds[-1][1:] == ["--build", "build", "--params", "params", "render", "--out", "_book"]  # a real render
     cmds = cmds[1:]
     first = " ".join(cmds[0])
     assert "notebooks/authority.ipynb build/authorities/la-001/authority.ipynb -p authority la-001" in first
     assert "-k python3 --cwd ." in first
-    assert cmds[3][cmds[3].index("--no-progress-bar") + 1] == "notebooks/study/reasons.ipynb"  # sorted
+    assert cmds[2][cmds[2].index("--no-progress-bar") + 1] == f"notebooks/study/{names[0]}.ipynb"  # sorted
     assert "mkdir -p build/authorities/la-001 && " in bench.naive_script(cmds)
 
 
@@ -321,7 +321,7 @@ def test_a_warm_kernel_that_dies_at_start_is_replaced_by_a_cold_one(tmp_path, mo
 def test_forked_kernels_end_with_the_server(tmp_path):
     """A build killed with SIGKILL takes its server with it; the kernels it forked must not stay."""
     sock = tmp_path / "warm.sock"
-    server = subprocess.Popen([sys.executable, "-m", "cinreport.build.warm", "serve", str(sock)], cwd=ROOT)
+    server = subprocess.Popen([sys.executable, "-m", "cinreport", "warm-serve", str(sock)], cwd=ROOT)
     try:
         deadline = time.monotonic() + 60
         while not sock.exists() and time.monotonic() < deadline:

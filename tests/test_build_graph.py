@@ -79,18 +79,19 @@ def test_editing_one_module_plans_only_the_steps_that_run_it(built_project, tmp_
 
 
 def test_every_study_notebook_is_in_the_book_and_every_book_chapter_has_one():
-    """One list of study chapters (the notebooks folder, cinreport.common.layout): the Makefile and the
-    benchmark execute each, and _quarto.yml places each (or a page includes its Markdown)."""
+    """One list of study chapters (cinreport.common.layout): notebooks/study/ holds exactly its notebooks,
+    the Makefile (through deps.mk) and the benchmark execute each, and the book places each (or its
+    landing page includes the Markdown one writes)."""
     import re
 
-    import yaml
-
+    from cinreport.common import layout
     from cinreport.common.layout import study_chapters
     from cinreport_dev.bench import study_notebooks
 
-    names = study_chapters(ROOT)
-    assert names and study_notebooks(ROOT) == names
-    book = yaml.safe_load((ROOT / "_quarto.yml").read_text(encoding="utf-8"))["book"]
+    names = study_chapters()
+    assert names == sorted(p.stem for p in (ROOT / layout.STUDY_NOTEBOOKS).glob("*.ipynb"))
+    assert study_notebooks(ROOT) == names
+    book = layout.book_chapters([], layout.BUILD)
 
     def entries(items):
         for item in items:
@@ -99,16 +100,18 @@ def test_every_study_notebook_is_in_the_book_and_every_book_chapter_has_one():
             else:
                 yield item
 
-    listed = list(entries(book["chapters"])) + list(entries(book.get("appendices", [])))
+    listed = list(entries(book["chapters"])) + list(entries(book["appendices"]))
     placed = {Path(p).stem for p in listed if p.startswith("build/study/")}
     for page in (p for p in listed if p.endswith(".qmd")):
-        placed |= set(re.findall(r"\{\{< include build/study/([a-z_]+)\.md >\}\}",
-                                 (ROOT / page).read_text(encoding="utf-8")))
-    assert placed == set(names)
+        assert (ROOT / page).is_file(), page
+        if f"{{{{< include {layout.SUMMARY_INCLUDE} >}}}}" in (ROOT / page).read_text(encoding="utf-8"):
+            placed.add(layout.SUMMARY.stem)  # the summary notebook writes <build>/study/summary.md
+    assert placed == set(names) and set(layout.INCLUDED_STUDY) == {layout.SUMMARY.stem}
     expanded = make(ROOT, "--no-print-directory", "-s", "--eval", "print-study: ; @echo STUDY: $(STUDY)",
                     "print-study").stdout  # as Make sees it (run from `make test`, a sub-make)
     line = next(x for x in expanded.splitlines() if x.startswith("STUDY:"))
-    assert sorted(line.split()[1:]) == names
+    assert line.split()[1:] == names
+    assert not re.search(r"^\s*-\s*\S+\.ipynb", (ROOT / "_quarto.yml").read_text(encoding="utf-8"), re.M)  # none listed there
 
 
 def test_the_answer_is_kept_until_a_source_changes(tmp_path):

@@ -31,6 +31,7 @@ import yaml
 from cinreport import cli
 from cinreport.build import buildlock, pipeline
 from cinreport.common import atomic
+from cinreport.common.layout import AUTHORITY_PART, BOOK_PROFILE
 from cinreport.data.config import ParamsError, load_authorities, load_report
 from cinreport.render import renderer as render
 from conftest import ROOT, VENV, edit_params, make, national_dir
@@ -152,9 +153,9 @@ def check_outputs(project: Path, codes: list[str]) -> None:
     deps = build / "deps.mk"
     if deps.exists():
         assert f"AUTHORITY_CODES := {' '.join(codes)}\n" in deps.read_text(encoding="utf-8")
-    profile = yaml.safe_load((project / "_quarto-authorities.yml").read_text(encoding="utf-8"))
-    chapters = profile["book"]["chapters"][0]["chapters"]
-    assert chapters == [f"build/authorities/{c}/authority.ipynb" for c in codes]
+    profile = yaml.safe_load((project / f"_quarto-{BOOK_PROFILE}.yml").read_text(encoding="utf-8"))
+    [part] = [e for e in profile["book"]["chapters"] if isinstance(e, dict) and e["part"] == AUTHORITY_PART]
+    assert part["chapters"] == [f"build/authorities/{c}/authority.ipynb" for c in codes]
 
 
 def leftovers(project: Path) -> list[str]:
@@ -601,10 +602,10 @@ def test_render_failure_keeps_last_book(built_project, tmp_path):
     assert proc.returncode != 0
     assert "cinreport render: Typst failed to compile the PDF (in index.qmd)" in proc.stderr, proc.stderr
     assert files(project, "_book") == before and leftovers(project) == []
-    # a chapter listed in _quarto.yml that does not exist
+    # a chapter listed in _quarto.yml that does not exist (the project's own are in the generated profile)
     quarto = project / "_quarto.yml"
-    quarto.write_text(quarto.read_text(encoding="utf-8").replace("report/limitations.qmd", "report/missing.qmd"),
-                      encoding="utf-8")
+    quarto.write_text(quarto.read_text(encoding="utf-8").replace(
+        "  output-file: cinreport\n", "  output-file: cinreport\n  appendices: [report/missing.qmd]\n"), encoding="utf-8")
     proc = make(project, "report", check=False)
     assert proc.returncode != 0 and "missing.qmd" in proc.stderr, proc.stderr
     assert files(project, "_book") == before and leftovers(project) == []

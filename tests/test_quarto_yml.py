@@ -16,6 +16,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import quarto_schema  # noqa: E402
+from cinreport.cli import book_profile  # noqa: E402
 from quarto_schema import ENV_VAR, QuartoSchema, front_matter, schema_dir  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,9 +24,8 @@ QUARTO_YML = REPO / "_quarto.yml"
 PROFILE_FILES = sorted(REPO.glob("_quarto-*.yml"))
 QMD_FILES = [p for p in [REPO / "index.qmd", *sorted((REPO / "report").glob("*.qmd"))]
              if p.is_file()]
-# What the generator writes into _quarto-authorities.yml (one chapter per authority).
-PROFILE_SNIPPET = {"book": {"chapters": [
-    {"part": "Authority profiles", "chapters": ["build/authorities/la-a/authority.ipynb"]}]}}
+# What `cinreport book-config` writes into _quarto-chapters.yml: every chapter, one per authority too.
+PROFILE_SNIPPET = yaml.safe_load(book_profile(["la-a", "la-b"], "build"))
 
 
 @pytest.fixture(scope="module")

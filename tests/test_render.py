@@ -662,10 +662,11 @@ def test_pdf_keeps_each_chart_with_its_caption_and_does_not_hyphenate_table_labe
 # --- the Quarto path, with a stand-in `quarto` on PATH -----------------------------------------
 
 STAND_IN = '''#!{python}
-"""A stand-in for quarto: records its command line, folder, environment profile and the chapters it
-was given (read from _quarto.yml and the active profile files as Quarto merges them), and writes a
-minimal book: index.html for HTML, cinreport.pdf for Typst (every format when there is no --to)."""
-import json, os, shutil, sys
+"""A stand-in for quarto: records its command line, folder, environment profile, the chapters it
+was given (read from _quarto.yml and the active profile files as Quarto merges them: a profile's
+arrays are appended) and the files its Markdown chapters include, and writes a minimal book:
+index.html for HTML, cinreport.pdf for Typst (every format when there is no --to)."""
+import json, os, re, shutil, sys
 from pathlib import Path
 import yaml
 
@@ -677,15 +678,18 @@ assert args[0] == "render", args
 option = lambda name: args[args.index(name) + 1] if name in args else None
 config = yaml.safe_load(Path("_quarto.yml").read_text())
 profiles = (option("--profile") or os.environ.get("QUARTO_PROFILE") or config.get("profile", {{}}).get("default") or "")
-chapters = list(config["book"]["chapters"]) + list(config["book"].get("appendices", []))
+chapters = list(config["book"].get("chapters", [])) + list(config["book"].get("appendices", []))
 for name in [p for p in profiles.split(",") if p]:
     if Path(f"_quarto-{{name}}.yml").is_file():
-        chapters += (yaml.safe_load(Path(f"_quarto-{{name}}.yml").read_text()).get("book") or {{}}).get("chapters") or []
+        book = yaml.safe_load(Path(f"_quarto-{{name}}.yml").read_text()).get("book") or {{}}
+        chapters += (book.get("chapters") or []) + (book.get("appendices") or [])
 flat = lambda items: [c for i in items for c in (flat(i["chapters"]) if isinstance(i, dict) else [i])]
 inputs = flat(chapters)
 assert all(Path(c).is_file() for c in inputs), inputs
+includes = {{m: Path(m).read_text() for c in inputs if c.endswith(".qmd")
+            for m in re.findall(r"[{{][{{]< include (\\S+) >[}}][}}]", Path(c).read_text())}}
 with open(os.environ["QUARTO_STAND_IN_LOG"], "a") as log:
-    log.write(json.dumps({{"args": args, "cwd": os.getcwd(), "inputs": inputs}}) + "\\n")
+    log.write(json.dumps({{"args": args, "cwd": os.getcwd(), "inputs": inputs, "includes": includes}}) + "\\n")
 if os.environ.get("QUARTO_STAND_IN_FAIL"):
     print("[ 2/6] build/study/reasons.ipynb\\nERROR: something broke")
     sys.exit(1)
@@ -767,3 +771,63 @@ def test_quarto_failure_names_the_chapter_and_keeps_the_book(quarto, tmp_path, m
     with pytest.raises(RenderError, match=r"quarto render .*failed \(exit 1\) while rendering chapter build/study/reasons"):
         render_book(root, root / "_book", renderer="quarto")
     assert _tree(root / "_book") == before
+
+
+def _build_folder(root: Path, build: str, codes: list[str], summary: str) -> None:
+    """Stand-ins for a build's outputs in ``root / build``: every chapter the book lists (the stand-in
+    Quarto only checks they exist), the summary index.qmd includes, and one open-data table."""
+    from cinreport.common import layout
+
+    for name in layout.study_chapters():
+        (root / build / "study").mkdir(parents=True, exist_ok=True)
+        (root / build / "study" / f"{name}.ipynb").write_text("{}", encoding="utf-8")
+    for code in codes:
+        (root / build / "authorities" / code).mkdir(parents=True)
+        (root / build / "authorities" / code / "authority.ipynb").write_text("{}", encoding="utf-8")
+    (root / build / layout.SUMMARY).write_text(summary, encoding="utf-8")
+    table = root / build / "study" / "open" / f"table-of-{Path(build).name}"
+    table.parent.mkdir()
+    table.with_suffix(".csv").write_text("time_period,geographic_level,n\n2020,National,1\n", encoding="utf-8")
+    Path(f"{table}.meta.csv").write_text("col_name,col_type,label\nn,Indicator,Number\n", encoding="utf-8")
+    Path(f"{table}.about.json").write_text(json.dumps({"name": table.name, "title": "T", "chapter": "methods",
+                                                       "rows": 1}), encoding="utf-8")
+
+
+def test_quarto_renders_the_chapters_summary_and_open_data_of_the_build_folder_given(quarto, tmp_path, monkeypatch):
+    """`cinreport --build out/b render`: the profile Quarto reads lists out/b's chapters (every one of
+    the layout's, in its order), index.qmd includes out/b's summary, the open data are out/b's; the
+    default build folder beside it is neither read nor written."""
+    from cinreport.cli import main
+    from cinreport.common import layout
+
+    repo = Path(__file__).resolve().parents[1]
+    root = tmp_path / "p"
+    root.mkdir()
+    for item in ("_quarto.yml", "index.qmd", "report", "params"):
+        (shutil.copytree if (repo / item).is_dir() else shutil.copyfile)(repo / item, root / item)
+    codes = sorted(p.stem for p in (root / "params" / "authorities").glob("*.yml"))
+    _build_folder(root, "build", codes, "The default build's summary.\n")
+    _build_folder(root, "out/b", codes, "The summary of out/b.\n")
+    before = _tree(root / "build")
+    monkeypatch.chdir(root)
+    assert main(["--build", "out/b", "render", "--out", "_book"]) == 0
+    [call] = quarto()
+    book = layout.book_chapters(codes, "out/b")
+    flat = lambda items: [c for i in items for c in (flat(i["chapters"]) if isinstance(i, dict) else [i])]  # noqa: E731
+    assert call["inputs"] == flat(book["chapters"]) + flat(book["appendices"])
+    assert all(c.startswith("out/b/") for c in call["inputs"] if c.endswith(".ipynb"))
+    assert call["includes"] == {layout.SUMMARY_INCLUDE: "The summary of out/b.\n"}
+    assert sorted(p.name for p in (root / "_book" / "data").glob("*.csv") if not p.name.endswith(".meta.csv")) \
+        == ["datasets.csv", "table-of-b.csv"]
+    assert _tree(root / "build") == before
+    # the default build again: its chapters and its summary
+    assert main(["render"]) == 0
+    assert quarto()[-1]["includes"] == {layout.SUMMARY_INCLUDE: "The default build's summary.\n"}
+    assert all(c.startswith("build/") for c in quarto()[-1]["inputs"] if c.endswith(".ipynb"))
+
+
+def test_quarto_refuses_a_build_folder_outside_the_project(quarto, tmp_path):
+    root = _make_book(tmp_path / "b")
+    with pytest.raises(RenderError, match="Quarto renders only files inside the project"):
+        render_book(root, root / "_book", renderer="quarto", build_dir=tmp_path / "elsewhere")
+    assert quarto() == [] and not (root / "_book").exists()

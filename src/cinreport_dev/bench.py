@@ -259,27 +259,31 @@ def add_one(project: Path, n: int, seed: int) -> str:
     return write_many(project, 1, seed, (report.period_start, report.period_end), start=n + 1)[0]
 
 
-def study_notebooks(project: Path) -> list[str]:
-    """The study notebooks `make report` runs (:func:`cinreport.common.layout.study_chapters`)."""
+def study_notebooks(project: Path | None = None) -> list[str]:
+    """The study notebooks `make report` runs (:func:`cinreport.common.layout.study_chapters`, the one
+    list; a test checks that ``notebooks/study/`` holds exactly these)."""
     from cinreport.common.layout import study_chapters
 
-    return study_chapters(project)
+    return study_chapters()
 
 
 def naive_commands(project: Path, venv: Path, codes: list[str]) -> list[list[str]]:
-    """A sequential loop of papermill calls over every notebook, then a full render."""
+    """A sequential loop of papermill calls over every notebook, then a full render (the project's
+    folders from :mod:`cinreport.common.layout`)."""
+    from cinreport.common.layout import AUTHORITY_NOTEBOOK, BOOK, BUILD, PARAMS, study_notebook
+
     papermill = [str(venv / "bin" / "papermill"), "-k", "python3", "--cwd", ".", "--no-progress-bar"]
+    cinreport = [str(venv / "bin" / "cinreport"), "--build", BUILD, "--params", PARAMS]
     cmds = []
     for code in codes:
-        out = f"build/authorities/{code}"
-        cmds.append(papermill + ["notebooks/authority.ipynb", f"{out}/authority.ipynb", "-p", "authority", code,
-                                 "-p", "params_dir", "params", "-p", "out_dir", out])
+        out = f"{BUILD}/authorities/{code}"
+        cmds.append(papermill + [AUTHORITY_NOTEBOOK.as_posix(), f"{out}/authority.ipynb", "-p", "authority", code,
+                                 "-p", "params_dir", PARAMS, "-p", "out_dir", out])
     for name in study_notebooks(project):
-        cmds.append(papermill + [f"notebooks/study/{name}.ipynb", f"build/study/{name}.ipynb",
-                                 "-p", "params_dir", "params", "-p", "build_dir", "build", "-p", "out_dir", "build/study"])
-    cmds.insert(0, [str(venv / "bin" / "cinreport"), "national"])  # the DfE context every chapter reads
-    cmds.append([str(venv / "bin" / "cinreport"), "book-config"])
-    cmds.append([str(venv / "bin" / "python"), "-m", "cinreport.render.renderer", ".", "_book"])
+        cmds.append(papermill + [study_notebook(name).as_posix(), f"{BUILD}/study/{name}.ipynb",
+                                 "-p", "params_dir", PARAMS, "-p", "build_dir", BUILD, "-p", "out_dir", f"{BUILD}/study"])
+    cmds.insert(0, [*cinreport, "national"])  # the DfE context every chapter reads
+    cmds.append([*cinreport, "render", "--out", BOOK])  # the book's chapters (book-config), then the book
     return cmds
 
 

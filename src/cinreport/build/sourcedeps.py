@@ -31,7 +31,6 @@ STEPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "PKG_NATIONAL": ("cmd_national", ()),
     "PKG_AUTHORITY": ("cmd_run_authority", ("notebooks/authority.ipynb",)),
     "PKG_STUDY": ("cmd_run_study", ("notebooks/study/*.ipynb",)),
-    "PKG_BOOK_CONFIG": ("cmd_book_config", ()),
     "PKG_RENDER": ("cmd_render", ()),
 }
 

@@ -1,8 +1,10 @@
 """Render the book: Quarto where installed, otherwise Pandoc (HTML) + Typst (PDF).
 
-Both renderers read the chapter list from ``_quarto.yml`` (plus the active profile files, e.g.
-``_quarto-authorities.yml``; see :mod:`cinreport.render.book`) and consume the same executed notebooks and
-static chapters; neither executes code.
+Both renderers read the chapter list from ``_quarto.yml`` plus the active profile files (the chapters
+are in ``_quarto-chapters.yml``, generated for the build folder from :mod:`cinreport.common.layout`;
+see :mod:`cinreport.render.book`) and consume the same executed notebooks and static chapters; neither
+executes code. Before either runs, the build's summary is copied to where ``index.qmd`` includes it
+(:data:`cinreport.common.layout.SUMMARY_INCLUDE`), and the open data are taken from the same build.
 
 Quarto renders the project as it is, with the build's metadata (``-M``); when ``pdf_exclude`` leaves
 chapters out of the PDF, it renders the HTML book and then the PDF with a generated profile that lists
@@ -51,7 +53,8 @@ from urllib.parse import unquote
 
 import yaml
 
-from cinreport.common.atomic import recover_folder, replace_folder
+from cinreport.common import layout
+from cinreport.common.atomic import recover_folder, replace_folder, write_if_changed
 from cinreport.common.engines import detect_renderer, renderer_description
 from cinreport.common.parallel import in_parallel
 from cinreport.render import cell_options
@@ -95,25 +98,28 @@ SYNTHETIC_META = "synthetic-data"  # true when synthetic_data: true; chapters us
 WEAKENED_META = "suppression-weakened"  # true when the threshold is below 3 (disclosure.allow_low_threshold)
 
 
-def render_metadata(root: Path, synthetic: bool | None = None) -> dict[str, bool]:
+def render_metadata(root: Path, synthetic: bool | None = None, params_dir: Path | None = None) -> dict[str, bool]:
     """Metadata the render adds to every chapter: ``synthetic-data`` from ``synthetic_data`` in
-    ``<root>/params/report.yml`` (false where there is no such file) unless ``synthetic`` is given, and
-    ``suppression-weakened``. The fallback also puts them on the PDF's cover and running header."""
+    ``<params_dir>/report.yml`` (default ``<root>/params``; false where there is no such file) unless
+    ``synthetic`` is given, and ``suppression-weakened``. The fallback also puts them on the PDF's cover
+    and running header."""
     weakened = False
-    if (Path(root) / "params" / "report.yml").is_file():
+    params = Path(root) / (params_dir if params_dir is not None else layout.PARAMS)
+    if (params / "report.yml").is_file():
         from cinreport.data.config import ParamsError, load_report
 
         try:
-            report = load_report(Path(root) / "params")
+            report = load_report(params)
         except ParamsError as exc:
-            raise RenderError(f"Cannot read synthetic_data from params/report.yml: {exc}") from exc
+            raise RenderError(f"Cannot read synthetic_data from {params / 'report.yml'}: {exc}") from exc
         weakened = report.suppression_weakened
         synthetic = report.synthetic_data if synthetic is None else synthetic
     return {SYNTHETIC_META: bool(synthetic), WEAKENED_META: bool(weakened)}
 
 
 def render_book(root: Path, out_dir: Path, renderer: str | None = None, cache_dir: Path | None = None,
-                pdf_exclude: frozenset[str] | set[str] = frozenset(), synthetic: bool | None = None) -> RenderResult:
+                pdf_exclude: frozenset[str] | set[str] = frozenset(), synthetic: bool | None = None,
+                build_dir: Path | None = None, params_dir: Path | None = None) -> RenderResult:
     """Render the book in ``root`` into ``out_dir`` atomically (all or nothing).
 
     ``cache_dir``: keep Pandoc's conversions there, keyed by content (see :class:`PandocCache`), so a
@@ -121,14 +127,22 @@ def render_book(root: Path, out_dir: Path, renderer: str | None = None, cache_di
     ``root``, POSIX) left out of the PDF (the HTML book keeps every chapter). ``synthetic``: whether
     the data are synthetic; None reads ``synthetic_data`` from ``<root>/params/report.yml`` (see
     :func:`render_metadata`). It drives the chapters' ``when-meta="synthetic-data"`` content, the
-    PDF's cover and running header and the open data's flags.
+    PDF's cover and running header and the open data's flags. ``build_dir`` (default ``<root>/build``,
+    relative paths from ``root``): the build whose open data and summary the book publishes; its chapters
+    are the ones the book's configuration lists (``cinreport book-config`` writes them for it).
+    ``params_dir`` (default ``<root>/params``): where report.yml is.
     """
     root, out_dir = Path(root).resolve(), Path(out_dir).resolve()
+    build = root / (build_dir if build_dir is not None else layout.BUILD)
     renderer = renderer or detect_renderer()
     if renderer not in RENDERERS:
         raise ValueError(f"renderer must be one of {RENDERERS}, not {renderer!r}")
+    if renderer == "quarto" and not build.resolve().is_relative_to(root):
+        raise RenderError(f"Quarto renders only files inside the project ({root}), and the build folder {build} "
+                          "is not: choose a build folder inside the project (e.g. --build build-2)")
+    _summary_include(root, build)
     chapters = book_chapters(root)  # fails before anything is written
-    metadata = render_metadata(root, synthetic)
+    metadata = render_metadata(root, synthetic, params_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     recover_folder(out_dir)
     tmp = out_dir.parent / f".tmp-{out_dir.name}-{os.getpid()}"
@@ -139,7 +153,7 @@ def render_book(root: Path, out_dir: Path, renderer: str | None = None, cache_di
 
         if renderer == "quarto":
             _render_quarto(root, tmp, metadata, frozenset(pdf_exclude))
-        publish(root / "build", tmp / DATA_DIR, synthetic=metadata[SYNTHETIC_META], weakened=metadata[WEAKENED_META])
+        publish(build, tmp / DATA_DIR, synthetic=metadata[SYNTHETIC_META], weakened=metadata[WEAKENED_META])
         if renderer != "quarto":
             cache = PandocCache(Path(cache_dir)) if cache_dir else None
             _render_fallback(root, chapters, tmp, cache, frozenset(pdf_exclude), metadata)
@@ -156,6 +170,17 @@ def render_book(root: Path, out_dir: Path, renderer: str | None = None, cache_di
     return RenderResult(renderer, out_dir / "index.html", out_dir / PDF_NAME, [out_dir / p for p in pages])
 
 
+def _summary_include(root: Path, build: Path) -> None:
+    """Copy the build's summary (``<build>/study/summary.md``) to ``<root>/_summary.md``, which
+    ``index.qmd`` includes (a Quarto include names a fixed file, whatever the build folder); removed
+    where the build has none, so the book never shows another build's summary."""
+    source, target = build / layout.SUMMARY, root / layout.SUMMARY_INCLUDE
+    if source.is_file():
+        write_if_changed(target, source.read_text(encoding="utf-8"))
+    else:
+        target.unlink(missing_ok=True)
+
+
 # --------------------------------------------------------------------------------------------
 # Quarto
 
@@ -164,7 +189,8 @@ def _pdf_profile(root: Path, exclude: frozenset[str]) -> str:
     """Write ``_quarto-cinreport-pdf.yml``: the active profiles' configuration with the chapters left
     out of the PDF removed (an emptied part goes too). Rendered with ``--profile cinreport-pdf`` alone,
     Quarto merges it into ``_quarto.yml`` instead of the default profile. Chapters listed in
-    ``_quarto.yml`` itself cannot be left out this way (the authority chapters are in a profile)."""
+    ``_quarto.yml`` itself cannot be left out this way (the project's are all in the profile of
+    chapters, :data:`cinreport.common.layout.BOOK_PROFILE`)."""
     from cinreport.common.atomic import write_if_changed
 
     def keep(items: list | None) -> list:
@@ -432,7 +458,10 @@ def _resolution(doc: _Doc, targets: dict, chapter_pages: dict[Path, str], root: 
 # --------------------------------------------------------------------------------------------
 # Fallback: HTML
 
-NAV_FOLD = 12  # a part with more chapters than this is folded in the sidebar unless it holds the page
+# A part with more chapters than this is folded in the sidebar unless it holds the page: the part of
+# authority profiles folds exactly when there are "many" authorities, the number above which the
+# profiles also leave the PDF (pdf_profiles: auto) and the tables show the spread.
+NAV_FOLD = layout.MANY_AUTHORITIES
 
 
 def _nav_group(doc: _Doc) -> str | None:
