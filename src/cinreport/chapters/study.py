@@ -755,9 +755,13 @@ class Study:
     def summary(self) -> list[str]:
         """The book's summary, in the study's shape: key findings in its two groups (one plain sentence
         each, an evidence line, the robustness label), then the implications and the further-research
-        areas.  Written to ``summary.md``, which the landing page (index.qmd) includes."""
+        areas.  Written to ``summary.md``, which the landing page (index.qmd) includes, so its headings
+        are written here too: the summary notebook is not a chapter of the book."""
+        return [self.summary_key_findings(), self.summary_implications(), self.summary_further_research()]
+
+    def summary_key_findings(self) -> str:
+        """The summary's key findings under their groups' headings, each with its evidence and robustness."""
         found = self.findings()
-        imps = implications(found)
         parts = ["## Key findings {.unnumbered}"]
         for group, heading in GROUPS.items():
             items = []
@@ -766,11 +770,18 @@ class Study:
                 items.append(f"- **{f.summary}**\\\n  {self.headline(f)}.\\\n  *{label}:* {rest} "
                              f"(see @sec-finding-{f.id})")
             parts.append(f"### {heading} {{.unnumbered}}\n\n" + "\n".join(items))
-        parts.append("## Implications {.unnumbered}")
-        parts.append("\n".join(f"- {i.text}" for i in imps) if imps else
-                     "None of the findings that implications rest on holds in these data.")
-        parts.append("## Further research {.unnumbered}\n\n" + FURTHER_RESEARCH)
-        return parts
+        return "\n\n".join(parts)
+
+    def summary_implications(self) -> str:
+        """The summary's implications: those whose findings hold."""
+        imps = implications(self.findings())
+        return "## Implications {.unnumbered}\n\n" + ("\n".join(f"- {i.text}" for i in imps) if imps else
+                                                        "None of the findings that implications rest on holds in "
+                                                        "these data.")
+
+    @staticmethod
+    def summary_further_research() -> str:
+        return "## Further research {.unnumbered}\n\n" + FURTHER_RESEARCH
 
     def write_summary(self) -> Path:
         """``summary.md`` in the chapter folder (atomically, only when it changes)."""
