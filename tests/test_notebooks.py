@@ -23,7 +23,8 @@ CLI = Path(sys.executable).with_name("cinreport")
 def test_notebooks_exist_for_every_book_chapter():
     names = {p.stem for p in NOTEBOOKS}
     assert "authority" in names
-    assert {"characteristics", "reasons", "support", "needs_match", "key_findings", "implications"} <= names
+    assert {"characteristics", "reasons", "support", "needs_match", "key_findings", "implications", "national",
+            "profiles", "data_dictionary", "provenance", "summary"} <= names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -132,13 +133,16 @@ def test_each_table_or_figure_cell_is_labelled_captioned_and_calls_one_function(
             code = [ln for ln in cell.source.splitlines() if ln.strip() and not ln.startswith("#")]
             assert len(code) == 1 and re.fullmatch(r"show\((study|chapter)\.\w+\([^()]*\)\)", code[0]), \
                 f"{path.name}: {label} should show one package function's result, not {code}"
-    assert {"tbl-age-band", "fig-age-band", "tbl-primary-need-cases", "fig-plan-length", "tbl-themes"} <= set(seen)
+    assert {"tbl-age-band", "fig-age-band", "tbl-primary-need-cases", "fig-plan-length", "tbl-themes",
+            "tbl-profiles"} <= set(seen)
 
 
 def test_cell_captions_are_the_captions_that_title_the_open_data():
     """The notebook cells' captions and descriptions are the package's (which title the open data)."""
-    from cinreport.chapters.study import ALT, CAPTIONS
+    from cinreport.chapters import profiles, study
     from cinreport.render.cell_options import options
+
+    CAPTIONS, ALT = {**study.CAPTIONS, **profiles.CAPTIONS}, study.ALT
 
     found = {}
     for path in NOTEBOOKS:
@@ -164,3 +168,62 @@ def test_markdown_cells_hold_static_text_only():
             assert ":::" not in cell.source and "<" not in cell.source, f"{path.name}: {cell.source[:60]}"
             if path.name == "authority.ipynb":
                 assert "{#" not in cell.source and not cell.source.lstrip().startswith("#"), path.name
+
+
+STUDY_NOTEBOOKS = sorted((ROOT / "notebooks" / "study").glob("*.ipynb"))
+# A cell after the notebook's set-up shows one package function's result, or calls one (write_findings):
+# ``show(study.age_band_table())``, ``show(study.finding("id").sentence)``, ``show(chapter.table())  # a comment``.
+_CALL = r"(study|chapter)\.\w+\([^()]*\)(\.\w+)?"
+ONE_CALL = re.compile(rf"(show\({_CALL}\)|{_CALL})\s*(#.*)?")
+
+
+@pytest.mark.parametrize("path", STUDY_NOTEBOOKS, ids=lambda p: p.name)
+def test_study_notebook_narrates(path):
+    """After the parameters and the set-up cell (imports, loading), every code cell calls one package
+    function, with no loop over parts of the chapter; a chapter of the book opens with its heading (and
+    its id) in a Markdown cell. The summary notebook is not a chapter: it writes the Markdown the
+    landing page includes, headings and all."""
+    cells = nbformat.read(path, as_version=4).cells
+    code = [c for c in cells if c.cell_type == "code"]
+    for cell in code[2:]:
+        lines = [ln for ln in cell.source.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+        assert len(lines) == 1 and ONE_CALL.fullmatch(lines[0]), f"{path.name}: one call per cell, not {lines}"
+    if path.stem == "summary":
+        return
+    markdown = [c for c in cells if c.cell_type == "markdown"]
+    assert markdown and re.match(r"# .+ \{#sec-[a-z-]+\}", markdown[0].source), \
+        f"{path.name}: the chapter's heading should be a Markdown cell"
+
+
+def test_cross_referenced_heading_ids_are_in_markdown_cells():
+    """Other chapters refer to these sections (``@sec-national``, ``@sec-open-data``, ...): their ids
+    stay in the chapters' Markdown cells, which every build has."""
+    ids = {"national": ["sec-national"], "profiles": ["sec-profiles"],
+           "data_dictionary": ["sec-data-dictionary", "sec-open-data"], "provenance": ["sec-provenance"]}
+    for stem, wanted in ids.items():
+        text = "\n".join(c.source for c in nbformat.read(ROOT / "notebooks" / "study" / f"{stem}.ipynb",
+                                                          as_version=4).cells if c.cell_type == "markdown")
+        for ident in wanted:
+            assert f"{{#{ident}}}" in text, f"{stem}: {ident}"
+
+
+def test_data_dictionary_names_the_open_data_rows_as_the_package_does():
+    """The open-data note in the data dictionary's Markdown quotes ``la_name`` of the all-authorities rows."""
+    from cinreport.chapters.study import ALL_AUTHORITIES
+
+    nb = nbformat.read(ROOT / "notebooks" / "study" / "data_dictionary.ipynb", as_version=4)
+    assert any(f"`la_name` *{ALL_AUTHORITIES}*" in c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+def test_national_chapter_without_dfe_files_says_only_that_it_is_not_included(tiny_project):
+    """The tiny project has no DfE files: the chapter is its heading, its introduction and the note that
+    national context is not included; every section's cell shows nothing."""
+    path = ROOT / "notebooks" / "study" / "national.ipynb"
+    executed = tiny_project / "build" / "study" / "national-absent.ipynb"
+    run_notebook(path, executed, _parameters(path, "build/study"), failed_dir=tiny_project / "build" / "failed",
+                 cwd=str(tiny_project), label="national")
+    shown = [o["data"]["text/markdown"] for c in nbformat.read(executed, as_version=4).cells
+             if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "display_data"]
+    text = "\n\n".join(t for t in shown if t)
+    assert "National context was not included in this edition" in text
+    assert "## " not in text and "{#tbl-" not in text and "{#fig-" not in text

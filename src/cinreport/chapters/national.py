@@ -258,10 +258,49 @@ class NationalChapter:
 
     # -- sections ----------------------------------------------------------------------------
     def sections(self, intro: str) -> list[str]:
+        """The whole chapter after ``intro`` (its heading and introduction), as Markdown parts."""
         if not self.data.available:
             return [intro, unavailable_text(self.data)]
         return [intro, *self.plans(), *self.needs(), *self.durations(), *self.rates(), *self.trend(),
-                *self.factors(), *self.study_places(), *self.not_included(), f"{SOURCE} {SYMBOLS_NOTE}"]
+                *self.factors(), *self.study_places(), *self.not_included(), self.source_note()]
+
+    # The notebook's cells (notebooks/study/national.ipynb): one section each, as Markdown, empty when
+    # the DfE files it needs were not read (so its heading, figures and tables, whose captions name the
+    # year, are outputs: they depend on which files there are).
+    def _section(self, parts) -> str:
+        return "\n\n".join(parts()) if self.data.available else ""
+
+    def unavailable_note(self) -> str:
+        """That national context is not in this edition, and why; empty when the DfE files were read."""
+        return "" if self.data.available else unavailable_text(self.data)
+
+    def plans_section(self) -> str:
+        return self._section(self.plans)
+
+    def needs_section(self) -> str:
+        return self._section(self.needs)
+
+    def durations_section(self) -> str:
+        return self._section(self.durations)
+
+    def rates_section(self) -> str:
+        return self._section(self.rates)
+
+    def trend_section(self) -> str:
+        return self._section(self.trend)
+
+    def factors_section(self) -> str:
+        return self._section(self.factors)
+
+    def study_places_section(self) -> str:
+        return self._section(self.study_places)
+
+    def not_included_section(self) -> str:
+        return self._section(self.not_included)
+
+    def source_note(self) -> str:
+        """The sources of the national figures and DfE's symbols; empty when none were read."""
+        return f"{SOURCE} {SYMBOLS_NOTE}" if self.data.available else ""
 
     # -- the use of Child in Need plans (further-research area 2) ---------------------------------
     def not_included(self) -> list[str]:

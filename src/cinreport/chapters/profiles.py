@@ -8,15 +8,16 @@ profiles chosen by ``pdf_profiles`` in ``params/report.yml`` (see :meth:`ReportP
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from cinreport.chapters.tables import markdown_table
+from cinreport.chapters.tables import caption_line, markdown_table
 from cinreport.common.atomic import write_csv
 from cinreport.common.inert import markdown_code, markdown_text
 from cinreport.common.layout import BUILD
-from cinreport.data.config import load_authorities, load_report
+from cinreport.data.config import Authority, ReportParams, load_authorities, load_report
 from cinreport.disclosure.publication import Published
 
 
@@ -58,40 +59,69 @@ def _open_data(out: Path, authorities, csv_rows: list[dict[str, str]]) -> None:
                      geo, {}, {key: Indicator(label, unit) for key, (_, label, unit) in OPEN_INDICATORS.items()})
 
 
+#: The comparison table's caption, by label: the notebook cell's ``#| tbl-cap:`` carries the same words
+#: (tests/test_notebooks.py checks they agree).
+CAPTIONS = {
+    "tbl-profiles": ("Headline measures by authority: case files reviewed, children on plans in the administrative "
+                     "data, their median plan length (administrative data: every ended plan in the period), and the "
+                     "share of services in the reviewed case files that were advice, guidance or co-ordination"),
+}
+
+
+@dataclass
+class ProfilesChapter:
+    """The chapter's data-driven pieces (``notebooks/study/profiles.ipynb`` holds its heading and notes)."""
+
+    report: ReportParams
+    authorities: list[Authority]
+    pub: Published
+    out_dir: Path
+
+    @classmethod
+    def load(cls, params_dir: str = "params", build_dir: str = BUILD, out_dir: str | None = None) -> "ProfilesChapter":
+        return cls(load_report(params_dir), load_authorities(params_dir),
+                   Published.load(Path(build_dir) / "published" / "store.json"),
+                   Path(out_dir or Path(build_dir) / "study"))
+
+    @property
+    def in_pdf(self) -> set[str]:
+        """The authorities whose full profiles the PDF edition has."""
+        return set(self.report.pdf_profile_codes([a.code for a in self.authorities]))
+
+    def coverage(self) -> str:
+        """How many authorities, where their full profiles are, and the suppression symbol."""
+        n, in_pdf = len(self.authorities), self.in_pdf
+        if len(in_pdf) == n:
+            where = "Each has a full profile in the chapters that follow."
+        elif in_pdf:
+            where = (f"The HTML book has a full profile of each; the PDF edition has the full profiles of {len(in_pdf)} "
+                     "of them, marked in the last column.")
+        else:
+            where = "The HTML book has a full profile of each; the PDF edition keeps to this comparison table."
+        return (f"The study covers {n} authorities. {where} Shares based on a small count are shown as "
+                f"{markdown_code(self.report.disclosure_symbol)}.")
+
+    def table(self, in_cell: bool = True) -> str:
+        """The comparison table, one row per authority linked to its chapter; writes it as
+        ``tables/profiles.csv`` and as open data. With ``in_cell`` it has no caption line (the notebook
+        cell's ``tbl-cap`` gives it)."""
+        in_pdf = self.in_pdf
+        rows, csv_rows = {}, []
+        for a in self.authorities:
+            row = profile_row(self.pub, a.code)
+            if len(in_pdf) < len(self.authorities):  # the same words in both editions: neither says "this PDF"
+                row["Full profile in the PDF"] = "yes" if a.code in in_pdf else "no (HTML book only)"
+            csv_rows.append({"code": a.code, "authority": a.name, **row})
+            rows[f"[{markdown_text(a.name)}](../authorities/{a.code}/authority.ipynb)"] = row
+        frame = pd.DataFrame.from_dict(rows, orient="index")
+        write_csv(self.out_dir / "tables" / "profiles.csv", pd.DataFrame(csv_rows))
+        _open_data(self.out_dir, self.authorities, csv_rows)
+        text = markdown_table(frame, index_label="Authority", markdown_index=True)
+        return text if in_cell else text + "\n\n" + caption_line(CAPTIONS["tbl-profiles"], "tbl-profiles")
+
+
 def comparison(params_dir: str = "params", build_dir: str = BUILD, out_dir: str | None = None) -> list[str]:
-    """The chapter's Markdown parts; writes the table as ``<out_dir>/tables/profiles.csv``."""
-    report = load_report(params_dir)
-    authorities = load_authorities(params_dir)
-    codes = [a.code for a in authorities]
-    in_pdf = set(report.pdf_profile_codes(codes))
-    rows, csv_rows = {}, []
-    pub = Published.load(Path(build_dir) / "published" / "store.json")
-    for a in authorities:
-        row = profile_row(pub, a.code)
-        if len(in_pdf) < len(codes):  # the same words in both editions: neither says "this PDF"
-            row["Full profile in the PDF"] = "yes" if a.code in in_pdf else "no (HTML book only)"
-        csv_rows.append({"code": a.code, "authority": a.name, **row})
-        rows[f"[{markdown_text(a.name)}](../authorities/{a.code}/authority.ipynb)"] = row
-    frame = pd.DataFrame.from_dict(rows, orient="index")
-    out = Path(out_dir or Path(build_dir) / "study")
-    write_csv(out / "tables" / "profiles.csv", pd.DataFrame(csv_rows))
-    _open_data(out, authorities, csv_rows)
-    if len(in_pdf) == len(codes):
-        where = "Each has a full profile in the chapters that follow."
-    elif in_pdf:
-        where = (f"The HTML book has a full profile of each; the PDF edition has the full profiles of {len(in_pdf)} "
-                 "of them, marked in the last column.")
-    else:
-        where = "The HTML book has a full profile of each; the PDF edition keeps to this comparison table."
-    return [
-        "# Authority profiles at a glance {#sec-profiles}",
-        f"The study covers {len(codes)} authorities. {where} Shares based on a small count are shown as "
-        f"{markdown_code(report.disclosure_symbol)}.",
-        markdown_table(frame, index_label="Authority", markdown_index=True)
-        + "\n\n: Headline measures by authority: case files reviewed, children on plans in the administrative "
-          "data, their median plan length (administrative data: every ended plan in the period), and the share of "
-          "services in the reviewed case files that were advice, guidance or co-ordination {#tbl-profiles}",
-        "The median plan length here is from the administrative data. The key findings and each authority's "
-        "chapter also give the median from the reviewed case files, which differs: the reviewed files are a "
-        "small selection of plans, not a sample of all of them.",
-    ]
+    """The chapter's data-driven parts (its heading and notes are the notebook's Markdown cells), the
+    table with its caption line; writes the table as ``<out_dir>/tables/profiles.csv``."""
+    chapter = ProfilesChapter.load(params_dir, build_dir, out_dir)
+    return [chapter.coverage(), chapter.table(in_cell=False)]

@@ -14,6 +14,7 @@ from typing import Any
 
 import nbformat
 
+from cinreport.common.inert import markdown_code, markdown_text
 from cinreport.common.layout import BUILD, codebook_path
 
 PACKAGES = ("cinreport", "pandas", "numpy", "scipy", "seaborn", "matplotlib", "papermill", "pandera",
@@ -112,28 +113,61 @@ def national_status(build_dir: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def manifest_markdown(m: dict[str, Any]) -> list[str]:
-    """The reproducibility appendix, from a manifest."""
-    git = m["git"]
-    parts = ["# Provenance {#sec-provenance}",
-             f"Built at {m['built_at']} from commit `{git['commit'][:12]}`"
-             + (" (with uncommitted changes)" if git.get("dirty") else "") + f". Rendered with {m['renderer']}.",
-             "## Data and parameter files", "| File | SHA-256 |\n|:---|:---|"
-             + "".join(f"\n| `{k}` | `{v[:16]}…` |" for k, v in {**m["data_files"], **m["params_files"]}.items()),
-             "## National data (Department for Education)", _national_markdown(m.get("national") or {}),
-             "## Software", "| Package | Version |\n|:---|:---|"
-             + "".join(f"\n| {k} | {v} |" for k, v in m["versions"].items()),
-             "## Executed authority notebooks", "| Notebook | Parameters | Seconds |\n|:---|:---|---:|"
-             + "".join(f"\n| `{n['notebook']}` | `{json.dumps(n['parameters'], sort_keys=True)}` | {n['duration_s']} |"
-                       for n in m["notebooks"])]
-    return parts
+class Provenance:
+    """The provenance appendix's data-driven pieces, from a manifest (``notebooks/study/provenance.ipynb``
+    holds the headings). Names, paths and versions are shown through :mod:`cinreport.common.inert`."""
+
+    def __init__(self, m: dict[str, Any]):
+        self.manifest = m
+
+    @classmethod
+    def write(cls, params_dir: str = "params", build_dir: str = BUILD, root: Path | str = ".") -> "Provenance":
+        """Build this build's manifest, write ``<build_dir>/manifest.json`` (see :func:`write_manifest`)."""
+        return cls(write_manifest(params_dir, build_dir, root))
+
+    def built(self) -> str:
+        """When, from which commit and with which renderer the report was built."""
+        m, git = self.manifest, self.manifest["git"]
+        return (f"Built at {markdown_text(m['built_at'])} from commit {markdown_code(git['commit'][:12])}"
+                + (" (with uncommitted changes)" if git.get("dirty") else "") + f". Rendered with "
+                f"{markdown_text(m['renderer'])}.")
+
+    def files_table(self) -> str:
+        """The data and parameter files with the start of their SHA-256."""
+        files = {**self.manifest["data_files"], **self.manifest["params_files"]}
+        return "| File | SHA-256 |\n|:---|:---|" + "".join(f"\n| {_cell_code(k)} | {_cell_code(v[:16] + '…')} |"
+                                                          for k, v in files.items())
+
+    def national(self) -> str:
+        """Which DfE files the national context read (names and hashes), or why it read none."""
+        return _national_markdown(self.manifest.get("national") or {})
+
+    def software_table(self) -> str:
+        return "| Package | Version |\n|:---|:---|" + "".join(f"\n| {_cell_text(k)} | {_cell_text(v)} |"
+                                                         for k, v in self.manifest["versions"].items())
+
+    def notebooks_table(self) -> str:
+        """The executed authority notebooks with their parameters and how long each took."""
+        return "| Notebook | Parameters | Seconds |\n|:---|:---|---:|" + "".join(
+            f"\n| {_cell_code(n['notebook'])} | {_cell_code(json.dumps(n['parameters'], sort_keys=True))} | "
+            f"{n['duration_s']} |" for n in self.manifest["notebooks"])
+
+
+def _cell_code(value: object) -> str:
+    """A code span in a pipe-table cell (a ``|`` in it escaped, as a pipe table needs)."""
+    return markdown_code(value).replace("|", "\\|")
+
+
+def _cell_text(value: object) -> str:
+    return markdown_text(value).replace("|", "\\|")
 
 
 def _national_markdown(status: dict[str, Any]) -> str:
     if not status.get("available"):
-        return f"Not included: {status.get('reason', 'not prepared')}."
-    rows = "".join(f"\n| `{f['name']}` | `{f['sha256'][:16]}…` |" for f in status.get("files", []))
-    return f"Read from `{status.get('folder', '')}`.\n\n| File | SHA-256 |\n|:---|:---|{rows}"
+        return f"Not included: {markdown_text(status.get('reason', 'not prepared'))}."
+    rows = "".join(f"\n| {_cell_code(f['name'])} | {_cell_code(f['sha256'][:16] + '…')} |"
+                   for f in status.get("files", []))
+    return f"Read from {markdown_code(status.get('folder', ''))}.\n\n| File | SHA-256 |\n|:---|:---|{rows}"
 
 
 def write_manifest(params_dir: str = "params", build_dir: str = BUILD, root: Path | str = ".") -> dict[str, Any]:

@@ -397,10 +397,6 @@ class Study:
     def finding(self, fid: str) -> Finding:
         return next(f for f in self.findings() if f.id == fid)
 
-    def intro(self, title: str, label: str, text: str) -> str:
-        note = f"\n\n{SYNTHETIC_NOTE}" if self.report.synthetic_data else ""
-        return f"# {title} {{#{label}}}\n\n{text}{note}"
-
     # -- methods -------------------------------------------------------------------------------
     @staticmethod
     def methods_notes() -> str:
@@ -755,9 +751,13 @@ class Study:
     def summary(self) -> list[str]:
         """The book's summary, in the study's shape: key findings in its two groups (one plain sentence
         each, an evidence line, the robustness label), then the implications and the further-research
-        areas.  Written to ``summary.md``, which the landing page (index.qmd) includes."""
+        areas.  Written to ``summary.md``, which the landing page (index.qmd) includes, so its headings
+        are written here too: the summary notebook is not a chapter of the book."""
+        return [self.summary_key_findings(), self.summary_implications(), self.summary_further_research()]
+
+    def summary_key_findings(self) -> str:
+        """The summary's key findings under their groups' headings, each with its evidence and robustness."""
         found = self.findings()
-        imps = implications(found)
         parts = ["## Key findings {.unnumbered}"]
         for group, heading in GROUPS.items():
             items = []
@@ -766,11 +766,18 @@ class Study:
                 items.append(f"- **{f.summary}**\\\n  {self.headline(f)}.\\\n  *{label}:* {rest} "
                              f"(see @sec-finding-{f.id})")
             parts.append(f"### {heading} {{.unnumbered}}\n\n" + "\n".join(items))
-        parts.append("## Implications {.unnumbered}")
-        parts.append("\n".join(f"- {i.text}" for i in imps) if imps else
-                     "None of the findings that implications rest on holds in these data.")
-        parts.append("## Further research {.unnumbered}\n\n" + FURTHER_RESEARCH)
-        return parts
+        return "\n\n".join(parts)
+
+    def summary_implications(self) -> str:
+        """The summary's implications: those whose findings hold."""
+        imps = implications(self.findings())
+        return "## Implications {.unnumbered}\n\n" + ("\n".join(f"- {i.text}" for i in imps) if imps else
+                                                        "None of the findings that implications rest on holds in "
+                                                        "these data.")
+
+    @staticmethod
+    def summary_further_research() -> str:
+        return "## Further research {.unnumbered}\n\n" + FURTHER_RESEARCH
 
     def write_summary(self) -> Path:
         """``summary.md`` in the chapter folder (atomically, only when it changes)."""
@@ -790,47 +797,39 @@ class Study:
                             for i in imps)
 
     # -- appendices --------------------------------------------------------------------------
-    def national(self, build_dir: str = BUILD) -> list[str]:
-        """The national-context chapter: every English LA from DfE open data, and the study's places."""
+    def national_chapter(self, build_dir: str = BUILD):
+        """The national-context chapter's pieces (:class:`cinreport.chapters.national.NationalChapter`):
+        every English LA from DfE open data, and the study's places. Removes the national tables and
+        figures an earlier build with other national files wrote."""
         from cinreport.chapters.national import NationalChapter, clear_national_outputs
         from cinreport.national.data import NationalData
 
         data = NationalData.load(Path(build_dir) / "national")
         clear_national_outputs(self.out_dir)  # what an earlier build with other national files wrote
-        chapter = NationalChapter(data, self.authorities, self.pub, self.codebook, self.threshold,
-                                  self.report.disclosure_symbol, int(self.report.national.get("top_factors", 12)),
-                                  self.report.period_end, self.out_dir)
-        intro = self.intro("National context", "sec-national",
-                           "The study found that its four authorities used Child in Need plans in different ways, "
-                           "and asked for research to describe and explain that variation across the country. This "
-                           "chapter begins that work with the Department for Education's published figures for every "
-                           "English local authority: how often each uses Child in Need plans, for which needs, how "
-                           "long children stay in need, how many children are in need at all and the factors "
-                           "identified at assessment, and where the study authorities sit.")
-        return chapter.sections(intro)
+        return NationalChapter(data, self.authorities, self.pub, self.codebook, self.threshold,
+                               self.report.disclosure_symbol, int(self.report.national.get("top_factors", 12)),
+                               self.report.period_end, self.out_dir)
 
-    def data_dictionary(self) -> list[str]:
-        parts = ["# Data dictionary {#sec-data-dictionary}",
-                 f"Generated from `{self.codebook.path.as_posix()}`, the codebook that validation also reads.",
-                 "## Open data {#sec-open-data}",
-                 "Every table published in this report is also available, after disclosure control, as a tidy "
-                 "CSV file in the Department for Education's open-data layout (`time_period`, `time_identifier`, "
-                 "`geographic_level`, `country_code`, `country_name`, `la_name`, `new_la_code`, `old_la_code`, then "
-                 "filters and indicators), each with a metadata file describing its columns: see "
-                 "[the open-data folder](data/index.html) beside this report, catalogued in "
-                 "[datasets.csv](data/datasets.csv). Fictional authorities have no LA codes; rows for all study "
-                 f"authorities together have `la_name` *{ALL_AUTHORITIES}*; `time_period` is the reporting year "
-                 "(to 31 March) in which the study period ends; `c` marks a suppressed value "
-                 "and `z` one that does not apply.",
-                 "## Coded data files"]
+    def codebook_note(self) -> str:
+        """Which codebook the data dictionary shows."""
+        return (f"Generated from {markdown_code(self.codebook.path.as_posix())}, the codebook that validation "
+                "also reads.")
+
+    def codebook_files(self) -> str:
+        """One section per coded data file the codebook lists: its name, description and variables."""
+        parts = []
         for spec in self.codebook.files.values():
             rows = pd.DataFrame([{"Variable": markdown_code(c.name), "Type": c.type + (f" ({c.codes})" if c.codes else ""),
                                   "Required": "yes" if c.required else "no", "Meaning": c.description}
                                  for c in spec.columns]).set_index("Variable")
             parts += [f"### {markdown_text(spec.filename)}", markdown_text(spec.description),
                       markdown_table(rows, index_label="Variable", markdown_index=True)]
-        parts.append("## Code lists")
+        return "\n\n".join(parts)
+
+    def code_lists(self) -> str:
+        """Every code list of the codebook: its source and each code with its label."""
+        parts = []
         for cl in self.codebook.code_lists.values():
             codes = ", ".join(f"{markdown_code(k)} {markdown_text(v)}" for k, v in cl.labels.items())
             parts.append(f"**{markdown_text(cl.name)}** ({markdown_text(cl.source)}): {codes}.")
-        return parts
+        return "\n\n".join(parts)
