@@ -71,40 +71,67 @@ def _locked(path: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-@pytest.fixture(scope="session")
-def built_project(tmp_path_factory) -> Path:
-    """The demo project copied to a temporary folder and built with `make -j2 report`, once per run.
+def _shared_build(tmp_path_factory, name: str, build) -> Path:
+    """A project built once per test run by ``build(folder)``, and this worker's own ``cp -a`` copy of it.
 
-    Under pytest-xdist every worker has its own session, so a plain session fixture would build the
-    demo once per worker. Here the build goes to the run's shared temporary folder: the first worker
-    that needs it builds it while holding a lock, a worker that needs it meanwhile waits, and each
-    worker then gets its own ``cp -a`` copy (file times kept, so Make sees it up to date), because
-    tests run make in it and write into it. The built folder itself is never touched again.
+    Under pytest-xdist every worker has its own session, so a plain session fixture would build once
+    per worker. Here the build goes to the run's shared temporary folder: the first worker that needs
+    it builds it while holding a lock, a worker that needs it meanwhile waits, and each worker then
+    gets its own copy (file times kept, so Make sees it up to date), because tests run make in it and
+    write into it. The built folder itself is never touched again.
     """
     if not (VENV / ".installed").exists():
         pytest.fail(f"{VENV} is not a cinreport environment made by `make setup` (no .installed stamp)")
     base = tmp_path_factory.getbasetemp()
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if not worker:
-        project = copy_project(tmp_path_factory.mktemp("project"))
-        make(project, "-j2", "report")
-        return project
-    shared = base.parent  # the run's folder, shared by its workers (one basetemp each below it)
-    golden, done, failed = shared / "built-demo", shared / "built-demo.ok", shared / "built-demo.failed"
-    with _locked(shared / "built-demo.lock"):
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = base
+    else:
+        shared = base.parent  # the run's folder, shared by its workers (one basetemp each below it)
+    golden, done, failed = shared / name, shared / f"{name}.ok", shared / f"{name}.failed"
+    with _locked(shared / f"{name}.lock"):
         if failed.exists():
-            pytest.fail(f"the shared demo build failed in another worker:\n{failed.read_text()}")
+            pytest.fail(f"the shared build {name} failed earlier:\n{failed.read_text()}")
         if not done.exists():
             shutil.rmtree(golden, ignore_errors=True)
             try:
-                make(copy_project(golden), "-j2", "report")
+                build(golden)
             except BaseException as exc:
                 failed.write_text(str(exc), encoding="utf-8")
                 raise
             done.touch()
-    project = base / "built-project"
-    subprocess.run(["cp", "-a", str(golden), str(project)], check=True)
+    project = base / f"{name}-copy"
+    if not project.exists():
+        subprocess.run(["cp", "-a", str(golden), str(project)], check=True)
     return project
+
+
+def _built_demo_folder(tmp_path_factory) -> Path:
+    """The shared built demo itself (read-only: only for building further shared states from it)."""
+    base = tmp_path_factory.getbasetemp()
+    return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "built-demo"
+
+
+@pytest.fixture(scope="session")
+def built_project(tmp_path_factory) -> Path:
+    """The demo project copied to a temporary folder and built with `make -j2 report`, once per run
+    (shared by the xdist workers: :func:`_shared_build`)."""
+    return _shared_build(tmp_path_factory, "built-demo", lambda folder: make(copy_project(folder), "-j2", "report"))
+
+
+@pytest.fixture(scope="session")
+def built_project_without_national(built_project, tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """The built demo after the national files were switched off (``CINREPORT_NATIONAL_DIR`` set to an
+    empty folder) and `make -j2 report` run again, once per run; and the environment that switches
+    them off, which every later build of a copy must use (the folder's path is in the book)."""
+    empty = _built_demo_folder(tmp_path_factory).parent / "national-switched-off"
+    empty.mkdir(exist_ok=True)
+    env = {"CINREPORT_NATIONAL_DIR": str(empty)}
+
+    def build(folder: Path) -> None:
+        subprocess.run(["cp", "-a", str(_built_demo_folder(tmp_path_factory)), str(folder)], check=True)
+        make(folder, "-j2", "report", env=env)
+
+    return _shared_build(tmp_path_factory, "built-demo-without-national", build), env
 
 
 @pytest.fixture
@@ -122,3 +149,4 @@ def typst_source(monkeypatch):
 
     monkeypatch.setattr(typst, "compile", spy)
     return captured
+
