@@ -150,3 +150,64 @@ def typst_source(monkeypatch):
     monkeypatch.setattr(typst, "compile", spy)
     return captured
 
+
+# -- scheduling under pytest-xdist ---------------------------------------------------------------
+# `make test` runs `pytest -n 2 --dist loadgroup --no-loadscope-reorder`. A test marked e2e or slow is
+# a unit of work of its own, so the two processes share those out, unless it uses a module fixture
+# (then it stays with its file, so the fixture is made once) or names its own xdist_group; every other
+# test stays with its file. Units go out in the order of LONGEST_FIRST (node id prefixes), then the
+# other e2e and slow tests, then the files: the longest first, so that none starts near the end while
+# the other process has nothing left to do. The first needs the shared demo build and so starts it at
+# once; the next ones build projects of their own meanwhile. Update it from `make test`'s durations.
+LONGEST_FIRST = [
+    "tests/test_incremental.py::test_switching_the_national_files_off",  # the demo, then without national
+    "tests/test_real_data_e2e.py::",                                      # a clean build of its own
+    "tests/test_incremental.py::test_incremental_equals_clean",
+    "tests/test_bench.py::test_bench_runs_and_writes_json",               # a clean build of its own
+    "tests/test_publication.py::test_random_small_studies_publish_nothing_an_outsider_can_work_out",
+    "tests/test_faults.py::test_killed_builds_never_leave_bad_outputs",
+    "tests/test_inert.py::test_html_shows_payloads_as_text",              # a clean build of its own
+    "tests/test_incremental.py::",
+    "tests/test_e2e.py::test_adding_an_authority_step_by_step",
+    "tests/test_e2e.py::test_progress_is_one_line_per_notebook",
+    "tests/test_national.py::test_new_authority_like_a_real_la_is_compared_with_its_neighbours",
+    "tests/test_e2e.py::test_touching_one_authority_reruns_only_it",
+    "tests/test_publication.py::",
+    "tests/test_browser.py::test_every_book_page_works_in_a_browser",
+    "tests/test_faults.py::test_two_builds_at_once",
+    "tests/test_national.py::test_without_national_files_the_build_succeeds_and_says_so",
+    "tests/test_notebooks.py::test_notebook_executes_on_a_tiny_project",
+    "tests/test_faults.py::test_render_failure_keeps_last_book",
+    "tests/test_validate.py::",
+    "tests/test_findings.py::",
+    "tests/test_national.py::",
+]
+
+
+def _own_unit(item) -> bool:
+    """Whether ``item`` is a unit of work of its own under ``--dist loadgroup``."""
+    if not (item.get_closest_marker("e2e") or item.get_closest_marker("slow")):
+        return False
+    fixtures = getattr(item, "_fixtureinfo", None)
+    defs = fixtures.name2fixturedefs.values() if fixtures else []
+    return not any(d[-1].scope == "module" for d in defs if d)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "built_project" in item.fixturenames and not item.get_closest_marker("e2e"):
+            item.add_marker(pytest.mark.e2e)  # the shared demo build is a whole-pipeline build
+    if config.getoption("dist", "no") != "loadgroup":  # "no" also without xdist (-p no:xdist)
+        return
+    for item in items:
+        if not item.get_closest_marker("xdist_group") and not _own_unit(item):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+    def rank(item) -> tuple[int, int]:
+        for i, prefix in enumerate(LONGEST_FIRST):
+            if item.nodeid.startswith(prefix):
+                return (0, i)
+        return (1, 0) if _own_unit(item) else (2, 0)
+
+    items.sort(key=rank)  # stable: otherwise in collection order

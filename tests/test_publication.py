@@ -68,6 +68,7 @@ def test_attacker_checks_linear_forms_such_as_complements():
     assert attack.determined(truth, cons, {"rest": {"y": 1}}) == ["rest"]
 
 
+@pytest.mark.slow
 def test_attacker_agrees_with_brute_force_on_small_random_tables():
     import numpy as np
 
@@ -188,6 +189,8 @@ def demo_outputs(tmp_path_factory):
 
 
 @pytest.mark.parametrize("which", ["demo_outputs", "tiny_study"])
+@pytest.mark.slow
+@pytest.mark.xdist_group("tests/test_publication.py")  # its module fixtures come by name: with the file
 def test_nothing_published_gives_a_suppressed_count_back_from_outside(which, request):
     data, texts, names = request.getfixturevalue(which)
     found = attack_book(data, texts, names, T)
@@ -246,6 +249,7 @@ profile = st.builds(_small, n_cases=st.integers(1, 14), n_admin=st.integers(3, 4
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                HealthCheck.function_scoped_fixture])
 @given(profiles=st.lists(profile, min_size=1, max_size=3), seed=st.integers(0, 10_000))
+@pytest.mark.slow
 def test_random_small_studies_publish_nothing_an_outsider_can_work_out(profiles, seed, tmp_path_factory):
     study = {f"la-{chr(ord('a') + i)}": p for i, p in enumerate(profiles)}
     try:

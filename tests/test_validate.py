@@ -331,6 +331,7 @@ periods = st.tuples(st.dates(dt.date(2015, 1, 1), dt.date(2024, 12, 31)), st.int
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(profile=profiles, seed=st.integers(0, 2**32 - 1), period=periods,
        code=st.sampled_from(["la-a", "x", "north-2"]))
+@pytest.mark.slow
 def test_generated_data_always_validate(tmp_path_factory, profile, seed, period, code):
     out = tmp_path_factory.mktemp("gen")
     synth.write_authority(out, synth.generate_authority(code, profile, seed, period), CODEBOOK)
@@ -502,6 +503,7 @@ def big_invalid(tmp_path_factory) -> Path:
     return project
 
 
+@pytest.mark.slow
 def test_many_bad_rows_give_the_first_n_of_each_rule_and_a_count(big_invalid):
     authority = load_authorities(big_invalid / "params", root=big_invalid)[0]
     path = f"{big_invalid}/data/la-a/case_files.csv"
@@ -520,6 +522,7 @@ def test_many_bad_rows_give_the_first_n_of_each_rule_and_a_count(big_invalid):
     assert len(lines) == 1 + 40 + 2
 
 
+@pytest.mark.slow
 def test_cli_output_is_bounded_and_configurable(big_invalid):
     proc = _cli(big_invalid, "validate", "--max-per-rule", "3")
     assert proc.returncode == 1 and proc.stdout == ""
