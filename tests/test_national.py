@@ -373,6 +373,7 @@ def test_new_authority_like_a_real_la_is_compared_with_its_neighbours(tmp_path):
     assert sys.executable  # the environment that ran the build is this test run's
 
 
+@pytest.mark.slow
 def test_neighbours_file_is_optional(tmp_path):
     if DFE is None:
         pytest.skip("DfE national files not present")
