@@ -198,7 +198,8 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "built_project" in item.fixturenames and not item.get_closest_marker("e2e"):
             item.add_marker(pytest.mark.e2e)  # the shared demo build is a whole-pipeline build
-    if config.getoption("dist", "no") != "loadgroup":  # "no" also without xdist (-p no:xdist)
+    # A worker's own --dist is "no": xdist tells it of loadgroup by option.loadgroup (absent without xdist)
+    if not getattr(config.option, "loadgroup", False):
         return
     for item in items:
         if not item.get_closest_marker("xdist_group") and not _own_unit(item):
