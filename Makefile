@@ -161,8 +161,8 @@ synth: $(INSTALLED) ## Regenerate the synthetic demo data in data/ (seed from pa
 	$(CINREPORT) synth --out data
 
 # Two test processes (pytest-xdist): the suite's builds and its in-process tests overlap on the two
-# cores.  Each test that builds a project (marker e2e or slow) is a unit of work of its own, the
-# other tests of a file stay together, and the longest tests are handed out first (tests/conftest.py).
+# cores.  The longest tests are handed out first (LONGEST_FIRST in tests/conftest.py, which also
+# groups the quick tests by file where xdist can apply the groups).
 # `make test PYTEST_JOBS=0` runs it in one process.  `make test` is the whole suite (CI runs it) and
 # lists its slowest tests; `make test-fast` leaves out the whole-pipeline builds and the slow tests.
 PYTEST_JOBS ?= 2

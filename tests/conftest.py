@@ -153,12 +153,16 @@ def typst_source(monkeypatch):
 
 # -- scheduling under pytest-xdist ---------------------------------------------------------------
 # `make test` runs `pytest -n 2 --dist loadgroup --no-loadscope-reorder`. A test marked e2e or slow is
-# a unit of work of its own, so the two processes share those out, unless it uses a module fixture
-# (then it stays with its file, so the fixture is made once) or names its own xdist_group; every other
-# test stays with its file. Units go out in the order of LONGEST_FIRST (node id prefixes), then the
-# other e2e and slow tests, then the files: the longest first, so that none starts near the end while
-# the other process has nothing left to do. The first needs the shared demo build and so starts it at
-# once; the next ones build projects of their own meanwhile. Update it from `make test`'s durations.
+# meant to be a unit of work of its own, so the two processes share those out, unless it uses a module
+# fixture (then it stays with its file, so the fixture is made once) or names its own xdist_group;
+# every other test stays with its file. NOTE: pytest-xdist 3.8 applies the groups by rewriting
+# item._nodeid, which pytest 9 no longer reads, so with the pinned versions every test is in effect a
+# unit of its own (a module fixture is made once in each process that runs one of its tests); the
+# groups take effect once xdist supports pytest 9's node ids. The order works either way: units go
+# out in the order of LONGEST_FIRST (node id prefixes), then the other e2e and slow tests, then the
+# rest, so that no long test starts near the end while the other process has nothing left to do.
+# The first needs the shared demo build and so starts it at once; the next ones build projects of
+# their own meanwhile. Update the list from `make test`'s durations.
 LONGEST_FIRST = [
     "tests/test_incremental.py::test_switching_the_national_files_off",  # the demo, then without national
     "tests/test_real_data_e2e.py::",                                      # a clean build of its own
@@ -193,17 +197,20 @@ def _own_unit(item) -> bool:
     return not any(d[-1].scope == "module" for d in defs if d)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if "built_project" in item.fixturenames and not item.get_closest_marker("e2e"):
-            item.add_marker(pytest.mark.e2e)  # the shared demo build is a whole-pipeline build
+def pytest_itemcollected(item):
+    """Marks, as each test is collected (xdist reads the groups in its own collection_modifyitems,
+    which may run before this file's)."""
+    if "built_project" in item.fixturenames and not item.get_closest_marker("e2e"):
+        item.add_marker(pytest.mark.e2e)  # the shared demo build is a whole-pipeline build
     # A worker's own --dist is "no": xdist tells it of loadgroup by option.loadgroup (absent without xdist)
+    if getattr(item.config.option, "loadgroup", False) and not item.get_closest_marker("xdist_group") \
+            and not _own_unit(item):
+        item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
+def pytest_collection_modifyitems(config, items):
     if not getattr(config.option, "loadgroup", False):
         return
-    for item in items:
-        if not item.get_closest_marker("xdist_group") and not _own_unit(item):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
     def rank(item) -> tuple[int, int]:
         for i, prefix in enumerate(LONGEST_FIRST):
