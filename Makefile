@@ -171,7 +171,7 @@ FAST := not e2e and not slow and not browser
 test: $(INSTALLED) ## Run the whole test suite (what CI runs), listing the slowest tests
 	$(PYTEST) $(XDIST) --durations=15
 
-test-fast: $(INSTALLED) ## Run the quick tests (no whole-pipeline build; about a minute)
+test-fast: $(INSTALLED) ## Run the quick tests only (no whole-pipeline build, no slow test)
 	$(PYTEST) $(XDIST) -m "$(FAST)"
 
 lint: $(INSTALLED) ## Lint (ruff), type-check (mypy) and check the package's layers; settings in pyproject.toml

@@ -117,6 +117,7 @@ def _publication(metrics):
     return build_publication({c: m["atoms"] for c, m in metrics.items()}, metrics, load_codebook(), T, "c")
 
 
+@pytest.mark.slow
 def test_after_the_pass_the_internal_attacker_finds_nothing(demo_like):
     metrics, _ = demo_like
     pub = _publication(metrics)
@@ -130,6 +131,7 @@ def test_after_the_pass_the_internal_attacker_finds_nothing(demo_like):
             assert not 0 < n.value - k.value < T, (kk, nk)
 
 
+@pytest.mark.slow
 def test_a_suppressed_cell_is_suppressed_in_every_output_that_shows_it(demo_like):
     metrics, _ = demo_like
     pub = Published.from_dict(_publication(metrics).to_dict())
@@ -142,6 +144,7 @@ def test_a_suppressed_cell_is_suppressed_in_every_output_that_shows_it(demo_like
     assert all(v is None or isinstance(v, int) for v in pub.numbers.values())
 
 
+@pytest.mark.slow
 def test_the_output_checking_log_names_every_output_and_why(demo_like):
     metrics, _ = demo_like
     log = _publication(metrics).log()
@@ -199,6 +202,7 @@ def test_nothing_published_gives_a_suppressed_count_back_from_outside(which, req
     assert found["small_k_of_n"] == []
 
 
+@pytest.mark.slow
 def test_an_authority_with_three_case_files_quotes_no_median_quartile_or_small_share(tiny_study):
     _, texts, _ = tiny_study
     text = texts["la-c"]
@@ -212,6 +216,7 @@ def test_an_authority_with_three_case_files_quotes_no_median_quartile_or_small_s
         assert not 0 < int(k) < T and not 0 < int(n) - int(k) < T
 
 
+@pytest.mark.slow
 def test_evidence_and_statistics_quote_only_published_numbers(demo_outputs):
     _, texts, _ = demo_outputs
     kf = texts["key_findings"]
@@ -221,6 +226,7 @@ def test_evidence_and_statistics_quote_only_published_numbers(demo_outputs):
     assert re.search(r"p (<|≥) 0\.\d+", kf)
 
 
+@pytest.mark.slow
 def test_figures_take_published_percentages_only(demo_like, tmp_path):
     from cinreport.chapters.tables import store_table
 
@@ -260,6 +266,7 @@ def test_random_small_studies_publish_nothing_an_outsider_can_work_out(profiles,
     assert found == {"determined": [], "inconsistent": [], "small_k_of_n": []}
 
 
+@pytest.mark.slow
 def test_provider_and_kind_of_service_are_one_set_of_numbers(demo_like):
     """Regression (outside attack): the provider table and the kind-of-service table count the same
     services. A reader who knows that advice comes from the social worker and family support from the
@@ -283,6 +290,7 @@ def test_provider_and_kind_of_service_are_one_set_of_numbers(demo_like):
                 assert a == b and pub.entries[a].shown == pub.entries[b].shown, (code, provider, group)
 
 
+@pytest.mark.slow
 def test_records_of_involvement_are_a_share_of_all_case_files(demo_like):
     """Regression (outside attack): "61 of 81 with a record" beside 82 case files gave back 1 case file
     without a record. The records are a share of all case files, so the complement rule applies."""
@@ -322,6 +330,7 @@ def test_a_small_study_total_is_not_given_by_the_difference_of_two_pooled_column
     assert pub.attack() == []
 
 
+@pytest.mark.slow
 def test_no_pooled_column_of_the_demo_differs_from_another_by_a_small_count(demo_like):
     """Every pair of shown study-wide numbers over one variable, one inside the other (children with
     a need, referred, received), differs by 0 or by at least the threshold."""

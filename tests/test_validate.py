@@ -149,6 +149,7 @@ def test_broken_input(case, tmp_path):
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+@pytest.mark.slow
 def test_broken_input_read_a_row_at_a_time(case, tmp_path):
     """Files are checked in chunks of rows: with every row a chunk of its own, each case gives the same
     problems (duplicates, references to cases and first rows are found across chunks)."""
@@ -606,6 +607,7 @@ def _grow_clean(project: Path) -> None:
 
 
 @pytest.mark.parametrize("limit", [None, 2])
+@pytest.mark.slow
 def test_chunks_give_the_problems_of_the_whole_file(tmp_path, limit):
     project = copy_clean(tmp_path)
     _grow_clean(project)
@@ -620,6 +622,7 @@ def test_chunks_give_the_problems_of_the_whole_file(tmp_path, limit):
         assert list(chunked) == list(whole) and chunked.more == whole.more and chunked.total == whole.total
 
 
+@pytest.mark.slow
 def test_chunks_give_the_tables_of_the_whole_file():
     demo = next(a for a in load_authorities(ROOT / "params", root=ROOT) if a.code == "la-a")
     whole, none = validate_authority(demo, CODEBOOK, chunk_rows=None)
@@ -631,6 +634,7 @@ def test_chunks_give_the_tables_of_the_whole_file():
     assert validate_authority(demo, CODEBOOK, keep_tables=False)[0] == {}
 
 
+@pytest.mark.slow
 def test_invalid_data_give_no_tables(big_invalid):
     """The rows of an invalid file are not kept (the tables would not be used)."""
     authority = load_authorities(big_invalid / "params", root=big_invalid)[0]
