@@ -44,7 +44,7 @@ NATIONAL := $(BUILD)/national/status.json
 BOOK := $(BOOK_DIR)/index.html
 STATIC := _quarto.yml index.qmd $(sort $(wildcard report/*))
 
-.PHONY: help setup report validate authority test lint golden bench clean synth lock national-data
+.PHONY: help setup report validate authority test test-fast lint golden bench clean synth lock national-data
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -74,7 +74,7 @@ LOCK_PY := $(firstword $(wildcard $(PY)) $(PYTHON_BOOT))
 # gone (`cinreport deps`, always run; deps.mk changes only when the set of authorities or of study
 # chapters does), and writes $(BOOK_PROFILE) when the book's chapters change (an authority joins or
 # leaves, BUILD changes), so the book is rendered again exactly then.
-ifeq ($(filter help setup clean lock test lint golden bench synth validate national-data,$(MAKECMDGOALS))$(OUTER),)
+ifeq ($(filter help setup clean lock test test-fast lint golden bench synth validate national-data,$(MAKECMDGOALS))$(OUTER),)
 ifneq ($(MAKECMDGOALS)$(filter-out help,$(.DEFAULT_GOAL)),)
 include $(BUILD)/deps.mk
 endif
@@ -164,11 +164,19 @@ $(BOOK): $(STATIC) $(BOOK_PROFILE) $(STUDY_NB) $(AUTHORITY_NB) $(COMMON) $(PKG_R
 synth: $(INSTALLED) ## Regenerate the synthetic demo data in data/ (seed from params/report.yml)
 	$(CINREPORT) synth --out data
 
-# Two test processes (pytest-xdist), each test file in one of them: the suite's builds and its
-# in-process tests overlap on the two cores.  `make test PYTEST_JOBS=0` runs it in one process.
+# Two test processes (pytest-xdist): the suite's builds and its in-process tests overlap on the two
+# cores.  The longest tests are handed out first (LONGEST_FIRST in tests/conftest.py, which also
+# groups the quick tests by file where xdist can apply the groups).
+# `make test PYTEST_JOBS=0` runs it in one process.  `make test` is the whole suite (CI runs it) and
+# lists its slowest tests; `make test-fast` leaves out the whole-pipeline builds and the slow tests.
 PYTEST_JOBS ?= 2
-test: $(INSTALLED) ## Run the test suite
-	$(PYTEST) $(if $(filter-out 0,$(PYTEST_JOBS)),-n $(PYTEST_JOBS) --dist loadfile)
+XDIST := $(if $(filter-out 0,$(PYTEST_JOBS)),-n $(PYTEST_JOBS) --dist loadgroup --no-loadscope-reorder)
+FAST := not e2e and not slow and not browser
+test: $(INSTALLED) ## Run the whole test suite (what CI runs), listing the slowest tests
+	$(PYTEST) $(XDIST) --durations=15
+
+test-fast: $(INSTALLED) ## Run the quick tests only (no whole-pipeline build, no slow test)
+	$(PYTEST) $(XDIST) -m "$(FAST)"
 
 lint: $(INSTALLED) ## Lint (ruff), type-check (mypy) and check the package's layers; settings in pyproject.toml
 	$(PY) -m ruff check src tests notebooks

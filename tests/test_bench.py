@@ -318,6 +318,7 @@ def test_a_warm_kernel_that_dies_at_start_is_replaced_by_a_cold_one(tmp_path, mo
     assert warm.DISABLE_ENV not in os.environ
 
 
+@pytest.mark.slow
 def test_forked_kernels_end_with_the_server(tmp_path):
     """A build killed with SIGKILL takes its server with it; the kernels it forked must not stay."""
     sock = tmp_path / "warm.sock"

@@ -78,6 +78,7 @@ def test_editing_one_module_plans_only_the_steps_that_run_it(built_project, tmp_
         assert step not in plan, (module, step, plan)
 
 
+@pytest.mark.slow
 def test_every_study_notebook_is_in_the_book_and_every_book_chapter_has_one():
     """One list of study chapters (cinreport.common.layout): notebooks/study/ holds exactly its notebooks,
     the Makefile (through deps.mk) and the benchmark execute each, and the book places each (or its

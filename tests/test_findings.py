@@ -85,6 +85,7 @@ def implication_ids(found: list[findings.Finding]) -> set[str]:
 # --- variation between authorities ---------------------------------------------------------------
 
 @pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.slow
 def test_identical_authorities_show_no_considerable_variation(run, seed):
     _, _, found = run("identical", seed)
     f = by_id(found)
@@ -97,6 +98,7 @@ def test_identical_authorities_show_no_considerable_variation(run, seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.slow
 def test_strongly_different_authorities_show_considerable_variation(run, seed):
     _, _, found = run("different", seed)
     f = by_id(found)
@@ -109,6 +111,7 @@ def test_strongly_different_authorities_show_considerable_variation(run, seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.slow
 def test_small_samples_make_variation_uncertain(run, seed):
     metrics, _, found = run("small", seed)
     assert all(m["counts"]["case_files"] < THRESHOLDS["min_cases_per_authority"] for m in metrics.values())
@@ -121,6 +124,7 @@ def test_small_samples_make_variation_uncertain(run, seed):
     assert "consistency" not in implication_ids(found)
 
 
+@pytest.mark.slow
 def test_variation_finding_records_cases_per_authority(run):
     metrics, cases, found = run("different", SEEDS[0])
     f = by_id(found)
@@ -130,6 +134,7 @@ def test_variation_finding_records_cases_per_authority(run):
                                                                  for c, df in cases.items()}
 
 
+@pytest.mark.slow
 def test_variation_not_testable_with_one_authority_is_uncertain(run):
     metrics, cases, _ = run("identical", SEEDS[0])
     one = {"la-a": metrics["la-a"]}
@@ -143,6 +148,7 @@ def test_variation_not_testable_with_one_authority_is_uncertain(run):
 # --- mental-health support -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.slow
 def test_no_mental_health_waits_means_no_gap_and_no_access_implication(run, seed):
     _, _, found = run("no-mh-waits", seed)
     mh = by_id(found)["mental-health-gap"]
@@ -154,6 +160,7 @@ def test_no_mental_health_waits_means_no_gap_and_no_access_implication(run, seed
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.slow
 def test_long_mental_health_waits_are_a_gap_with_the_access_implication(run, seed):
     _, _, found = run("mh-gap", seed)
     mh = by_id(found)["mental-health-gap"]
@@ -164,6 +171,7 @@ def test_long_mental_health_waits_are_a_gap_with_the_access_implication(run, see
 
 
 @pytest.mark.parametrize("name", ["no-mh-waits", "mh-gap"])
+@pytest.mark.slow
 def test_mental_health_sentence_numbers_come_from_the_measures(run, name):
     metrics, _, found = run(name, SEEDS[0])
     mh = by_id(found)["mental-health-gap"]
@@ -181,6 +189,7 @@ def test_mental_health_sentence_numbers_come_from_the_measures(run, name):
     assert lo <= mh.measures["share"] <= hi
 
 
+@pytest.mark.slow
 def test_mental_health_finding_refuses_metrics_measured_with_another_wait(run):
     metrics, cases, _ = run("mh-gap", SEEDS[0])
     with pytest.raises(ValueError, match="mental_health_wait_days"):
@@ -190,6 +199,7 @@ def test_mental_health_finding_refuses_metrics_measured_with_another_wait(run):
 # --- involvement -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.slow
 def test_parents_not_feeling_involved_is_an_involvement_gap(run, seed):
     _, _, found = run("involvement-gap", seed)
     inv = by_id(found)["involvement-gap"]
@@ -212,6 +222,7 @@ def _published_share(k: int, n: int, threshold: int = 5) -> int | None:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.slow
 def test_parents_feeling_involved_is_no_involvement_gap(run, seed):
     _, _, found = run("involvement-agree", seed)
     inv = by_id(found)["involvement-gap"]
@@ -246,6 +257,7 @@ def _involvement_pub(involved: int, with_record: int, felt: int, interviews: int
     return Published.from_dict(pub.suppress().to_dict())
 
 
+@pytest.mark.slow
 def test_involvement_parents_higher_than_case_files_is_not_called_close(run):
     metrics, _, _ = run("identical", SEEDS[0])
     changed = _with_involvement({"la-x": metrics["la-a"]}, case_files_with_record=40, case_files_parents_involved=12,
@@ -256,6 +268,7 @@ def test_involvement_parents_higher_than_case_files_is_not_called_close(run):
     assert "80% of 40 interviews" in inv.sentence and "30% of plans" in inv.sentence
 
 
+@pytest.mark.slow
 def test_involvement_sentence_suppresses_a_small_complement(run):
     """36 of 40 parents felt involved: quoting 90% of 40 would reveal that 4 did not."""
     metrics, _, _ = run("identical", SEEDS[0])
@@ -266,6 +279,7 @@ def test_involvement_sentence_suppresses_a_small_complement(run):
     assert "`c` (suppressed) of 40 interviews" in inv.sentence
 
 
+@pytest.mark.slow
 def test_involvement_without_interviews_is_no_data_and_json_safe(run):
     metrics, _, _ = run("identical", SEEDS[0])
     inv = findings.involvement_finding(_with_involvement({"la-x": metrics["la-a"]}, parent_interviews=0,
@@ -279,6 +293,7 @@ def test_involvement_without_interviews_is_no_data_and_json_safe(run):
 # --- the findings document ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["identical", "different", "small"])
+@pytest.mark.slow
 def test_findings_document_round_trips_with_evidence_for_every_finding(run, name):
     metrics, _, found = run(name, SEEDS[0])
     imps = findings.implications(found)
@@ -312,6 +327,7 @@ def test_findings_document_round_trips_with_evidence_for_every_finding(run, name
 
 
 @pytest.mark.parametrize("name", ["identical", "different"])
+@pytest.mark.slow
 def test_variation_sentence_numbers_come_from_the_test(run, name):
     _, _, found = run(name, SEEDS[0])
     for fid in VARIATION_IDS:
@@ -330,6 +346,7 @@ def test_variation_sentence_numbers_come_from_the_test(run, name):
         assert not re.search(r"p = \d", f.sentence)
 
 
+@pytest.mark.slow
 def test_evaluate_is_deterministic(run):
     metrics, cases, found = run("identical", SEEDS[0])
     again = findings.evaluate(metrics, cases, THRESHOLDS, seed=SEEDS[0])
@@ -359,6 +376,7 @@ def rendered(tmp_path_factory):
 ACCESS_TEXT = next(text for iid, text, _ in findings.IMPLICATIONS if iid == "multi-agency-access")
 
 
+@pytest.mark.slow
 def test_rendered_key_findings_state_the_mental_health_gap_only_when_it_holds(rendered):
     gap, none = rendered["mh-gap"], rendered["no-mh-waits"]
     assert gap["mh"].sentence in gap["key_findings"]
@@ -368,6 +386,7 @@ def test_rendered_key_findings_state_the_mental_health_gap_only_when_it_holds(re
     assert "Most mental-health referrals were met in time" in none["key_findings"]
 
 
+@pytest.mark.slow
 def test_rendered_implications_drop_the_access_implication_without_a_gap(rendered):
     assert ACCESS_TEXT in rendered["mh-gap"]["implications"]
     assert ACCESS_TEXT not in rendered["no-mh-waits"]["implications"]
@@ -375,6 +394,7 @@ def test_rendered_implications_drop_the_access_implication_without_a_gap(rendere
     assert "multi-agency-access" not in {i["id"] for i in rendered["no-mh-waits"]["json"]["implications"]}
 
 
+@pytest.mark.slow
 def test_rendered_findings_json_matches_the_findings(rendered):
     for case in rendered.values():
         mh = next(f for f in case["json"]["findings"] if f["id"] == "mental-health-gap")
@@ -403,6 +423,7 @@ def test_saved_evaluation_is_used_only_for_the_same_inputs(tmp_path):
 
 # --- groups, robustness, triangulation, implication gates (issue #14) ------------------------------------
 
+@pytest.mark.slow
 def test_each_finding_sits_in_the_studys_group(run):
     _, _, found = run("identical", SEEDS[0])
     plans = {"variation-reasons", "variation-use", "variation-length", "variation-services", "decision-influences",
@@ -416,6 +437,7 @@ def test_each_finding_sits_in_the_studys_group(run):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.slow
 def test_identical_authorities_are_not_considerable_under_the_bias_corrected_v(run, seed):
     _, _, found = run("identical", seed)
     for fid in ("variation-reasons", "variation-use", "variation-services"):
@@ -482,6 +504,7 @@ DRIVEN = {  # Authority A's mental-health referrals are late; the others' are me
        for c in ("la-b", "la-c", "la-d")}}
 
 
+@pytest.mark.slow
 def test_leaving_out_the_authority_that_drives_a_pooled_share_is_said(tmp_path):
     metrics, cases = study_from_profiles(DRIVEN, SEEDS[0], workdir=tmp_path)
     t = dict(THRESHOLDS, mental_health_gap_share=0.10)
@@ -506,6 +529,7 @@ def findings_codebook() -> Path:
     return Path(__file__).resolve().parents[1] / "data" / "codebook.yml"
 
 
+@pytest.mark.slow
 def test_triangulation_follows_the_coded_themes(run):
     metrics, cases, found = run("involvement-gap", SEEDS[0])
     f = by_id(found)
@@ -573,6 +597,7 @@ def test_every_implication_has_a_gate_test():
     assert {iid for iid, _, _ in findings.IMPLICATIONS} == tested
 
 
+@pytest.mark.slow
 def test_summary_reads_in_the_studys_shape(tmp_path):
     root = tmp_path / "study"
     write_study(root, SCENARIOS["mh-gap"], SEEDS[0])

@@ -9,7 +9,7 @@ builds are cached by the content of the inputs, so a state seen before is not bu
 
 Builds are slow, so CI runs a bounded number of examples (`CINREPORT_PROPERTY_EXAMPLES`, default
 1, derandomised: the same sequences each run); set it higher and `CINREPORT_PROPERTY_RANDOM=1` to
-search further. The three cases the issue names run as fixed sequences too.
+search further. The cases the issue names run as fixed cases too, one test each.
 """
 
 from __future__ import annotations
@@ -185,35 +185,54 @@ def national_env(with_files: bool, empty: Path) -> dict[str, str]:
     return {"CINREPORT_NATIONAL_DIR": str(folder or empty)}
 
 
-# -- fixed sequences: the cases the issue names ---------------------------------------------------
+# -- fixed cases: the ones the issue names --------------------------------------------------------
+# The built project has the national files. The first case switches them off; each of the others
+# starts from a copy of the demo built after that switch (a session fixture, built once per run) and
+# builds without them. Each case is its own test, so the builds of different cases run in parallel.
 @pytest.fixture
-def project(built_project, tmp_path) -> Path:
-    """A copy of the built demo project, build outputs and file times included."""
+def project_without_national(built_project_without_national, tmp_path) -> tuple[Path, dict[str, str]]:
+    """A copy of the demo built after the national files were switched off, build outputs and file
+    times included; and the environment that keeps them off."""
+    built, env = built_project_without_national
     dest = tmp_path / "project"
-    subprocess.run(["cp", "-a", str(built_project), str(dest)], check=True)
-    return dest
+    subprocess.run(["cp", "-a", str(built), str(dest)], check=True)
+    return dest, env
 
 
-def test_national_switched_off_removed_authority_old_stamped_change_and_data_outside(project, tmp_path):
-    """The built project has the national files; they are switched off first (the folder setting points
-    at an empty folder), then the cases the issue names follow without them."""
-    off = national_env(False, tmp_path / "empty")
-    steps = [
-        ("switching the national files off", lambda: None),
-        ("removing la-d", lambda: remove_authority(project, "la-d", tmp_path / "attic")),
-        ("changing la-b's data with an old file time", lambda: change_data(project, "la-b", 3, old_time=True)),
-        ("moving la-a's data outside the project", lambda: move_data_outside(project, "la-a", tmp_path / "shared-drive")),
-    ]
-    for what, step in steps:
-        step()
-        make(project, "-j2", "report", env=off)
-        assert_same_book(book_snapshot(project), clean_book(project, off, tmp_path), what)
-        if what.startswith("switching"):
-            assert not list((project / "_book" / "data").glob("*national*")), "national open data are still published"
-            assert not list((project / "build" / "authorities").glob("*/open/*national*"))
+def build_and_compare(project: Path, env: dict[str, str], scratch: Path, what: str) -> None:
+    make(project, "-j2", "report", env=env)
+    assert_same_book(book_snapshot(project), clean_book(project, env, scratch), what)
+
+
+def test_switching_the_national_files_off(built_project_without_national, tmp_path):
+    """The demo built with the national files, then built again with them switched off (the shared
+    fixture runs that build), is the book a clean build without them gives; none of their open data
+    is left."""
+    project, env = built_project_without_national
+    assert_same_book(book_snapshot(project), clean_book(project, env, tmp_path), "switching the national files off")
+    assert not list((project / "_book" / "data").glob("*national*")), "national open data are still published"
+    assert not list((project / "build" / "authorities").glob("*/open/*national*"))
+
+
+def test_removed_authority(project_without_national, tmp_path):
+    project, env = project_without_national
+    remove_authority(project, "la-d", tmp_path / "attic")
+    build_and_compare(project, env, tmp_path, "removing la-d")
     book = (project / "_book").rglob("*")
     assert not any("la-d" in p.name for p in book), "the removed authority's files are still in the book"
     assert not (project / "build" / "authorities" / "la-d").exists()
+
+
+def test_data_changed_with_an_old_file_time(project_without_national, tmp_path):
+    project, env = project_without_national
+    change_data(project, "la-b", 3, old_time=True)
+    build_and_compare(project, env, tmp_path, "changing la-b's data with an old file time")
+
+
+def test_data_moved_outside_the_project(project_without_national, tmp_path):
+    project, env = project_without_national
+    move_data_outside(project, "la-a", tmp_path / "shared-drive")
+    build_and_compare(project, env, tmp_path, "moving la-a's data outside the project")
     provenance = (project / "_book" / "provenance.html").read_text(encoding="utf-8")
     assert "la-a data folder (outside the project)/case_files.csv" in provenance
     assert str(tmp_path / "shared-drive") not in provenance, "provenance shows the outside folder's path"

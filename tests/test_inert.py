@@ -115,6 +115,7 @@ def _quoted(text: str) -> str:
     return yaml.safe_dump(text, default_style='"', width=10_000).strip()
 
 
+# One whole-pipeline build shared by the tests below (e2e): under pytest-xdist they stay in one process.
 @pytest.fixture(scope="module")
 def payload_build(tmp_path_factory) -> Path:
     project = copy_project(tmp_path_factory.mktemp("inert"))
@@ -156,6 +157,8 @@ def _scripts(html: str) -> list[str]:
     return re.findall(r"<script\b[^>]*>(.*?)</script>", html, flags=re.S | re.I)
 
 
+@pytest.mark.e2e
+@pytest.mark.xdist_group("inert-payload-build")
 def test_html_shows_payloads_as_text(payload_build):
     pages = sorted((payload_build / "_book").glob("*.html"))
     text = ""
@@ -174,6 +177,8 @@ def test_html_shows_payloads_as_text(payload_build):
     assert not re.search(r"<h\d[^>]*>\s*Heading", "".join(p.read_text() for p in pages))
 
 
+@pytest.mark.e2e
+@pytest.mark.xdist_group("inert-payload-build")
 def test_pdf_gets_payloads_as_text_only(payload_build, typst_source):
     from cinreport.render.renderer import render_book
 
@@ -191,6 +196,8 @@ def test_pdf_gets_payloads_as_text_only(payload_build, typst_source):
         assert "Suppression weakened" in text
 
 
+@pytest.mark.e2e
+@pytest.mark.xdist_group("inert-payload-build")
 def test_open_data_has_no_formula_in_a_text_cell(payload_build):
     data = payload_build / "_book" / "data"
     files = sorted(data.glob("*.csv"))
@@ -210,6 +217,8 @@ def test_open_data_has_no_formula_in_a_text_cell(payload_build):
     assert "'" + NAMES["la-a"] in seen_names and "'" + NAMES["la-d"] in seen_names
 
 
+@pytest.mark.e2e
+@pytest.mark.xdist_group("inert-payload-build")
 def test_every_output_says_suppression_was_weakened(payload_build):
     book = payload_build / "_book"
     assert "Suppression weakened" in (book / "index.html").read_text()

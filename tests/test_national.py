@@ -173,6 +173,7 @@ def test_factor_variation_orders_by_spread(built):
 
 
 @needs_dfe
+@pytest.mark.slow
 def test_build_outputs_are_byte_identical(tmp_path):
     params = load_report(ROOT / "params").national | {"dir": str(DFE)}
     national.build(params, tmp_path / "a")
@@ -372,6 +373,7 @@ def test_new_authority_like_a_real_la_is_compared_with_its_neighbours(tmp_path):
     assert sys.executable  # the environment that ran the build is this test run's
 
 
+@pytest.mark.slow
 def test_neighbours_file_is_optional(tmp_path):
     if DFE is None:
         pytest.skip("DfE national files not present")
@@ -513,6 +515,7 @@ def test_chapter_leads_with_plans_and_places_real_and_fictional_authorities(buil
 
 
 @needs_dfe
+@pytest.mark.slow
 def test_optional_files_left_out_are_named_and_their_sections_dropped(tmp_path):
     params = load_report(ROOT / "params").national | {"dir": str(DFE), "cin_plans": "", "primary_need": "gone.csv"}
     status = national.build(params, tmp_path / "out")

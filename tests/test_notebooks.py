@@ -93,6 +93,7 @@ def _parameters(path: Path, out_dir: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.relative_to(ROOT / "notebooks").as_posix())
+@pytest.mark.slow
 def test_notebook_executes_on_a_tiny_project(tiny_project, path):
     out_dir = "build/authorities/la-a" if path.parent.name == "notebooks" else "build/study"
     executed = tiny_project / out_dir / path.name

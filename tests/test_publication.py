@@ -68,6 +68,7 @@ def test_attacker_checks_linear_forms_such_as_complements():
     assert attack.determined(truth, cons, {"rest": {"y": 1}}) == ["rest"]
 
 
+@pytest.mark.slow
 def test_attacker_agrees_with_brute_force_on_small_random_tables():
     import numpy as np
 
@@ -116,6 +117,7 @@ def _publication(metrics):
     return build_publication({c: m["atoms"] for c, m in metrics.items()}, metrics, load_codebook(), T, "c")
 
 
+@pytest.mark.slow
 def test_after_the_pass_the_internal_attacker_finds_nothing(demo_like):
     metrics, _ = demo_like
     pub = _publication(metrics)
@@ -129,6 +131,7 @@ def test_after_the_pass_the_internal_attacker_finds_nothing(demo_like):
             assert not 0 < n.value - k.value < T, (kk, nk)
 
 
+@pytest.mark.slow
 def test_a_suppressed_cell_is_suppressed_in_every_output_that_shows_it(demo_like):
     metrics, _ = demo_like
     pub = Published.from_dict(_publication(metrics).to_dict())
@@ -141,6 +144,7 @@ def test_a_suppressed_cell_is_suppressed_in_every_output_that_shows_it(demo_like
     assert all(v is None or isinstance(v, int) for v in pub.numbers.values())
 
 
+@pytest.mark.slow
 def test_the_output_checking_log_names_every_output_and_why(demo_like):
     metrics, _ = demo_like
     log = _publication(metrics).log()
@@ -188,6 +192,8 @@ def demo_outputs(tmp_path_factory):
 
 
 @pytest.mark.parametrize("which", ["demo_outputs", "tiny_study"])
+@pytest.mark.slow
+@pytest.mark.xdist_group("tests/test_publication.py")  # its module fixtures come by name: with the file
 def test_nothing_published_gives_a_suppressed_count_back_from_outside(which, request):
     data, texts, names = request.getfixturevalue(which)
     found = attack_book(data, texts, names, T)
@@ -196,6 +202,7 @@ def test_nothing_published_gives_a_suppressed_count_back_from_outside(which, req
     assert found["small_k_of_n"] == []
 
 
+@pytest.mark.slow
 def test_an_authority_with_three_case_files_quotes_no_median_quartile_or_small_share(tiny_study):
     _, texts, _ = tiny_study
     text = texts["la-c"]
@@ -209,6 +216,7 @@ def test_an_authority_with_three_case_files_quotes_no_median_quartile_or_small_s
         assert not 0 < int(k) < T and not 0 < int(n) - int(k) < T
 
 
+@pytest.mark.slow
 def test_evidence_and_statistics_quote_only_published_numbers(demo_outputs):
     _, texts, _ = demo_outputs
     kf = texts["key_findings"]
@@ -218,6 +226,7 @@ def test_evidence_and_statistics_quote_only_published_numbers(demo_outputs):
     assert re.search(r"p (<|≥) 0\.\d+", kf)
 
 
+@pytest.mark.slow
 def test_figures_take_published_percentages_only(demo_like, tmp_path):
     from cinreport.chapters.tables import store_table
 
@@ -246,6 +255,7 @@ profile = st.builds(_small, n_cases=st.integers(1, 14), n_admin=st.integers(3, 4
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                HealthCheck.function_scoped_fixture])
 @given(profiles=st.lists(profile, min_size=1, max_size=3), seed=st.integers(0, 10_000))
+@pytest.mark.slow
 def test_random_small_studies_publish_nothing_an_outsider_can_work_out(profiles, seed, tmp_path_factory):
     study = {f"la-{chr(ord('a') + i)}": p for i, p in enumerate(profiles)}
     try:
@@ -256,6 +266,7 @@ def test_random_small_studies_publish_nothing_an_outsider_can_work_out(profiles,
     assert found == {"determined": [], "inconsistent": [], "small_k_of_n": []}
 
 
+@pytest.mark.slow
 def test_provider_and_kind_of_service_are_one_set_of_numbers(demo_like):
     """Regression (outside attack): the provider table and the kind-of-service table count the same
     services. A reader who knows that advice comes from the social worker and family support from the
@@ -279,6 +290,7 @@ def test_provider_and_kind_of_service_are_one_set_of_numbers(demo_like):
                 assert a == b and pub.entries[a].shown == pub.entries[b].shown, (code, provider, group)
 
 
+@pytest.mark.slow
 def test_records_of_involvement_are_a_share_of_all_case_files(demo_like):
     """Regression (outside attack): "61 of 81 with a record" beside 82 case files gave back 1 case file
     without a record. The records are a share of all case files, so the complement rule applies."""
@@ -318,6 +330,7 @@ def test_a_small_study_total_is_not_given_by_the_difference_of_two_pooled_column
     assert pub.attack() == []
 
 
+@pytest.mark.slow
 def test_no_pooled_column_of_the_demo_differs_from_another_by_a_small_count(demo_like):
     """Every pair of shown study-wide numbers over one variable, one inside the other (children with
     a need, referred, received), differs by 0 or by at least the threshold."""

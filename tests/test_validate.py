@@ -149,6 +149,7 @@ def test_broken_input(case, tmp_path):
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+@pytest.mark.slow
 def test_broken_input_read_a_row_at_a_time(case, tmp_path):
     """Files are checked in chunks of rows: with every row a chunk of its own, each case gives the same
     problems (duplicates, references to cases and first rows are found across chunks)."""
@@ -331,6 +332,7 @@ periods = st.tuples(st.dates(dt.date(2015, 1, 1), dt.date(2024, 12, 31)), st.int
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(profile=profiles, seed=st.integers(0, 2**32 - 1), period=periods,
        code=st.sampled_from(["la-a", "x", "north-2"]))
+@pytest.mark.slow
 def test_generated_data_always_validate(tmp_path_factory, profile, seed, period, code):
     out = tmp_path_factory.mktemp("gen")
     synth.write_authority(out, synth.generate_authority(code, profile, seed, period), CODEBOOK)
@@ -502,6 +504,7 @@ def big_invalid(tmp_path_factory) -> Path:
     return project
 
 
+@pytest.mark.slow
 def test_many_bad_rows_give_the_first_n_of_each_rule_and_a_count(big_invalid):
     authority = load_authorities(big_invalid / "params", root=big_invalid)[0]
     path = f"{big_invalid}/data/la-a/case_files.csv"
@@ -520,6 +523,7 @@ def test_many_bad_rows_give_the_first_n_of_each_rule_and_a_count(big_invalid):
     assert len(lines) == 1 + 40 + 2
 
 
+@pytest.mark.slow
 def test_cli_output_is_bounded_and_configurable(big_invalid):
     proc = _cli(big_invalid, "validate", "--max-per-rule", "3")
     assert proc.returncode == 1 and proc.stdout == ""
@@ -603,6 +607,7 @@ def _grow_clean(project: Path) -> None:
 
 
 @pytest.mark.parametrize("limit", [None, 2])
+@pytest.mark.slow
 def test_chunks_give_the_problems_of_the_whole_file(tmp_path, limit):
     project = copy_clean(tmp_path)
     _grow_clean(project)
@@ -617,6 +622,7 @@ def test_chunks_give_the_problems_of_the_whole_file(tmp_path, limit):
         assert list(chunked) == list(whole) and chunked.more == whole.more and chunked.total == whole.total
 
 
+@pytest.mark.slow
 def test_chunks_give_the_tables_of_the_whole_file():
     demo = next(a for a in load_authorities(ROOT / "params", root=ROOT) if a.code == "la-a")
     whole, none = validate_authority(demo, CODEBOOK, chunk_rows=None)
@@ -628,6 +634,7 @@ def test_chunks_give_the_tables_of_the_whole_file():
     assert validate_authority(demo, CODEBOOK, keep_tables=False)[0] == {}
 
 
+@pytest.mark.slow
 def test_invalid_data_give_no_tables(big_invalid):
     """The rows of an invalid file are not kept (the tables would not be used)."""
     authority = load_authorities(big_invalid / "params", root=big_invalid)[0]
