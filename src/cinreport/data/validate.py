@@ -40,7 +40,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Protocol
+from typing import TYPE_CHECKING, Callable, Iterable, Protocol
 
 import numpy as np
 import pandas as pd
@@ -68,7 +68,9 @@ from cinreport.data.rawfiles import (
     read_file,
 )
 from cinreport.data.sources import data_source
-from cinreport.data.workbooks import SheetFile, cell_references, read_sheet
+
+if TYPE_CHECKING:  # workbooks (openpyxl, lxml) are imported only when a workbook is read
+    from cinreport.data.workbooks import SheetFile
 
 
 def map_distinct(s: pd.Series, f: Callable) -> pd.Series:
@@ -805,6 +807,8 @@ def validate_authority(authority: Authority, codebook: Codebook | None = None, l
         opened: CsvFile | SheetFile
         chunks: Iterable[tuple[pd.DataFrame, list[Problem], set[str]]]
         if source.kind == "xlsx":
+            from cinreport.data.workbooks import read_sheet
+
             read = sheets[str(path)] = read_sheet(source, spec, codebook)
             opened, chunks = read, [(read.frame, [], read.skipped_keys)]
         else:
@@ -851,6 +855,8 @@ def validate_authority(authority: Authority, codebook: Codebook | None = None, l
                     {name: r for name, (_, _, r) in whole.items()}, problems, case_keys=cases)
     if sheets:
         named = Problems(limit=limit)
+        from cinreport.data.workbooks import cell_references
+
         list.extend(named, cell_references(list(problems), sheets))
         named.kept = Counter(p.key for p in named)
         for (file, column, kind), n in problems.more.items():
