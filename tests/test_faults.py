@@ -300,7 +300,8 @@ def test_kernel_death_is_reported_with_what_the_kernel_said(tmp_path):
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupted_notebook_leaves_old_output_and_no_temp(tmp_path, sig):
-    nb = tiny_notebook(tmp_path / "nb.ipynb", "import time\ntime.sleep(60)")
+    started = tmp_path / "cell-started"  # written by the cell itself: the kernel is running it
+    nb = tiny_notebook(tmp_path / "nb.ipynb", f"import time\nopen({str(started)!r}, 'w').close()\ntime.sleep(60)")
     out = tmp_path / "out" / "nb.ipynb"
     atomic.write_text(out, "previous good output\n")
     code = (f"from cinreport.cli import _terminate_cleanly; _terminate_cleanly()\n"
@@ -308,10 +309,11 @@ def test_interrupted_notebook_leaves_old_output_and_no_temp(tmp_path, sig):
             f"run_notebook({str(nb)!r}, {str(out)!r}, {{}}, failed_dir={str(tmp_path / 'failed')!r})\n")
     proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not any(p.name.endswith(".tmp.ipynb") for p in out.parent.iterdir()):
+        deadline = time.monotonic() + 120  # a loaded machine can take long to start the kernel
+        while time.monotonic() < deadline and not started.exists():
             time.sleep(0.1)
-        time.sleep(2.0)  # the kernel is running the sleeping cell
+        assert started.exists(), "the notebook's cell never started"
+        time.sleep(0.5)
         proc.send_signal(sig)
         proc.wait(timeout=60)
     finally:
