@@ -19,7 +19,8 @@ The pass
        are shown) and finds every suppressed number, small atom and small complement that is
        nevertheless determined. For each, one more overlapping published number is suppressed (the
        smallest non-zero one; failing that a zero), and the attack repeats until nothing is
-       determined. A determined suppressed zero is shown again (it reveals nothing new).
+       determined. A determined suppressed zero, or a determined secondary suppression once nothing
+       else is found, is shown again (its value is known already: showing it reveals nothing new).
     3. What cannot be protected stops the build with :class:`DisclosureError`, naming the number and
        the outputs that show it.
 
@@ -514,7 +515,7 @@ class Publication:
         that is not sensitive itself (a zero, or a secondary suppression): the attacker knows its value
         already, so showing it adds nothing, whereas suppressing more around it may be impossible (a
         variable recorded for every child: its "recorded" total is the number of case files)."""
-        if item in self.entries and (self.entries[item].value == 0 or self.entries[item].reason.startswith("secondary")):
+        if item in self.entries and (self.entries[item].value == 0 or self._secondary(item)):
             e = self.entries[item]
             e.shown, e.reason = True, ("a suppressed zero the attacker could work out: shown again" if e.value == 0
                                        else "a secondary suppression the attacker could work out: shown again")
