@@ -155,10 +155,10 @@ def typst_source(monkeypatch):
 # `make test` runs `pytest -n 2 --dist loadgroup --no-loadscope-reorder`. A test marked e2e or slow is
 # meant to be a unit of work of its own, so the two processes share those out, unless it uses a module
 # fixture (then it stays with its file, so the fixture is made once) or names its own xdist_group;
-# every other test stays with its file. NOTE: pytest-xdist 3.8 applies the groups by rewriting
-# item._nodeid, which pytest 9 no longer reads, so with the pinned versions every test is in effect a
-# unit of its own (a module fixture is made once in each process that runs one of its tests); the
-# groups take effect once xdist supports pytest 9's node ids. The order works either way: units go
+# every other test stays with its file. pytest-xdist 3.8 applies the groups by rewriting
+# item._nodeid, which pytest 9 no longer reads (every test would then be a unit of its own, and a
+# module fixture made once in each process that runs one of its tests), hence pytest < 9 in
+# pyproject.toml. Units go
 # out in the order of LONGEST_FIRST (node id prefixes), then the other e2e and slow tests, then the
 # rest, so that no long test starts near the end while the other process has nothing left to do.
 # The first needs the shared demo build and so starts it at once; the next ones build projects of
