@@ -617,3 +617,88 @@ def test_summary_reads_in_the_studys_shape(tmp_path):
     kf = "\n\n".join([study.triangulation_table(), study.key_findings_by_group()])
     assert "*Rule:*" not in kf and not re.search(r"\bla-[a-z]\b", kf) and not re.search(r"\d\.\d+e-\d", kf)
     assert "| Finding | Case files | Administrative data |" in kf
+
+
+# --- what the disclosure pass reads of each test --------------------------------------------------
+
+@pytest.mark.parametrize("name", ["different", "small", "identical"])
+@pytest.mark.slow
+def test_the_pass_reads_each_test_as_the_book_publishes_it(run, name):
+    """The disclosure pass decides how precisely a test may be published by reading completions of its
+    table with findings.test_reading. On the true table that reading must be what the book publishes:
+    the same method and p band (a Monte Carlo p-value, where the book uses one, not its asymptotic
+    approximation, which can fall in another band), the same outcome, and the same authorities whose
+    leaving out would change it."""
+    from cinreport.analysis.stats import p_band
+
+    metrics, cases, _ = run(name, SEEDS[0])
+    analysed = findings.analyse(metrics, cases, THRESHOLDS, SEEDS[0])
+    n_cases = {c: int(m["counts"]["case_files"]) for c, m in metrics.items()}
+    for fid, path in findings.CHI2_FINDINGS.items():
+        m, rob = analysed["measured"][fid], analysed["robustness"][fid]
+        reading = list(findings.test_reading(fid, findings.contingency(metrics, path), "banded", THRESHOLDS,
+                                             n_cases, SEEDS[0]))
+        got = {piece[0]: piece[1:] for piece in reading if piece[0] != "without"}
+        test = m["test"]
+        assert got["test"] == (test.method, p_band(test.p_value)), fid
+        assert got["V at or above its threshold"] == (test.effect_size >= THRESHOLDS["cramers_v_considerable"],)
+        outcome = findings.decide(fid, m, THRESHOLDS)
+        assert got["outcome"] == (outcome, findings.uncertainty(fid, m, THRESHOLDS, outcome)), fid
+        holds = outcome == findings.HOLDING[fid]
+        flips = {code for _, code, now in (p for p in reading if p[0] == "without") if now != holds}
+        assert flips == {x["authority"] for x in rob["flips"] if x["kind"] == "without"}, fid
+        withheld = list(findings.test_reading(fid, findings.contingency(metrics, path), "withheld", THRESHOLDS,
+                                              n_cases, SEEDS[0]))
+        assert withheld == [p for p in reading if p[0] in ("outcome", "without")], "withheld reads less, in order"
+
+
+def test_a_test_is_published_only_as_precisely_as_no_completion_pins_a_suppressed_cell(run):
+    """statistic_levels with made-up readings of the tested tables: a reading that says nothing about
+    the cells lets the test be banded; one that gives the cells back at the banded level only withholds the
+    figures; one that gives them back at every level leaves the finding unreported."""
+    from cinreport.data.codebook import load_codebook
+    from cinreport.disclosure.plan import TESTED_TABLES, build_publication
+
+    metrics, _, _ = run("small", SEEDS[0])  # 6 case files per authority: tested tables have suppressed cells
+
+    def publish(reading):
+        pub = build_publication({c: m["atoms"] for c, m in metrics.items()}, metrics, load_codebook(), 5, "c",
+                                reading=reading)
+        return {fid: pub.objects[name]["statistic"] for fid, name in TESTED_TABLES.items()}, pub
+
+    def nothing(fid, table, level):
+        yield ("outcome", "none")
+
+    def cells_when_banded(fid, table, level):
+        yield ("outcome", "none")
+        if level == "banded":
+            yield ("cells", tuple(table.to_numpy().ravel()))
+
+    def cells_always(fid, table, level):
+        yield ("cells", tuple(table.to_numpy().ravel()))
+
+    levels, pub = publish(nothing)
+    hidden = {fid for fid, name in TESTED_TABLES.items()
+              if any(not pub.entries[k].shown for row in pub.objects[name]["cells"].values() for k in row.values())}
+    assert hidden, "the scenario was meant to suppress cells of a tested table"
+    assert {fid for fid, lv in levels.items() if lv != "exact"} == hidden
+    assert all(levels[fid] == "banded" for fid in hidden)
+    assert all(publish(cells_when_banded)[0][fid] == "withheld" for fid in hidden)
+    assert all(publish(cells_always)[0][fid] == "unreported" for fid in hidden)
+    assert all(levels[fid] == "exact" for fid in set(TESTED_TABLES) - hidden)
+
+
+def test_an_unreported_test_says_so_and_nothing_of_its_result():
+    from cinreport.analysis.stats import TestResult
+
+    test = TestResult(30.0, 0.0001, "Pearson's chi-squared test", 8, 0.40, "bias-corrected Cramér's V", 200)
+    f = findings.variation_finding("variation-reasons", "Reasons", "the primary need", test, THRESHOLDS,
+                                   "cramers_v_considerable", True, "sec-reasons", level="unreported", null=0.1)
+    assert f.outcome == "uncertain" and not f.holds
+    assert "is not reported" in f.sentence and "0.40" not in f.sentence and "p <" not in f.sentence
+    assert "considerable variation" not in f.summary
+    rob = {"label": "fragile", "flips": [{"kind": "without", "authority": "la-a", "holds": False}],
+           "uncertain": None, "left_out": True}
+    label, text = findings.robustness_text(f, rob, THRESHOLDS, None, {"la-a": "Authority A"}, "unreported")
+    assert label == "uncertain" and "Authority A" not in text
+    assert "consistency" not in {i.id for i in findings.implications([f])}

@@ -43,6 +43,8 @@ UNCERTAIN_TEXT = {
               "had fewer than {min_n} {unit} ({effect})."),
     "untestable": "Differences between authorities in {what} could not be tested with these data.",
     "not-significant": VARIATION_TEXT["uncertain"],
+    "unreported": ("Whether authorities differed in {what} is not reported: with the published counts, the "
+                   "test's result would narrow a suppressed count."),
 }
 
 
@@ -90,7 +92,7 @@ def _effect_text(t: TestResult, level: str = "exact", threshold: float | None = 
     ``null`` (what chance alone gives, see :func:`measure`) is shown with exact figures only."""
     if _is_nan(t.p_value) or _is_nan(t.effect_size):  # the data could not be tested
         return "not testable with these data"
-    if level == "withheld":
+    if level in ("withheld", "unreported"):
         return ("the test's figures are not shown: with the published counts they would narrow a suppressed "
                 "count")
     if level == "banded" and threshold is not None:
@@ -115,7 +117,10 @@ def variation_finding(fid: str, title: str, what: str, test: TestResult, thresho
                                  thresholds["alpha"], min_n_ok, null)
     min_n = thresholds["min_cases_per_authority"]
     effect = _effect_text(test, level, thresholds[threshold_key], null)
-    if outcome != "uncertain":
+    if level == "unreported":  # even the outcome would narrow a suppressed count (plan.statistic_levels)
+        outcome, cause, effect = "uncertain", "unreported", ""
+        sentence = UNCERTAIN_TEXT[cause].format(what=what)
+    elif outcome != "uncertain":
         sentence = VARIATION_TEXT[outcome].format(what=what, effect=effect)
     else:
         cause = ("untestable" if _is_nan(test.p_value) or _is_nan(test.effect_size)
@@ -178,7 +183,18 @@ def _large(metrics: dict[str, dict]) -> bool:
     return len(metrics) > MANY_AUTHORITIES
 
 
-def _published(metrics: dict[str, dict], thresholds: dict[str, float]):
+def tests_reading(metrics: dict[str, dict], thresholds: dict[str, float], seed: int = 0,
+                  n_permutations: int = 10_000):
+    """:func:`test_reading` for these authorities and settings, as the disclosure pass asks for it
+    (``reading(finding id, table, level)``)."""
+    import functools
+
+    n_cases = {c: int(m["counts"]["case_files"]) for c, m in metrics.items()}
+    return functools.partial(test_reading, t=dict(thresholds), n_cases=n_cases, seed=seed,
+                             n_permutations=n_permutations, memo={})
+
+
+def _published(metrics: dict[str, dict], thresholds: dict[str, float], seed: int = 0, n_permutations: int = 10_000):
     """The store for these metrics (for callers that have not built it: tests, scenarios)."""
     from cinreport.data.codebook import load_codebook
     from cinreport.disclosure.plan import build_publication
@@ -186,7 +202,8 @@ def _published(metrics: dict[str, dict], thresholds: dict[str, float]):
 
     pub = build_publication({c: m["atoms"] for c, m in metrics.items()}, metrics, load_codebook(),
                             int(thresholds.get("disclosure_threshold", 5)), "c",
-                            v_threshold=thresholds.get("cramers_v_considerable"), alpha=thresholds.get("alpha", 0.05))
+                            reading=tests_reading(metrics, thresholds, seed, n_permutations)
+                            if "cramers_v_considerable" in thresholds else None)
     return Published.from_dict(pub.to_dict())
 
 
@@ -288,12 +305,7 @@ def measure(metrics: dict[str, dict], cases: dict[str, pd.DataFrame], seed: int 
         table = (tables or {}).get(fid)
         if table is None:
             table = contingency(metrics, path) if metrics else pd.DataFrame()
-        test = chi2_or_exact(table, n_permutations=n_permutations, seed=seed, bias_correction=True,
-                             asymptotic=asymptotic)
-        null = (math.nan if _is_nan(test.p_value) or table.shape[1] < 2
-                else cramers_v_null_asymptotic(table) if asymptotic or _large(metrics)
-                else cramers_v_null(table, n_permutations=n_permutations, seed=seed))
-        out[fid] = {"test": test, "null": null, "fewest": fewest, "n_per_authority": n_cases}
+        out[fid] = _chi2_measured(table, n_cases, seed, n_permutations, asymptotic)
     for fid, column in KW_FINDINGS.items():
         values_ = (values or {}).get(fid)
         values_ = _kw_values(cases, column) if values_ is None else values_
@@ -313,6 +325,61 @@ def measure(metrics: dict[str, dict], cases: dict[str, pd.DataFrame], seed: int 
     out["mental-health-gap"] = {"referrals": referrals, "not_timely": late,
                                 "share": late / referrals if referrals else 0.0}
     return out
+
+
+def _chi2_measured(table: pd.DataFrame, n_cases: dict[str, int], seed: int, n_permutations: int,
+                   asymptotic: bool, fid: str | None = None, t: dict[str, float] | None = None) -> dict[str, Any]:
+    """A tested table's test and what chance alone gives for a table of its shape (:func:`measure`);
+    ``n_cases``: the case files of each authority in the comparison. With ``fid`` and the thresholds
+    ``t``, what chance gives is computed only where it can change the outcome (:func:`decide`: a
+    considerable effect; else it is NaN), for callers that need the outcome only."""
+    test = chi2_or_exact(table, n_permutations=n_permutations, seed=seed, bias_correction=True,
+                         asymptotic=asymptotic)
+    m = {"test": test, "null": math.nan, "fewest": min(n_cases.values(), default=0), "n_per_authority": n_cases}
+    if _is_nan(test.p_value) or table.shape[1] < 2 or (fid and t and decide(fid, m, t) != "considerable"):
+        return m
+    m["null"] = (cramers_v_null_asymptotic(table) if asymptotic or len(n_cases) > MANY_AUTHORITIES
+                 else cramers_v_null(table, n_permutations=n_permutations, seed=seed))
+    return m
+
+
+def test_reading(fid: str, table: pd.DataFrame, level: str, t: dict[str, float], n_cases: dict[str, int],
+                 seed: int = 0, n_permutations: int = 10_000, memo: dict | None = None):
+    """What the book says about the test of a tested table (``table``: categories x authorities, in the
+    order of :func:`contingency`; a completion of the published table when the disclosure pass checks
+    what the test would give away), piece by piece and cheapest first, so that a comparison of two
+    tables stops at the first difference. At ``banded`` precision: the side of its threshold the
+    bias-corrected V is on, then the test's method and p band. At ``banded`` and ``withheld``: the
+    finding's outcome with the reason it is uncertain, then, for each authority left out (three or
+    more authorities), whether the finding would hold without it. Computed as :func:`measure`,
+    :func:`decide` and :func:`robustness` compute them for the published finding (the same tests,
+    permutations and seed), so the pass checks what is published, not an approximation of it. ``memo``
+    keeps the tests of tables already seen (the same table is read at each level)."""
+    table = table.loc[table.sum(axis=1) > 0]
+    key = "cramers_v_considerable"
+    memo = {} if memo is None else memo
+
+    def measured(tab: pd.DataFrame, cases: dict[str, int], perms: int, asymptotic: bool) -> dict[str, Any]:
+        k = (fid, tab.to_numpy().tobytes(), tab.shape, tuple(cases), perms, asymptotic)
+        if k not in memo:
+            memo[k] = _chi2_measured(tab, cases, seed, perms, asymptotic, fid, t)
+        return memo[k]
+
+    if level == "banded":
+        v = chi2_or_exact(table, bias_correction=True, asymptotic=True).effect_size  # V without the p-value
+        yield ("V at or above its threshold", None if _is_nan(v) else bool(v >= t[key]))
+    m = measured(table, n_cases, n_permutations, False)
+    if level == "banded":
+        p = m["test"].p_value
+        yield ("test", m["test"].method, None if _is_nan(p) else p_band(p))
+    outcome = decide(fid, m, t)
+    yield ("outcome", outcome, uncertainty(fid, m, t, outcome))
+    if len(n_cases) >= 3:
+        large = len(n_cases) > MANY_AUTHORITIES
+        for code in sorted(n_cases):
+            rest = {c: n for c, n in n_cases.items() if c != code}
+            sub = measured(_without(table, code), rest, min(n_permutations, LEAVE_ONE_OUT_PERMUTATIONS), large)
+            yield ("without", code, decide(fid, sub, t) == HOLDING[fid])
 
 
 def decide(fid: str, m: dict[str, Any], t: dict[str, float]) -> str:
@@ -458,6 +525,9 @@ def robustness_text(f: Finding, rob: dict[str, Any], t: dict[str, float], pub, n
     """The published label and sentence of a finding's robustness, e.g. ('fragile', 'Fragile: holds at 20
     points, not at 22 points.').  Moves of a threshold whose quantity is not published exactly are left
     out of both, whether they flip it or not (:func:`_hidden_keys`): the label then cannot be 'robust'."""
+    if level == "unreported":  # nothing about the test is published, so nothing about what would change it
+        return "uncertain", ("Uncertain: not reported, because with the published counts the test's result "
+                             "would narrow a suppressed count.")
     hidden = _hidden_keys(f, t, pub, level)
     holds = f.holds
     parts = []
@@ -519,7 +589,7 @@ def evaluate(metrics: dict[str, dict], cases: dict[str, pd.DataFrame], threshold
     :func:`analyse`'s result for the same inputs, when already computed.
     """
     t = thresholds
-    pub = pub if pub is not None else _published(metrics, thresholds)
+    pub = pub if pub is not None else _published(metrics, thresholds, seed, n_permutations)
     names = names or {}
     if analysed is None:
         analysed = analyse(metrics, cases, t, seed, n_permutations=n_permutations, robust=robust)

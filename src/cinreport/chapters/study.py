@@ -32,9 +32,11 @@ from cinreport.chapters.findings import (
     metric_at,
     save_analysis,
     save_evaluation,
+    tests_reading,
 )
 from cinreport.chapters.tables import (
     caption_line,
+    first_upper,
     markdown_table,
     published_numbers,
     spread_markdown,
@@ -217,8 +219,8 @@ class Study:
         used: dict = {}
         store = build_publication({c: m["atoms"] for c, m in self.metrics.items()}, self.metrics, self.codebook,
                                   self.threshold, self.report.disclosure_symbol, cache=_Recording(cache, used),
-                                  v_threshold=self.report.findings["cramers_v_considerable"],
-                                  alpha=self.report.findings["alpha"], study_sources=self.study_sources())
+                                  reading=tests_reading(self.metrics, self.thresholds, self.report.seed),
+                                  study_sources=self.study_sources())
         slices = store.slices()
         for code, piece in slices.items():
             write_if_changed(out / "authorities" / f"{code}.json", dumps_compact(piece, sort_keys=True))
@@ -692,8 +694,7 @@ class Study:
             parts = [f"{places} and their administrative extracts", *f.evidence]
         else:
             parts = ["from the practitioner focus groups and case discussions"]
-        text = "; ".join(p for p in parts if p)
-        return text[:1].upper() + text[1:]
+        return first_upper("; ".join(p for p in parts if p), self.pub.symbol)
 
     def triangulation_table(self) -> str:
         """Rows findings, columns kinds of source; each cell whether that source supports the study's claim."""

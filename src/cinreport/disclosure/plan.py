@@ -236,52 +236,85 @@ TESTED_TABLES = {"variation-reasons": "primary-need-cases", "variation-use": "co
                  "variation-services": "service-group"}
 
 
-CHECKED_UP_TO = 40  # suppressed cells of a tested table; with more, its test's figures are withheld
+CHECKED_UP_TO = 40  # suppressed cells of a tested table; with more, its test's figures are withheld unchecked
+
+#: The precisions at which a tested table's test may be published, most precise first (see
+#: :func:`statistic_levels`; ``exact`` needs no check).
+LEVELS = ("banded", "withheld")
 
 
-def statistic_levels(pub: Publication, v_threshold: float, alpha: float) -> None:
-    """How precisely each tested table's test statistics may be published; stored in its object as
-    ``statistic``: ``exact`` (no suppressed cell: the statistics follow from the published counts),
-    ``banded`` (the bias-corrected Cramér's V only as above or below the threshold, p only as a band) when for every
-    suppressed cell another completion of everything published, with that cell different, gives the
-    same bands, else ``withheld`` (also when the table has more than ``CHECKED_UP_TO`` suppressed
-    cells). An exact chi-squared statistic or p-value, with the published margins, can give
-    suppressed cells back. The bands of a completion use the asymptotic chi-squared p-value."""
-    import numpy as np
-    from scipy.stats import chi2
+def statistic_levels(pub: Publication, reading) -> None:
+    """How precisely each tested table's test may be published; stored in its object as ``statistic``.
 
-    from cinreport.analysis.stats import _pearson_chi2, cramers_v, p_band
+    ``reading(finding id, table, level)`` yields what the book says about the test of a table at that
+    precision, piece by piece (:func:`cinreport.chapters.findings.test_reading`: the same tests, seed and
+    permutations as the published finding). The levels:
 
-    def bands(values: dict[str, int], o: dict) -> tuple:
-        t = np.array([[values[o["cells"][r][c]] for c in o["columns"]] for r in o["rows"]], dtype=float)
-        t = t[t.sum(axis=1) > 0][:, t.sum(axis=0) > 0]
-        if min(t.shape) < 2:
-            return (None, None)
-        dof = (t.shape[0] - 1) * (t.shape[1] - 1)
-        return (cramers_v(t, bias_correction=True) >= v_threshold, p_band(float(chi2.sf(_pearson_chi2(t), dof))))
+    * ``exact``: no suppressed cell (the statistics follow from the published counts anyway);
+    * ``banded`` (V only as above or below its threshold, p only as a band; the outcome and which
+      authority left out would change it) when for every suppressed cell another whole-number completion
+      of everything published, with that cell different, reads the same;
+    * ``withheld`` (no figures; the outcome and the leave-one-out labels) when that holds for what is
+      left, and also when the table has more than ``CHECKED_UP_TO`` suppressed cells (too many
+      completions to check one by one; each published label is then one yes/no over hundreds of cells);
+    * ``unreported``: otherwise; the finding then says its result is not reported.
 
-    for name in TESTED_TABLES.values():
+    An exact statistic or p-value, with the published margins, can give suppressed cells back; so can a
+    band or an outcome read from a different test than the published one (a Monte Carlo p-value and its
+    asymptotic approximation fall on different sides of 0.05), hence one function for both."""
+    for fid, name in TESTED_TABLES.items():
         o = pub.objects[name]
         keys = [o["cells"][r][c] for r in o["rows"] for c in o["columns"]]
         hidden = sorted({k for k in keys if not pub.entries[k].shown})
-        if not hidden:
-            o["statistic"] = "exact"
-            continue
-        if len(hidden) > CHECKED_UP_TO:  # too many completions to check one by one (many authorities)
-            o["statistic"] = "withheld"
-            continue
-        truth = {k: pub.entries[k].value for k in keys}
-        want = bands(truth, o)
-        ok = all(any(alt.get(k, truth[k]) != truth[k] and bands({**truth, **{q: alt[q] for q in keys if q in alt}}, o)
-                     == want for alt in pub.alternatives(k)) for k in hidden)
-        o["statistic"] = "banded" if ok else "withheld"
+        o["statistic"] = ("exact" if not hidden else "withheld" if len(hidden) > CHECKED_UP_TO
+                          else _test_level(pub, fid, o, keys, hidden, reading))
+
+
+def _test_level(pub: Publication, fid: str, o: dict, keys: list[str], hidden: list[str], reading) -> str:
+    """The most precise of :data:`LEVELS` at which every suppressed cell of the tested table ``o`` has a
+    completion of everything published, with that cell different, that reads the same (else
+    ``unreported``): then no reading of the test, with everything else published, pins the cell."""
+    import pandas as pd
+
+    truth = {k: pub.entries[k].value for k in keys}
+
+    def table(values: dict[str, int]) -> pd.DataFrame:
+        return pd.DataFrame([[values[o["cells"][r][c]] for c in o["columns"]] for r in o["rows"]],
+                            index=o["rows"], columns=o["columns"])
+
+    found: dict[tuple[str, int], list[dict[str, int]]] = {}
+
+    def completions(k: str):
+        """Completions with ``k`` different, nearest first: one more or less, then further, as far as
+        a suppressed count can be from its value (``pub.threshold - 1``)."""
+        for d in range(1, max(2, pub.threshold)):
+            if (k, d) not in found:
+                found[k, d] = [{**truth, **{q: alt[q] for q in keys if q in alt}} for alt in pub.alternatives(k, (d, -d))
+                               if alt.get(k, truth[k]) != truth[k]]
+            yield from found[k, d]
+
+    for level in LEVELS:
+        want = list(reading(fid, table(truth), level))
+        seen: dict[tuple, bool] = {}
+
+        def same(values: dict[str, int], level: str = level, want: list = want, seen: dict = seen) -> bool:
+            key = tuple(values[k] for k in keys)
+            if key not in seen:
+                seen[key] = all(got == w for got, w in zip(reading(fid, table(values), level), want))
+            return seen[key]
+
+        if all(any(same(v) for v in completions(k)) for k in hidden):
+            return level
+    return "unreported"
 
 
 def build_publication(atoms: dict[str, dict], metrics: dict[str, dict], codebook, threshold: int,
-                      symbol: str, cache: dict | None = None, v_threshold: float | None = None,
-                      alpha: float = 0.05, study_sources: dict | None = None) -> Publication:
+                      symbol: str, cache: dict | None = None, reading=None,
+                      study_sources: dict | None = None) -> Publication:
     """Declare everything the build publishes, run the disclosure pass, and return the store. ``cache``
-    (signature -> decisions) lets an unchanged group of linked numbers keep its earlier decisions."""
+    (signature -> decisions) lets an unchanged group of linked numbers keep its earlier decisions.
+    ``reading``: what the findings say about each tested table (:func:`statistic_levels`); without it
+    the tests' precision is not decided (their objects have no ``statistic``)."""
     pub = Publication(atoms, threshold, symbol, cache)
     fl = codebook.codes("assessment_factor")
     groups = list(fl.groups)
@@ -290,8 +323,8 @@ def build_publication(atoms: dict[str, dict], metrics: dict[str, dict], codebook
         authority_plan(pub, a, metrics[a], groups, factor_codes)
     study_plan(pub, list(atoms), metrics, codebook, study_sources)
     pub.suppress()
-    if v_threshold is not None:
-        statistic_levels(pub, v_threshold, alpha)
+    if reading is not None:
+        statistic_levels(pub, reading)
     return pub
 
 

@@ -481,10 +481,11 @@ class Publication:
                                        {v: self._upper[v] for v in variables})
         return sorted(set(found))
 
-    def alternatives(self, key: str) -> list[dict[str, int]]:
+    def alternatives(self, key: str, shifts: tuple[int, ...] = (1, -1)) -> list[dict[str, int]]:
         """The whole-number completions of everything published nearest the truth in which the number
-        ``key`` is one more, and one less, than it is: every published number of its component, by key
-        (for checking what a published statistic adds)."""
+        ``key`` is ``shifts`` away from its value (by default one more, and one less): every published number
+        of its component, by key (for checking what a published statistic adds); none for a shift no
+        completion allows."""
         root = self._comp[next(iter(self._terms[key]))]
         cons = list(self._comp_struct.get(root, []))
         for k in self._comp_entries.get(root, []):
@@ -493,7 +494,7 @@ class Publication:
                         else attack.Constraint(t, min(e.value, 1) - const, None))
         variables = {v for c in cons for v in c.terms} | set(self._terms[key])
         truth, upper = {v: self._truth[v] for v in variables}, {v: self._upper[v] for v in variables}
-        found = [attack.nearest(truth, cons, self._terms[key], d, upper) for d in (1, -1)]
+        found = [attack.nearest(truth, cons, self._terms[key], d, upper) for d in shifts]
         out = []
         for x in (x for x in found if x is not None):
             out.append({k: sum(c * x.get(v, 0) for v, c in self._terms[k].items()) + self._const[k]
