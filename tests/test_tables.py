@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from cinreport.chapters.tables import markdown_table, published_numbers, spread_markdown, spread_table
 from cinreport.common.layout import MANY_AUTHORITIES
@@ -124,3 +125,15 @@ def test_markdown_table_right_aligns_only_number_columns():
                           "meaning": ["text", "more text 2"]}, index=["a", "b"])
     rule = markdown_table(frame).splitlines()[1]
     assert rule == "|:---|---:|---:|---:|:---|"
+
+
+@pytest.mark.parametrize("symbol", ["c", "x", "[c]", "*"])
+def test_a_sentence_starting_with_a_suppressed_count_keeps_its_symbol(symbol):
+    from cinreport.chapters.tables import first_upper
+    from cinreport.common.inert import markdown_text
+
+    assert first_upper(f"{symbol} case files in 4 authorities", symbol) == f"{symbol} case files in 4 authorities"
+    escaped = markdown_text(symbol)
+    assert first_upper(f"{escaped} plans were open", symbol) == f"{escaped} plans were open"
+    assert first_upper("case files in 4 authorities", symbol) == "Case files in 4 authorities"
+    assert first_upper("12 case files", symbol) == "12 case files"

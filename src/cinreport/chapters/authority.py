@@ -19,7 +19,7 @@ import pandas as pd
 
 from cinreport.analysis import measures
 from cinreport.chapters import figures
-from cinreport.chapters.tables import store_table
+from cinreport.chapters.tables import first_upper, store_table
 from cinreport.common.atomic import write_csv, write_json
 from cinreport.common.inert import markdown_code
 from cinreport.common.inert import markdown_text as md
@@ -48,10 +48,6 @@ def measure(authority: Authority, report: ReportParams, codebook: Codebook, tabl
 #: The chapter's sections (the notebook shows each heading with :meth:`AuthorityChapter.section`).
 SECTIONS = {"characteristics": "Characteristics of the children", "reasons": "Reasons for the plans",
             "plans": "Plan length and outcomes", "support": "Services received", "needs": "Support and need"}
-
-
-def _first_upper(text: str) -> str:
-    return text[:1].upper() + text[1:]
 
 
 def _days(q: dict, unit: str = "days") -> str:
@@ -192,7 +188,7 @@ class AuthorityChapter:
         """Median length of ended plans (reviewed files and administrative data) and how many were open."""
         return (f"Plans in the reviewed files that had ended lasted {_days(self.obj('length-days'))}; across all "
                 f"children in the administrative data, ended plans lasted {_days(self.obj('admin-length-days'))}. "
-                f"{_first_upper(self.words('open'))} plans were still open at the end of the period.")
+                f"{first_upper(self.words('open'), self.pub.symbol)} plans were still open at the end of the period.")
 
     def outcome_table(self) -> str:
         return self._table("outcome", "Outcome", f"Plan outcomes, reviewed case files, {self.authority.name}")

@@ -15,6 +15,15 @@ import pandas as pd
 from cinreport.common.inert import markdown_code, markdown_text
 
 
+def first_upper(text: str, symbol: str) -> str:
+    """``text`` with its first letter capitalised, for the start of a sentence, unless it starts with the
+    suppression ``symbol`` (as written or escaped for Markdown): a suppressed count keeps its symbol."""
+    for start in (symbol, markdown_text(symbol)):
+        if start and text.startswith(start) and not text[len(start):len(start) + 1].isalnum():
+            return text
+    return text[:1].upper() + text[1:]
+
+
 def caption_line(caption: str, label: str | None = None, markdown: str = "") -> str:
     """A table's caption line (``: caption {#label}``): ``caption`` is text (escaped, so a name or
     label in it stays text), ``markdown`` is Markdown the code adds after it."""
