@@ -145,12 +145,14 @@ def run_timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, log:
     started = time.monotonic()
     marks: dict[str, float] = {}
     lines: list[str] = []
+    stamped: list[str] = []  # the log's copy: each line with the seconds since the start
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None  # a pipe was asked for
     with TreeMemory(proc.pid) as memory:
         for line in proc.stdout:
-            lines.append(line)
             now = time.monotonic() - started
+            lines.append(line)
+            stamped.append(f"{now:8.2f}  {line}")
             if CROSS_MARK.search(line):
                 marks.setdefault("cross", now)
         proc.wait()
@@ -158,7 +160,7 @@ def run_timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, log:
     if log:
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "a", encoding="utf-8") as fh:
-            fh.write(f"$ {' '.join(cmd)}  ({seconds:.1f} s)\n{''.join(lines)}\n")
+            fh.write(f"$ {' '.join(cmd)}  ({seconds:.1f} s)\n{''.join(stamped)}\n")
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed in {cwd} (exit {proc.returncode}):\n{''.join(lines[-30:])}")
     split = marks.get("cross", seconds)
