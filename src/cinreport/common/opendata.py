@@ -22,6 +22,7 @@ written: the files are as the chapters wrote them.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import html
 import json
@@ -161,7 +162,8 @@ WEAKENED_LABEL = " (suppression weakened)"
 def publish(build_dir: Path | str, dest: Path | str, synthetic: bool = False, weakened: bool = False) -> list[Path]:
     """Copy every open-data table with its metadata into ``dest`` and write the catalogue
     (``datasets.csv``) and ``index.html``. ``dest`` is inside the book being built, so the book and
-    its data are swapped into place together.
+    its data are swapped into place together (its files are written plainly: the book is built in a
+    folder of its own and renamed into place whole).
 
     ``synthetic`` (``synthetic_data`` in ``params/report.yml``): flag the study tables as synthetic
     in their metadata, the catalogue and the index page (see the module docstring)."""
@@ -174,15 +176,18 @@ def publish(build_dir: Path | str, dest: Path | str, synthetic: bool = False, we
         shutil.copyfile(path, dest / path.name)
         entry = {"file_name": path.name, "metadata_file": meta.name, "title": about["title"],
                  "chapter": about["chapter"], "rows": about["rows"]}
-        if synthetic:
-            entry["data_status"] = SYNTHETIC if is_study_table(path) else DFE_PUBLISHED
         study = is_study_table(path) if (synthetic or weakened) else False
+        if synthetic:
+            entry["data_status"] = SYNTHETIC if study else DFE_PUBLISHED
         if weakened:
             entry["suppression"] = WEAKENED if study else ""
-        if entry.get("data_status") == SYNTHETIC or (weakened and study):
-            frame = _read_text_csv(meta)
-            frame = synthetic_meta(frame) if entry.get("data_status") == SYNTHETIC else frame
-            write_csv(dest / meta.name, weakened_meta(frame) if weakened and study else frame)
+        if study:
+            header, rows = _read_rows(meta)
+            if synthetic:
+                header, rows = synthetic_meta(header, rows)
+            if weakened:
+                header, rows = weakened_meta(header, rows)
+            _write_rows(dest / meta.name, header, rows)
         else:
             shutil.copyfile(meta, dest / meta.name)
         catalogue.append(entry)
@@ -194,8 +199,23 @@ def publish(build_dir: Path | str, dest: Path | str, synthetic: bool = False, we
     return [dest / name for name in frame["file_name"]]
 
 
-def _read_text_csv(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+Rows = list[dict[str, str]]
+
+
+def _read_rows(path: Path) -> tuple[list[str], Rows]:
+    """A CSV's header and rows, every value as text (blank lines skipped)."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh, restval="")
+        return list(reader.fieldnames or []), list(reader)
+
+
+def _write_rows(path: Path, header: list[str], rows: Rows) -> None:
+    """Write rows as :func:`cinreport.common.atomic.write_csv` writes a frame of text (minimal quoting,
+    LF line ends), plainly: ``path`` is in a folder being built."""
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows([row.get(c, "") for c in header] for row in rows)
 
 
 def is_study_table(path: Path | str) -> bool:
@@ -203,17 +223,22 @@ def is_study_table(path: Path | str) -> bool:
     The study's data are per authority (rows summed over authorities are "All study authorities",
     still at local-authority level), so a table whose rows are all national is DfE's published
     figures for England (the National context chapter's spread across all LAs)."""
-    levels = _read_text_csv(Path(path)).get("geographic_level")
-    return levels is None or bool((levels.str.strip() != "National").any())
+    header, rows = _read_rows(Path(path))
+    return "geographic_level" not in header or any(r["geographic_level"].strip() != "National" for r in rows)
 
 
-def weakened_meta(meta: pd.DataFrame) -> pd.DataFrame:
-    """A ``.meta.csv`` frame whose indicator labels say that suppression was weakened."""
-    out = meta.copy()
-    indicator = (out["col_type"].str.strip().str.lower() == "indicator") & ~out["label"].str.contains(
-        WEAKENED_LABEL, regex=False)
-    out.loc[indicator, "label"] = out.loc[indicator, "label"] + WEAKENED_LABEL
-    return out
+def _with_columns(header: list[str], rows: Rows, columns: tuple[str, ...]) -> tuple[list[str], Rows]:
+    """The header with ``columns`` added at the end where missing, and copies of the rows."""
+    return header + [c for c in columns if c not in header], [{**{c: "" for c in columns}, **r} for r in rows]
+
+
+def weakened_meta(header: list[str], rows: Rows) -> tuple[list[str], Rows]:
+    """``.meta.csv`` rows whose indicator labels say that suppression was weakened."""
+    header, rows = _with_columns(header, rows, ("label",))
+    for r in rows:
+        if r.get("col_type", "").strip().lower() == "indicator" and WEAKENED_LABEL not in r["label"]:
+            r["label"] += WEAKENED_LABEL
+    return header, rows
 
 
 WEAKENED_NOTICE = """<div class="callout callout-warning suppression-notice" role="note">
@@ -228,20 +253,18 @@ approval.</p></div>
 """
 
 
-def synthetic_meta(meta: pd.DataFrame) -> pd.DataFrame:
-    """A ``.meta.csv`` frame with the synthetic flag in DfE's own metadata fields, which DfE's
-    tools (and :func:`cinreport.national.dfe.read_dfe_csv`, which keeps labels) carry with the data: each
+def synthetic_meta(header: list[str], rows: Rows) -> tuple[list[str], Rows]:
+    """``.meta.csv`` rows with the synthetic flag in DfE's own metadata fields, which DfE's tools (and
+    :func:`cinreport.national.dfe.read_dfe_csv`, which keeps labels) carry with the data: each
     indicator's label ends in " (synthetic data)", each filter without a hint gets one."""
-    out = meta.copy()
-    for column in ("label", "filter_hint"):
-        if column not in out.columns:
-            out[column] = ""
-    kind = out["col_type"].str.strip().str.lower()
-    indicator = (kind == "indicator") & ~out["label"].str.endswith(SYNTHETIC_LABEL)
-    out.loc[indicator, "label"] = out.loc[indicator, "label"] + SYNTHETIC_LABEL
-    hint = (kind == "filter") & (out["filter_hint"].str.strip() == "")
-    out.loc[hint, "filter_hint"] = SYNTHETIC_HINT
-    return out
+    header, rows = _with_columns(header, rows, ("label", "filter_hint"))
+    for r in rows:
+        kind = r.get("col_type", "").strip().lower()
+        if kind == "indicator" and not r["label"].endswith(SYNTHETIC_LABEL):
+            r["label"] += SYNTHETIC_LABEL
+        if kind == "filter" and not r["filter_hint"].strip():
+            r["filter_hint"] = SYNTHETIC_HINT
+    return header, rows
 
 
 STATUS_TEXT = {SYNTHETIC: "Synthetic", DFE_PUBLISHED: "DfE published figures"}
