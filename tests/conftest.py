@@ -39,6 +39,7 @@ def make(project: Path, *targets: str, check: bool = True, env: dict | None = No
     The copy lives elsewhere, so the national data folder (relative to the checkout in params) is
     passed as an absolute path through CINREPORT_NATIONAL_DIR, unless ``env`` sets it.
     """
+    _environment_is_current()
     extra = dict(env or {})
     if "CINREPORT_NATIONAL_DIR" not in extra and national_dir() is not None:
         extra["CINREPORT_NATIONAL_DIR"] = str(national_dir())
@@ -48,6 +49,17 @@ def make(project: Path, *targets: str, check: bool = True, env: dict | None = No
     if check and proc.returncode != 0:
         raise AssertionError(f"make {' '.join(targets)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def _environment_is_current() -> None:
+    """Fail when the environment is older than what it was installed from: make, in a copy of the
+    project, would then install the package again from the copy, and the environment would import
+    the copy's sources from then on (`make test` runs `make setup` first; plain pytest does not)."""
+    stamp = VENV / ".installed"
+    stale = [name for name in ("pyproject.toml", "requirements.lock")
+             if stamp.exists() and (ROOT / name).stat().st_mtime > stamp.stat().st_mtime]
+    if stale:
+        pytest.fail(f"{', '.join(stale)} changed after {VENV} was set up: run `make setup` first")
 
 
 def edit_params(project: Path, code: str) -> None:
