@@ -46,6 +46,7 @@ import shutil
 import subprocess
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,10 +154,14 @@ def render_book(root: Path, out_dir: Path, renderer: str | None = None, cache_di
 
         if renderer == "quarto":
             _render_quarto(root, tmp, metadata, frozenset(pdf_exclude))
-        publish(build, tmp / DATA_DIR, synthetic=metadata[SYNTHETIC_META], weakened=metadata[WEAKENED_META])
-        if renderer != "quarto":
+        def open_data() -> None:
+            publish(build, tmp / DATA_DIR, synthetic=metadata[SYNTHETIC_META], weakened=metadata[WEAKENED_META])
+
+        if renderer == "quarto":
+            open_data()
+        else:
             cache = PandocCache(Path(cache_dir)) if cache_dir else None
-            _render_fallback(root, chapters, tmp, cache, frozenset(pdf_exclude), metadata)
+            _render_fallback(root, chapters, tmp, cache, frozenset(pdf_exclude), metadata, beside=open_data)
             if cache:
                 cache.prune()
         pages = sorted(p.relative_to(tmp) for p in tmp.glob("*.html"))  # chapters (data/ has its own index)
@@ -597,7 +602,12 @@ def _book_meta(root: Path) -> dict:
 
 
 def _render_fallback(root: Path, chapters: list[Chapter], out: Path, cache: PandocCache | None = None,
-                     pdf_exclude: frozenset[str] = frozenset(), build_meta: dict | None = None) -> None:
+                     pdf_exclude: frozenset[str] = frozenset(), build_meta: dict | None = None,
+                     beside: Callable[[], object] | None = None) -> None:
+    """The book through Pandoc and Typst into ``out``. The PDF is compiled on a thread of its own (Typst
+    runs without Python's lock) while the HTML pages are written and ``beside`` runs (the open data)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     description = renderer_description("pandoc-typst")
     meta = _book_meta(root)
     build_meta = dict(build_meta or {})
@@ -613,12 +623,17 @@ def _render_fallback(root: Path, chapters: list[Chapter], out: Path, cache: Pand
                            list(zip(chapters, pages)))
         targets = {ident: [*target, doc.page] for doc in docs for ident, target in (doc.info["targets"] or {}).items()}
         resolved = {doc.page: _resolution(doc, targets, chapter_pages, root) for doc in docs}
-        fragments = in_parallel(lambda doc: _html_fragment(doc, json.dumps(resolved[doc.page], sort_keys=True), cache),
-                                docs)
-        _write_pages(out, docs, fragments, meta, description)
-        css = (ASSETS / "book.css").read_text(encoding="utf-8")
-        if (root / "report" / "style.css").is_file():
-            css += "\n/* ---- report/style.css ---- */\n" + (root / "report" / "style.css").read_text(encoding="utf-8")
-        (out / "style.css").write_text(css, encoding="utf-8")
         pdf_docs = [d for d in docs if d.chapter.path.as_posix() not in pdf_exclude]
-        _write_pdf(pdf_docs, targets, {d.page: resolved[d.page]["pages"] for d in pdf_docs}, meta, description, out)
+        with ThreadPoolExecutor(1) as pool:
+            pdf = pool.submit(_write_pdf, pdf_docs, targets, {d.page: resolved[d.page]["pages"] for d in pdf_docs},
+                              meta, description, out)
+            if beside is not None:  # first: the pages link to what it writes (the open data)
+                beside()
+            fragments = in_parallel(lambda doc: _html_fragment(doc, json.dumps(resolved[doc.page], sort_keys=True),
+                                                               cache), docs)
+            _write_pages(out, docs, fragments, meta, description)
+            css = (ASSETS / "book.css").read_text(encoding="utf-8")
+            if (root / "report" / "style.css").is_file():
+                css += "\n/* ---- report/style.css ---- */\n" + (root / "report" / "style.css").read_text(encoding="utf-8")
+            (out / "style.css").write_text(css, encoding="utf-8")
+            pdf.result()  # the PDF's error, if any, is raised here
