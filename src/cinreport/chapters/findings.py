@@ -92,7 +92,7 @@ def _effect_text(t: TestResult, level: str = "exact", threshold: float | None = 
     ``null`` (what chance alone gives, see :func:`measure`) is shown with exact figures only."""
     if _is_nan(t.p_value) or _is_nan(t.effect_size):  # the data could not be tested
         return "not testable with these data"
-    if level in ("withheld", "unreported"):
+    if level == "withheld":
         return ("the test's figures are not shown: with the published counts they would narrow a suppressed "
                 "count")
     if level == "banded" and threshold is not None:
@@ -116,16 +116,17 @@ def variation_finding(fid: str, title: str, what: str, test: TestResult, thresho
     outcome = classify_variation(test.effect_size, test.p_value, thresholds[threshold_key],
                                  thresholds["alpha"], min_n_ok, null)
     min_n = thresholds["min_cases_per_authority"]
-    effect = _effect_text(test, level, thresholds[threshold_key], null)
     if level == "unreported":  # even the outcome would narrow a suppressed count (plan.statistic_levels)
-        outcome, cause, effect = "uncertain", "unreported", ""
+        outcome, cause = "uncertain", "unreported"
         sentence = UNCERTAIN_TEXT[cause].format(what=what)
-    elif outcome != "uncertain":
-        sentence = VARIATION_TEXT[outcome].format(what=what, effect=effect)
     else:
-        cause = ("untestable" if _is_nan(test.p_value) or _is_nan(test.effect_size)
-                 else "small" if not min_n_ok else "not-significant")
-        sentence = UNCERTAIN_TEXT[cause].format(what=what, effect=effect, min_n=f"{min_n:.0f}", unit=unit)
+        effect = _effect_text(test, level, thresholds[threshold_key], null)
+        if outcome != "uncertain":
+            sentence = VARIATION_TEXT[outcome].format(what=what, effect=effect)
+        else:
+            cause = ("untestable" if _is_nan(test.p_value) or _is_nan(test.effect_size)
+                     else "small" if not min_n_ok else "not-significant")
+            sentence = UNCERTAIN_TEXT[cause].format(what=what, effect=effect, min_n=f"{min_n:.0f}", unit=unit)
     measures: dict[str, Any] = {"test": test.to_dict(), "null_95": None if _is_nan(null) else null}
     if n_per_authority is not None:
         measures["n_per_authority"] = dict(sorted(n_per_authority.items()))
